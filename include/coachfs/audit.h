@@ -1,0 +1,86 @@
+/* audit.h — the tamper-evident audit database (DESIGN §6).
+ * audit.c owns audit.db: the schema, the synchronous appender, the batched
+ * read-row writer thread, the BLAKE2b hash chain, Ed25519 checkpoints and
+ * verification. It must never record a key, passphrase, file content or link
+ * token, and never report success for a row it did not commit. */
+#ifndef COACHFS_AUDIT_H
+#define COACHFS_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "coachfs/util.h"
+
+#define CFS_AUDIT_PK_BYTES 32   /* crypto_sign_PUBLICKEYBYTES */
+#define CFS_AUDIT_SK_BYTES 64   /* crypto_sign_SECRETKEYBYTES */
+
+/* One row. NULL strings and CFS_AUDIT_NONE integers are stored as SQL NULL. */
+#define CFS_AUDIT_NONE INT64_MIN
+struct cfs_event {
+	int64_t ts;            /* microseconds; 0 = now, set by the appender */
+	const char *host;      /* NULL = this host's name */
+	int64_t uid;           /* CFS_AUDIT_NONE allowed */
+	const char *user;
+	int64_t pid;
+	const char *exe;
+	const char *action;    /* "open", "read", ... (DESIGN §6) — required */
+	const char *path;
+	const char *result;    /* "allow" "flag" "deny" "error" — required */
+	const char *reason;
+	int64_t grant_id;      /* CFS_AUDIT_NONE = NULL */
+	int64_t offset;        /* CFS_AUDIT_NONE = NULL */
+	int64_t length;        /* CFS_AUDIT_NONE = NULL */
+};
+/* An event with every integer NULL and every string NULL. */
+void cfs_event_init(struct cfs_event *ev);
+
+struct cfs_audit;
+
+/* Open (create = 1: create the file and schema if absent) audit.db in WAL
+ * mode. The handle remembers the file's identity (device, inode) and every
+ * append first checks that the path still names that same, linked file. */
+int cfs_audit_open(const char *path, int create, struct cfs_audit **out, struct cfs_err *err);
+
+/* Append one row and commit it before returning (BEGIN IMMEDIATE, last hash
+ * read inside the transaction). Any failure: -EIO (or -EACCES) and err says
+ * why; the caller must then refuse the operation (fail closed). Thread-safe. */
+int cfs_audit_append(struct cfs_audit *a, const struct cfs_event *ev, struct cfs_err *err);
+
+/* Start the writer thread: queued rows are committed in batches at most
+ * flush_ms after queuing; with a signing key (64 bytes, copied into secure
+ * memory) it also signs a checkpoint at least every 5 s while rows arrive. */
+int cfs_audit_start(struct cfs_audit *a, uint32_t flush_ms, const unsigned char *sign_sk,
+		    struct cfs_err *err);
+
+/* Queue a row (strings copied). Never blocks for long: when the queue is
+ * full it waits for the writer. -EIO once the writer has failed. */
+int cfs_audit_queue(struct cfs_audit *a, const struct cfs_event *ev);
+
+/* Commit everything queued now (used before a synchronous row, at unmount). */
+int cfs_audit_flush(struct cfs_audit *a, struct cfs_err *err);
+
+/* Sign a checkpoint over the last row now (needs the signing key). */
+int cfs_audit_checkpoint(struct cfs_audit *a, struct cfs_err *err);
+
+/* Flush, final checkpoint, stop the writer, close. NULL-safe. Returns the
+ * first error met, having still closed everything. */
+int cfs_audit_close(struct cfs_audit *a, struct cfs_err *err);
+
+/* Verify a database (may be a copy) with only the public key.
+ * Returns 0 when the chain and every checkpoint hold; -EBADMSG with
+ * report->first_bad set and err naming the first bad event otherwise. */
+struct cfs_verify_report {
+	int64_t rows;            /* rows checked */
+	int64_t checkpoints;     /* checkpoints checked */
+	int64_t last_sealed_id;  /* id covered by the newest valid checkpoint */
+	int64_t unsealed;        /* rows after it */
+	int64_t first_bad;       /* first event id that does not hold, 0 if none */
+};
+int cfs_audit_verify(const char *path, const unsigned char pk[CFS_AUDIT_PK_BYTES],
+		     struct cfs_verify_report *report, struct cfs_err *err);
+
+/* The canonical encoding hashed into the chain (exposed for tests/fuzzing):
+ * every column in fixed order, each length-prefixed. Returns the length
+ * needed; writes at most cap bytes. */
+size_t cfs_audit_encode(const struct cfs_event *ev, int64_t id, unsigned char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,50 @@
+/* caller.h — who is calling: ids, groups, program, roles. caller.c fills a
+ * struct cfs_caller from the FUSE context and /proc; it must never decide
+ * anything (that is policy.c) and never trust pid or program for more than
+ * advice (a pid can be reused; it is pinned by its start time). */
+#ifndef COACHFS_CALLER_H
+#define COACHFS_CALLER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "coachfs/config.h"
+
+#define CFS_GROUPS_MAX 64
+#define CFS_ROLES_MAX 16
+#define CFS_USER_MAX 64
+#define CFS_EXE_MAX 4096
+
+struct cfs_caller {
+	uid_t uid;
+	gid_t gid;
+	int ngroups;                     /* supplementary groups, gid included */
+	gid_t groups[CFS_GROUPS_MAX];
+	pid_t pid;
+	uint64_t start_time;             /* /proc/PID/stat field 22: pins the pid */
+	char user[CFS_USER_MAX];         /* login name, or "#UID" when unknown */
+	char exe[CFS_EXE_MAX];           /* /proc/PID/exe, "" when unreadable */
+	int nroles;
+	const char *roles[CFS_ROLES_MAX]; /* role names (pointers into the config) */
+};
+
+int cfs_caller_has_role(const struct cfs_caller *c, const char *role);
+int cfs_caller_in_group(const struct cfs_caller *c, gid_t gid);
+
+/* A resolved [roles] table: login names -> uids and @groups -> gids, looked
+ * up once (at mount) so that deciding a role never reads /etc/passwd. */
+struct cfs_roletab;
+int cfs_roletab_build(const struct cfs_config *cfg, struct cfs_roletab **out, struct cfs_err *err);
+void cfs_roletab_free(struct cfs_roletab *t);
+
+/* Fill roles[] of c (uid, gid and groups already set) from the table. */
+void cfs_caller_set_roles(const struct cfs_roletab *t, struct cfs_caller *c);
+
+/* Fill c for process pid with the given ids and groups: user name, program,
+ * start time, roles. Unreadable /proc entries leave exe "" and start_time 0. */
+int cfs_caller_fill(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid, gid_t gid,
+		    pid_t pid, const gid_t *groups, int ngroups);
+
+/* Resolve a user name for a uid (cached by the caller if it wants). */
+void cfs_user_name(uid_t uid, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,81 @@
+/* policy.h — the one pure decision function (DESIGN §5).
+ * policy.c reads no files, opens no databases, looks at no clock: every input
+ * is an argument, so it is tested exhaustively on its own. It must never
+ * perform I/O or keep state between calls. */
+#ifndef COACHFS_POLICY_H
+#define COACHFS_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "coachfs/config.h"
+#include "coachfs/caller.h"
+
+enum cfs_verdict { CFS_ALLOW = 0, CFS_FLAG = 1, CFS_DENY = 2 };
+
+enum cfs_op {
+	CFS_OP_SEE = 0,  /* may this entry be shown (hide_denied)? = could open it for reading now,
+			    ignoring programs, export rules and open counts */
+	CFS_OP_READ,     /* open for reading */
+	CFS_OP_WRITE,    /* open with O_WRONLY/O_RDWR/O_TRUNC/O_APPEND, create, truncate */
+	CFS_OP_RECHECK,  /* a read or write on a handle already open: is its grant still live?
+			    (no open counting, no program checks) */
+	CFS_OP_ADMIN,    /* set/remove policy xattrs, manage entries: admin role only */
+};
+
+/* A file's effective policy, resolved by the daemon (own xattr, else nearest
+ * ancestor's, else [policy] default_class). */
+struct cfs_file_policy {
+	const struct cfs_class *cls;      /* never NULL */
+	enum cfs_export export;           /* effective export rule (never UNSET) */
+	const struct cfs_list *readers;   /* effective readers list; NULL or n == 0 = any */
+	uint32_t max_opens;               /* effective; 0 = unlimited */
+};
+
+enum cfs_subject { CFS_SUBJ_USER = 1, CFS_SUBJ_GROUP = 2, CFS_SUBJ_ROLE = 3 };
+
+struct cfs_grant {
+	int64_t id;
+	enum cfs_subject kind;
+	uint32_t ugid;                  /* uid for USER, gid for GROUP */
+	const char *role;               /* role name for ROLE, else NULL */
+	const char *path;               /* mount-relative; covers file or subtree */
+	int write;                      /* --write */
+	int64_t start, end;             /* seconds since epoch; end exclusive */
+	uint32_t max_opens;             /* 0 = unlimited */
+	uint32_t opens_used;            /* opens of THIS file under this grant so far */
+	const char *granted_by;         /* admin who granted */
+	const char *approved_by;        /* NULL or "" when none */
+	int64_t revoked_at;             /* 0 = not revoked */
+};
+
+struct cfs_request {
+	const char *path;               /* mount-relative path of the file */
+	enum cfs_op op;
+	int64_t now;                    /* seconds since epoch */
+	int export_tool;                /* caller's program is in [export] tools, or the
+					   operation is copy_file_range / reflink */
+	int64_t held_grant;             /* CFS_OP_RECHECK: the grant the handle was opened under
+					   (0 = admitted by role) */
+};
+
+struct cfs_decision {
+	enum cfs_verdict verdict;
+	int64_t grant_id;               /* the grant that allowed it, 0 if by role */
+	int is_export;                  /* this access counted as an export */
+	char reason[256];               /* always set: why allowed, flagged or denied */
+};
+
+/* Decide. Grants may be any list (the daemon passes those that might apply);
+ * cfs_decide itself checks subject, path coverage, time window (capped by the
+ * class's max_ttl), revocation, approval and opens left. */
+void cfs_decide(const struct cfs_caller *caller, const struct cfs_file_policy *fp,
+		const struct cfs_grant *grants, size_t ngrants, const struct cfs_request *req,
+		struct cfs_decision *out);
+
+/* The moment a grant stops being usable for a class: min(end, start+max_ttl). */
+int64_t cfs_grant_effective_end(const struct cfs_grant *g, const struct cfs_class *cls);
+
+/* Does grant g name this caller (user, one of its groups, or one of its roles)? */
+int cfs_grant_matches_caller(const struct cfs_grant *g, const struct cfs_caller *c);
+
+#endif

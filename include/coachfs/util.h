@@ -1,0 +1,59 @@
+/* util.h — small shared helpers: the error carrier, time, durations, bounded
+ * string copies. Owns no state; must never allocate behind the caller's back
+ * or print anything. */
+#ifndef COACHFS_UTIL_H
+#define COACHFS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CFS_VERSION "0.1.0"
+
+/* Errors travel up as a negative errno plus one message, printed in one
+ * place (the program's main). */
+struct cfs_err {
+	char msg[512];
+};
+
+/* Fill err (if not NULL) with a formatted message; returns rc unchanged so
+ * callers can write `return cfs_errf(err, -EINVAL, "...")`. */
+int cfs_errf(struct cfs_err *err, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Microseconds / seconds since the Unix epoch (CLOCK_REALTIME). */
+int64_t cfs_now_us(void);
+int64_t cfs_now_s(void);
+
+/* Parse a duration "90s", "15m", "4h", "2d" (a positive decimal integer and
+ * exactly one unit) into seconds. Rejects empty, signs, spaces, unknown units,
+ * zero and overflow (limit: 100 years). 0 or -EINVAL. */
+int cfs_parse_duration(const char *s, int64_t *secs);
+
+/* Parse a time: "now", ISO 8601 "2026-11-27T10:00:00Z" / "2026-11-27 10:00"
+ * (local time when no zone is given), "@EPOCHSECONDS", or a relative
+ * duration in the past ("2h" = two hours before now) or future ("+2h").
+ * now is passed in to keep this pure. 0 or -EINVAL. */
+int cfs_parse_time(const char *s, int64_t now, int64_t *out_secs);
+
+/* Strict decimal parse of a non-negative integer <= max. 0 or -EINVAL. */
+int cfs_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* strlcpy semantics: returns strlen(src); truncation if >= size. */
+size_t cfs_strlcpy(char *dst, const char *src, size_t size);
+
+/* Write all of buf with pwrite/read all with pread, retrying on EINTR and
+ * short transfers. Return 0 / bytes read, or -errno. */
+int cfs_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+ssize_t cfs_pread_full(int fd, void *buf, size_t len, off_t off);
+
+/* Canonical mount-relative path check: starts with '/', no "//", no "." or
+ * ".." component, no trailing '/' (except "/" itself), no NUL, length < 4096.
+ * 0 or -EINVAL. */
+int cfs_path_valid(const char *path);
+
+/* Does grant/prefix path `prefix` cover `path` at a component boundary?
+ * "/inc" covers "/inc" and "/inc/a" but not "/incident"; "/" covers all. */
+int cfs_path_covers(const char *prefix, const char *path);
+
+#endif
