@@ -371,7 +371,7 @@ static int unlock(const char *path, const char *pass, size_t passlen, struct cfs
 		  struct cfs_keys **out, int *slot, struct cfs_err *err)
 {
 	unsigned char buf[CFS_STORE_HDR_SIZE + 1], mac[32];
-	size_t len;
+	size_t len = 0;
 	int rc = read_header(path, buf, &len, err);
 	if (rc < 0)
 		return rc;
