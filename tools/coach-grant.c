@@ -587,7 +587,8 @@ struct row {
 struct list_ctx {
 	int json;
 	int64_t now;
-	size_t n, cap;
+	size_t njson;          /* objects printed (--json) */
+	size_t n, cap;         /* rows collected (table) */
 	struct row *rows;
 	int oom;
 };
@@ -656,9 +657,9 @@ static int list_cb(const struct cfs_grant_rec *r, void *arg)
 {
 	struct list_ctx *lc = arg;
 	if (lc->json) {
-		fputs(lc->n ? ",\n  " : "\n  ", stdout);
+		fputs(lc->njson ? ",\n  " : "\n  ", stdout);
 		print_json_rec(stdout, r, lc->now);
-		lc->n++;
+		lc->njson++;
 		return 0;
 	}
 	if (lc->n == lc->cap) {
@@ -773,7 +774,7 @@ static int cmd_list(int argc, char **argv, const char **cfile)
 		goto out;
 	}
 	if (lc.json)
-		fputs(lc.n ? "\n]\n" : "]\n", stdout);
+		fputs(lc.njson ? "\n]\n" : "]\n", stdout);
 	else
 		print_table(&lc);
 	rc = fflush(stdout) == 0 ? EXIT_OK : say(EXIT_FAIL, "writing: %s", strerror(errno));
