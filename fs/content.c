@@ -44,6 +44,7 @@ static size_t aead_ovh(int aead)
 void cfs_scratch_free(struct cfs_scratch *s)
 {
 	if (s && s->buf) {
+		sodium_memzero(s->buf, s->cap); /* it held plaintext */
 		free(s->buf);
 		s->buf = NULL;
 		s->cap = 0;
@@ -58,21 +59,32 @@ static int scratch_need(struct cfs_scratch *s, size_t need)
 	void *p = NULL;
 	if (posix_memalign(&p, 4096, cap) != 0)
 		return -ENOMEM;
-	free(s->buf);
+	if (s->buf) {
+		sodium_memzero(s->buf, s->cap);
+		free(s->buf);
+	}
 	s->buf = p;
 	s->cap = cap;
 	return 0;
 }
 
+/* The writer only ever produces bodies of n >= 1 chunks whose last chunk is
+ * 1..C plaintext bytes, or the single empty chunk of an empty file; every
+ * other body size is impossible. In particular a body of full chunks plus an
+ * ovh-sized remainder (an "empty last chunk" after data) is refused: read
+ * would otherwise treat the preceding full chunk as last and ignore the
+ * appended bytes, so anything of that size appended would go unnoticed. */
 off_t cfs_content_plain_size(off_t cipher_size, int chunk_log2, int aead)
 {
+	if (chunk_log2 < 12 || chunk_log2 > 20)
+		return -1;
 	off_t chunk = (off_t)1 << chunk_log2, ovh = (off_t)aead_ovh(aead), cs = chunk + ovh;
 	if (cipher_size < CFS_FHDR_SIZE + ovh)
 		return -1;
 	off_t body = cipher_size - CFS_FHDR_SIZE;
-	off_t n = (body + cs - 1) / cs;
+	off_t n = body / cs + (body % cs != 0); /* no body + cs overflow near INT64_MAX */
 	off_t last = body - (n - 1) * cs;
-	if (last < ovh)
+	if (last < ovh || (last == ovh && n > 1))
 		return -1;
 	return (n - 1) * chunk + (last - ovh);
 }
@@ -138,6 +150,9 @@ static int chunk_open(const struct cfs_file *f, uint64_t idx, int last, const un
 
 /* ---- attribute block ---- */
 
+/* Well-formed: entries tile the block exactly, names are 1..255 bytes
+ * without NUL, and no name occurs twice (a duplicate would make get and set
+ * disagree: set replaces the first, get after it finds the stale second). */
 int cfs_meta_valid(const unsigned char *meta, size_t len)
 {
 	size_t p = 0;
@@ -149,6 +164,12 @@ int cfs_meta_valid(const unsigned char *meta, size_t len)
 			return -EIO;
 		if (memchr(meta + p + 3, 0, nl))
 			return -EIO;
+		for (size_t q = 0; q < p;) { /* earlier entries, already checked */
+			size_t ql = meta[q], qv = (size_t)meta[q + 1] | ((size_t)meta[q + 2] << 8);
+			if (ql == nl && memcmp(meta + q + 3, meta + p + 3, nl) == 0)
+				return -EIO;
+			q += 3 + ql + qv;
+		}
 		p += 3 + nl + vl;
 	}
 	return 0;
@@ -208,6 +229,17 @@ int cfs_meta_set(unsigned char *meta, size_t *len, size_t cap, const char *name,
 		cur -= 3 + (size_t)meta[p] + ((size_t)meta[p + 1] | ((size_t)meta[p + 2] << 8));
 	if (cur + 3 + nl + vlen > cap)
 		return -ENOSPC;
+	/* val may point into the block itself (a value from cfs_meta_get), which
+	 * the removal below shifts and the append may overwrite: copy it first. */
+	unsigned char *tmp = NULL;
+	uintptr_t v = (uintptr_t)val, m = (uintptr_t)meta;
+	if (vlen && v < m + cap && m < v + vlen) {
+		tmp = malloc(vlen);
+		if (!tmp)
+			return -ENOMEM;
+		memcpy(tmp, val, vlen);
+		val = tmp;
+	}
 	if (p >= 0)
 		cfs_meta_remove(meta, len, name);
 	unsigned char *q = meta + *len;
@@ -218,6 +250,10 @@ int cfs_meta_set(unsigned char *meta, size_t *len, size_t cap, const char *name,
 	if (vlen)
 		memcpy(q + 3 + nl, val, vlen);
 	*len += 3 + nl + vlen;
+	if (tmp) {
+		sodium_memzero(tmp, vlen);
+		free(tmp);
+	}
 	return 0;
 }
 
@@ -370,18 +406,22 @@ int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out,
 int cfs_content_set_meta(struct cfs_file *f, const unsigned char *meta, size_t meta_len,
 			 struct cfs_err *err)
 {
-	if (meta_len > CFS_META_MAX || cfs_meta_valid(meta, meta_len) < 0)
+	if (meta_len > CFS_META_MAX)
 		return cfs_errf(err, -ENOSPC, "attributes do not fit in the file header");
+	if (cfs_meta_valid(meta, meta_len) < 0)
+		return cfs_errf(err, -EINVAL, "attribute block is malformed");
 	unsigned char old[CFS_META_MAX];
 	size_t oldlen = f->meta_len;
 	memcpy(old, f->meta, oldlen);
-	memmove(f->meta, meta, meta_len);
+	if (meta_len)
+		memmove(f->meta, meta, meta_len);
 	f->meta_len = meta_len;
 	int rc = header_write(f, err);
 	if (rc < 0) {
 		memcpy(f->meta, old, oldlen);
 		f->meta_len = oldlen;
 	}
+	sodium_memzero(old, sizeof old);
 	return rc;
 }
 
@@ -414,15 +454,26 @@ static off_t chunk_off(const struct cfs_file *f, uint64_t i)
 	return CFS_FHDR_SIZE + (off_t)(i * (f->chunk + f->ovh));
 }
 
+/* cfs_content_size with the reason in err. */
+static int body_size(struct cfs_file *f, off_t *size, struct cfs_err *err)
+{
+	int rc = cfs_content_size(f, size);
+	if (rc == -EIO)
+		return cfs_errf(err, rc, "ciphertext size is not a whole number of chunks");
+	if (rc < 0)
+		return cfs_errf(err, rc, "stat of the ciphertext: %s", strerror(-rc));
+	return 0;
+}
+
 ssize_t cfs_content_read(struct cfs_file *f, void *buf, size_t len, off_t off, struct cfs_scratch *s,
 			 struct cfs_err *err)
 {
 	off_t size;
-	int rc = cfs_content_size(f, &size);
+	int rc = body_size(f, &size, err);
 	if (rc < 0)
-		return cfs_errf(err, -EIO, "ciphertext size is not a whole number of chunks");
+		return rc;
 	if (off < 0)
-		return -EINVAL;
+		return cfs_errf(err, -EINVAL, "negative read offset");
 	if (off >= size || len == 0)
 		return 0;
 	if ((uint64_t)len > (uint64_t)(size - off))
@@ -431,7 +482,7 @@ ssize_t cfs_content_read(struct cfs_file *f, void *buf, size_t len, off_t off, s
 		 last = ((uint64_t)off + len - 1) / f->chunk, B = batch_chunks(f);
 	size_t cs = f->chunk + f->ovh;
 	if (scratch_need(s, B * cs + f->chunk) < 0)
-		return -ENOMEM;
+		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
 	unsigned char *ct = s->buf, *pt = s->buf + B * cs;
 	unsigned char *out = buf;
 	for (uint64_t lo = first; lo <= last; lo += B) {
@@ -485,7 +536,7 @@ static int rewrite(struct cfs_file *f, off_t size, off_t new_size, off_t off, co
 		b = ((uint64_t)off + dlen - 1) / f->chunk;
 	}
 	if (scratch_need(s, B * cs + f->chunk + B * nl) < 0)
-		return -ENOMEM;
+		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
 	unsigned char *ct = s->buf, *pt = s->buf + B * cs, *nonces = pt + f->chunk;
 	for (uint64_t lo = a; lo <= b; lo += B) {
 		uint64_t hi = lo + B - 1 < b ? lo + B - 1 : b;
@@ -536,13 +587,14 @@ ssize_t cfs_content_write(struct cfs_file *f, const void *buf, size_t len, off_t
 {
 	off_t size;
 	if (off < 0 || (uint64_t)off + len > (uint64_t)INT64_MAX / 2)
-		return -EFBIG;
+		return cfs_errf(err, -EFBIG, "write beyond the largest file size");
 	if (len == 0)
 		return 0;
-	if (cfs_content_size(f, &size) < 0)
-		return cfs_errf(err, -EIO, "ciphertext size is not a whole number of chunks");
+	int rc = body_size(f, &size, err);
+	if (rc < 0)
+		return rc;
 	off_t end = off + (off_t)len;
-	int rc = rewrite(f, size, end > size ? end : size, off, buf, len, s, err);
+	rc = rewrite(f, size, end > size ? end : size, off, buf, len, s, err);
 	return rc < 0 ? rc : (ssize_t)len;
 }
 
@@ -550,9 +602,10 @@ int cfs_content_truncate(struct cfs_file *f, off_t new_size, struct cfs_scratch 
 {
 	off_t size;
 	if (new_size < 0 || new_size > INT64_MAX / 2)
-		return -EINVAL;
-	if (cfs_content_size(f, &size) < 0)
-		return cfs_errf(err, -EIO, "ciphertext size is not a whole number of chunks");
+		return cfs_errf(err, -EINVAL, "truncate to a negative or too large size");
+	int rc = body_size(f, &size, err);
+	if (rc < 0)
+		return rc;
 	if (new_size == size)
 		return 0;
 	if (new_size > size)
@@ -560,7 +613,7 @@ int cfs_content_truncate(struct cfs_file *f, off_t new_size, struct cfs_scratch 
 	uint64_t old_last = nchunks(f, size) - 1, L = nchunks(f, new_size) - 1;
 	size_t cs = f->chunk + f->ovh, nlen = chunk_len(f, new_size, L), olen = chunk_len(f, size, L);
 	if (scratch_need(s, cs + f->chunk) < 0)
-		return -ENOMEM;
+		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
 	unsigned char *ct = s->buf, *pt = s->buf + cs, nonce[24];
 	ssize_t got = cfs_pread_full(f->fd, ct, olen + f->ovh, chunk_off(f, L));
 	if (got < 0)
@@ -572,7 +625,7 @@ int cfs_content_truncate(struct cfs_file *f, off_t new_size, struct cfs_scratch 
 	randombytes_buf(nonce, sizeof nonce);
 	chunk_seal(f, L, 1, pt, nlen, nonce, ct);
 	sodium_memzero(pt, f->chunk);
-	int rc = cfs_pwrite_all(f->fd, ct, nlen + f->ovh, chunk_off(f, L));
+	rc = cfs_pwrite_all(f->fd, ct, nlen + f->ovh, chunk_off(f, L));
 	if (rc < 0)
 		return cfs_errf(err, rc, "writing ciphertext: %s", strerror(-rc));
 	return 0;
@@ -590,7 +643,7 @@ int cfs_content_verify(struct cfs_file *f, struct cfs_scratch *s, struct cfs_err
 	uint64_t n = nchunks(f, size);
 	size_t cs = f->chunk + f->ovh;
 	if (scratch_need(s, cs + f->chunk) < 0)
-		return -ENOMEM;
+		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
 	for (uint64_t i = 0; i < n; i++) {
 		size_t cl = chunk_len(f, size, i) + f->ovh;
 		ssize_t got = cfs_pread_full(f->fd, s->buf, cl, chunk_off(f, i));
