@@ -153,12 +153,13 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 	char *fargv[] = { (char *)argv0, "-o", opts, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
 	fuse = fuse_new(&args, (const struct fuse_operations *)cfs_fuse_ops(), cfs_fuse_ops_size(), c);
+	fuse_opt_free_args(&args);
 	if (!fuse) {
 		status = fail(notify_fd, "-o: FUSE rejected the mount options");
 		goto out;
 	}
 	if (fuse_mount(fuse, c->mountpoint) != 0) {
-		snprintf(msg, sizeof msg, "%s: cannot mount (is FUSE available and the directory empty?)",
+		snprintf(msg, sizeof msg, "%.900s: cannot mount (is FUSE available and the directory empty?)",
 			 c->mountpoint);
 		status = fail(notify_fd, msg);
 		goto out;
@@ -168,7 +169,7 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 		status = fail(notify_fd, "cannot install signal handlers");
 		goto out;
 	}
-	snprintf(msg, sizeof msg, "mounted %s at %s", c->cfg->store_path, c->mountpoint);
+	snprintf(msg, sizeof msg, "mounted %.400s at %.400s", c->cfg->store_path, c->mountpoint);
 	audit_row(c, "mount", "allow", msg);
 	syslog(LOG_INFO, "coachfs: %s", msg);
 	if (foreground)

@@ -142,13 +142,15 @@ static void ofile_put(struct cfs_ctx *c, struct cfs_ofile *o)
 
 static int is_root(const char *path)
 {
-	return path[0] == '/' && path[1] == 0;
+	return path && path[0] == '/' && path[1] == 0;
 }
 
 /* Refuse reserved names anywhere in the path. */
 static int path_ok(const char *path)
 {
 	const char *p = path;
+	if (!path)
+		return -ENOENT; /* nullpath_ok: an unlinked entry without a handle */
 	int depth = 0;
 	while (*p) {
 		while (*p == '/')
@@ -461,9 +463,7 @@ static int may_create(struct cfs_ctx *c, struct cfs_caller *cl, const char *path
 		return rc;
 	cfs_access_decide(c, cl, e, path, CFS_OP_WRITE, 0, 0, d);
 	if (d->verdict == CFS_DENY) {
-		if (cfs_access_audit(c, cl, action, path, "deny", d->reason, 0, CFS_AUDIT_NONE,
-				     CFS_AUDIT_NONE, 1) < 0)
-			return -EIO;
+		cfs_access_audit(c, cl, action, path, "deny", d->reason, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
 		return -EACCES;
 	}
 	return 0;
@@ -791,7 +791,7 @@ static int decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofil
 		action = "replay";
 	if (cfs_access_audit(c, cl, action, path, verdict_word(d->verdict), d->reason, d->grant_id,
 			     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0)
-		return -EIO;
+		return -EACCES; /* not recorded: refused (fail closed) */
 	return d->verdict == CFS_DENY ? -EACCES : 0;
 }
 
@@ -803,8 +803,12 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	struct cfs_caller *cl = who(c);
 	struct cfs_eff *e = malloc(sizeof *e);
 	int rc = cl && e ? path_ok(path) : -ENOMEM;
-	if (rc == 0)
+	if (rc == 0) {
 		rc = ofile_get(c, path, &of);
+		if (rc == -EIO)
+			cfs_access_audit(c, cl, "tamper", path, "error", "file header failed authentication",
+					 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+	}
 	if (rc == 0)
 		rc = decide_open(c, cl, of, path, fi->flags, e, &d);
 	if (rc == 0 && (fi->flags & O_ACCMODE) != O_WRONLY)
@@ -832,7 +836,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		if (of)
 			ofile_put(c, of);
 		free(cl);
-		return rc == -EIO ? -EACCES : rc;
+		return rc;
 	}
 	return 0;
 }
@@ -857,7 +861,7 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	if (rc < 0) {
 		free(cl);
 		free(e);
-		return rc == -EIO ? -EACCES : rc;
+		return rc;
 	}
 	/* Derived content: the highest class this process has read. */
 	int rank = e->class_rank, r = cfs_access_max_read(c, cl->pid, cl->start_time);
@@ -928,7 +932,7 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct cfs_ctx *c = ctx_get();
-	struct cfs_ofile *of;
+	struct cfs_ofile *of = NULL;
 	struct cfs_err e = { "" };
 	int rc, own = 0;
 	if (fi && fi->fh) {
@@ -956,7 +960,7 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		if (rc < 0) {
 			if (own)
 				ofile_put(c, of);
-			return rc == -EIO ? -EACCES : rc;
+			return rc;
 		}
 	}
 	struct cfs_scratch *s = scratch(c);

@@ -100,6 +100,9 @@ int main(int argc, char **argv)
 	if (compare(fd, ref, size, buf, nops) != 0)
 		return 1;
 	close(fd);
+	free(ref);
+	free(buf);
+	free(data);
 	printf("fsx: %ld ops ok, final size %zu\n", nops, size);
 	return 0;
 }

@@ -110,6 +110,14 @@ cfs_init() {
 
 cfs_mount() {
 	mkdir -p "$MNT"
+	if [ -n "${CFS_FG:-}" ]; then
+		# debugging aid: keep the daemon in the foreground, its stderr in $T/daemon.err
+		"$BIN/coachfs" -c "$CFG" -f "$MNT" 2>>"$T/daemon.err" &
+		DAEMON_PID=$!
+		for _ in $(seq 1 100); do mountpoint -q "$MNT" && break; sleep 0.05; done
+		mountpoint -q "$MNT" || { fail mount "$(cat "$T/daemon.err")"; return 1; }
+		return 0
+	fi
 	if ! "$BIN/coachfs" -c "$CFG" "$MNT" 2>"$T/mount.err"; then
 		fail mount "coachfs could not mount: $(cat "$T/mount.err")"
 		return 1
