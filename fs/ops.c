@@ -31,6 +31,9 @@ struct cfs_ofile {
 	int refs;
 	int fd;
 	struct cfs_file *f;
+	int nholders;               /* uids holding a handle (up to 8 distinct) */
+	uid_t holders[8];
+	int holder_refs[8];
 };
 
 /* One open handle: what was decided at open, re-checked while it lives. */
@@ -43,7 +46,46 @@ struct handle {
 	int rank;                   /* class rank of the file as opened/written */
 	int64_t next_check_ms;      /* next full re-check of the grant/role */
 	int dead;                   /* access ended: every further read/write fails */
+	int derived;                /* class lifted by derivation: the writer keeps its handle */
 };
+
+/* Track which uids hold handles on an open file, so that a creator still
+ * sees (getattr) a file it is writing even when derivation lifted its class
+ * beyond what it may open. */
+static void holder_add(struct cfs_ctx *c, struct cfs_ofile *o, uid_t uid, int delta)
+{
+	pthread_mutex_lock(&c->lock);
+	int i;
+	for (i = 0; i < o->nholders; i++)
+		if (o->holders[i] == uid)
+			break;
+	if (i == o->nholders && delta > 0 && o->nholders < 8) {
+		o->holders[o->nholders] = uid;
+		o->holder_refs[o->nholders++] = 0;
+	}
+	if (i < o->nholders) {
+		o->holder_refs[i] += delta;
+		if (o->holder_refs[i] <= 0) {
+			o->holders[i] = o->holders[o->nholders - 1];
+			o->holder_refs[i] = o->holder_refs[o->nholders - 1];
+			o->nholders--;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int holds_handle(struct cfs_ctx *c, const struct stat *st, uid_t uid)
+{
+	int yes = 0;
+	pthread_mutex_lock(&c->lock);
+	for (struct cfs_ofile *o = c->ofiles; o && !yes; o = o->next)
+		if (o->dev == st->st_dev && o->ino == st->st_ino)
+			for (int i = 0; i < o->nholders; i++)
+				if (o->holders[i] == uid)
+					yes = 1;
+	pthread_mutex_unlock(&c->lock);
+	return yes;
+}
 
 static struct cfs_ctx *ctx_get(void)
 {
@@ -268,6 +310,8 @@ static int visible(struct cfs_ctx *c, const struct cfs_caller *cl, const char *p
 {
 	if (!c->cfg->hide_denied || is_root(path))
 		return 0;
+	if (S_ISREG(st->st_mode) && holds_handle(c, st, cl->uid))
+		return 0;
 	struct cfs_eff *e = malloc(sizeof *e);
 	if (!e)
 		return -ENOMEM;
@@ -314,6 +358,8 @@ static int handle_live(struct cfs_ctx *c, struct handle *h, const char *what)
 {
 	if (h->dead)
 		return -EACCES;
+	if (h->derived)
+		return 0; /* the writer of derived content keeps the handle it was given */
 	int64_t t = now_ms();
 	if (t < h->next_check_ms)
 		return 0;
@@ -367,6 +413,7 @@ static int lift_class(struct cfs_ctx *c, struct handle *h, pid_t pid, uint64_t s
 	snprintf(why, sizeof why, "derived content: class %s -> %s (the writing process read class %s)",
 		 c->cfg->classes[h->rank].name, name, name);
 	h->rank = r;
+	h->derived = 1;
 	return cfs_access_audit(c, h->cl, "setxattr", h->path, "allow", why, 0, CFS_AUDIT_NONE,
 				CFS_AUDIT_NONE, 1) < 0 ? -EIO : 0;
 }
@@ -752,6 +799,7 @@ static int handle_new(struct cfs_ofile *of, const char *path, int flags, struct 
 	h->grant = grant;
 	h->rank = rank;
 	h->next_check_ms = now_ms() + 250;
+	holder_add(ctx_get(), of, cl->uid, 1);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
@@ -827,6 +875,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		if (is_write_open(fi->flags))
 			rc = lift_class(c, h, cl->pid, cl->start_time);
 		if (rc < 0) {
+			holder_add(c, of, cl->uid, -1);
 			free(h->path);
 			free(h);
 		}
@@ -925,8 +974,10 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	if (rc < 0) {
 		ofile_put(c, of);
 		free(cl);
+		return rc;
 	}
-	return rc;
+	((struct handle *)(uintptr_t)fi->fh)->derived = mlen != 0;
+	return 0;
 }
 
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
@@ -1160,6 +1211,7 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	struct cfs_ctx *c = ctx_get();
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	(void)path;
+	holder_add(c, h->of, h->cl->uid, -1);
 	ofile_put(c, h->of);
 	free(h->cl);
 	free(h->path);
