@@ -132,7 +132,7 @@ static void test_example_file(void)
 
 	/* helpers over the same config */
 	T_CHECK(cfs_config_class(c, "secret") == &c->classes[3]);
-	T_CHECK(cfs_config_class(c, "internal") == &c->classes[0]);
+	T_CHECK(cfs_config_class(c, "internal") == &c->classes[1]);
 	T_CHECK(cfs_config_class(c, "Secret") == NULL);
 	T_CHECK(cfs_config_class(c, "") == NULL);
 	T_CHECK(cfs_config_class(c, NULL) == NULL);
