@@ -63,15 +63,15 @@ survived() {
 	# every open a worker saw served or refused was committed before it
 	# returned (a worker killed between commit and reply adds one more row)
 	local seen rows what res
-	for what in ok:allow denied:deny; do
-		res=${what#*:}
-		seen=$(cat "$L/$p".log.* 2>/dev/null | grep -c "^${what%:*}\$")
-		rows=$(audit_q "select count(*) from events where action in ('open', 'replay')
-			and result = '$res' and user in ('cfs_alice', 'cfs_carol', 'cfs_bob')
+	for what in ok:open,replay:allow denied:open:deny created:create:allow; do
+		set -- ${what//:/ }
+		seen=$(cat "$L/$p".log.* 2>/dev/null | grep -c "^$1\$")
+		rows=$(audit_q "select count(*) from events where action in ('${2//,/\',\'}')
+			and result = '$3' and user in ('cfs_alice', 'cfs_carol', 'cfs_bob')
 			and id > $(cat "$T/$p.firstid")")
-		if [ "$rows" -ge "$seen" ] && [ "$rows" -le $((seen + 4)) ] &&
-			{ [ "$res" = deny ] || [ "$seen" -gt 0 ]; }; then pass "$p.opens_${res}_audited"
-		else fail "$p.opens_${res}_audited" "workers saw $seen opens ($res), audit has $rows"; fi
+		if [ "$rows" -ge "$seen" ] && [ "$rows" -le $((seen + 5)) ] &&
+			{ [ "$1" != ok ] || [ "$seen" -gt 0 ]; }; then pass "$p.${1}_audited"
+		else fail "$p.${1}_audited" "workers saw $seen ($1), audit has $rows $2/$3 rows"; fi
 	done
 	no "$p.no_garbage_seen" grep -q garbage "$L/$p".log.*
 	ok "$p.grant_survives" sh -c "'$BIN/coach-grant' show $GID | grep -q cfs_bob"
