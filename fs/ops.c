@@ -36,17 +36,19 @@ struct cfs_ofile {
 	int holder_refs[8];
 };
 
-/* One open handle: what was decided at open, re-checked while it lives. */
+/* One open handle: what was decided at open, re-checked while it lives.
+ * The kernel sends concurrent reads and writes on one handle to different
+ * threads, so the fields that change after open are atomic. */
 struct handle {
 	struct cfs_ofile *of;
 	int flags;
 	char *path;
 	struct cfs_caller *cl;      /* the opener */
 	int64_t grant;              /* the grant it was opened under (0: a role) */
-	int rank;                   /* class rank of the file as opened/written */
-	int64_t next_check_ms;      /* next full re-check of the grant/role */
-	int dead;                   /* access ended: every further read/write fails */
-	int derived;                /* class lifted by derivation: the writer keeps its handle */
+	_Atomic int rank;           /* class rank of the file as opened/written */
+	_Atomic int64_t next_check_ms; /* next full re-check of the grant/role */
+	_Atomic int dead;           /* access ended: every further read/write fails */
+	_Atomic int derived;        /* class lifted by derivation: the writer keeps its handle */
 };
 
 /* Track which uids hold handles on an open file, so that a creator still
@@ -401,19 +403,26 @@ static int lift_class(struct cfs_ctx *c, struct handle *h, pid_t pid, uint64_t s
 	struct cfs_err e = { "" };
 	unsigned char meta[CFS_META_MAX];
 	pthread_rwlock_wrlock(&h->of->f->lock);
+	int old = h->rank;
+	if (r <= old) { /* another write on this handle lifted it meanwhile */
+		pthread_rwlock_unlock(&h->of->f->lock);
+		return 0;
+	}
 	size_t len = h->of->f->meta_len;
 	memcpy(meta, h->of->f->meta, len);
 	int rc = cfs_meta_set(meta, &len, CFS_META_MAX, CFS_XATTR_PREFIX "class", name, strlen(name));
 	if (rc == 0)
 		rc = cfs_content_set_meta(h->of->f, meta, len, &e);
+	if (rc == 0) {
+		h->rank = r;
+		h->derived = 1;
+	}
 	pthread_rwlock_unlock(&h->of->f->lock);
 	if (rc < 0)
 		return rc;
 	char why[256];
 	snprintf(why, sizeof why, "derived content: class %s -> %s (the writing process read class %s)",
-		 c->cfg->classes[h->rank].name, name, name);
-	h->rank = r;
-	h->derived = 1;
+		 c->cfg->classes[old].name, name, name);
 	return cfs_access_audit(c, h->cl, "setxattr", h->path, "allow", why, 0, CFS_AUDIT_NONE,
 				CFS_AUDIT_NONE, 1) < 0 ? -EIO : 0;
 }
