@@ -13,6 +13,9 @@ new data and garbage apart.
                                                BLOCKS blocks of gen 0
   crashload.py read DIR LOG NAME...            loop: open, read and check every
                                                block, close
+  crashload.py threads DIR LOG N NAME...       loop: open one file, read random
+                                               blocks from N threads sharing
+                                               the descriptor, close
   crashload.py check DIR NAME...               per file: "NAME ok|eio|garbage"
                                                (eio: some block failed with EIO)
 
@@ -81,6 +84,7 @@ def open_logged(lg, path, flags, served="ok", refused="denied"):
             return None
         if SECONDS and e.errno == errno.ENOENT:
             log(lg, "hidden")
+            time.sleep(0.005)  # do not spin on what this user may not see
             return None
         failed(lg, e)
     log(lg, served)
@@ -205,6 +209,44 @@ def cmd_read(d, logf, names):
         return loop(one)
 
 
+def cmd_threads(d, logf, nthreads, names):
+    """Loop: open one file, read it from several threads sharing the
+    descriptor (concurrent requests on one handle), close."""
+    import threading
+    with open(logf, "a") as lg:
+        def one():
+            name = random.choice(names)
+            fd = open_logged(lg, os.path.join(d, name), os.O_RDONLY)
+            if fd is None:
+                return
+            outcome = []
+
+            def reader():
+                try:
+                    n = (os.fstat(fd).st_size + BS - 1) // BS
+                    t1 = time.monotonic() + 0.6  # past the daemon's 250 ms re-checks
+                    while time.monotonic() < t1:
+                        b = random.randrange(max(n, 1))
+                        if not valid(name, b, os.pread(fd, BS, b * BS)):
+                            outcome.append("garbage " + name)
+                except OSError as e:
+                    outcome.append("revoked" if e.errno == errno.EACCES else
+                                   "error " + errno.errorcode.get(e.errno, str(e.errno)))
+            ts = [threading.Thread(target=reader) for _ in range(int(nthreads))]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            close(fd)
+            for o in sorted(set(outcome)):
+                log(lg, o)
+            if any(o.startswith("garbage") for o in outcome):
+                raise Stop(3)
+            if any(o.startswith("error") for o in outcome):
+                raise Stop(4)
+        return loop(one)
+
+
 def cmd_check(d, names):
     for name in names:
         try:
@@ -229,6 +271,8 @@ def main(argv):
             return cmd_create(argv[2], argv[3], argv[4], argv[5])
         elif c == "read":
             return cmd_read(argv[2], argv[3], argv[4:])
+        elif c == "threads":
+            return cmd_threads(argv[2], argv[3], argv[4], argv[5:])
         elif c == "check":
             cmd_check(argv[2], argv[3:])
         else:
