@@ -229,6 +229,7 @@ def cmd_threads(d, logf, nthreads, names):
                         b = random.randrange(max(n, 1))
                         if not valid(name, b, os.pread(fd, BS, b * BS)):
                             outcome.append("garbage " + name)
+                        time.sleep(0.001)  # concurrency, not a flood of read rows
                 except OSError as e:
                     outcome.append("revoked" if e.errno == errno.EACCES else
                                    "error " + errno.errorcode.get(e.errno, str(e.errno)))
