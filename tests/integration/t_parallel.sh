@@ -87,6 +87,17 @@ as cfs_bob $LOAD read "$MNT/sens" "$L/bob.h" g1 g2 & pids+=($!)
 # bob has no business in /shared: hidden (never an open, never a row)
 as cfs_bob $LOAD read "$MNT/shared" "$L/bob.s" s0 & pids+=($!)
 grant_loop & pids+=($!)
+# root churns entries and attributes alongside: creates, renames, unlinks,
+# directory sidecars, policy attributes on a file others are reading
+( end=$((SECONDS + SECS)); i=0; while [ $SECONDS -lt $end ]; do
+	i=$((i + 1))
+	echo "$i" >"$MNT/shared/tmp$i" && mv "$MNT/shared/tmp$i" "$MNT/shared/tmp$i.b" &&
+		setfattr -n user.note -v "$i" "$MNT/shared/tmp$i.b" && rm -f "$MNT/shared/tmp$i.b" ||
+		echo "churn file $i" >>"$L/churn.err"
+	mkdir "$MNT/shared/d$i" && rmdir "$MNT/shared/d$i" || echo "churn dir $i" >>"$L/churn.err"
+	setfattr -n user.coachfs.export -v "$([ $((i % 2)) = 0 ] && echo allow || echo log)" "$MNT/shared/s0" &&
+		setfattr -n user.note -v "$i" "$MNT/shared" || echo "churn xattr $i" >>"$L/churn.err"
+done; echo "$i" >"$L/churn.count" ) & pids+=($!)
 # root lists and stats alongside
 ( end=$((SECONDS + SECS)); while [ $SECONDS -lt $end ]; do
 	ls -la "$MNT" "$MNT/shared" "$MNT/sens" >/dev/null 2>&1
@@ -122,6 +133,8 @@ else
 	eq grant_changes_never_locked_out "$glocked" 0
 fi
 [ "$gn" -ge 4 ] && pass grant_loop_ran || fail grant_loop_ran "only $gn grant changes"
+no churn_never_failed cat "$L/churn.err"
+echo "# root churn rounds: $(cat "$L/churn.count")"
 no nothing_unexpected grep -h -E '^(garbage|eio|error)' "$L"/*.[wrgshlt]
 
 # Policy: responders are always served on internal files; bob never opens them
