@@ -1322,7 +1322,19 @@ struct xset {
 	size_t size;
 	int flags;
 	char old[200];
+	int had;                         /* the whole old value, to undo the change */
+	size_t oldlen;
+	unsigned char oldv[CFS_META_MAX];
 };
+
+static void xkeep_old(struct xset *x, int have, const unsigned char *v, size_t vl)
+{
+	x->had = have && vl <= sizeof x->oldv;
+	if (x->had) {
+		memcpy(x->oldv, v, vl);
+		x->oldlen = vl;
+	}
+}
 
 static int xset_fn(unsigned char *meta, size_t *len, void *arg)
 {
@@ -1336,7 +1348,18 @@ static int xset_fn(unsigned char *meta, size_t *len, void *arg)
 		return -ENODATA;
 	snprintf(x->old, sizeof x->old, "%.*s", have ? (int)(vl < 150 ? vl : 150) : 6,
 		 have ? (const char *)v : "(none)");
+	xkeep_old(x, have, v, vl);
 	return cfs_meta_set(meta, len, CFS_META_MAX, x->name, x->value, x->size);
+}
+
+/* Put back what xset_fn/xdel_fn replaced. */
+static int xundo_fn(unsigned char *meta, size_t *len, void *arg)
+{
+	struct xset *x = arg;
+	if (x->had)
+		return cfs_meta_set(meta, len, CFS_META_MAX, x->name, x->oldv, x->oldlen);
+	int rc = cfs_meta_remove(meta, len, x->name);
+	return rc == -ENODATA ? 0 : rc;
 }
 
 static int xdel_fn(unsigned char *meta, size_t *len, void *arg)
@@ -1344,8 +1367,10 @@ static int xdel_fn(unsigned char *meta, size_t *len, void *arg)
 	struct xset *x = arg;
 	const unsigned char *v;
 	size_t vl;
-	if (cfs_meta_get(meta, *len, x->name, &v, &vl) == 0)
+	int have = cfs_meta_get(meta, *len, x->name, &v, &vl) == 0;
+	if (have)
 		snprintf(x->old, sizeof x->old, "%.*s", (int)(vl < 150 ? vl : 150), (const char *)v);
+	xkeep_old(x, have, v, vl);
 	return cfs_meta_remove(meta, len, x->name);
 }
 
@@ -1383,8 +1408,13 @@ static int policy_change(struct cfs_ctx *c, const char *path, struct xset *x, in
 		else
 			snprintf(why, sizeof why, "%s: %.150s -> %.*s", x->name, x->old,
 				 (int)(x->size < 150 ? x->size : 150), x->value);
-		if (cfs_access_audit(c, cl, "setxattr", path, "allow", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0)
+		if (cfs_access_audit(c, cl, "setxattr", path, "allow", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
+			/* not recorded: the change must not stand (fail closed) */
+			if (meta_update(c, path, xundo_fn, x) < 0)
+				syslog(LOG_ERR, "coachfs: %s on %s could not be recorded nor undone", x->name,
+				       path);
 			rc = -EIO;
+		}
 	}
 	free(cl);
 	return rc;
@@ -1398,7 +1428,7 @@ static int op_setxattr(const char *path, const char *name, const char *value, si
 		rc = see(c, path);
 	if (rc < 0)
 		return rc;
-	struct xset x = { name, value, size, flags, "" };
+	struct xset x = { .name = name, .value = value, .size = size, .flags = flags };
 	if (policy_key(name))
 		return policy_change(c, path, &x, 0);
 	return meta_update(c, path, xset_fn, &x);
@@ -1504,7 +1534,7 @@ static int op_removexattr(const char *path, const char *name)
 		rc = see(c, path);
 	if (rc < 0)
 		return rc;
-	struct xset x = { name, NULL, 0, 0, "" };
+	struct xset x = { .name = name };
 	if (policy_key(name))
 		return policy_change(c, path, &x, 1);
 	return meta_update(c, path, xdel_fn, &x);
