@@ -162,6 +162,25 @@ rmdir "$PASSFILE"
 echo "$good_pass" >"$PASSFILE"
 chmod 600 "$PASSFILE"
 
+# lock_db DB — hold DB's write lock (BEGIN EXCLUSIVE in a sqlite3 fed from a
+# FIFO) until unlock_db closes the FIFO
+lock_db() {
+	mkfifo "$T/lock.fifo"
+	sqlite3 "$1" <"$T/lock.fifo" >/dev/null 2>&1 &
+	lock_pid=$!
+	exec 9>"$T/lock.fifo"
+	echo 'BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS zz_lock(x);' >&9
+	for _ in $(seq 1 50); do
+		sqlite3 "$1" 'BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1 || break
+		sleep 0.1
+	done
+}
+unlock_db() {
+	exec 9>&-
+	wait "$lock_pid"
+	rm -f "$T/lock.fifo"
+}
+
 # ---- policy values through the mount: setfattr with a bad value is EINVAL ----
 cfs_mount || exit 1
 echo hello >"$MNT/f"
@@ -195,6 +214,35 @@ eq xattr_export_unchanged "$(getfattr --only-values -n user.coachfs.export "$MNT
 no xattr_max_opens_unset getfattr --only-values -n user.coachfs.max_opens "$MNT/f"
 eq xattr_refusals_audited "$(audit_q "select count(*) from events where action = 'setxattr' and result = 'deny'")" $((xrows + 1))
 row xattr_good_value_accepted 0 "" setfattr -n user.coachfs.max_opens -v 3 "$MNT/f"
+setfattr -x user.coachfs.max_opens "$MNT/f"
+# a sensitive file bob may open 5 times (open counts live in policy.db)
+echo secret >"$MNT/sfile"
+chmod 644 "$MNT/sfile"
+setfattr -n user.coachfs.class -v sensitive "$MNT/sfile"
+"$G" add cfs_bob /sfile --ttl 1h --max-opens 5 >/dev/null
+cfs_umount
+
+# ---- a database locked while mounted: the operation is refused (fail closed) ----
+CFS_FG=1 cfs_mount || exit 1
+row served_before_lock 0 hello as cfs_alice cat "$MNT/f"
+row counted_before_lock 0 secret as cfs_bob cat "$MNT/sfile"
+setfattr -n user.coachfs.export -v allow "$MNT/f"
+lock_db "$T/var/audit.db"
+row audit_locked_open_refused 1 "Permission denied" as cfs_alice cat "$MNT/f"
+# a policy change that cannot be recorded does not stand
+row audit_locked_setxattr_refused 1 "$MNT/f" setfattr -n user.coachfs.export -v deny "$MNT/f"
+row audit_locked_removexattr_refused 1 "$MNT/f" setfattr -x user.coachfs.export "$MNT/f"
+unlock_db
+row audit_unlocked_open_served 0 hello as cfs_alice cat "$MNT/f"
+eq audit_locked_export_unchanged "$(getfattr --only-values -n user.coachfs.export "$MNT/f" 2>/dev/null)" allow
+eq audit_locked_no_change_recorded "$(audit_q "select count(*) from events where action = 'setxattr' and path = '/f' and reason like '%-> deny%'")" 0
+has audit_locked_logged "$(cat "$T/daemon.err")" "database is locked"
+lock_db "$T/var/policy.db"
+row policy_locked_uncounted_open_served 0 hello as cfs_alice cat "$MNT/f"
+row policy_locked_counted_open_refused 1 "Permission denied" as cfs_bob cat "$MNT/sfile"
+unlock_db
+row policy_unlocked_counted_open_served 0 secret as cfs_bob cat "$MNT/sfile"
+has policy_locked_reason "$(audit_q "select reason from events where user = 'cfs_bob' and path = '/sfile' and result = 'deny'")" "cannot count the open"
 cfs_umount
 
 # ---- the store header ----
@@ -253,19 +301,9 @@ PY
 	rmdir "$P"
 	cp "$T/$db.good" "$P"
 	# a writer holding the database: coachfs gives up after its busy timeout
-	mkfifo "$T/lock.fifo"
-	sqlite3 "$P" <"$T/lock.fifo" >/dev/null 2>&1 &
-	lock_pid=$!
-	exec 9>"$T/lock.fifo"
-	echo 'BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS zz_lock(x);' >&9
-	for _ in $(seq 1 50); do
-		sqlite3 "$P" 'BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1 || break
-		sleep 0.1
-	done
+	lock_db "$P"
 	refuse "${db}_db_locked" "database is locked"
-	exec 9>&-
-	wait "$lock_pid"
-	rm -f "$T/lock.fifo"
+	unlock_db
 done
 # coach-grant on the same faults
 P=$T/var/policy.db
@@ -279,7 +317,7 @@ cp "$T/policy.good" "$P"
 P=$T/var/audit.db
 head -c 8192 /dev/urandom >"$P"
 row grant_add_garbage_audit_db 1 "$P" "$G" add cfs_alice /x --ttl 5m
-eq grant_not_added_unaudited "$(sqlite3 "$T/var/policy.db" 'select count(*) from grants')" 0
+eq grant_not_added_unaudited "$(sqlite3 "$T/var/policy.db" "select count(*) from grants where subject = 'cfs_alice'")" 0
 cp "$T/audit.good" "$P"
 
 # and after all that, the untouched originals still mount and work
