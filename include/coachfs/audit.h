@@ -83,4 +83,59 @@ int cfs_audit_verify(const char *path, const unsigned char pk[CFS_AUDIT_PK_BYTES
  * needed; writes at most cap bytes. */
 size_t cfs_audit_encode(const struct cfs_event *ev, int64_t id, unsigned char *buf, size_t cap);
 
+/* ---- Additions (audit.c owns these too) ---- */
+
+/* Seal rows within this many milliseconds of their commit (default 5000;
+ * tests use less). Call before cfs_audit_start. 0 or -EINVAL (0 or > 1 h). */
+int cfs_audit_set_checkpoint_interval(struct cfs_audit *a, uint32_t ms);
+
+/* The audit public key file: "<dbpath>.pub", 64 lowercase hex chars and a
+ * newline, written atomically (0644). */
+int cfs_audit_write_pubkey(const char *dbpath, const unsigned char pk[CFS_AUDIT_PK_BYTES],
+			   struct cfs_err *err);
+/* pk from 64 hex chars given directly, else from the file of that name
+ * (64 hex chars, optional trailing newline). 0, or -EINVAL/-ENOENT/... */
+int cfs_audit_read_pubkey(const char *file_or_hex, unsigned char pk[CFS_AUDIT_PK_BYTES],
+			  struct cfs_err *err);
+
+/* Reading the log (coach-audit). A read-only handle: queries only; append,
+ * queue, flush, checkpoint return -EACCES. Works on a copy. */
+int cfs_audit_open_ro(const char *path, struct cfs_audit **out, struct cfs_err *err);
+
+/* Filter: every set member must match. */
+struct cfs_audit_filter {
+	const char *path;      /* NULL or "/" = all; else this path and everything under it */
+	int64_t since_us;      /* CFS_AUDIT_NONE = unbounded; ts >= since_us */
+	int64_t until_us;      /* CFS_AUDIT_NONE = unbounded; ts <  until_us */
+	const char *user;      /* NULL = any */
+	const char *action;
+	const char *result;
+};
+void cfs_audit_filter_init(struct cfs_audit_filter *f);
+
+/* One stored row as read back. Strings point into SQLite's memory and are
+ * valid only during the callback; they are whatever the (possibly hostile)
+ * file holds, so escape them before printing. */
+struct cfs_audit_row {
+	int64_t id;
+	struct cfs_event ev;
+	unsigned char prev_hash[32], hash[32];
+	size_t prev_hash_len, hash_len;   /* bytes actually stored (<= 32 shown) */
+};
+
+/* Rows matching f in id order; cb returns non-zero to stop (that value is
+ * returned). 0 or -errno. */
+int cfs_audit_query(struct cfs_audit *a, const struct cfs_audit_filter *f,
+		    int (*cb)(const struct cfs_audit_row *row, void *arg), void *arg,
+		    struct cfs_err *err);
+
+/* Grouped counts of rows matching f. ACTION_RESULT: key = action, key2 =
+ * result, ordered by action, result. USER: key = user (NULL for none),
+ * ordered by count desc. PATH: key = path, count desc. limit 0 = all. */
+enum cfs_audit_group { CFS_AUDIT_BY_ACTION_RESULT, CFS_AUDIT_BY_USER, CFS_AUDIT_BY_PATH };
+int cfs_audit_count(struct cfs_audit *a, const struct cfs_audit_filter *f,
+		    enum cfs_audit_group g, int64_t limit,
+		    int (*cb)(const char *key, const char *key2, int64_t n, void *arg), void *arg,
+		    struct cfs_err *err);
+
 #endif
