@@ -465,6 +465,26 @@ static int body_size(struct cfs_file *f, off_t *size, struct cfs_err *err)
 	return 0;
 }
 
+/* A read at or past EOF reports EOF only once the last chunk, sealed with
+ * the last flag, authenticates: otherwise a body replaced by any ovh bytes
+ * (or an emptied file) would read as a genuine empty file, and a file cut at
+ * a chunk boundary would end silently for a reader that seeks to its end. */
+static int eof_check(struct cfs_file *f, off_t size, struct cfs_scratch *s, struct cfs_err *err)
+{
+	uint64_t L = nchunks(f, size) - 1;
+	size_t cl = chunk_len(f, size, L) + f->ovh, cs = f->chunk + f->ovh;
+	if (scratch_need(s, cs + f->chunk) < 0)
+		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
+	ssize_t got = cfs_pread_full(f->fd, s->buf, cl, chunk_off(f, L));
+	if (got < 0)
+		return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+	int rc = (size_t)got == cl ? chunk_open(f, L, 1, s->buf, cl, s->buf + cs) : -EIO;
+	sodium_memzero(s->buf + cs, cl - f->ovh);
+	if (rc < 0)
+		return cfs_errf(err, -EIO, "chunk %llu failed authentication", (unsigned long long)L);
+	return 0;
+}
+
 ssize_t cfs_content_read(struct cfs_file *f, void *buf, size_t len, off_t off, struct cfs_scratch *s,
 			 struct cfs_err *err)
 {
@@ -474,8 +494,10 @@ ssize_t cfs_content_read(struct cfs_file *f, void *buf, size_t len, off_t off, s
 		return rc;
 	if (off < 0)
 		return cfs_errf(err, -EINVAL, "negative read offset");
-	if (off >= size || len == 0)
+	if (len == 0)
 		return 0;
+	if (off >= size)
+		return eof_check(f, size, s, err);
 	if ((uint64_t)len > (uint64_t)(size - off))
 		len = (size_t)(size - off);
 	uint64_t total = nchunks(f, size), first = (uint64_t)off / f->chunk,

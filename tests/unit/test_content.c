@@ -693,6 +693,56 @@ static void test_tamper(void)
 			close(fd);
 			cfs_scratch_free(&s);
 		}
+		/* a read at the new end of a file cut at a chunk boundary fails:
+		 * EOF is only reported on the word of a chunk sealed as last */
+		{
+			struct cfs_err e;
+			struct cfs_file *f = NULL;
+			struct cfs_scratch s = { 0 };
+			unsigned char b[16];
+			int fd = fd_with(raw, c3);
+			T_EQ_INT(cfs_content_open(fd, c->k, &f, &e), 0);
+			if (f) {
+				T_EQ_INT(cfs_content_read(f, b, sizeof b, 0, &s, &e), sizeof b); /* authentic */
+				T_EQ_INT(cfs_content_read(f, b, sizeof b, (off_t)(3 * C), &s, &e), -EIO);
+				T_CONTAINS(em(&e), "chunk 2");
+				T_EQ_INT(cfs_content_read(f, b, sizeof b, (off_t)(9 * C), &s, &e), -EIO);
+				T_EQ_INT(cfs_content_read(f, b, 0, (off_t)(3 * C), &s, &e), 0);
+			}
+			cfs_content_close(f);
+			close(fd);
+			cfs_scratch_free(&s);
+		}
+		/* an emptied file: the body replaced by an empty chunk's worth of
+		 * bytes (zeros, or the tail of the real last chunk) does not read
+		 * as a genuine empty file */
+		{
+			unsigned char *e0 = malloc(FHDR + o);
+			if (e0) {
+				memcpy(e0, raw, FHDR);
+				memset(e0 + FHDR, 0, o);
+				expect_body_eio(c, e0, FHDR + o, "body replaced by ovh zero bytes");
+				memcpy(e0 + FHDR, raw + len - o, o);
+				expect_body_eio(c, e0, FHDR + o, "body replaced by ovh bytes of the tail");
+				free(e0);
+			}
+		}
+		/* and a genuine empty file whose empty chunk is edited */
+		{
+			unsigned char *p0 = NULL;
+			size_t l0 = 0;
+			unsigned char *r0 = pristine(c, 0, &p0, &l0);
+			T_EQ_INT(l0, FHDR + o);
+			if (r0) {
+				r0[FHDR + o - 1] ^= 1;
+				expect_body_eio(c, r0, l0, "empty file, tag of its empty chunk flipped");
+				r0[FHDR + o - 1] ^= 1;
+				r0[FHDR] ^= 1;
+				expect_body_eio(c, r0, l0, "empty file, nonce of its empty chunk flipped");
+			}
+			free(r0);
+			free(p0);
+		}
 		/* a zeroed chunk is not a hole: in the middle and at the end */
 		memcpy(w, raw, len);
 		memset(w + c1, 0, cs);
