@@ -562,39 +562,43 @@ static int rewrite(struct cfs_file *f, off_t size, off_t new_size, off_t off, co
 	unsigned char *ct = s->buf, *pt = s->buf + B * cs, *nonces = pt + f->chunk;
 	for (uint64_t lo = a; lo <= b; lo += B) {
 		uint64_t hi = lo + B - 1 < b ? lo + B - 1 : b;
-		/* old ciphertext of the chunks in this batch that exist */
-		if (lo <= old_last) {
-			uint64_t ohi = hi < old_last ? hi : old_last;
-			size_t want = (size_t)(ohi - lo) * cs + chunk_len(f, size, ohi) + f->ovh;
-			ssize_t got = cfs_pread_full(f->fd, ct, want, chunk_off(f, lo));
-			if (got < 0)
-				return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
-			if ((size_t)got != want)
-				return cfs_errf(err, -EIO, "ciphertext changed size while writing");
-		}
 		randombytes_buf(nonces, (size_t)(hi - lo + 1) * nl);
 		size_t outlen = 0;
 		for (uint64_t i = lo; i <= hi; i++) {
 			unsigned char *slot = ct + (i - lo) * cs;
+			const unsigned char *nonce = nonces + (i - lo) * nl;
 			size_t nlen = chunk_len(f, new_size, i);
 			uint64_t cstart = i * f->chunk;
-			int covered = data && cstart >= (uint64_t)off && cstart + nlen <= (uint64_t)off + dlen;
-			memset(pt, 0, f->chunk);
-			if (i <= old_last && !covered) {
-				size_t olen = chunk_len(f, size, i);
+			outlen = (size_t)(i - lo) * cs + nlen + f->ovh;
+			if (data && cstart >= (uint64_t)off && cstart + nlen <= (uint64_t)off + dlen) {
+				/* wholly overwritten: seal straight from the caller's
+				 * bytes; the old chunk is neither read nor needed */
+				chunk_seal(f, i, i == new_last, data + (cstart - (uint64_t)off), nlen, nonce, slot);
+				continue;
+			}
+			/* merge: the old plaintext (if the chunk exists), zeros up to
+			 * the new length (holes, extension), then the new bytes */
+			size_t olen = 0;
+			if (i <= old_last) {
+				olen = chunk_len(f, size, i);
+				ssize_t got = cfs_pread_full(f->fd, slot, olen + f->ovh, chunk_off(f, i));
+				if (got < 0)
+					return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+				if ((size_t)got != olen + f->ovh)
+					return cfs_errf(err, -EIO, "ciphertext changed size while writing");
 				if (chunk_open(f, i, i == old_last, slot, olen + f->ovh, pt) < 0)
 					return cfs_errf(err, -EIO, "chunk %llu failed authentication",
 							(unsigned long long)i);
 			}
+			if (nlen > olen)
+				memset(pt + olen, 0, nlen - olen);
 			if (data && dlen) {
 				uint64_t x = cstart > (uint64_t)off ? cstart : (uint64_t)off;
-				uint64_t y = cstart + f->chunk < (uint64_t)off + dlen ? cstart + f->chunk
-										: (uint64_t)off + dlen;
+				uint64_t y = cstart + nlen < (uint64_t)off + dlen ? cstart + nlen : (uint64_t)off + dlen;
 				if (x < y)
 					memcpy(pt + (x - cstart), data + (x - (uint64_t)off), (size_t)(y - x));
 			}
-			chunk_seal(f, i, i == new_last, pt, nlen, nonces + (i - lo) * nl, slot);
-			outlen = (size_t)(i - lo) * cs + nlen + f->ovh;
+			chunk_seal(f, i, i == new_last, pt, nlen, nonce, slot);
 		}
 		sodium_memzero(pt, f->chunk);
 		int rc = cfs_pwrite_all(f->fd, ct, outlen, chunk_off(f, lo));
