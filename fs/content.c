@@ -539,7 +539,13 @@ ssize_t cfs_content_read(struct cfs_file *f, void *buf, size_t len, off_t off, s
 
 /* Rewrite chunks so that the file has plaintext size new_size and the bytes
  * [off, off+dlen) equal data (NULL = nothing to overlay). Covers writes,
- * extending writes, holes (written as encrypted zeros) and truncate-up. */
+ * extending writes, holes (written as encrypted zeros) and truncate-up.
+ *
+ * A file that grows has its old last chunk resealed as an inner one before
+ * the new tail is complete. Should a write fail half-way (disk full, file
+ * size limit), the file is put back as it was: cut to its old ciphertext
+ * size with the saved old last chunk written back. Otherwise it would keep a
+ * torn tail and a last chunk no longer sealed as last, i.e. fail to read. */
 static int rewrite(struct cfs_file *f, off_t size, off_t new_size, off_t off, const unsigned char *data,
 		   size_t dlen, struct cfs_scratch *s, struct cfs_err *err)
 {
@@ -547,7 +553,8 @@ static int rewrite(struct cfs_file *f, off_t size, off_t new_size, off_t off, co
 	uint64_t old_last = old_n - 1, new_last = new_n - 1;
 	uint64_t a, b, B = batch_chunks(f);
 	size_t cs = f->chunk + f->ovh, nl = aead_nonce_len(f->aead);
-	if (new_size > size) {
+	int grow = new_size > size, wrote = 0, rc = 0;
+	if (grow) {
 		uint64_t w = dlen ? (uint64_t)off / f->chunk : new_last;
 		a = w < old_last ? w : old_last;
 		b = new_last;
@@ -557,9 +564,17 @@ static int rewrite(struct cfs_file *f, off_t size, off_t new_size, off_t off, co
 		a = (uint64_t)off / f->chunk;
 		b = ((uint64_t)off + dlen - 1) / f->chunk;
 	}
-	if (scratch_need(s, B * cs + f->chunk + B * nl) < 0)
+	if (scratch_need(s, B * cs + f->chunk + B * nl + cs) < 0)
 		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
-	unsigned char *ct = s->buf, *pt = s->buf + B * cs, *nonces = pt + f->chunk;
+	unsigned char *ct = s->buf, *pt = s->buf + B * cs, *nonces = pt + f->chunk, *saved = nonces + B * nl;
+	size_t saved_len = chunk_len(f, size, old_last) + f->ovh;
+	if (grow) {
+		ssize_t got = cfs_pread_full(f->fd, saved, saved_len, chunk_off(f, old_last));
+		if (got < 0)
+			return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+		if ((size_t)got != saved_len)
+			return cfs_errf(err, -EIO, "ciphertext changed size while writing");
+	}
 	for (uint64_t lo = a; lo <= b; lo += B) {
 		uint64_t hi = lo + B - 1 < b ? lo + B - 1 : b;
 		randombytes_buf(nonces, (size_t)(hi - lo + 1) * nl);
@@ -582,13 +597,18 @@ static int rewrite(struct cfs_file *f, off_t size, off_t new_size, off_t off, co
 			if (i <= old_last) {
 				olen = chunk_len(f, size, i);
 				ssize_t got = cfs_pread_full(f->fd, slot, olen + f->ovh, chunk_off(f, i));
-				if (got < 0)
-					return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
-				if ((size_t)got != olen + f->ovh)
-					return cfs_errf(err, -EIO, "ciphertext changed size while writing");
-				if (chunk_open(f, i, i == old_last, slot, olen + f->ovh, pt) < 0)
-					return cfs_errf(err, -EIO, "chunk %llu failed authentication",
-							(unsigned long long)i);
+				if (got < 0) {
+					rc = cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+					goto fail;
+				}
+				if ((size_t)got != olen + f->ovh) {
+					rc = cfs_errf(err, -EIO, "ciphertext changed size while writing");
+					goto fail;
+				}
+				if (chunk_open(f, i, i == old_last, slot, olen + f->ovh, pt) < 0) {
+					rc = cfs_errf(err, -EIO, "chunk %llu failed authentication", (unsigned long long)i);
+					goto fail;
+				}
 			}
 			if (nlen > olen)
 				memset(pt + olen, 0, nlen - olen);
@@ -600,12 +620,25 @@ static int rewrite(struct cfs_file *f, off_t size, off_t new_size, off_t off, co
 			}
 			chunk_seal(f, i, i == new_last, pt, nlen, nonce, slot);
 		}
-		sodium_memzero(pt, f->chunk);
-		int rc = cfs_pwrite_all(f->fd, ct, outlen, chunk_off(f, lo));
-		if (rc < 0)
-			return cfs_errf(err, rc, "writing ciphertext: %s", strerror(-rc));
+		wrote = 1;
+		rc = cfs_pwrite_all(f->fd, ct, outlen, chunk_off(f, lo));
+		if (rc < 0) {
+			cfs_errf(err, rc, "writing ciphertext: %s", strerror(-rc));
+			goto fail;
+		}
 	}
+	sodium_memzero(pt, f->chunk);
 	return 0;
+fail:
+	sodium_memzero(pt, f->chunk);
+	if (grow && wrote &&
+	    (ftruncate(f->fd, chunk_off(f, old_last) + (off_t)saved_len) != 0 ||
+	     cfs_pwrite_all(f->fd, saved, saved_len, chunk_off(f, old_last)) != 0)) {
+		size_t n = strlen(err ? err->msg : "");
+		if (err && n < sizeof err->msg)
+			snprintf(err->msg + n, sizeof err->msg - n, "; the file could not be put back as it was");
+	}
+	return rc;
 }
 
 ssize_t cfs_content_write(struct cfs_file *f, const void *buf, size_t len, off_t off,
