@@ -297,6 +297,17 @@ static int header_write(struct cfs_file *f, struct cfs_err *err)
 	return 0;
 }
 
+/* libsodium's AES-GCM needs AES-NI and PCLMUL (it would fault without
+ * them): a store or file made on one machine may be opened on another. */
+static int aead_usable(int aead, struct cfs_err *err)
+{
+	if (aead != CFS_AEAD_XCHACHA && aead != CFS_AEAD_AESGCM)
+		return cfs_errf(err, -EINVAL, "unknown cipher %d", aead);
+	if (aead == CFS_AEAD_AESGCM && !crypto_aead_aes256gcm_is_available())
+		return cfs_errf(err, -ENOTSUP, "the file is encrypted with aes256gcm, which needs AES-NI and PCLMUL; this CPU lacks them");
+	return 0;
+}
+
 static struct cfs_file *file_new(int fd, const struct cfs_keys *keys, int aead)
 {
 	struct cfs_file *f = calloc(1, sizeof *f);
@@ -337,6 +348,9 @@ int cfs_content_create(int fd, const struct cfs_keys *keys, const unsigned char 
 {
 	if (meta_len > CFS_META_MAX || cfs_meta_valid(meta, meta_len) < 0)
 		return cfs_errf(err, -EINVAL, "attribute block too large or malformed");
+	int rc = aead_usable(keys->aead, err);
+	if (rc < 0)
+		return rc;
 	struct cfs_file *f = file_new(fd, keys, keys->aead);
 	if (!f)
 		return cfs_errf(err, -ENOMEM, "out of memory");
@@ -345,7 +359,7 @@ int cfs_content_create(int fd, const struct cfs_keys *keys, const unsigned char 
 	if (meta_len)
 		memcpy(f->meta, meta, meta_len);
 	f->meta_len = meta_len;
-	int rc = header_write(f, err);
+	rc = header_write(f, err);
 	if (rc == 0) {
 		unsigned char c[64], nonce[24];
 		randombytes_buf(nonce, sizeof nonce);
@@ -398,6 +412,11 @@ int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out,
 		return cfs_errf(err, -EIO, "file header failed authentication");
 	}
 	f->meta_len = ml;
+	int rc = aead_usable(f->aead, err);
+	if (rc < 0) {
+		cfs_content_close(f);
+		return rc;
+	}
 	file_key(f);
 	*out = f;
 	return 0;

@@ -998,6 +998,15 @@ static void test_per_file_cipher(void)
 			cfs_content_close(f);
 		}
 		close(fd);
+		/* keys naming no known cipher create nothing */
+		alt->aead = 3;
+		fd = new_fd();
+		f = NULL;
+		T_EQ_INT(cfs_content_create(fd, alt, NULL, 0, &f, &e), -EINVAL);
+		T_CONTAINS(em(&e), "unknown cipher 3");
+		T_CHECK(f == NULL);
+		T_EQ_INT(fd_size(fd), 0);
+		close(fd);
 		sodium_memzero(alt, sizeof *alt);
 		sodium_free(alt);
 		cfs_scratch_free(&s);
