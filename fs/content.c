@@ -103,6 +103,17 @@ int cfs_content_size(struct cfs_file *f, off_t *size)
 
 /* ---- chunk seal/open ---- */
 
+/* f->key is one sodium_malloc block: the 32-byte file key, then (16-byte
+ * aligned) the expanded AES-GCM key schedule, computed once per file
+ * instead of once per chunk (~40 ns of a 4 KiB chunk's ~1.7 us). */
+#define KEYBLOCK (CFS_KEY_BYTES + 15 + sizeof(crypto_aead_aes256gcm_state))
+
+static crypto_aead_aes256gcm_state *gcm_state(const struct cfs_file *f)
+{
+	uintptr_t p = ((uintptr_t)f->key + CFS_KEY_BYTES + 15) & ~(uintptr_t)15;
+	return (crypto_aead_aes256gcm_state *)p;
+}
+
 static void chunk_ad(const struct cfs_file *f, uint64_t idx, int last, unsigned char ad[AD_LEN])
 {
 	memcpy(ad, f->id, CFS_FILE_ID_BYTES);
@@ -120,8 +131,8 @@ static void chunk_seal(const struct cfs_file *f, uint64_t idx, int last, const u
 	chunk_ad(f, idx, last, ad);
 	memmove(out, nonce, nl);
 	if (f->aead == CFS_AEAD_AESGCM)
-		crypto_aead_aes256gcm_encrypt_detached(out + nl, out + nl + len, NULL, pt, len, ad,
-						       AD_LEN, NULL, out, f->key);
+		crypto_aead_aes256gcm_encrypt_detached_afternm(out + nl, out + nl + len, NULL, pt, len, ad,
+							       AD_LEN, NULL, out, gcm_state(f));
 	else
 		crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out + nl, out + nl + len, NULL, pt,
 								    len, ad, AD_LEN, NULL, out, f->key);
@@ -139,8 +150,8 @@ static int chunk_open(const struct cfs_file *f, uint64_t idx, int last, const un
 	chunk_ad(f, idx, last, ad);
 	int r;
 	if (f->aead == CFS_AEAD_AESGCM)
-		r = crypto_aead_aes256gcm_decrypt_detached(pt, NULL, in + nl, len, in + nl + len, ad,
-							   AD_LEN, in, f->key);
+		r = crypto_aead_aes256gcm_decrypt_detached_afternm(pt, NULL, in + nl, len, in + nl + len, ad,
+								   AD_LEN, in, gcm_state(f));
 	else
 		r = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(pt, NULL, in + nl, len,
 									in + nl + len, ad, AD_LEN, in,
@@ -313,7 +324,7 @@ static struct cfs_file *file_new(int fd, const struct cfs_keys *keys, int aead)
 	struct cfs_file *f = calloc(1, sizeof *f);
 	if (!f)
 		return NULL;
-	f->key = sodium_malloc(CFS_KEY_BYTES);
+	f->key = sodium_malloc(KEYBLOCK);
 	if (!f->key) {
 		free(f);
 		return NULL;
@@ -331,6 +342,8 @@ static void file_key(struct cfs_file *f)
 {
 	crypto_generichash(f->key, CFS_KEY_BYTES, f->id, CFS_FILE_ID_BYTES, f->keys->content,
 			   CFS_KEY_BYTES);
+	if (f->aead == CFS_AEAD_AESGCM) /* only once aead_usable() said yes */
+		crypto_aead_aes256gcm_beforenm(gcm_state(f), f->key);
 }
 
 void cfs_content_close(struct cfs_file *f)
