@@ -44,7 +44,8 @@ int cfs_parse_uint(const char *s, uint64_t max, uint64_t *out)
 		if (*p < '0' || *p > '9')
 			return -EINVAL;
 		unsigned d = (unsigned)(*p - '0');
-		if (v > (max - d) / 10)
+		/* d > max first: max - d would wrap and let "9" through for max 5 */
+		if (d > max || v > (max - d) / 10)
 			return -EINVAL;
 		v = v * 10 + d;
 	}
@@ -111,13 +112,16 @@ int cfs_parse_time(const char *s, int64_t now, int64_t *out)
 		*out = (int64_t)v;
 		return 0;
 	}
+	/* now comes from the caller: refuse what would overflow int64 */
 	if (s[0] == '+') {
-		if (cfs_parse_duration(s + 1, &d) < 0)
+		if (cfs_parse_duration(s + 1, &d) < 0 || now > INT64_MAX - d)
 			return -EINVAL;
 		*out = now + d;
 		return 0;
 	}
 	if (cfs_parse_duration(s, &d) == 0) {
+		if (now < INT64_MIN + d)
+			return -EINVAL;
 		*out = now - d;
 		return 0;
 	}
@@ -145,7 +149,7 @@ int cfs_parse_time(const char *s, int64_t now, int64_t *out)
 	}
 	if (*p)
 		return -EINVAL;
-	if (mo < 1 || mo > 12 || da < 1 || da > 31 || h > 23 || mi > 59 || se > 60 || y < 1970)
+	if (mo < 1 || mo > 12 || da < 1 || da > 31 || h > 23 || mi > 59 || se > 59 || y < 1970)
 		return -EINVAL;
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
@@ -239,8 +243,12 @@ int cfs_path_valid(const char *path)
 
 int cfs_path_covers(const char *prefix, const char *path)
 {
-	size_t n = strlen(prefix);
-	if (n == 1 && prefix[0] == '/')
+	size_t n;
+	/* a prefix that is not absolute ("" included) covers nothing */
+	if (!prefix || !path || prefix[0] != '/')
+		return 0;
+	n = strlen(prefix);
+	if (n == 1)
 		return path[0] == '/';
 	if (strncmp(prefix, path, n) != 0)
 		return 0;

@@ -36,6 +36,12 @@ struct cfs_roletab;
 int cfs_roletab_build(const struct cfs_config *cfg, struct cfs_roletab **out, struct cfs_err *err);
 void cfs_roletab_free(struct cfs_roletab *t);
 
+/* The i-th (from 0) [roles] member that did not resolve to an account on
+ * this host (it is ignored, not an error): 0 with *role and *member set
+ * (pointers into the config), or -ENOENT past the last. For a warning. */
+int cfs_roletab_unresolved(const struct cfs_roletab *t, int i, const char **role,
+			   const char **member);
+
 /* Fill roles[] of c (uid, gid and groups already set) from the table. */
 void cfs_caller_set_roles(const struct cfs_roletab *t, struct cfs_caller *c);
 
@@ -46,5 +52,10 @@ int cfs_caller_fill(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid
 
 /* Resolve a user name for a uid (cached by the caller if it wants). */
 void cfs_user_name(uid_t uid, char *out, size_t outlen);
+
+/* Parse field 22 (starttime, clock ticks since boot) of a /proc/PID/stat
+ * line; fields are counted after the LAST ')' since the command name may
+ * contain spaces and parentheses. 0 or -EINVAL. */
+int cfs_parse_proc_stat_start(const char *line, uint64_t *out);
 
 #endif

@@ -11,6 +11,8 @@
 #include "coachfs/util.h"
 
 #define CFS_TEXT_MAX 256
+#define CFS_GRANTS_FORMAT 1          /* meta 'format' of a policy.db this code reads */
+#define CFS_GRANTS_SNAP_MAX 10000    /* live grants a snapshot holds at most (else -E2BIG) */
 
 /* A grant as stored: the policy view plus its history. */
 struct cfs_grant_rec {
@@ -28,13 +30,36 @@ struct cfs_grant_rec {
 
 struct cfs_grants;
 
-/* Open policy.db (WAL). create = 1 creates file and schema. */
+/* Open policy.db (WAL). create = 1 creates file (mode 0600) and schema.
+ * Every row read back is validated (strings bounded, kind/ugid in range,
+ * paths canonical); a row that is not is reported as -EIO
+ * "FILE: grant N: what is wrong", never truncated or guessed at.
+ * The handle may be shared by threads; a callback (cfs_grants_list) must not
+ * call back into the same handle. */
 int cfs_grants_open(const char *path, int create, struct cfs_grants **out, struct cfs_err *err);
 void cfs_grants_close(struct cfs_grants *db);
+
+/* The meta(key, value) table: 'format' (CFS_GRANTS_FORMAT) and whatever the
+ * daemon records (e.g. 'mountpoint'). get: -ENOENT when absent, -ENAMETOOLONG
+ * when the value does not fit buf (buf is then ""). */
+int cfs_grants_meta_set(struct cfs_grants *db, const char *key, const char *value,
+			struct cfs_err *err);
+int cfs_grants_meta_get(struct cfs_grants *db, const char *key, char *buf, size_t buflen,
+			struct cfs_err *err);
 
 /* Add a grant (rec->g.id set on return). Validation of subjects and limits is
  * the tool's; this only stores. */
 int cfs_grants_add(struct cfs_grants *db, struct cfs_grant_rec *rec, struct cfs_err *err);
+/* Same, but call before_commit(rec, arg) inside the write transaction once
+ * rec->g.id is known; a non-zero (negative errno) return rolls the grant back
+ * and is returned (before_commit fills err). Lets a caller make "grant stored"
+ * and "grant audited" happen together: no grant is ever visible without its
+ * audit row. The store's strings are rec's arrays; g's pointers are ignored
+ * and re-pointed into rec on return. created = now when 0. */
+int cfs_grants_add_ex(struct cfs_grants *db, struct cfs_grant_rec *rec,
+		      int (*before_commit)(const struct cfs_grant_rec *rec, void *arg,
+					   struct cfs_err *err),
+		      void *arg, struct cfs_err *err);
 int cfs_grants_revoke(struct cfs_grants *db, int64_t id, const char *by, const char *reason,
 		      int64_t now, struct cfs_err *err);   /* -ENOENT unknown, -EALREADY revoked */
 int cfs_grants_get(struct cfs_grants *db, int64_t id, struct cfs_grant_rec *rec, struct cfs_err *err);
@@ -56,7 +81,12 @@ int cfs_grants_list(struct cfs_grants *db, const struct cfs_grants_filter *f,
 struct cfs_grant_snap {
 	size_t n;
 	struct cfs_grant_rec *recs;
+	int64_t built;                 /* cfs_now_s() when built: holds grants with end > built */
+	_Atomic long refs;             /* owned by grants.c: the handle's + each caller's */
 };
+/* Each call returns a reference the caller drops with cfs_grants_snap_put;
+ * the same snapshot is returned until policy.db changes. Snapshot grants may
+ * have expired since it was built (cfs_decide checks time); opens_used is 0. */
 int cfs_grants_snapshot(struct cfs_grants *db, struct cfs_grant_snap **out, struct cfs_err *err);
 void cfs_grants_snap_put(struct cfs_grant_snap *snap);
 

@@ -1,0 +1,381 @@
+/* caller.c — who is calling: uid, gid and groups (from FUSE, reliable), the
+ * program and its start time (from /proc, advisory), the login name, and the
+ * roles of [roles] resolved once into a table of uids and gids.
+ * It owns the role table. It must never decide access (that is policy.c),
+ * never trust pid or program for more than advice, and never read
+ * /etc/passwd or /etc/group while deciding a role (only at table build). */
+#include "coachfs/caller.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* getpw*_r / getgr*_r scratch buffers start here (or at sysconf's hint) and
+ * double on ERANGE up to this cap: a group with tens of thousands of members
+ * fits, a hostile NSS answer cannot make us allocate without bound. */
+#define LOOKUP_BUF_MIN 1024
+#define LOOKUP_BUF_CAP (1u << 20)
+
+enum member_kind { MEMBER_USER = 1, MEMBER_GROUP = 2 };
+
+struct member {
+	enum member_kind kind;
+	int resolved;            /* 0: the account does not exist here; ignored */
+	uint32_t id;             /* uid or gid when resolved */
+	const char *text;        /* the config's member text ("alice", "@soc") */
+};
+
+struct role_ent {
+	const char *name;        /* points into the config */
+	int nmembers;
+	struct member m[CFS_LIST_MAX];
+};
+
+struct cfs_roletab {
+	const struct cfs_config *cfg;
+	int nroles;
+	struct role_ent roles[CFS_LIST_MAX];
+};
+
+int cfs_caller_has_role(const struct cfs_caller *c, const char *role)
+{
+	if (!c || !role)
+		return 0;
+	int n = c->nroles;
+	if (n < 0)
+		n = 0;
+	if (n > CFS_ROLES_MAX)
+		n = CFS_ROLES_MAX;
+	for (int i = 0; i < n; i++)
+		if (c->roles[i] && strcmp(c->roles[i], role) == 0)
+			return 1;
+	return 0;
+}
+
+int cfs_caller_in_group(const struct cfs_caller *c, gid_t gid)
+{
+	if (!c)
+		return 0;
+	if (c->gid == gid)
+		return 1;
+	int n = c->ngroups;
+	if (n < 0)
+		n = 0;
+	if (n > CFS_GROUPS_MAX)
+		n = CFS_GROUPS_MAX;
+	for (int i = 0; i < n; i++)
+		if (c->groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+static size_t lookup_buf_start(int which)
+{
+	long hint = sysconf(which);
+	if (hint <= 0 || (unsigned long)hint > LOOKUP_BUF_CAP)
+		return LOOKUP_BUF_MIN;
+	return hint < LOOKUP_BUF_MIN ? LOOKUP_BUF_MIN : (size_t)hint;
+}
+
+/* The error codes with which getpw*_r / getgr*_r say "no such entry"
+ * (getpwnam_r(3) lists them besides the plain 0-and-NULL answer). */
+static int is_not_found(int rc)
+{
+	return rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM;
+}
+
+/* Look up a user (kind USER) or group (kind GROUP) by name.
+ * 1 = found (*id set), 0 = no such account, negative errno = lookup failed. */
+static int lookup_name(enum member_kind kind, const char *name, uint32_t *id)
+{
+	size_t len = lookup_buf_start(kind == MEMBER_USER ? _SC_GETPW_R_SIZE_MAX
+							  : _SC_GETGR_R_SIZE_MAX);
+	for (;;) {
+		char *buf = malloc(len);
+		int rc, found = 0;
+		if (!buf)
+			return -ENOMEM;
+		if (kind == MEMBER_USER) {
+			struct passwd pw, *res = NULL;
+			rc = getpwnam_r(name, &pw, buf, len, &res);
+			if (rc == 0 && res) {
+				*id = (uint32_t)res->pw_uid;
+				found = 1;
+			}
+		} else {
+			struct group gr, *res = NULL;
+			rc = getgrnam_r(name, &gr, buf, len, &res);
+			if (rc == 0 && res) {
+				*id = (uint32_t)res->gr_gid;
+				found = 1;
+			}
+		}
+		free(buf);
+		if (found)
+			return 1;
+		if (rc == EINTR)
+			continue;
+		if (rc == ERANGE) {
+			if (len >= LOOKUP_BUF_CAP)
+				return -ERANGE;
+			len *= 2;
+			continue;
+		}
+		if (is_not_found(rc))
+			return 0;
+		return rc > 0 ? -rc : -EIO;
+	}
+}
+
+int cfs_roletab_build(const struct cfs_config *cfg, struct cfs_roletab **out, struct cfs_err *err)
+{
+	struct cfs_roletab *t;
+	if (!out)
+		return cfs_errf(err, -EINVAL, "roles: no place to put the role table");
+	*out = NULL;
+	if (!cfg)
+		return cfs_errf(err, -EINVAL, "roles: no configuration");
+	if (cfg->nroles < 0 || cfg->nroles > CFS_LIST_MAX)
+		return cfs_errf(err, -EINVAL, "roles: %d roles is out of range (0..%d)", cfg->nroles,
+				CFS_LIST_MAX);
+	t = calloc(1, sizeof *t);
+	if (!t)
+		return cfs_errf(err, -ENOMEM, "roles: out of memory");
+	t->cfg = cfg;
+	for (int r = 0; r < cfg->nroles; r++) {
+		const struct cfs_role *role = &cfg->roles[r];
+		struct role_ent *e = &t->roles[t->nroles];
+		if (strnlen(role->name, sizeof role->name) >= sizeof role->name) {
+			cfs_roletab_free(t);
+			return cfs_errf(err, -EINVAL, "roles: role %d has an unterminated name", r + 1);
+		}
+		if (role->members.n < 0 || role->members.n > CFS_LIST_MAX) {
+			cfs_roletab_free(t);
+			return cfs_errf(err, -EINVAL, "roles: role %s has %d members (0..%d)",
+					role->name, role->members.n, CFS_LIST_MAX);
+		}
+		e->name = role->name;
+		for (int i = 0; i < role->members.n; i++) {
+			const char *txt = role->members.v[i];
+			struct member *m = &e->m[e->nmembers];
+			const char *name;
+			int rc;
+			if (!txt)
+				continue;
+			m->text = txt;
+			m->kind = txt[0] == '@' ? MEMBER_GROUP : MEMBER_USER;
+			name = m->kind == MEMBER_GROUP ? txt + 1 : txt;
+			rc = *name ? lookup_name(m->kind, name, &m->id) : 0;
+			if (rc < 0) {
+				cfs_errf(err, rc, "roles: cannot look up %s '%s' of role %s: %s",
+					 m->kind == MEMBER_GROUP ? "group" : "user", name, role->name,
+					 strerror(-rc));
+				cfs_roletab_free(t);
+				return rc;
+			}
+			m->resolved = rc == 1;
+			e->nmembers++;
+		}
+		t->nroles++;
+	}
+	*out = t;
+	return 0;
+}
+
+void cfs_roletab_free(struct cfs_roletab *t)
+{
+	free(t);
+}
+
+int cfs_roletab_unresolved(const struct cfs_roletab *t, int i, const char **role,
+			   const char **member)
+{
+	if (!t || i < 0)
+		return -ENOENT;
+	for (int r = 0; r < t->nroles; r++)
+		for (int k = 0; k < t->roles[r].nmembers; k++) {
+			if (t->roles[r].m[k].resolved)
+				continue;
+			if (i-- == 0) {
+				if (role)
+					*role = t->roles[r].name;
+				if (member)
+					*member = t->roles[r].m[k].text;
+				return 0;
+			}
+		}
+	return -ENOENT;
+}
+
+static int role_applies(const struct role_ent *e, const struct cfs_caller *c)
+{
+	for (int k = 0; k < e->nmembers; k++) {
+		const struct member *m = &e->m[k];
+		if (!m->resolved)
+			continue;
+		if (m->kind == MEMBER_USER && (uint32_t)c->uid == m->id)
+			return 1;
+		if (m->kind == MEMBER_GROUP && cfs_caller_in_group(c, (gid_t)m->id))
+			return 1;
+	}
+	return 0;
+}
+
+void cfs_caller_set_roles(const struct cfs_roletab *t, struct cfs_caller *c)
+{
+	if (!c)
+		return;
+	c->nroles = 0;
+	memset(c->roles, 0, sizeof c->roles);
+	if (!t)
+		return;
+	/* Config order; a caller holding more than CFS_ROLES_MAX roles keeps
+	 * the first ones (fewer roles never grant more). */
+	for (int r = 0; r < t->nroles && c->nroles < CFS_ROLES_MAX; r++)
+		if (role_applies(&t->roles[r], c))
+			c->roles[c->nroles++] = t->roles[r].name;
+}
+
+void cfs_user_name(uid_t uid, char *out, size_t outlen)
+{
+	size_t len = lookup_buf_start(_SC_GETPW_R_SIZE_MAX);
+	if (!out || outlen == 0)
+		return;
+	for (;;) {
+		struct passwd pw, *res = NULL;
+		char *buf = malloc(len);
+		int rc;
+		if (!buf)
+			break;
+		rc = getpwuid_r(uid, &pw, buf, len, &res);
+		if (rc == 0 && res && res->pw_name && res->pw_name[0] &&
+		    strlen(res->pw_name) < outlen) {
+			cfs_strlcpy(out, res->pw_name, outlen);
+			free(buf);
+			return;
+		}
+		free(buf);
+		if (rc == EINTR)
+			continue;
+		if (rc == ERANGE && len < LOOKUP_BUF_CAP) {
+			len *= 2;
+			continue;
+		}
+		break;
+	}
+	/* Unknown, unreadable, or too long to carry whole: a truncated name
+	 * could be someone else's, the number cannot. */
+	snprintf(out, outlen, "#%u", (unsigned)uid);
+}
+
+int cfs_parse_proc_stat_start(const char *line, uint64_t *out)
+{
+	const char *p;
+	uint64_t v = 0;
+	if (!line || !out)
+		return -EINVAL;
+	/* "PID (COMM) STATE ..." — COMM may hold spaces and parentheses, so
+	 * fields are counted from the last ')'. Field 3 (state) is the first
+	 * after it; field 22 (starttime) is the 20th. */
+	p = strrchr(line, ')');
+	if (!p)
+		return -EINVAL;
+	p++;
+	for (int field = 3; field < 22; field++) {
+		if (*p != ' ')
+			return -EINVAL;
+		p++;
+		if (*p == ' ' || *p == '\n' || *p == 0)
+			return -EINVAL;
+		while (*p && *p != ' ' && *p != '\n')
+			p++;
+	}
+	if (*p != ' ')
+		return -EINVAL;
+	p++;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	if (*p != ' ' && *p != '\n' && *p != 0)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static uint64_t proc_start_time(pid_t pid)
+{
+	char path[64], buf[4096];
+	uint64_t v;
+	ssize_t n;
+	int fd;
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	n = cfs_pread_full(fd, buf, sizeof buf - 1, 0);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (strlen(buf) != (size_t)n)  /* a NUL inside: not a stat line */
+		return 0;
+	return cfs_parse_proc_stat_start(buf, &v) == 0 ? v : 0;
+}
+
+static void proc_exe(pid_t pid, char *out, size_t outlen)
+{
+	static const char deleted[] = " (deleted)";
+	const size_t dlen = sizeof deleted - 1;
+	char path[64];
+	ssize_t n;
+	out[0] = 0;
+	if (pid <= 0)
+		return;
+	snprintf(path, sizeof path, "/proc/%ld/exe", (long)pid);
+	n = readlink(path, out, outlen);
+	if (n <= 0 || (size_t)n >= outlen) {  /* failed, or did not fit: unknown */
+		out[0] = 0;
+		return;
+	}
+	out[n] = 0;
+	if ((size_t)n > dlen && memcmp(out + n - dlen, deleted, dlen) == 0)
+		out[n - dlen] = 0;
+	if (out[0] != '/')  /* not a path (e.g. an anonymous mapping name) */
+		out[0] = 0;
+}
+
+int cfs_caller_fill(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid, gid_t gid,
+		    pid_t pid, const gid_t *groups, int ngroups)
+{
+	if (!c || ngroups < 0 || (ngroups > 0 && !groups))
+		return -EINVAL;
+	memset(c, 0, sizeof *c);
+	c->uid = uid;
+	c->gid = gid;
+	c->pid = pid;
+	c->groups[c->ngroups++] = gid;
+	for (int i = 0; i < ngroups && c->ngroups < CFS_GROUPS_MAX; i++) {
+		int dup = 0;
+		for (int k = 0; k < c->ngroups && !dup; k++)
+			dup = c->groups[k] == groups[i];
+		if (!dup)
+			c->groups[c->ngroups++] = groups[i];
+	}
+	cfs_user_name(uid, c->user, sizeof c->user);
+	proc_exe(pid, c->exe, sizeof c->exe);
+	c->start_time = proc_start_time(pid);
+	cfs_caller_set_roles(t, c);
+	return 0;
+}

@@ -1,0 +1,656 @@
+/* content.c — the encrypted file format and random-access chunk I/O.
+ * Owns: file header encode/authenticate, the attribute block, chunk seal and
+ * open, read/write/truncate over chunks. Must never hand back a byte whose tag
+ * did not verify (any failure is -EIO), never write plaintext to the backing
+ * fd, and never decide access.
+ *
+ * File header, CFS_FHDR_SIZE (1024) bytes:
+ *   0 "CFSF" | 4 version u8 (1) | 5 aead u8 | 6 chunk_log2 u8 | 7 flags u8 (0)
+ *   8 file id [16] | 24 meta_len u16 | 26 zero [6]
+ *  32 nonce [24] | 56 XChaCha20-Poly1305(meta key, AD = bytes 0..31)(meta) + tag
+ *  then zeros to 1024 (checked).
+ * Body: chunk i at 1024 + i * (C + ovh): nonce || AEAD(file key, chunk) || tag,
+ * AD = file id || i (u64 LE) || last (u8). C = 1 << chunk_log2 plaintext bytes,
+ * the last chunk shorter. A file always has at least one chunk (an empty file
+ * is one empty last chunk), so cutting the body at any chunk boundary, or
+ * dropping it, fails authentication. File key = BLAKE2b-256(key = content
+ * subkey, file id). */
+#include "coachfs/content.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FMAGIC "CFSF"
+#define FVERSION 1
+#define META_NONCE_OFF 32
+#define META_CT_OFF 56
+#define AD_LEN (CFS_FILE_ID_BYTES + 9)
+
+static size_t aead_nonce_len(int aead)
+{
+	return aead == CFS_AEAD_AESGCM ? crypto_aead_aes256gcm_NPUBBYTES
+				       : crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+}
+
+static size_t aead_ovh(int aead)
+{
+	return aead_nonce_len(aead) + 16;
+}
+
+void cfs_scratch_free(struct cfs_scratch *s)
+{
+	if (s && s->buf) {
+		sodium_memzero(s->buf, s->cap); /* it held plaintext */
+		free(s->buf);
+		s->buf = NULL;
+		s->cap = 0;
+	}
+}
+
+static int scratch_need(struct cfs_scratch *s, size_t need)
+{
+	if (s->cap >= need)
+		return 0;
+	size_t cap = (need + 4095) & ~(size_t)4095;
+	void *p = NULL;
+	if (posix_memalign(&p, 4096, cap) != 0)
+		return -ENOMEM;
+	if (s->buf) {
+		sodium_memzero(s->buf, s->cap);
+		free(s->buf);
+	}
+	s->buf = p;
+	s->cap = cap;
+	return 0;
+}
+
+/* The writer only ever produces bodies of n >= 1 chunks whose last chunk is
+ * 1..C plaintext bytes, or the single empty chunk of an empty file; every
+ * other body size is impossible. In particular a body of full chunks plus an
+ * ovh-sized remainder (an "empty last chunk" after data) is refused: read
+ * would otherwise treat the preceding full chunk as last and ignore the
+ * appended bytes, so anything of that size appended would go unnoticed. */
+off_t cfs_content_plain_size(off_t cipher_size, int chunk_log2, int aead)
+{
+	if (chunk_log2 < 12 || chunk_log2 > 20)
+		return -1;
+	off_t chunk = (off_t)1 << chunk_log2, ovh = (off_t)aead_ovh(aead), cs = chunk + ovh;
+	if (cipher_size < CFS_FHDR_SIZE + ovh)
+		return -1;
+	off_t body = cipher_size - CFS_FHDR_SIZE;
+	off_t n = body / cs + (body % cs != 0); /* no body + cs overflow near INT64_MAX */
+	off_t last = body - (n - 1) * cs;
+	if (last < ovh || (last == ovh && n > 1))
+		return -1;
+	return (n - 1) * chunk + (last - ovh);
+}
+
+int cfs_content_size(struct cfs_file *f, off_t *size)
+{
+	struct stat st;
+	if (fstat(f->fd, &st) != 0)
+		return -errno;
+	off_t s = cfs_content_plain_size(st.st_size, f->keys->chunk_log2, f->aead);
+	if (s < 0)
+		return -EIO;
+	*size = s;
+	return 0;
+}
+
+/* ---- chunk seal/open ---- */
+
+static void chunk_ad(const struct cfs_file *f, uint64_t idx, int last, unsigned char ad[AD_LEN])
+{
+	memcpy(ad, f->id, CFS_FILE_ID_BYTES);
+	for (int i = 0; i < 8; i++)
+		ad[CFS_FILE_ID_BYTES + i] = (unsigned char)(idx >> (8 * i));
+	ad[CFS_FILE_ID_BYTES + 8] = (unsigned char)(last ? 1 : 0);
+}
+
+/* out = nonce || ct || tag (len + ovh bytes); nonce supplied by the caller. */
+static void chunk_seal(const struct cfs_file *f, uint64_t idx, int last, const unsigned char *pt,
+		       size_t len, const unsigned char *nonce, unsigned char *out)
+{
+	unsigned char ad[AD_LEN];
+	size_t nl = aead_nonce_len(f->aead);
+	chunk_ad(f, idx, last, ad);
+	memmove(out, nonce, nl);
+	if (f->aead == CFS_AEAD_AESGCM)
+		crypto_aead_aes256gcm_encrypt_detached(out + nl, out + nl + len, NULL, pt, len, ad,
+						       AD_LEN, NULL, out, f->key);
+	else
+		crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out + nl, out + nl + len, NULL, pt,
+								    len, ad, AD_LEN, NULL, out, f->key);
+}
+
+/* in = nonce || ct || tag of inlen bytes; pt gets inlen - ovh bytes. */
+static int chunk_open(const struct cfs_file *f, uint64_t idx, int last, const unsigned char *in,
+		      size_t inlen, unsigned char *pt)
+{
+	unsigned char ad[AD_LEN];
+	size_t nl = aead_nonce_len(f->aead);
+	if (inlen < f->ovh || inlen - f->ovh > f->chunk)
+		return -EIO;
+	size_t len = inlen - f->ovh;
+	chunk_ad(f, idx, last, ad);
+	int r;
+	if (f->aead == CFS_AEAD_AESGCM)
+		r = crypto_aead_aes256gcm_decrypt_detached(pt, NULL, in + nl, len, in + nl + len, ad,
+							   AD_LEN, in, f->key);
+	else
+		r = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(pt, NULL, in + nl, len,
+									in + nl + len, ad, AD_LEN, in,
+									f->key);
+	return r == 0 ? 0 : -EIO;
+}
+
+/* ---- attribute block ---- */
+
+/* Well-formed: entries tile the block exactly, names are 1..255 bytes
+ * without NUL, and no name occurs twice (a duplicate would make get and set
+ * disagree: set replaces the first, get after it finds the stale second). */
+int cfs_meta_valid(const unsigned char *meta, size_t len)
+{
+	size_t p = 0;
+	while (p < len) {
+		if (len - p < 3)
+			return -EIO;
+		size_t nl = meta[p], vl = (size_t)meta[p + 1] | ((size_t)meta[p + 2] << 8);
+		if (nl == 0 || len - p - 3 < nl + vl)
+			return -EIO;
+		if (memchr(meta + p + 3, 0, nl))
+			return -EIO;
+		for (size_t q = 0; q < p;) { /* earlier entries, already checked */
+			size_t ql = meta[q], qv = (size_t)meta[q + 1] | ((size_t)meta[q + 2] << 8);
+			if (ql == nl && memcmp(meta + q + 3, meta + p + 3, nl) == 0)
+				return -EIO;
+			q += 3 + ql + qv;
+		}
+		p += 3 + nl + vl;
+	}
+	return 0;
+}
+
+/* Find entry `name`; returns its offset or -ENODATA/-EIO. */
+static long meta_find(const unsigned char *meta, size_t len, const char *name)
+{
+	size_t want = strlen(name), p = 0;
+	if (cfs_meta_valid(meta, len) < 0)
+		return -EIO;
+	while (p < len) {
+		size_t nl = meta[p], vl = (size_t)meta[p + 1] | ((size_t)meta[p + 2] << 8);
+		if (nl == want && memcmp(meta + p + 3, name, nl) == 0)
+			return (long)p;
+		p += 3 + nl + vl;
+	}
+	return -ENODATA;
+}
+
+int cfs_meta_get(const unsigned char *meta, size_t len, const char *name, const unsigned char **val,
+		 size_t *vlen)
+{
+	long p = meta_find(meta, len, name);
+	if (p < 0)
+		return (int)p;
+	size_t nl = meta[p];
+	*vlen = (size_t)meta[p + 1] | ((size_t)meta[p + 2] << 8);
+	*val = meta + p + 3 + nl;
+	return 0;
+}
+
+int cfs_meta_remove(unsigned char *meta, size_t *len, const char *name)
+{
+	long p = meta_find(meta, *len, name);
+	if (p < 0)
+		return (int)p;
+	size_t nl = meta[p], vl = (size_t)meta[p + 1] | ((size_t)meta[p + 2] << 8);
+	size_t e = (size_t)p + 3 + nl + vl;
+	memmove(meta + p, meta + e, *len - e);
+	*len -= e - (size_t)p;
+	return 0;
+}
+
+int cfs_meta_set(unsigned char *meta, size_t *len, size_t cap, const char *name, const void *val,
+		 size_t vlen)
+{
+	size_t nl = strlen(name);
+	if (nl == 0 || nl > 255 || vlen > 65535)
+		return -EINVAL;
+	if (cfs_meta_valid(meta, *len) < 0)
+		return -EIO;
+	/* Check room before removing the old value, so a failure changes nothing. */
+	size_t cur = *len;
+	long p = meta_find(meta, *len, name);
+	if (p >= 0)
+		cur -= 3 + (size_t)meta[p] + ((size_t)meta[p + 1] | ((size_t)meta[p + 2] << 8));
+	if (cur + 3 + nl + vlen > cap)
+		return -ENOSPC;
+	/* val may point into the block itself (a value from cfs_meta_get), which
+	 * the removal below shifts and the append may overwrite: copy it first. */
+	unsigned char *tmp = NULL;
+	uintptr_t v = (uintptr_t)val, m = (uintptr_t)meta;
+	if (vlen && v < m + cap && m < v + vlen) {
+		tmp = malloc(vlen);
+		if (!tmp)
+			return -ENOMEM;
+		memcpy(tmp, val, vlen);
+		val = tmp;
+	}
+	if (p >= 0)
+		cfs_meta_remove(meta, len, name);
+	unsigned char *q = meta + *len;
+	q[0] = (unsigned char)nl;
+	q[1] = (unsigned char)(vlen & 0xff);
+	q[2] = (unsigned char)(vlen >> 8);
+	memcpy(q + 3, name, nl);
+	if (vlen)
+		memcpy(q + 3 + nl, val, vlen);
+	*len += 3 + nl + vlen;
+	if (tmp) {
+		sodium_memzero(tmp, vlen);
+		free(tmp);
+	}
+	return 0;
+}
+
+ssize_t cfs_meta_list(const unsigned char *meta, size_t len, char *out, size_t cap)
+{
+	size_t p = 0, need = 0;
+	if (cfs_meta_valid(meta, len) < 0)
+		return -EIO;
+	while (p < len) {
+		size_t nl = meta[p], vl = (size_t)meta[p + 1] | ((size_t)meta[p + 2] << 8);
+		if (out && need + nl + 1 <= cap) {
+			memcpy(out + need, meta + p + 3, nl);
+			out[need + nl] = 0;
+		}
+		need += nl + 1;
+		p += 3 + nl + vl;
+	}
+	return (ssize_t)need;
+}
+
+/* ---- header ---- */
+
+static int header_write(struct cfs_file *f, struct cfs_err *err)
+{
+	unsigned char h[CFS_FHDR_SIZE];
+	memset(h, 0, sizeof h);
+	memcpy(h, FMAGIC, 4);
+	h[4] = FVERSION;
+	h[5] = (unsigned char)f->aead;
+	h[6] = (unsigned char)f->keys->chunk_log2;
+	memcpy(h + 8, f->id, CFS_FILE_ID_BYTES);
+	h[24] = (unsigned char)(f->meta_len & 0xff);
+	h[25] = (unsigned char)(f->meta_len >> 8);
+	randombytes_buf(h + META_NONCE_OFF, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(h + META_CT_OFF, NULL, f->meta, f->meta_len, h, 32,
+						   NULL, h + META_NONCE_OFF, f->keys->meta);
+	int rc = cfs_pwrite_all(f->fd, h, sizeof h, 0);
+	sodium_memzero(h, sizeof h);
+	if (rc < 0)
+		return cfs_errf(err, rc, "writing the file header: %s", strerror(-rc));
+	return 0;
+}
+
+static struct cfs_file *file_new(int fd, const struct cfs_keys *keys, int aead)
+{
+	struct cfs_file *f = calloc(1, sizeof *f);
+	if (!f)
+		return NULL;
+	f->key = sodium_malloc(CFS_KEY_BYTES);
+	if (!f->key) {
+		free(f);
+		return NULL;
+	}
+	f->fd = fd;
+	f->keys = keys;
+	f->aead = aead;
+	f->chunk = (size_t)1 << keys->chunk_log2;
+	f->ovh = aead_ovh(aead);
+	pthread_rwlock_init(&f->lock, NULL);
+	return f;
+}
+
+static void file_key(struct cfs_file *f)
+{
+	crypto_generichash(f->key, CFS_KEY_BYTES, f->id, CFS_FILE_ID_BYTES, f->keys->content,
+			   CFS_KEY_BYTES);
+}
+
+void cfs_content_close(struct cfs_file *f)
+{
+	if (!f)
+		return;
+	sodium_free(f->key); /* sodium_free wipes */
+	sodium_memzero(f->meta, sizeof f->meta);
+	pthread_rwlock_destroy(&f->lock);
+	free(f);
+}
+
+int cfs_content_create(int fd, const struct cfs_keys *keys, const unsigned char *meta,
+		       size_t meta_len, struct cfs_file **out, struct cfs_err *err)
+{
+	if (meta_len > CFS_META_MAX || cfs_meta_valid(meta, meta_len) < 0)
+		return cfs_errf(err, -EINVAL, "attribute block too large or malformed");
+	struct cfs_file *f = file_new(fd, keys, keys->aead);
+	if (!f)
+		return cfs_errf(err, -ENOMEM, "out of memory");
+	randombytes_buf(f->id, sizeof f->id);
+	file_key(f);
+	if (meta_len)
+		memcpy(f->meta, meta, meta_len);
+	f->meta_len = meta_len;
+	int rc = header_write(f, err);
+	if (rc == 0) {
+		unsigned char c[64], nonce[24];
+		randombytes_buf(nonce, sizeof nonce);
+		chunk_seal(f, 0, 1, (const unsigned char *)"", 0, nonce, c);
+		rc = cfs_pwrite_all(fd, c, f->ovh, CFS_FHDR_SIZE);
+		if (rc == 0 && ftruncate(fd, CFS_FHDR_SIZE + (off_t)f->ovh) != 0)
+			rc = -errno;
+		if (rc < 0)
+			cfs_errf(err, rc, "writing the first chunk: %s", strerror(-rc));
+	}
+	if (rc < 0) {
+		cfs_content_close(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out, struct cfs_err *err)
+{
+	unsigned char h[CFS_FHDR_SIZE];
+	ssize_t r = cfs_pread_full(fd, h, sizeof h, 0);
+	if (r < 0)
+		return cfs_errf(err, (int)r, "reading the file header: %s", strerror((int)-r));
+	if (r != CFS_FHDR_SIZE)
+		return cfs_errf(err, -EIO, "file header truncated (%zd of %d bytes)", r, CFS_FHDR_SIZE);
+	if (memcmp(h, FMAGIC, 4) != 0)
+		return cfs_errf(err, -EIO, "not a coachfs file (bad magic)");
+	if (h[4] != FVERSION)
+		return cfs_errf(err, -EIO, "file format version %u is not supported", h[4]);
+	if ((h[5] != CFS_AEAD_XCHACHA && h[5] != CFS_AEAD_AESGCM) || h[6] != keys->chunk_log2 || h[7])
+		return cfs_errf(err, -EIO, "file header names a cipher or chunk size this store does not use");
+	size_t ml = (size_t)h[24] | ((size_t)h[25] << 8);
+	if (ml > CFS_META_MAX)
+		return cfs_errf(err, -EIO, "file header attribute block too long");
+	for (int i = 26; i < 32; i++)
+		if (h[i])
+			return cfs_errf(err, -EIO, "file header reserved bytes are not zero");
+	for (size_t i = META_CT_OFF + ml + 16; i < CFS_FHDR_SIZE; i++)
+		if (h[i])
+			return cfs_errf(err, -EIO, "file header padding is not zero");
+	struct cfs_file *f = file_new(fd, keys, h[5]);
+	if (!f)
+		return cfs_errf(err, -ENOMEM, "out of memory");
+	memcpy(f->id, h + 8, CFS_FILE_ID_BYTES);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(f->meta, NULL, NULL, h + META_CT_OFF, ml + 16, h,
+						       32, h + META_NONCE_OFF, keys->meta) != 0 ||
+	    cfs_meta_valid(f->meta, ml) < 0) {
+		cfs_content_close(f);
+		return cfs_errf(err, -EIO, "file header failed authentication");
+	}
+	f->meta_len = ml;
+	file_key(f);
+	*out = f;
+	return 0;
+}
+
+int cfs_content_set_meta(struct cfs_file *f, const unsigned char *meta, size_t meta_len,
+			 struct cfs_err *err)
+{
+	if (meta_len > CFS_META_MAX)
+		return cfs_errf(err, -ENOSPC, "attributes do not fit in the file header");
+	if (cfs_meta_valid(meta, meta_len) < 0)
+		return cfs_errf(err, -EINVAL, "attribute block is malformed");
+	unsigned char old[CFS_META_MAX];
+	size_t oldlen = f->meta_len;
+	memcpy(old, f->meta, oldlen);
+	if (meta_len)
+		memmove(f->meta, meta, meta_len);
+	f->meta_len = meta_len;
+	int rc = header_write(f, err);
+	if (rc < 0) {
+		memcpy(f->meta, old, oldlen);
+		f->meta_len = oldlen;
+	}
+	sodium_memzero(old, sizeof old);
+	return rc;
+}
+
+/* ---- body ---- */
+
+static size_t batch_chunks(const struct cfs_file *f)
+{
+	size_t b = ((size_t)1 << 20) / f->chunk;
+	return b ? b : 1;
+}
+
+/* Number of chunks in a file of plaintext size `size` (at least one). */
+static uint64_t nchunks(const struct cfs_file *f, off_t size)
+{
+	return size == 0 ? 1 : ((uint64_t)size + f->chunk - 1) / f->chunk;
+}
+
+/* Plaintext length of chunk i in a file of size `size`. */
+static size_t chunk_len(const struct cfs_file *f, off_t size, uint64_t i)
+{
+	uint64_t start = i * f->chunk;
+	if ((uint64_t)size <= start)
+		return 0;
+	uint64_t rest = (uint64_t)size - start;
+	return rest < f->chunk ? (size_t)rest : f->chunk;
+}
+
+static off_t chunk_off(const struct cfs_file *f, uint64_t i)
+{
+	return CFS_FHDR_SIZE + (off_t)(i * (f->chunk + f->ovh));
+}
+
+/* cfs_content_size with the reason in err. */
+static int body_size(struct cfs_file *f, off_t *size, struct cfs_err *err)
+{
+	int rc = cfs_content_size(f, size);
+	if (rc == -EIO)
+		return cfs_errf(err, rc, "ciphertext size is not a whole number of chunks");
+	if (rc < 0)
+		return cfs_errf(err, rc, "stat of the ciphertext: %s", strerror(-rc));
+	return 0;
+}
+
+ssize_t cfs_content_read(struct cfs_file *f, void *buf, size_t len, off_t off, struct cfs_scratch *s,
+			 struct cfs_err *err)
+{
+	off_t size;
+	int rc = body_size(f, &size, err);
+	if (rc < 0)
+		return rc;
+	if (off < 0)
+		return cfs_errf(err, -EINVAL, "negative read offset");
+	if (off >= size || len == 0)
+		return 0;
+	if ((uint64_t)len > (uint64_t)(size - off))
+		len = (size_t)(size - off);
+	uint64_t total = nchunks(f, size), first = (uint64_t)off / f->chunk,
+		 last = ((uint64_t)off + len - 1) / f->chunk, B = batch_chunks(f);
+	size_t cs = f->chunk + f->ovh;
+	if (scratch_need(s, B * cs + f->chunk) < 0)
+		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
+	unsigned char *ct = s->buf, *pt = s->buf + B * cs;
+	unsigned char *out = buf;
+	for (uint64_t lo = first; lo <= last; lo += B) {
+		uint64_t hi = lo + B - 1 < last ? lo + B - 1 : last;
+		size_t want = (size_t)(hi - lo) * cs + chunk_len(f, size, hi) + f->ovh;
+		ssize_t got = cfs_pread_full(f->fd, ct, want, chunk_off(f, lo));
+		if (got < 0)
+			return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+		if ((size_t)got != want)
+			return cfs_errf(err, -EIO, "ciphertext changed size while reading");
+		for (uint64_t i = lo; i <= hi; i++) {
+			size_t cl = chunk_len(f, size, i);
+			uint64_t cstart = i * f->chunk;
+			const unsigned char *in = ct + (i - lo) * cs;
+			int islast = (i == total - 1);
+			if (cstart >= (uint64_t)off && cstart + cl <= (uint64_t)off + len) {
+				if (chunk_open(f, i, islast, in, cl + f->ovh, out + (cstart - (uint64_t)off)) < 0)
+					return cfs_errf(err, -EIO, "chunk %llu failed authentication",
+							(unsigned long long)i);
+			} else {
+				if (chunk_open(f, i, islast, in, cl + f->ovh, pt) < 0)
+					return cfs_errf(err, -EIO, "chunk %llu failed authentication",
+							(unsigned long long)i);
+				uint64_t a = cstart > (uint64_t)off ? cstart : (uint64_t)off;
+				uint64_t b = cstart + cl < (uint64_t)off + len ? cstart + cl : (uint64_t)off + len;
+				memcpy(out + (a - (uint64_t)off), pt + (a - cstart), (size_t)(b - a));
+			}
+		}
+	}
+	return (ssize_t)len;
+}
+
+/* Rewrite chunks so that the file has plaintext size new_size and the bytes
+ * [off, off+dlen) equal data (NULL = nothing to overlay). Covers writes,
+ * extending writes, holes (written as encrypted zeros) and truncate-up. */
+static int rewrite(struct cfs_file *f, off_t size, off_t new_size, off_t off, const unsigned char *data,
+		   size_t dlen, struct cfs_scratch *s, struct cfs_err *err)
+{
+	uint64_t old_n = nchunks(f, size), new_n = nchunks(f, new_size);
+	uint64_t old_last = old_n - 1, new_last = new_n - 1;
+	uint64_t a, b, B = batch_chunks(f);
+	size_t cs = f->chunk + f->ovh, nl = aead_nonce_len(f->aead);
+	if (new_size > size) {
+		uint64_t w = dlen ? (uint64_t)off / f->chunk : new_last;
+		a = w < old_last ? w : old_last;
+		b = new_last;
+	} else {
+		if (!dlen)
+			return 0;
+		a = (uint64_t)off / f->chunk;
+		b = ((uint64_t)off + dlen - 1) / f->chunk;
+	}
+	if (scratch_need(s, B * cs + f->chunk + B * nl) < 0)
+		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
+	unsigned char *ct = s->buf, *pt = s->buf + B * cs, *nonces = pt + f->chunk;
+	for (uint64_t lo = a; lo <= b; lo += B) {
+		uint64_t hi = lo + B - 1 < b ? lo + B - 1 : b;
+		/* old ciphertext of the chunks in this batch that exist */
+		if (lo <= old_last) {
+			uint64_t ohi = hi < old_last ? hi : old_last;
+			size_t want = (size_t)(ohi - lo) * cs + chunk_len(f, size, ohi) + f->ovh;
+			ssize_t got = cfs_pread_full(f->fd, ct, want, chunk_off(f, lo));
+			if (got < 0)
+				return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+			if ((size_t)got != want)
+				return cfs_errf(err, -EIO, "ciphertext changed size while writing");
+		}
+		randombytes_buf(nonces, (size_t)(hi - lo + 1) * nl);
+		size_t outlen = 0;
+		for (uint64_t i = lo; i <= hi; i++) {
+			unsigned char *slot = ct + (i - lo) * cs;
+			size_t nlen = chunk_len(f, new_size, i);
+			uint64_t cstart = i * f->chunk;
+			int covered = data && cstart >= (uint64_t)off && cstart + nlen <= (uint64_t)off + dlen;
+			memset(pt, 0, f->chunk);
+			if (i <= old_last && !covered) {
+				size_t olen = chunk_len(f, size, i);
+				if (chunk_open(f, i, i == old_last, slot, olen + f->ovh, pt) < 0)
+					return cfs_errf(err, -EIO, "chunk %llu failed authentication",
+							(unsigned long long)i);
+			}
+			if (data && dlen) {
+				uint64_t x = cstart > (uint64_t)off ? cstart : (uint64_t)off;
+				uint64_t y = cstart + f->chunk < (uint64_t)off + dlen ? cstart + f->chunk
+										: (uint64_t)off + dlen;
+				if (x < y)
+					memcpy(pt + (x - cstart), data + (x - (uint64_t)off), (size_t)(y - x));
+			}
+			chunk_seal(f, i, i == new_last, pt, nlen, nonces + (i - lo) * nl, slot);
+			outlen = (size_t)(i - lo) * cs + nlen + f->ovh;
+		}
+		sodium_memzero(pt, f->chunk);
+		int rc = cfs_pwrite_all(f->fd, ct, outlen, chunk_off(f, lo));
+		if (rc < 0)
+			return cfs_errf(err, rc, "writing ciphertext: %s", strerror(-rc));
+	}
+	return 0;
+}
+
+ssize_t cfs_content_write(struct cfs_file *f, const void *buf, size_t len, off_t off,
+			  struct cfs_scratch *s, struct cfs_err *err)
+{
+	off_t size;
+	if (off < 0 || (uint64_t)off + len > (uint64_t)INT64_MAX / 2)
+		return cfs_errf(err, -EFBIG, "write beyond the largest file size");
+	if (len == 0)
+		return 0;
+	int rc = body_size(f, &size, err);
+	if (rc < 0)
+		return rc;
+	off_t end = off + (off_t)len;
+	rc = rewrite(f, size, end > size ? end : size, off, buf, len, s, err);
+	return rc < 0 ? rc : (ssize_t)len;
+}
+
+int cfs_content_truncate(struct cfs_file *f, off_t new_size, struct cfs_scratch *s, struct cfs_err *err)
+{
+	off_t size;
+	if (new_size < 0 || new_size > INT64_MAX / 2)
+		return cfs_errf(err, -EINVAL, "truncate to a negative or too large size");
+	int rc = body_size(f, &size, err);
+	if (rc < 0)
+		return rc;
+	if (new_size == size)
+		return 0;
+	if (new_size > size)
+		return rewrite(f, size, new_size, new_size, NULL, 0, s, err);
+	uint64_t old_last = nchunks(f, size) - 1, L = nchunks(f, new_size) - 1;
+	size_t cs = f->chunk + f->ovh, nlen = chunk_len(f, new_size, L), olen = chunk_len(f, size, L);
+	if (scratch_need(s, cs + f->chunk) < 0)
+		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
+	unsigned char *ct = s->buf, *pt = s->buf + cs, nonce[24];
+	ssize_t got = cfs_pread_full(f->fd, ct, olen + f->ovh, chunk_off(f, L));
+	if (got < 0)
+		return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+	if ((size_t)got != olen + f->ovh || chunk_open(f, L, L == old_last, ct, olen + f->ovh, pt) < 0)
+		return cfs_errf(err, -EIO, "chunk %llu failed authentication", (unsigned long long)L);
+	if (ftruncate(f->fd, chunk_off(f, L) + (off_t)(nlen + f->ovh)) != 0)
+		return cfs_errf(err, -errno, "truncating ciphertext: %s", strerror(errno));
+	randombytes_buf(nonce, sizeof nonce);
+	chunk_seal(f, L, 1, pt, nlen, nonce, ct);
+	sodium_memzero(pt, f->chunk);
+	rc = cfs_pwrite_all(f->fd, ct, nlen + f->ovh, chunk_off(f, L));
+	if (rc < 0)
+		return cfs_errf(err, rc, "writing ciphertext: %s", strerror(-rc));
+	return 0;
+}
+
+int cfs_content_verify(struct cfs_file *f, struct cfs_scratch *s, struct cfs_err *err)
+{
+	struct stat st;
+	if (fstat(f->fd, &st) != 0)
+		return cfs_errf(err, -errno, "%s", strerror(errno));
+	off_t size = cfs_content_plain_size(st.st_size, f->keys->chunk_log2, f->aead);
+	if (size < 0)
+		return cfs_errf(err, -EIO, "ciphertext is cut inside a chunk (%lld bytes)",
+				(long long)st.st_size);
+	uint64_t n = nchunks(f, size);
+	size_t cs = f->chunk + f->ovh;
+	if (scratch_need(s, cs + f->chunk) < 0)
+		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
+	for (uint64_t i = 0; i < n; i++) {
+		size_t cl = chunk_len(f, size, i) + f->ovh;
+		ssize_t got = cfs_pread_full(f->fd, s->buf, cl, chunk_off(f, i));
+		if (got != (ssize_t)cl || chunk_open(f, i, i == n - 1, s->buf, cl, s->buf + cs) < 0)
+			return cfs_errf(err, -EIO, "chunk %llu of %llu failed authentication",
+					(unsigned long long)i, (unsigned long long)n);
+	}
+	sodium_memzero(s->buf + cs, f->chunk);
+	return 0;
+}

@@ -1,0 +1,344 @@
+/* main.c — the coachfs program: options, config, passphrase, unlocking the
+ * store, opening the databases, mounting, daemonising once the mount is
+ * ready, and an orderly unmount (audit flushed and sealed). It owns the
+ * process's global state; it must never print a key or passphrase, and never
+ * report success before the mount can be used. */
+#define FUSE_USE_VERSION 314
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "coachfs/audit.h"
+#include "coachfs/caller.h"
+#include "coachfs/config.h"
+#include "coachfs/content.h"
+#include "coachfs/crypto.h"
+#include "coachfs/grants.h"
+#include "coachfs/ops.h"
+#include "coachfs/store.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: coachfs [-c FILE] [-f] [-o OPTIONS] MOUNTPOINT\n"
+		"\n"
+		"Mount the coachfs store named by the configuration at MOUNTPOINT.\n"
+		"\n"
+		"  -c, --config FILE   configuration (default: $COACHFS_CONFIG, else %s)\n"
+		"  -f, --foreground    stay in the foreground (log to stderr as well)\n"
+		"  -o OPTIONS          extra FUSE mount options, comma separated\n"
+		"  -h, --help          this text\n"
+		"  -V, --version       print the version\n"
+		"\n"
+		"Without -f, coachfs returns once the mount is ready and keeps serving in\n"
+		"the background. Unmount with 'fusermount3 -u MOUNTPOINT'; the audit queue\n"
+		"is flushed and sealed with a signed checkpoint on the way out.\n",
+		CFS_DEFAULT_CONFIG);
+}
+
+/* Tell the waiting parent how the start went ("" = mounted), once. */
+static void report(int fd, const char *msg)
+{
+	if (fd < 0)
+		return;
+	size_t n = strlen(msg);
+	if (write(fd, msg, n) < 0 || write(fd, "", n ? 0 : 1) < 0) {
+		/* the parent has gone; nothing to tell */
+	}
+	close(fd);
+}
+
+static int fail(int fd, const char *msg)
+{
+	if (fd >= 0) {
+		report(fd, msg);
+	} else {
+		fprintf(stderr, "coachfs: %s\n", msg);
+	}
+	return 1;
+}
+
+static void harden(void)
+{
+	struct rlimit rl = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &rl);       /* no core dump can carry a key */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* nor ptrace by other users */
+}
+
+static void audit_row(struct cfs_ctx *c, const char *action, const char *result, const char *reason)
+{
+	struct cfs_event ev;
+	struct cfs_err e = { "" };
+	cfs_event_init(&ev);
+	ev.uid = (int64_t)getuid();
+	ev.user = "coachfs";
+	ev.pid = getpid();
+	ev.action = action;
+	ev.path = "/";
+	ev.result = result;
+	ev.reason = reason;
+	if (cfs_audit_append(c->audit, &ev, &e) < 0)
+		syslog(LOG_ERR, "coachfs: audit %s: %s", action, e.msg);
+}
+
+/* Everything after the passphrase: unlock, open, mount, serve.
+ * notify_fd >= 0 when a parent waits for the outcome. */
+static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const char *fuse_opts,
+		 char *pass, size_t passlen, int foreground, int notify_fd)
+{
+	struct cfs_err e = { "" };
+	char hdr[PATH_MAX], msg[1024], opts[2048];
+	unsigned char *sk = NULL;
+	struct fuse *fuse = NULL;
+	int rc, status = 1, mounted = 0;
+
+	harden();
+	if (cfs_store_header_path(c->cfg->store_path, hdr, sizeof hdr) < 0) {
+		cfs_pass_free(pass, passlen);
+		return fail(notify_fd, "store path too long");
+	}
+	rc = cfs_store_unlock(hdr, pass, passlen, &c->keys, &e);
+	cfs_pass_free(pass, passlen);
+	if (rc < 0)
+		return fail(notify_fd, e.msg);
+	if ((rc = cfs_store_open(c->cfg->store_path, c->keys, &c->store, &e)) < 0 ||
+	    (rc = cfs_roletab_build(c->cfg, &c->roles, &e)) < 0 ||
+	    (rc = cfs_grants_open(c->cfg->policy_db, 0, &c->grants, &e)) < 0 ||
+	    (rc = cfs_audit_open(c->cfg->audit_db, 0, &c->audit, &e)) < 0) {
+		status = fail(notify_fd, e.msg);
+		goto out;
+	}
+	sk = sodium_malloc(CFS_AUDIT_SK_BYTES);
+	unsigned char pk[CFS_AUDIT_PK_BYTES];
+	if (!sk) {
+		status = fail(notify_fd, "out of secure memory");
+		goto out;
+	}
+	cfs_audit_keypair(c->keys, pk, sk);
+	rc = cfs_audit_start(c->audit, c->cfg->flush_ms, sk, &e);
+	sodium_free(sk);
+	if (rc < 0) {
+		status = fail(notify_fd, e.msg);
+		goto out;
+	}
+	if (gethostname(c->host, sizeof c->host - 1) != 0)
+		cfs_strlcpy(c->host, "localhost", sizeof c->host);
+	if (!realpath(mnt, c->mountpoint)) {
+		snprintf(msg, sizeof msg, "%s: %s", mnt, strerror(errno));
+		status = fail(notify_fd, msg);
+		goto out;
+	}
+	cfs_grants_meta_set(c->grants, "mountpoint", c->mountpoint, NULL);
+
+	if ((size_t)snprintf(opts, sizeof opts,
+			     "default_permissions,allow_other,fsname=coachfs,subtype=coachfs,"
+			     "max_read=1048576%s%s",
+			     fuse_opts ? "," : "", fuse_opts ? fuse_opts : "") >= sizeof opts) {
+		status = fail(notify_fd, "-o: options too long");
+		goto out;
+	}
+	char *fargv[] = { (char *)argv0, "-o", opts, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+	fuse = fuse_new(&args, (const struct fuse_operations *)cfs_fuse_ops(), cfs_fuse_ops_size(), c);
+	fuse_opt_free_args(&args);
+	if (!fuse) {
+		status = fail(notify_fd, "-o: FUSE rejected the mount options");
+		goto out;
+	}
+	if (fuse_mount(fuse, c->mountpoint) != 0) {
+		snprintf(msg, sizeof msg, "%.900s: cannot mount (is FUSE available and the directory empty?)",
+			 c->mountpoint);
+		status = fail(notify_fd, msg);
+		goto out;
+	}
+	mounted = 1;
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
+		status = fail(notify_fd, "cannot install signal handlers");
+		goto out;
+	}
+	snprintf(msg, sizeof msg, "mounted %.400s at %.400s", c->cfg->store_path, c->mountpoint);
+	audit_row(c, "mount", "allow", msg);
+	syslog(LOG_INFO, "coachfs: %s", msg);
+	if (foreground)
+		fprintf(stderr, "coachfs: %s\n", msg);
+	if (notify_fd >= 0) {
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+			close(devnull);
+		}
+		if (chdir("/") != 0) { /* "/" always exists */ }
+		report(notify_fd, "");
+		notify_fd = -1;
+	}
+	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	if (!lc) {
+		status = 1;
+		goto out;
+	}
+	fuse_loop_cfg_set_idle_threads(lc, 16);
+	fuse_loop_cfg_set_max_threads(lc, 64);
+	rc = fuse_loop_mt(fuse, lc);
+	fuse_loop_cfg_destroy(lc);
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+	status = rc == 0 ? 0 : 1;
+	audit_row(c, "unmount", "allow", "unmounted");
+out:
+	if (fuse) {
+		if (mounted)
+			fuse_unmount(fuse);
+		fuse_destroy(fuse);
+	}
+	if (c->audit && cfs_audit_close(c->audit, &e) < 0) {
+		syslog(LOG_ERR, "coachfs: closing the audit log: %s", e.msg);
+		status = 1;
+	}
+	c->audit = NULL;
+	cfs_grants_close(c->grants);
+	cfs_roletab_free(c->roles);
+	cfs_store_close(c->store);
+	cfs_keys_free(c->keys);
+	if (notify_fd >= 0)
+		report(notify_fd, "the daemon stopped before the mount was ready");
+	return status;
+}
+
+static void scratch_free(void *p)
+{
+	struct cfs_scratch *s = p;
+	if (s) {
+		if (s->buf)
+			sodium_memzero(s->buf, s->cap);
+		cfs_scratch_free(s);
+		free(s);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cfgfile = NULL, *fuse_opts = NULL;
+	int foreground = 0, opt;
+	struct cfs_err e = { "" };
+	struct cfs_ctx ctx;
+
+	while ((opt = getopt_long(argc, argv, "c:fo:hV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': cfgfile = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'o': fuse_opts = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("coachfs %s\n", CFS_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "coachfs: %s\n", optind >= argc ? "missing MOUNTPOINT" : "too many arguments");
+		usage(stderr);
+		return 2;
+	}
+	const char *mnt = argv[optind];
+	openlog("coachfs", LOG_PID | (foreground ? LOG_PERROR : 0), LOG_DAEMON);
+	if (cfs_crypto_init(&e) < 0) {
+		fprintf(stderr, "coachfs: %s\n", e.msg);
+		return 1;
+	}
+	memset(&ctx, 0, sizeof ctx);
+	pthread_mutex_init(&ctx.lock, NULL);
+	if (pthread_key_create(&ctx.scratch_key, scratch_free) != 0) {
+		fprintf(stderr, "coachfs: cannot create thread key\n");
+		return 1;
+	}
+	if (cfs_config_load(cfs_config_path(cfgfile), &ctx.cfg, &e) < 0) {
+		fprintf(stderr, "coachfs: %s\n", e.msg);
+		return 1;
+	}
+	struct stat st;
+	if (stat(mnt, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "coachfs: %s: not a directory\n", mnt);
+		cfs_config_free(ctx.cfg);
+		return 1;
+	}
+	char *pass;
+	size_t passlen;
+	if (cfs_pass_read(ctx.cfg->passphrase_file, 0, "coachfs passphrase: ", &pass, &passlen, &e) < 0) {
+		fprintf(stderr, "coachfs: %s\n", e.msg);
+		cfs_config_free(ctx.cfg);
+		return 1;
+	}
+	int status;
+	if (foreground) {
+		status = serve(&ctx, argv[0], mnt, fuse_opts, pass, passlen, 1, -1);
+	} else {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) != 0) {
+			fprintf(stderr, "coachfs: pipe: %s\n", strerror(errno));
+			return 1;
+		}
+		fflush(NULL);
+		pid_t pid = fork();
+		if (pid < 0) {
+			fprintf(stderr, "coachfs: fork: %s\n", strerror(errno));
+			return 1;
+		}
+		if (pid == 0) {
+			close(p[0]);
+			setsid();
+			status = serve(&ctx, argv[0], mnt, fuse_opts, pass, passlen, 0, p[1]);
+			cfs_config_free(ctx.cfg);
+			_exit(status);
+		}
+		close(p[1]);
+		cfs_pass_free(pass, passlen);
+		char msg[1100];
+		size_t got = 0;
+		for (;;) {
+			ssize_t r = read(p[0], msg + got, sizeof msg - 1 - got);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+			if (got >= sizeof msg - 1)
+				break;
+		}
+		close(p[0]);
+		msg[got] = 0;
+		if (got > 0 && msg[0]) {
+			fprintf(stderr, "coachfs: %s\n", msg);
+			waitpid(pid, NULL, 0);
+			status = 1;
+		} else if (got == 0) {
+			int ws;
+			waitpid(pid, &ws, 0);
+			fprintf(stderr, "coachfs: the daemon exited before the mount was ready\n");
+			status = 1;
+		} else {
+			status = 0; /* a single NUL: mounted */
+		}
+	}
+	cfs_config_free(ctx.cfg);
+	pthread_key_delete(ctx.scratch_key);
+	return status;
+}

@@ -1,0 +1,1566 @@
+/* ops.c — FUSE operations: thin glue over store, content, policy, grants and
+ * audit. Owns the open-file table (one cfs_file per backing inode, shared by
+ * its handles) and per-thread scratch buffers. Must never hand plaintext to
+ * anything but the kernel reply, never follow a path outside the store, and
+ * never serve an open it could not decide and record. */
+#define FUSE_USE_VERSION 314
+#include "coachfs/ops.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "coachfs/access.h"
+#include "coachfs/content.h"
+
+struct cfs_ofile {
+	struct cfs_ofile *next;
+	dev_t dev;
+	ino_t ino;
+	int refs;
+	int fd;
+	struct cfs_file *f;
+};
+
+/* One open handle: what was decided at open, re-checked while it lives. */
+struct handle {
+	struct cfs_ofile *of;
+	int flags;
+	char *path;
+	struct cfs_caller *cl;      /* the opener */
+	int64_t grant;              /* the grant it was opened under (0: a role) */
+	int rank;                   /* class rank of the file as opened/written */
+	int64_t next_check_ms;      /* next full re-check of the grant/role */
+	int dead;                   /* access ended: every further read/write fails */
+};
+
+static struct cfs_ctx *ctx_get(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static void log_err(const char *what, const char *path, const struct cfs_err *e)
+{
+	syslog(LOG_ERR, "coachfs: %s %s: %s", what, path ? path : "", e->msg);
+}
+
+static struct cfs_scratch *scratch(struct cfs_ctx *c)
+{
+	struct cfs_scratch *s = pthread_getspecific(c->scratch_key);
+	if (!s) {
+		s = calloc(1, sizeof *s);
+		if (s && pthread_setspecific(c->scratch_key, s) != 0) {
+			free(s);
+			s = NULL;
+		}
+	}
+	return s;
+}
+
+/* ---- open-file table ---- */
+
+/* Take a reference on the open file behind backing fd `fd` (consumed). */
+static int ofile_adopt(struct cfs_ctx *c, int fd, const char *path, struct cfs_ofile **out)
+{
+	struct stat st;
+	struct cfs_err e = { "" };
+	if (fstat(fd, &st) != 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	pthread_mutex_lock(&c->lock);
+	for (struct cfs_ofile *o = c->ofiles; o; o = o->next) {
+		if (o->dev == st.st_dev && o->ino == st.st_ino) {
+			o->refs++;
+			pthread_mutex_unlock(&c->lock);
+			close(fd);
+			*out = o;
+			return 0;
+		}
+	}
+	struct cfs_ofile *o = calloc(1, sizeof *o);
+	int rc = o ? cfs_content_open(fd, c->keys, &o->f, &e) : -ENOMEM;
+	if (rc < 0) {
+		pthread_mutex_unlock(&c->lock);
+		if (rc == -EIO)
+			log_err("tamper", path, &e);
+		free(o);
+		close(fd);
+		return rc;
+	}
+	o->dev = st.st_dev;
+	o->ino = st.st_ino;
+	o->fd = fd;
+	o->refs = 1;
+	o->next = c->ofiles;
+	c->ofiles = o;
+	pthread_mutex_unlock(&c->lock);
+	*out = o;
+	return 0;
+}
+
+static int ofile_get(struct cfs_ctx *c, const char *path, struct cfs_ofile **out)
+{
+	int fd = cfs_store_openat(c->store, path, O_RDWR, 0);
+	if (fd < 0)
+		return fd == -ELOOP ? -EPERM : fd;
+	return ofile_adopt(c, fd, path, out);
+}
+
+static void ofile_put(struct cfs_ctx *c, struct cfs_ofile *o)
+{
+	pthread_mutex_lock(&c->lock);
+	if (--o->refs > 0) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	for (struct cfs_ofile **pp = &c->ofiles; *pp; pp = &(*pp)->next) {
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	cfs_content_close(o->f);
+	close(o->fd);
+	free(o);
+}
+
+/* ---- helpers ---- */
+
+static int is_root(const char *path)
+{
+	return path && path[0] == '/' && path[1] == 0;
+}
+
+/* Refuse reserved names anywhere in the path. */
+static int path_ok(const char *path)
+{
+	const char *p = path;
+	if (!path)
+		return -ENOENT; /* nullpath_ok: an unlinked entry without a handle */
+	int depth = 0;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *e = strchrnul(p, '/');
+		char name[NAME_MAX + 1];
+		size_t n = (size_t)(e - p);
+		if (n > NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(name, p, n);
+		name[n] = 0;
+		if (cfs_store_reserved(name, depth == 0))
+			return -ENOENT;
+		depth++;
+		p = e;
+	}
+	return 0;
+}
+
+static void plain_stat(struct cfs_ctx *c, struct stat *st)
+{
+	if (S_ISREG(st->st_mode)) {
+		off_t s = cfs_content_plain_size(st->st_size, c->keys->chunk_log2, c->keys->aead);
+		st->st_size = s < 0 ? 0 : s;
+	}
+}
+
+/* Parent descriptor for a path whose leaf we will act on. */
+static int parent_of(struct cfs_ctx *c, const char *path, const char **leaf)
+{
+	int rc = path_ok(path);
+	if (rc < 0)
+		return rc;
+	int d = cfs_store_parent(c->store, path, leaf);
+	return d == -ELOOP ? -EPERM : d;
+}
+
+static void set_owner(int dirfd, const char *leaf)
+{
+	struct fuse_context *fc = fuse_get_context();
+	if (fchownat(dirfd, leaf, fc->uid, fc->gid, AT_SYMLINK_NOFOLLOW) != 0)
+		syslog(LOG_WARNING, "coachfs: chown %s: %s", leaf, strerror(errno));
+}
+
+/* ---- FUSE operations ---- */
+/* ---- callers, policies, decisions ---- */
+
+static int64_t now_ms(void)
+{
+	return cfs_now_us() / 1000;
+}
+
+/* The caller of the current request (heap: a caller carries a PATH_MAX exe). */
+static struct cfs_caller *who(struct cfs_ctx *c)
+{
+	struct fuse_context *fc = fuse_get_context();
+	gid_t groups[CFS_GROUPS_MAX];
+	int n = fuse_getgroups(CFS_GROUPS_MAX, groups);
+	if (n < 0)
+		n = 0;
+	if (n > CFS_GROUPS_MAX)
+		n = CFS_GROUPS_MAX;
+	struct cfs_caller *cl = malloc(sizeof *cl);
+	if (!cl)
+		return NULL;
+	if (cfs_access_caller(c, fc->uid, fc->gid, fc->pid, groups, n, 1, cl) < 0) {
+		free(cl);
+		return NULL;
+	}
+	return cl;
+}
+
+static const char *verdict_word(enum cfs_verdict v)
+{
+	return v == CFS_ALLOW ? "allow" : v == CFS_FLAG ? "flag" : "deny";
+}
+
+/* Own attribute block of an entry: file header or directory sidecar. */
+static int own_meta(struct cfs_ctx *c, const char *path, const struct stat *st, unsigned char *meta,
+		    size_t *len)
+{
+	*len = 0;
+	if (S_ISDIR(st->st_mode))
+		return cfs_dir_meta_load(c, path, meta, len);
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	struct cfs_err e = { "" };
+	struct cfs_file *f;
+	int fd = cfs_store_openat(c->store, path, O_RDONLY, 0);
+	if (fd < 0)
+		return fd == -ELOOP ? -ENOENT : fd;
+	int rc = cfs_content_open(fd, c->keys, &f, &e);
+	close(fd);
+	if (rc < 0)
+		return 0; /* a damaged header: decided on the inherited policy, fails on open */
+	memcpy(meta, f->meta, f->meta_len);
+	*len = f->meta_len;
+	cfs_content_close(f);
+	return 0;
+}
+
+/* Effective policy of an existing entry. */
+static int entry_eff(struct cfs_ctx *c, const char *path, const struct stat *st, struct cfs_eff *e)
+{
+	unsigned char meta[CFS_META_MAX];
+	size_t len;
+	int rc = own_meta(c, path, st, meta, &len);
+	return rc < 0 ? rc : cfs_eff_resolve(c, path, meta, len, e);
+}
+
+/* hide_denied: 0 when cl may see path, else -ENOENT. */
+static int visible(struct cfs_ctx *c, const struct cfs_caller *cl, const char *path, const struct stat *st)
+{
+	if (!c->cfg->hide_denied || is_root(path))
+		return 0;
+	struct cfs_eff *e = malloc(sizeof *e);
+	if (!e)
+		return -ENOMEM;
+	int rc = entry_eff(c, path, st, e);
+	if (rc == 0)
+		rc = cfs_access_visible(c, cl, e, path, S_ISDIR(st->st_mode)) ? 0 : -ENOENT;
+	free(e);
+	return rc == -EACCES ? -ENOENT : rc;
+}
+
+/* Resolve, check visibility for the caller of this request; 0 or -errno. */
+static int see(struct cfs_ctx *c, const char *path)
+{
+	struct stat st;
+	int rc = path_ok(path);
+	if (rc < 0)
+		return rc;
+	if (!c->cfg->hide_denied || is_root(path))
+		return 0;
+	rc = cfs_store_lstat(c->store, path, &st);
+	if (rc < 0)
+		return rc == -ELOOP ? -ENOENT : rc;
+	struct cfs_caller *cl = who(c);
+	if (!cl)
+		return -EACCES;
+	rc = visible(c, cl, path, &st);
+	free(cl);
+	return rc;
+}
+
+/* Record an entry-management operation (unlink, rename, ...), committed. */
+static int record(struct cfs_ctx *c, const char *action, const char *path, const char *result,
+		  const char *reason)
+{
+	struct cfs_caller *cl = who(c);
+	int rc = cfs_access_audit(c, cl, action, path, result, reason, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+	free(cl);
+	return rc < 0 ? -EIO : 0;
+}
+
+/* Is the handle's access still live? Grant expiry is exact; revocation,
+ * class changes and role changes are noticed within 250 ms. */
+static int handle_live(struct cfs_ctx *c, struct handle *h, const char *what)
+{
+	if (h->dead)
+		return -EACCES;
+	int64_t t = now_ms();
+	if (t < h->next_check_ms)
+		return 0;
+	struct cfs_eff *e = malloc(sizeof *e);
+	struct cfs_decision d;
+	if (!e)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&h->of->f->lock);
+	unsigned char meta[CFS_META_MAX];
+	size_t len = h->of->f->meta_len;
+	memcpy(meta, h->of->f->meta, len);
+	pthread_rwlock_unlock(&h->of->f->lock);
+	int rc = cfs_eff_resolve(c, h->path, meta, len, e);
+	if (rc == 0) {
+		cfs_access_decide(c, h->cl, e, h->path, CFS_OP_RECHECK, 0, h->grant, &d);
+	} else {
+		memset(&d, 0, sizeof d);
+		d.verdict = CFS_DENY;
+		snprintf(d.reason, sizeof d.reason, "the file's policy cannot be resolved");
+	}
+	free(e);
+	if (d.verdict == CFS_DENY) {
+		h->dead = 1;
+		cfs_access_audit(c, h->cl, what, h->path, "deny", d.reason, h->grant, CFS_AUDIT_NONE,
+				 CFS_AUDIT_NONE, 1);
+		return -EACCES;
+	}
+	h->next_check_ms = t + 250;
+	return 0;
+}
+
+/* Derived content: a process that read class r writes only at class >= r. */
+static int lift_class(struct cfs_ctx *c, struct handle *h, pid_t pid, uint64_t start)
+{
+	int r = cfs_access_max_read(c, pid, start);
+	if (r <= h->rank || r >= c->cfg->nclasses)
+		return 0;
+	const char *name = c->cfg->classes[r].name;
+	struct cfs_err e = { "" };
+	unsigned char meta[CFS_META_MAX];
+	pthread_rwlock_wrlock(&h->of->f->lock);
+	size_t len = h->of->f->meta_len;
+	memcpy(meta, h->of->f->meta, len);
+	int rc = cfs_meta_set(meta, &len, CFS_META_MAX, CFS_XATTR_PREFIX "class", name, strlen(name));
+	if (rc == 0)
+		rc = cfs_content_set_meta(h->of->f, meta, len, &e);
+	pthread_rwlock_unlock(&h->of->f->lock);
+	if (rc < 0)
+		return rc;
+	char why[256];
+	snprintf(why, sizeof why, "derived content: class %s -> %s (the writing process read class %s)",
+		 c->cfg->classes[h->rank].name, name, name);
+	h->rank = r;
+	return cfs_access_audit(c, h->cl, "setxattr", h->path, "allow", why, 0, CFS_AUDIT_NONE,
+				CFS_AUDIT_NONE, 1) < 0 ? -EIO : 0;
+}
+
+/* ---- FUSE operations ---- */
+
+static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct cfs_ctx *c = ctx_get();
+	/* Every caller may see a different tree (hide_denied) and every read must
+	 * reach the daemon to be decided and audited: no kernel caching. */
+	cfg->entry_timeout = 0;
+	cfg->attr_timeout = 0;
+	cfg->negative_timeout = 0;
+	cfg->direct_io = 1;
+	cfg->kernel_cache = 0;
+	cfg->hard_remove = 1;
+	cfg->nullpath_ok = 1;
+	cfg->use_ino = 0;
+	conn->max_write = 1 << 20;
+	conn->max_read = 1 << 20;
+	conn->max_readahead = 1 << 20;
+	conn->want &= ~(unsigned)FUSE_CAP_SPLICE_READ;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	return c;
+}
+
+static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = ctx_get();
+	if (fi && fi->fh) {
+		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+		if (fstat(h->of->fd, st) != 0)
+			return -errno;
+		plain_stat(c, st);
+		return 0;
+	}
+	int rc = path_ok(path);
+	if (rc < 0)
+		return rc;
+	rc = cfs_store_lstat(c->store, path, st);
+	if (rc < 0)
+		return rc == -ELOOP ? -ENOENT : rc;
+	if (c->cfg->hide_denied && !is_root(path)) {
+		struct cfs_caller *cl = who(c);
+		if (!cl)
+			return -EACCES;
+		rc = visible(c, cl, path, st);
+		free(cl);
+		if (rc < 0)
+			return rc;
+	}
+	plain_stat(c, st);
+	return 0;
+}
+
+static int op_readlink(const char *path, char *buf, size_t size)
+{
+	struct cfs_ctx *c = ctx_get();
+	const char *leaf;
+	if (size == 0)
+		return -EINVAL;
+	int rc = see(c, path);
+	if (rc < 0)
+		return rc;
+	int d = parent_of(c, path, &leaf);
+	if (d < 0)
+		return d;
+	ssize_t n = readlinkat(d, leaf, buf, size - 1);
+	rc = n < 0 ? -errno : 0;
+	close(d);
+	if (rc == 0)
+		buf[n] = 0;
+	return rc;
+}
+
+static int op_mknod(const char *path, mode_t mode, dev_t rdev)
+{
+	(void)path;
+	(void)mode;
+	(void)rdev;
+	/* Device nodes and FIFOs have no place in an encrypted store; regular
+	 * files arrive through create(). */
+	return -EPERM;
+}
+
+/* May the caller create an entry at path (decided on the parent's policy)? */
+static int may_create(struct cfs_ctx *c, struct cfs_caller *cl, const char *path, const char *action,
+		      struct cfs_eff *e, struct cfs_decision *d)
+{
+	int rc = cfs_eff_resolve(c, path, NULL, 0, e);
+	if (rc < 0)
+		return rc;
+	cfs_access_decide(c, cl, e, path, CFS_OP_WRITE, 0, 0, d);
+	if (d->verdict == CFS_DENY) {
+		cfs_access_audit(c, cl, action, path, "deny", d->reason, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+		return -EACCES;
+	}
+	return 0;
+}
+
+static int op_mkdir(const char *path, mode_t mode)
+{
+	struct cfs_ctx *c = ctx_get();
+	const char *leaf;
+	struct cfs_decision d;
+	struct cfs_caller *cl = who(c);
+	struct cfs_eff *e = malloc(sizeof *e);
+	int rc = cl && e ? 0 : -ENOMEM;
+	int dfd = -1;
+	if (rc == 0)
+		rc = path_ok(path);
+	if (rc == 0)
+		rc = may_create(c, cl, path, "create", e, &d);
+	if (rc == 0 && (dfd = parent_of(c, path, &leaf)) < 0)
+		rc = dfd;
+	if (rc == 0)
+		rc = mkdirat(dfd, leaf, mode & 07777) == 0 ? 0 : -errno;
+	if (rc == 0) {
+		set_owner(dfd, leaf);
+		/* A process that read a higher class cannot make a lower folder. */
+		int r = cfs_access_max_read(c, cl->pid, cl->start_time);
+		if (r > e->class_rank && r < c->cfg->nclasses) {
+			unsigned char meta[CFS_META_MAX];
+			size_t len = 0;
+			const char *name = c->cfg->classes[r].name;
+			if (cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name)) == 0)
+				rc = cfs_dir_meta_store(c, path, meta, len);
+		}
+	}
+	if (dfd >= 0)
+		close(dfd);
+	free(cl);
+	free(e);
+	return rc;
+}
+
+static int op_unlink(const char *path)
+{
+	struct cfs_ctx *c = ctx_get();
+	const char *leaf;
+	int rc = see(c, path);
+	if (rc < 0)
+		return rc;
+	int d = parent_of(c, path, &leaf);
+	if (d < 0)
+		return d;
+	rc = unlinkat(d, leaf, 0) == 0 ? 0 : -errno;
+	close(d);
+	if (rc == 0)
+		rc = record(c, "unlink", path, "allow", "removed");
+	return rc;
+}
+
+/* A directory is empty for the mount when it holds nothing but its sidecar. */
+static int dir_empty(int dfd)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *dp = fdopendir(fd);
+	if (!dp) {
+		close(fd);
+		return -errno;
+	}
+	struct dirent *de;
+	int rc = 1;
+	while ((de = readdir(dp))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    strcmp(de->d_name, CFS_DIR_SIDECAR)) {
+			rc = 0;
+			break;
+		}
+	}
+	closedir(dp);
+	return rc;
+}
+
+static int op_rmdir(const char *path)
+{
+	struct cfs_ctx *c = ctx_get();
+	const char *leaf;
+	int rc = see(c, path);
+	if (rc < 0)
+		return rc;
+	int d = parent_of(c, path, &leaf);
+	if (d < 0)
+		return d;
+	int dd = openat(d, leaf, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dd < 0) {
+		rc = -errno;
+	} else {
+		rc = dir_empty(dd);
+		if (rc == 1) {
+			if (unlinkat(dd, CFS_DIR_SIDECAR, 0) != 0 && errno != ENOENT)
+				rc = -errno;
+			else
+				rc = unlinkat(d, leaf, AT_REMOVEDIR) == 0 ? 0 : -errno;
+		} else if (rc == 0) {
+			rc = -ENOTEMPTY;
+		}
+		close(dd);
+	}
+	close(d);
+	if (rc == 0)
+		rc = record(c, "unlink", path, "allow", "directory removed");
+	return rc;
+}
+
+static int op_symlink(const char *target, const char *path)
+{
+	struct cfs_ctx *c = ctx_get();
+	const char *leaf;
+	int d = parent_of(c, path, &leaf);
+	if (d < 0)
+		return d;
+	int rc = symlinkat(target, d, leaf) == 0 ? 0 : -errno;
+	if (rc == 0)
+		set_owner(d, leaf);
+	close(d);
+	return rc;
+}
+
+/* Set an entry's own class attribute (file header or directory sidecar). */
+static int set_own_class(struct cfs_ctx *c, const char *path, const struct stat *st, const char *name)
+{
+	unsigned char meta[CFS_META_MAX];
+	size_t len;
+	struct cfs_err e = { "" };
+	int rc;
+	if (S_ISDIR(st->st_mode)) {
+		pthread_mutex_lock(&c->lock);
+		rc = cfs_dir_meta_load(c, path, meta, &len);
+		if (rc == 0)
+			rc = cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
+		if (rc == 0)
+			rc = cfs_dir_meta_store(c, path, meta, len);
+		pthread_mutex_unlock(&c->lock);
+		return rc;
+	}
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	struct cfs_ofile *of;
+	rc = ofile_get(c, path, &of);
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_wrlock(&of->f->lock);
+	len = of->f->meta_len;
+	memcpy(meta, of->f->meta, len);
+	rc = cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
+	if (rc == 0)
+		rc = cfs_content_set_meta(of->f, meta, len, &e);
+	pthread_rwlock_unlock(&of->f->lock);
+	ofile_put(c, of);
+	return rc;
+}
+
+/* Rename never downgrades: if `from` would resolve to a lower class at `to`,
+ * pin its current class as its own attribute first. */
+static int keep_class(struct cfs_ctx *c, const char *from, const char *to)
+{
+	struct stat st;
+	unsigned char meta[CFS_META_MAX];
+	size_t len;
+	struct cfs_eff *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+	int rc = a && b ? cfs_store_lstat(c->store, from, &st) : -ENOMEM;
+	if (rc == 0)
+		rc = own_meta(c, from, &st, meta, &len);
+	if (rc == 0)
+		rc = cfs_eff_resolve(c, from, meta, len, a);
+	if (rc == 0)
+		rc = cfs_eff_resolve(c, to, meta, len, b);
+	if (rc == 0 && b->class_rank < a->class_rank) {
+		rc = set_own_class(c, from, &st, a->fp.cls->name);
+		if (rc == 0) {
+			char why[300];
+			snprintf(why, sizeof why, "rename to %.200s keeps class %s", to, a->fp.cls->name);
+			rc = record(c, "setxattr", from, "allow", why);
+		}
+	}
+	free(a);
+	free(b);
+	return rc;
+}
+
+static int op_rename(const char *from, const char *to, unsigned int flags)
+{
+	struct cfs_ctx *c = ctx_get();
+	const char *l1, *l2;
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	int rc = see(c, from);
+	if (rc == 0 && (flags & RENAME_EXCHANGE))
+		rc = see(c, to);
+	if (rc == 0)
+		rc = path_ok(to);
+	if (rc == 0)
+		rc = keep_class(c, from, to);
+	if (rc == 0 && (flags & RENAME_EXCHANGE))
+		rc = keep_class(c, to, from);
+	if (rc < 0)
+		return rc;
+	int d1 = parent_of(c, from, &l1);
+	if (d1 < 0)
+		return d1;
+	int d2 = parent_of(c, to, &l2);
+	if (d2 < 0) {
+		close(d1);
+		return d2;
+	}
+	rc = renameat2(d1, l1, d2, l2, flags) == 0 ? 0 : -errno;
+	close(d1);
+	close(d2);
+	if (rc == 0) {
+		char why[300];
+		snprintf(why, sizeof why, "renamed to %.250s", to);
+		rc = record(c, "rename", from, "allow", why);
+	}
+	return rc;
+}
+
+static int op_link(const char *from, const char *to)
+{
+	(void)from;
+	(void)to;
+	/* One ciphertext under two names could resolve to two classes. */
+	return -EPERM;
+}
+
+static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = ctx_get();
+	if (fi && fi->fh) {
+		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+		return fchmod(h->of->fd, mode & 07777) == 0 ? 0 : -errno;
+	}
+	int rc = see(c, path);
+	if (rc < 0)
+		return rc;
+	int fd = cfs_store_openat(c->store, path, O_PATH, 0);
+	if (fd < 0)
+		return fd == -ELOOP ? -EOPNOTSUPP : fd;
+	char p[64];
+	snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+	rc = chmod(p, mode & 07777) == 0 ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
+static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = ctx_get();
+	if (fi && fi->fh) {
+		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+		return fchown(h->of->fd, uid, gid) == 0 ? 0 : -errno;
+	}
+	int rc = see(c, path);
+	if (rc < 0)
+		return rc;
+	const char *leaf;
+	int d = is_root(path) ? cfs_store_openat(c->store, "/", O_PATH | O_DIRECTORY, 0)
+			      : parent_of(c, path, &leaf);
+	if (d < 0)
+		return d;
+	rc = fchownat(d, is_root(path) ? "" : leaf, uid, gid,
+		      is_root(path) ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+	close(d);
+	return rc;
+}
+
+static int handle_new(struct cfs_ofile *of, const char *path, int flags, struct cfs_caller *cl,
+		      int64_t grant, int rank, struct fuse_file_info *fi)
+{
+	struct handle *h = calloc(1, sizeof *h);
+	if (!h || !(h->path = strdup(path ? path : ""))) {
+		free(h);
+		return -ENOMEM;
+	}
+	h->of = of;
+	h->flags = flags;
+	h->cl = cl;
+	h->grant = grant;
+	h->rank = rank;
+	h->next_check_ms = now_ms() + 250;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	return 0;
+}
+
+static int is_write_open(int flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_APPEND));
+}
+
+/* Decide and record an open of an existing file; on success *d is the
+ * decision. Returns 0, -EACCES (denied) or -EIO (could not record). */
+static int decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofile *of, const char *path,
+		       int flags, struct cfs_eff *e, struct cfs_decision *d)
+{
+	unsigned char meta[CFS_META_MAX];
+	pthread_rwlock_rdlock(&of->f->lock);
+	size_t len = of->f->meta_len;
+	memcpy(meta, of->f->meta, len);
+	pthread_rwlock_unlock(&of->f->lock);
+	int rc = cfs_eff_resolve(c, path, meta, len, e);
+	if (rc < 0) {
+		memset(d, 0, sizeof *d);
+		d->verdict = CFS_DENY;
+		snprintf(d->reason, sizeof d->reason, "the file's policy cannot be resolved");
+	} else {
+		int wr = is_write_open(flags);
+		/* Export is reading content out: a tool opening for reading. */
+		int tool = (flags & O_ACCMODE) != O_WRONLY && cfs_config_is_export_tool(c->cfg, cl->exe);
+		cfs_access_decide(c, cl, e, path, wr ? CFS_OP_WRITE : CFS_OP_READ, tool, 0, d);
+		if (d->verdict != CFS_DENY)
+			cfs_access_count_open(c, e, d, path);
+	}
+	const char *action = d->is_export ? "export" : "open";
+	if (d->verdict != CFS_DENY && !d->is_export && cfs_access_replay(c, cl->uid, d->grant_id, path))
+		action = "replay";
+	if (cfs_access_audit(c, cl, action, path, verdict_word(d->verdict), d->reason, d->grant_id,
+			     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0)
+		return -EACCES; /* not recorded: refused (fail closed) */
+	return d->verdict == CFS_DENY ? -EACCES : 0;
+}
+
+static int op_open(const char *path, struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = ctx_get();
+	struct cfs_ofile *of = NULL;
+	struct cfs_decision d;
+	struct cfs_caller *cl = who(c);
+	struct cfs_eff *e = malloc(sizeof *e);
+	int rc = cl && e ? path_ok(path) : -ENOMEM;
+	if (rc == 0) {
+		rc = ofile_get(c, path, &of);
+		if (rc == -EIO)
+			cfs_access_audit(c, cl, "tamper", path, "error", "file header failed authentication",
+					 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+	}
+	if (rc == 0)
+		rc = decide_open(c, cl, of, path, fi->flags, e, &d);
+	if (rc == 0 && (fi->flags & O_ACCMODE) != O_WRONLY)
+		cfs_access_note_read(c, cl->pid, cl->start_time, e->class_rank);
+	if (rc == 0 && (fi->flags & O_TRUNC)) {
+		struct cfs_err err = { "" };
+		struct cfs_scratch *s = scratch(c);
+		pthread_rwlock_wrlock(&of->f->lock);
+		rc = s ? cfs_content_truncate(of->f, 0, s, &err) : -ENOMEM;
+		pthread_rwlock_unlock(&of->f->lock);
+	}
+	if (rc == 0)
+		rc = handle_new(of, path, fi->flags, cl, d.grant_id, e->class_rank, fi);
+	if (rc == 0) {
+		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+		if (is_write_open(fi->flags))
+			rc = lift_class(c, h, cl->pid, cl->start_time);
+		if (rc < 0) {
+			free(h->path);
+			free(h);
+		}
+	}
+	free(e);
+	if (rc < 0) {
+		if (of)
+			ofile_put(c, of);
+		free(cl);
+		return rc;
+	}
+	return 0;
+}
+
+static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = ctx_get();
+	struct cfs_err err = { "" };
+	struct cfs_decision d;
+	const char *leaf;
+	struct cfs_file *f;
+	char tmpname[64];
+	unsigned char meta[CFS_META_MAX];
+	size_t mlen = 0;
+	if (!S_ISREG(mode) && (mode & S_IFMT))
+		return -EPERM;
+	struct cfs_caller *cl = who(c);
+	struct cfs_eff *e = malloc(sizeof *e);
+	int rc = cl && e ? path_ok(path) : -ENOMEM;
+	if (rc == 0)
+		rc = may_create(c, cl, path, "create", e, &d);
+	if (rc < 0) {
+		free(cl);
+		free(e);
+		return rc;
+	}
+	/* Derived content: the highest class this process has read. */
+	int rank = e->class_rank, r = cfs_access_max_read(c, cl->pid, cl->start_time);
+	if (r > rank && r < c->cfg->nclasses) {
+		const char *name = c->cfg->classes[r].name;
+		cfs_meta_set(meta, &mlen, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
+		rank = r;
+	}
+	free(e);
+	int d_fd = parent_of(c, path, &leaf);
+	if (d_fd < 0) {
+		free(cl);
+		return d_fd;
+	}
+	/* Build the file under a temporary name, then link it in atomically:
+	 * a crash never leaves a half-written header under the real name. */
+	unsigned char rnd[8];
+	randombytes_buf(rnd, sizeof rnd);
+	snprintf(tmpname, sizeof tmpname, ".coachfs-tmp.%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
+		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	int fd = openat(d_fd, tmpname, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		close(d_fd);
+		free(cl);
+		return rc;
+	}
+	if (fchown(fd, cl->uid, cl->gid) != 0 || fchmod(fd, mode & 07777) != 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = cfs_content_create(fd, c->keys, meta, mlen, &f, &err);
+	if (rc == 0) {
+		cfs_content_close(f);
+		if (renameat2(d_fd, tmpname, d_fd, leaf, (fi->flags & O_EXCL) ? RENAME_NOREPLACE : 0) != 0)
+			rc = -errno;
+	}
+	if (rc < 0) {
+		unlinkat(d_fd, tmpname, 0);
+		close(fd);
+		close(d_fd);
+		free(cl);
+		return rc;
+	}
+	close(d_fd);
+	char why[300];
+	snprintf(why, sizeof why, "%.200s; class %s%s", d.reason, c->cfg->classes[rank].name,
+		 mlen ? " (derived from what this process read)" : "");
+	if (cfs_access_audit(c, cl, "create", path, verdict_word(d.verdict), why, d.grant_id,
+			     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
+		close(fd);
+		free(cl);
+		return -EACCES;
+	}
+	struct cfs_ofile *of;
+	rc = ofile_adopt(c, fd, path, &of);
+	if (rc < 0) {
+		free(cl);
+		return rc;
+	}
+	rc = handle_new(of, path, fi->flags, cl, d.grant_id, rank, fi);
+	if (rc < 0) {
+		ofile_put(c, of);
+		free(cl);
+	}
+	return rc;
+}
+
+static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = ctx_get();
+	struct cfs_ofile *of = NULL;
+	struct cfs_err e = { "" };
+	int rc, own = 0;
+	if (fi && fi->fh) {
+		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+		if (!is_write_open(h->flags))
+			return -EACCES;
+		rc = handle_live(c, h, "write");
+		if (rc < 0)
+			return rc;
+		of = h->of;
+	} else {
+		/* truncate(2) by path: decided like an open for writing */
+		struct cfs_caller *cl = who(c);
+		struct cfs_eff *ef = malloc(sizeof *ef);
+		struct cfs_decision d;
+		rc = cl && ef ? path_ok(path) : -ENOMEM;
+		if (rc == 0)
+			rc = ofile_get(c, path, &of);
+		if (rc == 0) {
+			own = 1;
+			rc = decide_open(c, cl, of, path, O_WRONLY | O_TRUNC, ef, &d);
+		}
+		free(cl);
+		free(ef);
+		if (rc < 0) {
+			if (own)
+				ofile_put(c, of);
+			return rc;
+		}
+	}
+	struct cfs_scratch *s = scratch(c);
+	if (!s)
+		rc = -ENOMEM;
+	else {
+		pthread_rwlock_wrlock(&of->f->lock);
+		rc = cfs_content_truncate(of->f, size, s, &e);
+		pthread_rwlock_unlock(&of->f->lock);
+		if (rc == -EIO)
+			log_err("tamper", path, &e);
+	}
+	if (own)
+		ofile_put(c, of);
+	return rc;
+}
+
+static void tamper(struct cfs_ctx *c, struct handle *h, const struct cfs_err *e)
+{
+	log_err("tamper", h->path, e);
+	cfs_access_audit(c, h->cl, "tamper", h->path, "error", e->msg, h->grant, CFS_AUDIT_NONE,
+			 CFS_AUDIT_NONE, 1);
+}
+
+static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = ctx_get();
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct cfs_err e = { "" };
+	struct cfs_scratch *s = scratch(c);
+	(void)path;
+	if (!s)
+		return -ENOMEM;
+	int rc = handle_live(c, h, "read");
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_rdlock(&h->of->f->lock);
+	ssize_t n = cfs_content_read(h->of->f, buf, size, off, s, &e);
+	pthread_rwlock_unlock(&h->of->f->lock);
+	if (n == -EIO) {
+		tamper(c, h, &e);
+		return -EIO;
+	}
+	if (n >= 0 && c->cfg->reads == CFS_READS_EVERY &&
+	    cfs_access_audit(c, h->cl, "read", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
+		return -EIO;
+	return (int)n;
+}
+
+static int op_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = ctx_get();
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct cfs_err e = { "" };
+	struct cfs_scratch *s = scratch(c);
+	(void)path;
+	if (!s)
+		return -ENOMEM;
+	int rc = handle_live(c, h, "write");
+	if (rc == 0)
+		rc = lift_class(c, h, h->cl->pid, h->cl->start_time);
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_wrlock(&h->of->f->lock);
+	if (h->flags & O_APPEND) {
+		off_t sz;
+		rc = cfs_content_size(h->of->f, &sz);
+		if (rc < 0) {
+			pthread_rwlock_unlock(&h->of->f->lock);
+			return rc;
+		}
+		off = sz;
+	}
+	ssize_t n = cfs_content_write(h->of->f, buf, size, off, s, &e);
+	pthread_rwlock_unlock(&h->of->f->lock);
+	if (n == -EIO) {
+		tamper(c, h, &e);
+		return -EIO;
+	}
+	if (n >= 0 && c->cfg->reads == CFS_READS_EVERY &&
+	    cfs_access_audit(c, h->cl, "write", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
+		return -EIO;
+	return (int)n;
+}
+
+static ssize_t op_copy_file_range(const char *path_in, struct fuse_file_info *fi_in, off_t off_in,
+				  const char *path_out, struct fuse_file_info *fi_out, off_t off_out,
+				  size_t len, int flags)
+{
+	struct cfs_ctx *c = ctx_get();
+	struct handle *in = (struct handle *)(uintptr_t)fi_in->fh;
+	struct handle *out = (struct handle *)(uintptr_t)fi_out->fh;
+	struct cfs_decision d;
+	struct cfs_err e = { "" };
+	(void)path_in;
+	(void)path_out;
+	if (flags)
+		return -EINVAL;
+	int rc = handle_live(c, in, "read");
+	if (rc == 0)
+		rc = handle_live(c, out, "write");
+	if (rc < 0)
+		return rc;
+	/* Copying content out of a file is an export, whatever the program. */
+	struct cfs_caller *cl = who(c);
+	struct cfs_eff *ef = malloc(sizeof *ef);
+	if (!cl || !ef) {
+		free(cl);
+		free(ef);
+		return -ENOMEM;
+	}
+	unsigned char meta[CFS_META_MAX];
+	pthread_rwlock_rdlock(&in->of->f->lock);
+	size_t mlen = in->of->f->meta_len;
+	memcpy(meta, in->of->f->meta, mlen);
+	pthread_rwlock_unlock(&in->of->f->lock);
+	rc = cfs_eff_resolve(c, in->path, meta, mlen, ef);
+	if (rc == 0) {
+		cfs_access_decide(c, cl, ef, in->path, CFS_OP_RECHECK, 0, in->grant, &d);
+		if (d.verdict != CFS_DENY) {
+			/* access was decided at open; what remains is the export rule */
+			d.verdict = ef->fp.export == CFS_EXPORT_LOG ? CFS_FLAG
+				  : ef->fp.export == CFS_EXPORT_ALLOW ? CFS_ALLOW : CFS_DENY;
+			snprintf(d.reason, sizeof d.reason, "copy_file_range to %.200s: export rule %s",
+				 out->path, cfs_export_name(ef->fp.export));
+		}
+	}
+	int rank = ef->class_rank;
+	free(ef);
+	if (rc < 0 || cfs_access_audit(c, cl, "export", in->path, verdict_word(d.verdict), d.reason,
+				       in->grant, off_in, (int64_t)len, 1) < 0 ||
+	    d.verdict == CFS_DENY) {
+		free(cl);
+		return -EACCES;
+	}
+	free(cl);
+	/* Inside the mount the copy carries the source's class. */
+	cfs_access_note_read(c, in->cl->pid, in->cl->start_time, rank);
+	if (rank > out->rank) {
+		cfs_access_note_read(c, out->cl->pid, out->cl->start_time, rank);
+		rc = lift_class(c, out, out->cl->pid, out->cl->start_time);
+		if (rc < 0)
+			return rc;
+	}
+	struct cfs_scratch *s = scratch(c);
+	size_t chunk = len < (1u << 20) ? len : (1u << 20);
+	char *buf = malloc(chunk ? chunk : 1);
+	if (!s || !buf) {
+		free(buf);
+		return -ENOMEM;
+	}
+	ssize_t done = 0;
+	while ((size_t)done < len) {
+		size_t want = len - (size_t)done < chunk ? len - (size_t)done : chunk;
+		pthread_rwlock_rdlock(&in->of->f->lock);
+		ssize_t n = cfs_content_read(in->of->f, buf, want, off_in + done, s, &e);
+		pthread_rwlock_unlock(&in->of->f->lock);
+		if (n <= 0) {
+			if (n == -EIO)
+				tamper(c, in, &e);
+			if (n < 0 && !done)
+				done = n;
+			break;
+		}
+		pthread_rwlock_wrlock(&out->of->f->lock);
+		ssize_t w = cfs_content_write(out->of->f, buf, (size_t)n, off_out + done, s, &e);
+		pthread_rwlock_unlock(&out->of->f->lock);
+		if (w < 0) {
+			if (!done)
+				done = w;
+			break;
+		}
+		done += w;
+	}
+	sodium_memzero(buf, chunk ? chunk : 1);
+	free(buf);
+	return done;
+}
+
+static int op_statfs(const char *path, struct statvfs *st)
+{
+	struct cfs_ctx *c = ctx_get();
+	(void)path;
+	return fstatvfs(c->store->root, st) == 0 ? 0 : -errno;
+}
+
+static int op_flush(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)fi;
+	return 0; /* nothing is buffered in the daemon */
+}
+
+static int op_release(const char *path, struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = ctx_get();
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	(void)path;
+	ofile_put(c, h->of);
+	free(h->cl);
+	free(h->path);
+	free(h);
+	return 0;
+}
+
+static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	(void)path;
+	int r = datasync ? fdatasync(h->of->fd) : fsync(h->of->fd);
+	return r == 0 ? 0 : -errno;
+}
+
+/* ---- extended attributes: user.* only, stored encrypted ---- */
+
+static int xattr_name_ok(const char *name)
+{
+	if (strncmp(name, "user.", 5) != 0)
+		return -EOPNOTSUPP;
+	if (strlen(name) > 255 || name[5] == 0)
+		return -ERANGE;
+	return 0;
+}
+
+static const char *policy_key(const char *name)
+{
+	size_t n = strlen(CFS_XATTR_PREFIX);
+	return strncmp(name, CFS_XATTR_PREFIX, n) == 0 ? name + n : NULL;
+}
+
+/* Load the attribute block of a path (file header or directory sidecar). */
+static int meta_load(struct cfs_ctx *c, const char *path, struct stat *st, unsigned char *meta, size_t *len)
+{
+	int rc = path_ok(path);
+	if (rc < 0)
+		return rc;
+	rc = cfs_store_lstat(c->store, path, st);
+	if (rc < 0)
+		return rc == -ELOOP ? -ENOENT : rc;
+	if (!S_ISDIR(st->st_mode) && !S_ISREG(st->st_mode))
+		return -EOPNOTSUPP;
+	return own_meta(c, path, st, meta, len);
+}
+
+/* Apply fn to the attribute block of path and store it back. */
+static int meta_update(struct cfs_ctx *c, const char *path,
+		       int (*fn)(unsigned char *meta, size_t *len, void *arg), void *arg)
+{
+	struct stat st;
+	unsigned char meta[CFS_META_MAX];
+	size_t len;
+	struct cfs_err e = { "" };
+	int rc = path_ok(path);
+	if (rc < 0)
+		return rc;
+	rc = cfs_store_lstat(c->store, path, &st);
+	if (rc < 0)
+		return rc;
+	if (S_ISDIR(st.st_mode)) {
+		pthread_mutex_lock(&c->lock); /* one sidecar writer at a time */
+		rc = cfs_dir_meta_load(c, path, meta, &len);
+		if (rc == 0)
+			rc = fn(meta, &len, arg);
+		if (rc == 0)
+			rc = cfs_dir_meta_store(c, path, meta, len);
+		pthread_mutex_unlock(&c->lock);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode))
+		return -EOPNOTSUPP;
+	struct cfs_ofile *of;
+	rc = ofile_get(c, path, &of);
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_wrlock(&of->f->lock);
+	len = of->f->meta_len;
+	memcpy(meta, of->f->meta, len);
+	rc = fn(meta, &len, arg);
+	if (rc == 0)
+		rc = cfs_content_set_meta(of->f, meta, len, &e);
+	pthread_rwlock_unlock(&of->f->lock);
+	ofile_put(c, of);
+	return rc;
+}
+
+struct xset {
+	const char *name;
+	const char *value;
+	size_t size;
+	int flags;
+	char old[200];
+};
+
+static int xset_fn(unsigned char *meta, size_t *len, void *arg)
+{
+	struct xset *x = arg;
+	const unsigned char *v;
+	size_t vl;
+	int have = cfs_meta_get(meta, *len, x->name, &v, &vl) == 0;
+	if ((x->flags & XATTR_CREATE) && have)
+		return -EEXIST;
+	if ((x->flags & XATTR_REPLACE) && !have)
+		return -ENODATA;
+	snprintf(x->old, sizeof x->old, "%.*s", have ? (int)(vl < 150 ? vl : 150) : 6,
+		 have ? (const char *)v : "(none)");
+	return cfs_meta_set(meta, len, CFS_META_MAX, x->name, x->value, x->size);
+}
+
+static int xdel_fn(unsigned char *meta, size_t *len, void *arg)
+{
+	struct xset *x = arg;
+	const unsigned char *v;
+	size_t vl;
+	if (cfs_meta_get(meta, *len, x->name, &v, &vl) == 0)
+		snprintf(x->old, sizeof x->old, "%.*s", (int)(vl < 150 ? vl : 150), (const char *)v);
+	return cfs_meta_remove(meta, len, x->name);
+}
+
+/* Policy attributes: admin only, validated, audited (old -> new). */
+static int policy_change(struct cfs_ctx *c, const char *path, struct xset *x, int remove)
+{
+	const char *key = policy_key(x->name);
+	struct cfs_err e = { "" };
+	struct cfs_decision d;
+	char why[512];
+	struct cfs_caller *cl = who(c);
+	if (!cl)
+		return -ENOMEM;
+	struct cfs_eff dummy;
+	memset(&dummy, 0, sizeof dummy);
+	dummy.fp.cls = &c->cfg->classes[0];
+	cfs_access_decide(c, cl, &dummy, path, CFS_OP_ADMIN, 0, 0, &d);
+	int rc = 0;
+	if (d.verdict == CFS_DENY) {
+		snprintf(why, sizeof why, "%s %s: %s", remove ? "remove" : "set", x->name, d.reason);
+		rc = cfs_access_audit(c, cl, "setxattr", path, "deny", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+		free(cl);
+		return rc < 0 ? -EIO : -EPERM;
+	}
+	if (!remove && (rc = cfs_policy_value_check(c->cfg, key, x->value, x->size, &e)) < 0) {
+		snprintf(why, sizeof why, "set %s refused: %.300s", x->name, e.msg);
+		cfs_access_audit(c, cl, "setxattr", path, "deny", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+		free(cl);
+		return rc == -EOPNOTSUPP ? -EINVAL : rc;
+	}
+	rc = meta_update(c, path, remove ? xdel_fn : xset_fn, x);
+	if (rc == 0) {
+		if (remove)
+			snprintf(why, sizeof why, "%s: %.150s -> (inherited)", x->name, x->old);
+		else
+			snprintf(why, sizeof why, "%s: %.150s -> %.*s", x->name, x->old,
+				 (int)(x->size < 150 ? x->size : 150), x->value);
+		if (cfs_access_audit(c, cl, "setxattr", path, "allow", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0)
+			rc = -EIO;
+	}
+	free(cl);
+	return rc;
+}
+
+static int op_setxattr(const char *path, const char *name, const char *value, size_t size, int flags)
+{
+	struct cfs_ctx *c = ctx_get();
+	int rc = xattr_name_ok(name);
+	if (rc == 0)
+		rc = see(c, path);
+	if (rc < 0)
+		return rc;
+	struct xset x = { name, value, size, flags, "" };
+	if (policy_key(name))
+		return policy_change(c, path, &x, 0);
+	return meta_update(c, path, xset_fn, &x);
+}
+
+static int op_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	struct cfs_ctx *c = ctx_get();
+	unsigned char meta[CFS_META_MAX];
+	size_t len;
+	struct stat st;
+	const unsigned char *v;
+	size_t vl;
+	char buf[CFS_META_MAX + 1];
+	int rc = xattr_name_ok(name);
+	if (rc < 0)
+		return rc == -EOPNOTSUPP ? -ENODATA : rc;
+	rc = see(c, path);
+	if (rc == 0)
+		rc = meta_load(c, path, &st, meta, &len);
+	if (rc < 0)
+		return rc == -EOPNOTSUPP ? -ENODATA : rc;
+	const char *key = policy_key(name);
+	if (key) {
+		/* policy attributes read as their effective value */
+		struct cfs_eff *e = malloc(sizeof *e);
+		if (!e)
+			return -ENOMEM;
+		rc = cfs_eff_resolve(c, path, meta, len, e);
+		if (rc == 0)
+			rc = cfs_eff_value(e, key, buf, sizeof buf);
+		free(e);
+		if (rc < 0)
+			return rc == -EACCES ? -EIO : rc;
+		v = (const unsigned char *)buf;
+		vl = (size_t)rc;
+	} else {
+		rc = cfs_meta_get(meta, len, name, &v, &vl);
+		if (rc < 0)
+			return rc;
+	}
+	if (size == 0)
+		return (int)vl;
+	if (vl > size)
+		return -ERANGE;
+	memcpy(value, v, vl);
+	return (int)vl;
+}
+
+static int op_listxattr(const char *path, char *list, size_t size)
+{
+	struct cfs_ctx *c = ctx_get();
+	unsigned char meta[CFS_META_MAX];
+	size_t len;
+	struct stat st;
+	char names[CFS_META_MAX * 2];
+	int rc = see(c, path);
+	if (rc == 0)
+		rc = meta_load(c, path, &st, meta, &len);
+	if (rc == -EOPNOTSUPP)
+		return 0;
+	if (rc < 0)
+		return rc;
+	/* the effective policy attributes first, then the entry's own others */
+	struct cfs_eff *e = malloc(sizeof *e);
+	if (!e)
+		return -ENOMEM;
+	size_t need = 0;
+	char tmp[CFS_META_MAX + 1];
+	if (cfs_eff_resolve(c, path, meta, len, e) == 0) {
+		static const char *const keys[] = { "class", "export", "readers", "max_opens" };
+		for (size_t i = 0; i < 4; i++)
+			if (cfs_eff_value(e, keys[i], tmp, sizeof tmp) >= 0)
+				need += (size_t)snprintf(names + need, sizeof names - need, "%s%s", CFS_XATTR_PREFIX,
+							 keys[i]) + 1;
+	}
+	free(e);
+	ssize_t own = cfs_meta_list(meta, len, tmp, sizeof tmp);
+	if (own < 0)
+		return (int)own;
+	for (size_t p = 0; p < (size_t)own; p += strlen(tmp + p) + 1) {
+		if (policy_key(tmp + p))
+			continue;
+		size_t l = strlen(tmp + p) + 1;
+		if (need + l > sizeof names)
+			return -E2BIG;
+		memcpy(names + need, tmp + p, l);
+		need += l;
+	}
+	if (size == 0)
+		return (int)need;
+	if (need > size)
+		return -ERANGE;
+	memcpy(list, names, need);
+	return (int)need;
+}
+
+static int op_removexattr(const char *path, const char *name)
+{
+	struct cfs_ctx *c = ctx_get();
+	int rc = xattr_name_ok(name);
+	if (rc == 0)
+		rc = see(c, path);
+	if (rc < 0)
+		return rc;
+	struct xset x = { name, NULL, 0, 0, "" };
+	if (policy_key(name))
+		return policy_change(c, path, &x, 1);
+	return meta_update(c, path, xdel_fn, &x);
+}
+
+static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct cfs_ctx *c = ctx_get();
+	(void)off;
+	(void)fi;
+	(void)flags;
+	int rc = see(c, path);
+	if (rc < 0)
+		return rc;
+	int fd = cfs_store_openat(c->store, path, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fd == -ELOOP ? -EPERM : fd;
+	DIR *dp = fdopendir(fd);
+	if (!dp) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	struct cfs_caller *cl = c->cfg->hide_denied ? who(c) : NULL;
+	if (c->cfg->hide_denied && !cl) {
+		closedir(dp);
+		return -ENOMEM;
+	}
+	struct dirent *de;
+	int root = is_root(path);
+	char child[PATH_MAX];
+	while ((de = readdir(dp))) {
+		if (cfs_store_reserved(de->d_name, root))
+			continue;
+		struct stat st;
+		memset(&st, 0, sizeof st);
+		if (cl && strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			if ((size_t)snprintf(child, sizeof child, "%s/%s", root ? "" : path, de->d_name) >=
+			    sizeof child)
+				continue;
+			if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+			    visible(c, cl, child, &st) != 0)
+				continue;
+		}
+		st.st_ino = de->d_ino;
+		st.st_mode = (mode_t)DTTOIF(de->d_type);
+		if (filler(buf, de->d_name, &st, 0, 0))
+			break;
+	}
+	free(cl);
+	closedir(dp);
+	return 0;
+}
+
+static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = ctx_get();
+	if (fi && fi->fh) {
+		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+		return futimens(h->of->fd, tv) == 0 ? 0 : -errno;
+	}
+	int rc = see(c, path);
+	if (rc < 0)
+		return rc;
+	if (is_root(path)) {
+		int d = cfs_store_openat(c->store, "/", O_RDONLY | O_DIRECTORY, 0);
+		if (d < 0)
+			return d;
+		rc = futimens(d, tv) == 0 ? 0 : -errno;
+		close(d);
+		return rc;
+	}
+	const char *leaf;
+	int d = parent_of(c, path, &leaf);
+	if (d < 0)
+		return d;
+	rc = utimensat(d, leaf, tv, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+	close(d);
+	return rc;
+}
+
+static void op_destroy(void *private_data)
+{
+	cfs_access_free(private_data);
+}
+
+static const struct fuse_operations cfs_ops = {
+	.init = op_init,
+	.destroy = op_destroy,
+	.getattr = op_getattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.chmod = op_chmod,
+	.chown = op_chown,
+	.truncate = op_truncate,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.statfs = op_statfs,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.readdir = op_readdir,
+	.create = op_create,
+	.utimens = op_utimens,
+	.copy_file_range = op_copy_file_range,
+};
+
+const void *cfs_fuse_ops(void)
+{
+	return &cfs_ops;
+}
+
+size_t cfs_fuse_ops_size(void)
+{
+	return sizeof cfs_ops;
+}

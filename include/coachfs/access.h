@@ -1,0 +1,81 @@
+/* access.h — the daemon's access layer between FUSE glue and the modules:
+ * who is calling, the effective policy of a path (own attribute, else the
+ * nearest ancestor directory's, else default_class), the grants that might
+ * apply, the decision, replay and derived-class tracking, and the audit row
+ * for each decision. access.c must never let an open through that it could
+ * not decide and record (fail closed), and never log a key or content. */
+#ifndef COACHFS_ACCESS_H
+#define COACHFS_ACCESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "coachfs/content.h"
+#include "coachfs/ops.h"
+#include "coachfs/policy.h"
+
+#define CFS_XATTR_PREFIX "user.coachfs."
+
+/* An effective policy with storage for a readers list taken from an xattr. */
+struct cfs_eff {
+	struct cfs_file_policy fp;
+	int class_rank;                 /* position of the class in the config (higher = more sensitive) */
+	int own_class;                  /* the entry carries its own class attribute */
+	struct cfs_list readers;        /* when readers came from an xattr */
+	char rbuf[CFS_META_MAX + 1];
+};
+
+/* Validate a policy attribute value (KEY is the part after user.coachfs.).
+ * 0, -EINVAL (bad value, err says why) or -EOPNOTSUPP (unknown key). */
+int cfs_policy_value_check(const struct cfs_config *cfg, const char *key, const char *val,
+			   size_t len, struct cfs_err *err);
+
+/* A directory's attribute block from its encrypted sidecar (len 0 if none). */
+int cfs_dir_meta_load(struct cfs_ctx *c, const char *dir, unsigned char *meta, size_t *len);
+/* Replace it atomically (temporary sidecar, fsync, rename). */
+int cfs_dir_meta_store(struct cfs_ctx *c, const char *dir, const unsigned char *meta, size_t len);
+
+/* Effective policy of `path` whose own attribute block is own/own_len. */
+int cfs_eff_resolve(struct cfs_ctx *c, const char *path, const unsigned char *own, size_t own_len,
+		    struct cfs_eff *out);
+/* Effective value of one policy attribute as text ("class", "export",
+ * "readers", "max_opens"); -ENODATA when it has none (readers/max_opens). */
+int cfs_eff_value(const struct cfs_eff *e, const char *key, char *buf, size_t cap);
+
+/* The caller of the current request (need_exe: read /proc/PID/exe too). */
+int cfs_access_caller(struct cfs_ctx *c, uid_t uid, gid_t gid, pid_t pid, const gid_t *groups,
+		      int ngroups, int need_exe, struct cfs_caller *out);
+
+/* Decide op on path for caller, with the live grants. */
+void cfs_access_decide(struct cfs_ctx *c, const struct cfs_caller *cl, const struct cfs_eff *e,
+		       const char *path, enum cfs_op op, int export_tool, int64_t held_grant,
+		       struct cfs_decision *d);
+
+/* May this caller see this entry (hide_denied)? Admins see everything; a
+ * directory is also visible when a grant for the caller lies below it. */
+int cfs_access_visible(struct cfs_ctx *c, const struct cfs_caller *cl, const struct cfs_eff *e,
+		       const char *path, int is_dir);
+
+/* Count an open against a grant's limit. 0, or -EDQUOT (reason filled). */
+int cfs_access_count_open(struct cfs_ctx *c, const struct cfs_eff *e, struct cfs_decision *d,
+			  const char *path);
+
+/* Has this user opened this path under this grant (or role, grant 0)
+ * before in this mount? Records it; returns 1 for a replay. */
+int cfs_access_replay(struct cfs_ctx *c, uid_t uid, int64_t grant, const char *path);
+
+/* Derived content: remember that process (pid, start) read class rank r;
+ * and the highest rank it has read (-1 if none). */
+void cfs_access_note_read(struct cfs_ctx *c, pid_t pid, uint64_t start, int rank);
+int cfs_access_max_read(struct cfs_ctx *c, pid_t pid, uint64_t start);
+/* Free all tracking state. */
+void cfs_access_free(struct cfs_ctx *c);
+
+/* An audit row for this caller. sync = 1: committed before return (opens,
+ * denials, policy changes) — failure is returned and must fail the
+ * operation; sync = 0: queued (reads, writes). offset/length CFS_AUDIT_NONE
+ * when not applicable. */
+int cfs_access_audit(struct cfs_ctx *c, const struct cfs_caller *cl, const char *action,
+		     const char *path, const char *result, const char *reason, int64_t grant,
+		     int64_t offset, int64_t length, int sync);
+
+#endif

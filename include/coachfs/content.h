@@ -1,0 +1,81 @@
+/* content.h — the encrypted file format: header (file id, encrypted policy
+ * and attribute block) and chunked AEAD body, with random-access read, write
+ * and truncate. content.c must never return unauthenticated bytes: any
+ * failed tag is -EIO. It never decides access and never logs contents. */
+#ifndef COACHFS_CONTENT_H
+#define COACHFS_CONTENT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "coachfs/crypto.h"
+#include "coachfs/util.h"
+
+#define CFS_FHDR_SIZE 1024                     /* fixed file header size */
+#define CFS_FILE_ID_BYTES 16
+#define CFS_META_MAX (CFS_FHDR_SIZE - 56 - 16) /* attribute block, plaintext */
+
+/* A scratch buffer owned by the calling thread (page-aligned, grown on need). */
+struct cfs_scratch {
+	unsigned char *buf;
+	size_t cap;
+};
+void cfs_scratch_free(struct cfs_scratch *s);
+
+/* One open backing file. Shared by all handles of the same inode; the lock
+ * serialises writers against readers. */
+struct cfs_file {
+	int fd;                                  /* backing fd, owned by the caller */
+	unsigned char id[CFS_FILE_ID_BYTES];
+	unsigned char *key;                      /* per-file key, sodium_malloc */
+	const struct cfs_keys *keys;
+	int aead;
+	size_t chunk;                            /* plaintext bytes per chunk */
+	size_t ovh;                              /* nonce + tag bytes per chunk */
+	unsigned char meta[CFS_META_MAX];        /* decrypted attribute block */
+	size_t meta_len;
+	pthread_rwlock_t lock;
+};
+
+/* Write a fresh header and an empty body (one empty last chunk) to fd. */
+int cfs_content_create(int fd, const struct cfs_keys *keys, const unsigned char *meta,
+		       size_t meta_len, struct cfs_file **out, struct cfs_err *err);
+/* Read and authenticate the header of fd. -EIO for any bad header. */
+int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out, struct cfs_err *err);
+/* Wipe and free (does not close fd). NULL-safe. */
+void cfs_content_close(struct cfs_file *f);
+
+/* Plaintext size for a ciphertext file of cipher_size bytes; -1 if that size
+ * is impossible (truncated inside a chunk or the header). */
+off_t cfs_content_plain_size(off_t cipher_size, int chunk_log2, int aead);
+
+int cfs_content_size(struct cfs_file *f, off_t *size);
+
+/* pread/pwrite semantics on plaintext. Callers hold f->lock (read or write). */
+ssize_t cfs_content_read(struct cfs_file *f, void *buf, size_t len, off_t off,
+			 struct cfs_scratch *s, struct cfs_err *err);
+ssize_t cfs_content_write(struct cfs_file *f, const void *buf, size_t len, off_t off,
+			  struct cfs_scratch *s, struct cfs_err *err);
+int cfs_content_truncate(struct cfs_file *f, off_t size, struct cfs_scratch *s, struct cfs_err *err);
+
+/* Replace the attribute block (re-encrypts the header in place). */
+int cfs_content_set_meta(struct cfs_file *f, const unsigned char *meta, size_t meta_len,
+			 struct cfs_err *err);
+
+/* Verify every chunk of the file (coach-admin check). 0 or -EIO with err
+ * naming the first bad chunk. */
+int cfs_content_verify(struct cfs_file *f, struct cfs_scratch *s, struct cfs_err *err);
+
+/* Attribute block: a list of (name, value) pairs.
+ * Encoding: repeated [u8 name_len][u16 value_len][name][value]. */
+int cfs_meta_get(const unsigned char *meta, size_t len, const char *name, const unsigned char **val,
+		 size_t *vlen);                               /* 0, -ENODATA, -EIO (malformed) */
+int cfs_meta_set(unsigned char *meta, size_t *len, size_t cap, const char *name,
+		 const void *val, size_t vlen);               /* 0, -ENOSPC, -EINVAL, -EIO */
+int cfs_meta_remove(unsigned char *meta, size_t *len, const char *name); /* 0, -ENODATA, -EIO */
+/* Names, NUL-separated, like listxattr; returns bytes needed. */
+ssize_t cfs_meta_list(const unsigned char *meta, size_t len, char *out, size_t cap);
+int cfs_meta_valid(const unsigned char *meta, size_t len);  /* 0 or -EIO */
+
+#endif

@@ -1,0 +1,39 @@
+/* ops.h — the daemon's context and its FUSE operation table. ops.c is thin
+ * glue: it turns FUSE requests into calls on store, content, policy, grants
+ * and audit. Nothing outside the daemon includes FUSE. */
+#ifndef COACHFS_OPS_H
+#define COACHFS_OPS_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include "coachfs/audit.h"
+#include "coachfs/caller.h"
+#include "coachfs/config.h"
+#include "coachfs/crypto.h"
+#include "coachfs/grants.h"
+#include "coachfs/store.h"
+
+struct cfs_ofile;
+struct cfs_track;
+
+/* The daemon's one context struct: all of its mutable state lives here. */
+struct cfs_ctx {
+	struct cfs_config *cfg;
+	struct cfs_keys *keys;
+	struct cfs_store *store;
+	struct cfs_audit *audit;
+	struct cfs_grants *grants;
+	struct cfs_roletab *roles;
+	char host[256];
+	char mountpoint[4096];
+	pthread_key_t scratch_key;
+	pthread_mutex_t lock;           /* guards the tables below */
+	struct cfs_ofile *ofiles;       /* open backing files, shared by handles */
+	struct cfs_track *tracks;       /* replay and derived-class tracking */
+};
+
+/* Operation table for fuse_new(); private_data must be a struct cfs_ctx. */
+const void *cfs_fuse_ops(void);
+size_t cfs_fuse_ops_size(void);
+
+#endif

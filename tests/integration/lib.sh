@@ -1,0 +1,153 @@
+# lib.sh — shared set-up for the integration tests: a throwaway store,
+# config and mount under one temporary directory, throwaway Unix users, and
+# the PASS/FAIL reporting that tests/run.sh counts. Sourced by t_*.sh.
+# Every test acts through a real FUSE mount; if it cannot mount, it fails.
+set -u
+B=${CFS_BUILD:?CFS_BUILD must name the build directory}
+BIN=$B/bin
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+T_NAME=$(basename "$0" .sh)
+T=$(mktemp -d "/tmp/cfs-$T_NAME.XXXXXX")
+chmod 755 "$T"
+CFG=$T/coachfs.ini
+STORE=$T/store
+MNT=$T/mnt
+PASSFILE=$T/passphrase
+DAEMON_PID=
+export COACHFS_CONFIG=$CFG
+
+pass() { echo "PASS $T_NAME.$1"; }
+fail() { echo "FAIL $T_NAME.$1${2:+: $2}"; }
+
+# ok NAME CMD...  — passes when CMD exits 0
+ok() { local n=$1; shift; local out; if out=$("$@" 2>&1); then pass "$n"; else fail "$n" "$(echo "$out" | tail -n 3 | tr '\n' ' ')"; fi; }
+# no NAME CMD...  — passes when CMD exits non-zero
+no() { local n=$1; shift; if "$@" >/dev/null 2>&1; then fail "$n" "succeeded but should have failed: $*"; else pass "$n"; fi; }
+# eq NAME ACTUAL EXPECTED
+eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', expected '$3'"; fi; }
+# has NAME HAYSTACK NEEDLE
+has() { case "$2" in *"$3"*) pass "$1" ;; *) fail "$1" "'$(echo "$2" | head -c 300)' does not contain '$3'" ;; esac; }
+# errno_of CMD... — the strerror text a command printed, for EIO/EACCES checks
+err_of() { "$@" 2>&1 >/dev/null | head -n 1; }
+
+# Throwaway users: cfs_alice, cfs_bob, cfs_carol; group cfs_soc (alice, carol).
+cfs_users() {
+	getent group cfs_soc >/dev/null || groupadd cfs_soc
+	getent group cfs_admins >/dev/null || groupadd cfs_admins
+	for u in cfs_alice cfs_bob cfs_carol cfs_dave; do
+		id "$u" >/dev/null 2>&1 || useradd -M -N -g users -s /usr/sbin/nologin "$u"
+	done
+	usermod -a -G cfs_soc cfs_alice
+	usermod -a -G cfs_soc cfs_carol
+	usermod -a -G cfs_admins cfs_dave
+}
+# as USER CMD... — run as that user with their groups
+as() { local u=$1; shift; setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups -- "$@"; }
+
+# Write the test config. Extra INI text may follow as $1 (appended).
+cfs_config() {
+	cat >"$CFG" <<INI
+[store]
+path = $STORE
+passphrase_file = $PASSFILE
+cipher = ${CFS_CIPHER:-auto}
+
+[mount]
+hide_denied = ${CFS_HIDE:-yes}
+
+[policy]
+db = $T/var/policy.db
+default_class = ${CFS_DEFAULT_CLASS:-internal}
+
+[audit]
+db = $T/var/audit.db
+reads = ${CFS_READS:-every}
+flush_ms = 50
+
+[roles]
+responder = cfs_alice, @cfs_soc
+contractor = cfs_bob
+admin = root, @cfs_admins
+
+[class.internal]
+grant = no
+roles = responder, admin
+writers = responder, admin
+export = log
+
+[class.public]
+grant = no
+roles = *
+writers = admin, responder
+export = allow
+
+[class.sensitive]
+grant = yes
+max_ttl = 8h
+export = deny
+
+[class.secret]
+grant = yes
+max_ttl = 1h
+approval = two-person
+export = deny
+readers = /usr/bin/less, /usr/bin/head
+max_opens = 3
+
+[export]
+tools = /usr/bin/cp, /usr/bin/rsync, /usr/bin/scp, /usr/bin/tar, /usr/bin/dd, /usr/bin/curl
+${1:-}
+INI
+}
+
+cfs_init() {
+	[ -f "$CFG" ] || cfs_config
+	printf 'correct horse battery staple %s\n' "$T_NAME" >"$PASSFILE"
+	chmod 600 "$PASSFILE"
+	"$BIN/coach-admin" -c "$CFG" init --kdf interactive >"$T/init.out" 2>&1 || {
+		fail init "$(cat "$T/init.out")"; return 1; }
+}
+
+cfs_mount() {
+	mkdir -p "$MNT"
+	if [ -n "${CFS_FG:-}" ]; then
+		# debugging aid: keep the daemon in the foreground, its stderr in $T/daemon.err
+		"$BIN/coachfs" -c "$CFG" -f "$MNT" 2>>"$T/daemon.err" &
+		DAEMON_PID=$!
+		for _ in $(seq 1 100); do mountpoint -q "$MNT" && break; sleep 0.05; done
+		mountpoint -q "$MNT" || { fail mount "$(cat "$T/daemon.err")"; return 1; }
+		return 0
+	fi
+	if ! "$BIN/coachfs" -c "$CFG" "$MNT" 2>"$T/mount.err"; then
+		fail mount "coachfs could not mount: $(cat "$T/mount.err")"
+		return 1
+	fi
+	if ! mountpoint -q "$MNT"; then
+		fail mount "coachfs returned but $MNT is not a mount point"
+		return 1
+	fi
+	DAEMON_PID=$(pgrep -n -f "^$BIN/coachfs -c $CFG $MNT\$" || true)
+}
+
+# Unmount and wait for the daemon to finish flushing the audit log.
+cfs_umount() {
+	mountpoint -q "$MNT" || return 0
+	fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"
+	if [ -n "$DAEMON_PID" ]; then
+		for _ in $(seq 1 100); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.05; done
+	fi
+	DAEMON_PID=
+}
+
+cfs_cleanup() {
+	cfs_umount
+	mountpoint -q "$MNT" 2>/dev/null && fusermount3 -uz "$MNT"
+	[ -n "${CFS_KEEP:-}" ] || rm -rf "$T"
+}
+trap cfs_cleanup EXIT
+
+# sqlite3 query on the audit database
+audit_q() { sqlite3 "$T/var/audit.db" "$1"; }
+
+# The ciphertext file behind a mount path
+backing() { echo "$STORE/tree$1"; }

@@ -1,0 +1,750 @@
+/* test_policy.c — cfs_decide, table-driven: every rule, every boundary
+ * second, every reason asserted word for word. Each table row is reported as
+ * its own PASS/FAIL line ("test_policy.<row name>"). Config structs are built
+ * by hand (no parsing). */
+#include "t.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coachfs/policy.h"
+
+#define T0 INT64_C(1795773600)  /* 2026-11-27 10:00:00 UTC */
+#define H INT64_C(3600)
+#define D INT64_C(86400)
+
+/* ---- callers ---- */
+#define ALICE_IDS .uid = 1000, .gid = 1000, .ngroups = 2, .groups = { 1000, 2000 }, \
+	.pid = 4242, .user = "alice", .nroles = 1, .roles = { "responder" }
+static const struct cfs_caller alice = { ALICE_IDS, .exe = "/usr/bin/less" };
+static const struct cfs_caller alice_mpv = { ALICE_IDS, .exe = "/usr/bin/mpv" };
+static const struct cfs_caller alice_cat = { ALICE_IDS, .exe = "/usr/bin/cat" };
+static const struct cfs_caller alice_cp = { ALICE_IDS, .exe = "/usr/bin/cp" };
+static const struct cfs_caller alice_noexe = { ALICE_IDS, .exe = "" };
+#define BOB_IDS .uid = 1001, .gid = 1001, .ngroups = 1, .groups = { 1001 }, .pid = 4343, \
+	.user = "bob"
+static const struct cfs_caller bob = { BOB_IDS, .exe = "/usr/bin/less" };
+static const struct cfs_caller bob_cat = { BOB_IDS, .exe = "/usr/bin/cat" };
+static const struct cfs_caller bob_cp = { BOB_IDS, .exe = "/usr/bin/cp" };
+#define ROOT_IDS .uid = 0, .gid = 0, .ngroups = 1, .groups = { 0 }, .pid = 1, .user = "root", \
+	.nroles = 1, .roles = { "admin" }
+static const struct cfs_caller root = { ROOT_IDS, .exe = "/usr/bin/setfattr" };
+static const struct cfs_caller root_cp = { ROOT_IDS, .exe = "/usr/bin/cp" };
+/* no login name known; primary group 2000 (soc) */
+static const struct cfs_caller carol = { .uid = 1002, .gid = 2000, .ngroups = 1,
+	.groups = { 2000 }, .pid = 4444, .user = "", .exe = "/usr/bin/less" };
+
+/* ---- classes ---- */
+static const struct cfs_class c_internal = { .name = "internal", .grant = 0,
+	.roles = { 2, { "responder", "admin" } }, .writers = { 1, { "admin" } },
+	.export = CFS_EXPORT_LOG };
+static const struct cfs_class c_public = { .name = "public", .grant = 0,
+	.roles = { 1, { "*" } }, .writers = { 1, { "admin" } }, .export = CFS_EXPORT_ALLOW };
+static const struct cfs_class c_open = { .name = "open", .grant = 0,
+	.roles = { 1, { "*" } }, .writers = { 1, { "*" } }, .export = CFS_EXPORT_ALLOW };
+static const struct cfs_class c_mixed = { .name = "mixed", .grant = 0,
+	.roles = { 2, { "*", "responder" } }, .export = CFS_EXPORT_ALLOW };
+static const struct cfs_class c_gated = { .name = "gated", .grant = 1,
+	.roles = { 1, { "admin" } }, .writers = { 1, { "admin" } }, .export = CFS_EXPORT_ALLOW };
+static const struct cfs_class c_sensitive = { .name = "sensitive", .grant = 1,
+	.max_ttl = 8 * H, .export = CFS_EXPORT_DENY };
+static const struct cfs_class c_secret = { .name = "secret", .grant = 1, .max_ttl = H,
+	.approval = CFS_APPROVAL_TWO_PERSON, .export = CFS_EXPORT_DENY,
+	.readers = { 2, { "/usr/bin/less", "/usr/bin/mpv" } }, .max_opens = 3 };
+static const struct cfs_class c_nocap = { .name = "nocap", .grant = 1, .max_ttl = 0,
+	.export = CFS_EXPORT_ALLOW };
+static const struct cfs_class c_odd = { .name = "odd", .grant = 1, .max_ttl = 90 * 60 };
+static const struct cfs_class c_ttl2d = { .name = "ttl2d", .grant = 1, .max_ttl = 2 * D };
+static const struct cfs_class c_ttl61 = { .name = "ttl61", .grant = 1, .max_ttl = 61 };
+static const struct cfs_class c_unset = { .name = "unset", .grant = 0,
+	.roles = { 1, { "*" } }, .export = CFS_EXPORT_UNSET };
+
+static const struct cfs_list l_vim = { 1, { "/usr/bin/vim" } };
+static const struct cfs_list l_empty = { 0, { NULL } };
+
+/* effective file policies */
+#define FP_INT { .cls = &c_internal, .export = CFS_EXPORT_LOG }
+#define FP_PUB { .cls = &c_public, .export = CFS_EXPORT_ALLOW }
+#define FP_SENS { .cls = &c_sensitive, .export = CFS_EXPORT_DENY }
+#define FP_SEC { .cls = &c_secret, .export = CFS_EXPORT_DENY, .readers = &c_secret.readers, \
+	.max_opens = 3 }
+#define FP_NOCAP { .cls = &c_nocap, .export = CFS_EXPORT_ALLOW }
+#define FP(C) { .cls = &C, .export = CFS_EXPORT_ALLOW }
+
+/* grants: user, group, role subject; approved_by only where given */
+#define UG(ID, UID, PATH, S, E, ...) { .id = ID, .kind = CFS_SUBJ_USER, .ugid = UID, \
+	.path = PATH, .start = S, .end = E, .granted_by = "root", __VA_ARGS__ }
+#define GG(ID, GID, PATH, S, E, ...) { .id = ID, .kind = CFS_SUBJ_GROUP, .ugid = GID, \
+	.path = PATH, .start = S, .end = E, .granted_by = "root", __VA_ARGS__ }
+#define RG(ID, ROLE, PATH, S, E, ...) { .id = ID, .kind = CFS_SUBJ_ROLE, .role = ROLE, \
+	.path = PATH, .start = S, .end = E, .granted_by = "root", __VA_ARGS__ }
+/* alice's grant 7 on /inc for an hour, and on /sec for two (approved) */
+#define A7 UG(7, 1000, "/inc", T0, T0 + H)
+#define S7(...) UG(7, 1000, "/sec", T0, T0 + 2 * H, .approved_by = "carol", __VA_ARGS__)
+
+#define GRANTS(...) .g = (const struct cfs_grant[]){ __VA_ARGS__ }, \
+	.ng = sizeof((const struct cfs_grant[]){ __VA_ARGS__ }) / sizeof(struct cfs_grant)
+#define RQ(P, OP, NOW, ...) { .path = P, .op = CFS_OP_##OP, .now = NOW, __VA_ARGS__ }
+
+struct tc {
+	const char *name;
+	const struct cfs_caller *c;
+	struct cfs_file_policy fp;
+	const struct cfs_grant *g;
+	size_t ng;
+	struct cfs_request req;
+	enum cfs_verdict v;
+	int64_t gid;
+	int exp;
+	const char *reason;
+};
+
+#define ALLOW .v = CFS_ALLOW
+#define FLAG .v = CFS_FLAG
+#define DENY .v = CFS_DENY
+
+static const struct tc cases[] = {
+	/* ---------- role admission ---------- */
+	{ "role_read_internal", &alice, FP_INT, .req = RQ("/int/a.md", READ, T0), ALLOW,
+	  .reason = "role responder admits class internal" },
+	{ "role_see_internal", &alice, FP_INT, .req = RQ("/int/a.md", SEE, T0), ALLOW,
+	  .reason = "role responder admits class internal" },
+	{ "role_admin_reads_internal", &root, FP_INT, .req = RQ("/int/a.md", READ, T0), ALLOW,
+	  .reason = "role admin admits class internal" },
+	{ "role_star_public", &bob, FP_PUB, .req = RQ("/pub/a.md", READ, T0), ALLOW,
+	  .reason = "class public admits every caller" },
+	{ "role_named_preferred_over_star", &alice, FP(c_mixed), .req = RQ("/m/a.md", READ, T0),
+	  ALLOW, .reason = "role responder admits class mixed" },
+	{ "role_star_when_no_named_role", &bob, FP(c_mixed), .req = RQ("/m/a.md", READ, T0),
+	  ALLOW, .reason = "class mixed admits every caller" },
+	{ "role_none_internal", &bob, FP_INT, .req = RQ("/int/a.md", READ, T0), DENY,
+	  .reason = "no role of bob admits class internal and no grant for bob covers /int/a.md" },
+	{ "role_none_nameless_caller", &carol, FP_INT, .req = RQ("/int/a.md", READ, T0), DENY,
+	  .reason = "no role of uid 1002 admits class internal and no grant for uid 1002 covers "
+		    "/int/a.md" },
+	{ "role_ignored_when_class_needs_grant", &root, FP(c_gated),
+	  .req = RQ("/g/a.md", READ, T0), DENY,
+	  .reason = "no grant for root covers /g/a.md (class gated requires a grant)" },
+	{ "role_writers_ignored_when_class_needs_grant", &root, FP(c_gated),
+	  .req = RQ("/g/a.md", WRITE, T0), DENY,
+	  .reason = "no grant for root covers /g/a.md (class gated requires a grant)" },
+	{ "role_write_by_writer", &root, FP_INT, .req = RQ("/int/a.md", WRITE, T0), ALLOW,
+	  .reason = "role admin may write class internal" },
+	{ "role_write_reader_not_writer", &alice, FP_INT, .req = RQ("/int/a.md", WRITE, T0), DENY,
+	  .reason = "role responder may not write class internal" },
+	{ "role_write_star_reader_only", &bob, FP_PUB, .req = RQ("/pub/a.md", WRITE, T0), DENY,
+	  .reason = "no role of bob may write class public and no grant for bob covers /pub/a.md" },
+	{ "role_write_no_role", &bob, FP_INT, .req = RQ("/int/a.md", WRITE, T0), DENY,
+	  .reason = "no role of bob may write class internal and no grant for bob covers "
+		    "/int/a.md" },
+	{ "role_write_star_writers", &bob, FP(c_open), .req = RQ("/o/a.md", WRITE, T0), ALLOW,
+	  .reason = "class open lets every caller write" },
+	{ "role_write_falls_back_to_write_grant", &alice, FP_INT,
+	  GRANTS(UG(7, 1000, "/int", T0, T0 + H, .write = 1)), .req = RQ("/int/a.md", WRITE, T0),
+	  ALLOW, .gid = 7, .reason = "grant 7 admits alice to write until 2026-11-27 11:00:00 UTC" },
+	{ "role_write_readonly_grant_reason_wins", &alice, FP_INT,
+	  GRANTS(UG(7, 1000, "/int", T0, T0 + H)), .req = RQ("/int/a.md", WRITE, T0), DENY,
+	  .reason = "grant 7 does not allow writing" },
+	{ "role_preferred_over_valid_grant", &alice, FP_INT,
+	  GRANTS(UG(7, 1000, "/int", T0, T0 + H)), .req = RQ("/int/a.md", READ, T0), ALLOW,
+	  .reason = "role responder admits class internal" },
+	{ "grant_admits_on_role_class", &bob, FP_INT, GRANTS(UG(7, 1001, "/int", T0, T0 + H)),
+	  .req = RQ("/int/a.md", READ, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits bob until 2026-11-27 11:00:00 UTC" },
+
+	/* ---------- grant time window (sensitive: 8h cap, not binding) ---------- */
+	{ "grant_start_minus_1", &alice, FP_SENS, GRANTS(A7), .req = RQ("/inc/a.md", READ, T0 - 1),
+	  DENY, .reason = "grant 7 starts at 2026-11-27 10:00:00 UTC" },
+	{ "grant_at_start", &alice, FP_SENS, GRANTS(A7), .req = RQ("/inc/a.md", READ, T0), ALLOW,
+	  .gid = 7, .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "grant_end_minus_1", &alice, FP_SENS, GRANTS(A7),
+	  .req = RQ("/inc/a.md", READ, T0 + H - 1), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "grant_at_end", &alice, FP_SENS, GRANTS(A7), .req = RQ("/inc/a.md", READ, T0 + H), DENY,
+	  .reason = "grant 7 expired at 2026-11-27 11:00:00 UTC" },
+	{ "grant_end_before_start", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "/inc", T0, T0 - 10)), .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "grant 7 expired at 2026-11-27 09:59:50 UTC" },
+	{ "grant_none", &alice, FP_SENS, .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "no grant for alice covers /inc/a.md (class sensitive requires a grant)" },
+	{ "grant_nameless_caller", &carol, FP_SENS, .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "no grant for uid 1002 covers /inc/a.md (class sensitive requires a grant)" },
+
+	/* ---------- max_ttl cap (secret: 1h; grant asks for 2h) ---------- */
+	{ "ttl_cap_minus_1", &alice, FP_SEC, GRANTS(S7()), .req = RQ("/sec/plan.md", READ, T0 + H - 1),
+	  ALLOW, .gid = 7, .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC (open 1 of 3)" },
+	{ "ttl_cap_exact", &alice, FP_SEC, GRANTS(S7()), .req = RQ("/sec/plan.md", READ, T0 + H),
+	  DENY, .reason = "grant 7 expired at 2026-11-27 11:00:00 UTC (class secret allows at most 1h)" },
+	{ "ttl_no_cap", &alice, FP_NOCAP, GRANTS(UG(7, 1000, "/inc", T0, T0 + 30 * D)),
+	  .req = RQ("/inc/a.md", READ, T0 + 30 * D - 1), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-12-27 10:00:00 UTC" },
+	{ "ttl_90m", &alice, FP(c_odd), GRANTS(UG(7, 1000, "/inc", T0, T0 + 2 * H)),
+	  .req = RQ("/inc/a.md", READ, T0 + 5400), DENY,
+	  .reason = "grant 7 expired at 2026-11-27 11:30:00 UTC (class odd allows at most 90m)" },
+	{ "ttl_90m_minus_1", &alice, FP(c_odd), GRANTS(UG(7, 1000, "/inc", T0, T0 + 2 * H)),
+	  .req = RQ("/inc/a.md", READ, T0 + 5399), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:30:00 UTC" },
+	{ "ttl_2d", &alice, FP(c_ttl2d), GRANTS(UG(7, 1000, "/inc", T0, T0 + 3 * D)),
+	  .req = RQ("/inc/a.md", READ, T0 + 2 * D), DENY,
+	  .reason = "grant 7 expired at 2026-11-29 10:00:00 UTC (class ttl2d allows at most 2d)" },
+	{ "ttl_61s", &alice, FP(c_ttl61), GRANTS(UG(7, 1000, "/inc", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0 + 61), DENY,
+	  .reason = "grant 7 expired at 2026-11-27 10:01:01 UTC (class ttl61 allows at most 61s)" },
+	{ "ttl_overflow_saturates", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "/inc", INT64_MAX - 100, INT64_MAX)),
+	  .req = RQ("/inc/a.md", READ, INT64_MAX - 50), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 292277026596-12-04 15:30:07 UTC" },
+	{ "time_before_epoch", &alice, FP_NOCAP, GRANTS(UG(7, 1000, "/inc", -1, 100)),
+	  .req = RQ("/inc/a.md", READ, -2), DENY,
+	  .reason = "grant 7 starts at 1969-12-31 23:59:59 UTC" },
+	{ "time_epoch_end", &alice, FP_NOCAP, GRANTS(UG(7, 1000, "/inc", -100, 0)),
+	  .req = RQ("/inc/a.md", READ, 0), DENY,
+	  .reason = "grant 7 expired at 1970-01-01 00:00:00 UTC" },
+	{ "time_leap_day", &alice, FP_NOCAP, GRANTS(UG(7, 1000, "/inc", 951782400, T0)),
+	  .req = RQ("/inc/a.md", READ, 951782399), DENY,
+	  .reason = "grant 7 starts at 2000-02-29 00:00:00 UTC" },
+
+	/* ---------- path coverage ---------- */
+	{ "path_dir_itself", &alice, FP_SENS, GRANTS(A7), .req = RQ("/inc", READ, T0), ALLOW,
+	  .gid = 7, .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "path_deep_in_subtree", &alice, FP_SENS, GRANTS(A7),
+	  .req = RQ("/inc/2026/q4/a.md", READ, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "path_sibling_common_prefix", &alice, FP_SENS, GRANTS(A7),
+	  .req = RQ("/incident/a.md", READ, T0), DENY,
+	  .reason = "no grant for alice covers /incident/a.md (class sensitive requires a grant)" },
+	{ "path_root_covers_all", &alice, FP_SENS, GRANTS(UG(7, 1000, "/", T0, T0 + H)),
+	  .req = RQ("/incident/a.md", READ, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "path_file_grant_exact", &alice, FP_SENS, GRANTS(UG(7, 1000, "/inc/a.md", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "path_file_grant_not_longer_name", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "/inc/a.md", T0, T0 + H)), .req = RQ("/inc/a.md.bak", READ, T0), DENY,
+	  .reason = "no grant for alice covers /inc/a.md.bak (class sensitive requires a grant)" },
+	{ "path_child_grant_not_parent", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "/inc/a", T0, T0 + H)), .req = RQ("/inc", READ, T0), DENY,
+	  .reason = "no grant for alice covers /inc (class sensitive requires a grant)" },
+	{ "path_grant_trailing_slash_covers_nothing", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "/inc/", T0, T0 + H)), .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "no grant for alice covers /inc/a.md (class sensitive requires a grant)" },
+	{ "path_grant_empty_covers_nothing", &alice, FP_SENS, GRANTS(UG(7, 1000, "", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "no grant for alice covers /inc/a.md (class sensitive requires a grant)" },
+	{ "path_grant_null_covers_nothing", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, NULL, T0, T0 + H)), .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "no grant for alice covers /inc/a.md (class sensitive requires a grant)" },
+	{ "path_grant_relative_covers_nothing", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "inc", T0, T0 + H)), .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "no grant for alice covers /inc/a.md (class sensitive requires a grant)" },
+	{ "invalid_path_dotdot", &alice, FP_SENS, GRANTS(UG(7, 1000, "/", T0, T0 + H)),
+	  .req = RQ("/x/../inc", READ, T0), DENY, .reason = "not a canonical mount path: denied" },
+
+	/* ---------- subjects ---------- */
+	{ "subj_group_supplementary", &alice, FP_SENS, GRANTS(GG(7, 2000, "/inc", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "subj_group_primary", &carol, FP_SENS, GRANTS(GG(7, 2000, "/inc", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits uid 1002 until 2026-11-27 11:00:00 UTC" },
+	{ "subj_group_nonmember", &bob, FP_SENS, GRANTS(GG(7, 2000, "/inc", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "no grant for bob covers /inc/a.md (class sensitive requires a grant)" },
+	{ "subj_group_gid_is_not_uid", &alice, FP_SENS, GRANTS(GG(7, 1000 + 1, "/inc", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "no grant for alice covers /inc/a.md (class sensitive requires a grant)" },
+	{ "subj_role_holder", &alice, FP_SENS, GRANTS(RG(7, "responder", "/inc", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "subj_role_nonholder", &bob, FP_SENS, GRANTS(RG(7, "responder", "/inc", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "no grant for bob covers /inc/a.md (class sensitive requires a grant)" },
+	{ "subj_role_null", &alice, FP_SENS, GRANTS(RG(7, NULL, "/inc", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "no grant for alice covers /inc/a.md (class sensitive requires a grant)" },
+	{ "subj_user_other", &alice, FP_SENS, GRANTS(UG(7, 1001, "/inc", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "no grant for alice covers /inc/a.md (class sensitive requires a grant)" },
+	{ "subj_unknown_kind", &alice, FP_SENS,
+	  GRANTS({ .id = 7, .kind = 0, .ugid = 1000, .path = "/inc", .start = T0, .end = T0 + H }),
+	  .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "no grant for alice covers /inc/a.md (class sensitive requires a grant)" },
+
+	/* ---------- revocation ---------- */
+	{ "revoked_in_past", &alice, FP_SENS, GRANTS(UG(7, 1000, "/inc", T0, T0 + H, .revoked_at = T0 + 10)),
+	  .req = RQ("/inc/a.md", READ, T0 + 20), DENY, .reason = "grant 7 is revoked" },
+	{ "revoked_this_second", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "/inc", T0, T0 + H, .revoked_at = T0 + 20)),
+	  .req = RQ("/inc/a.md", READ, T0 + 20), DENY, .reason = "grant 7 is revoked" },
+	{ "revoked_in_future", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "/inc", T0, T0 + H, .revoked_at = T0 + 21)),
+	  .req = RQ("/inc/a.md", READ, T0 + 20), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "revoked_before_start", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "/inc", T0, T0 + H, .revoked_at = T0 - 100)),
+	  .req = RQ("/inc/a.md", READ, T0 - 50), DENY, .reason = "grant 7 is revoked" },
+
+	/* ---------- two-person approval (secret) ---------- */
+	{ "approval_none", &alice, FP_SEC, GRANTS(UG(7, 1000, "/sec", T0, T0 + H)),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY,
+	  .reason = "grant 7 needs two-person approval (approved by nobody)" },
+	{ "approval_empty", &alice, FP_SEC, GRANTS(UG(7, 1000, "/sec", T0, T0 + H, .approved_by = "")),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY,
+	  .reason = "grant 7 needs two-person approval (approved by nobody)" },
+	{ "approval_self", &alice, FP_SEC,
+	  GRANTS(UG(7, 1000, "/sec", T0, T0 + H, .approved_by = "root")),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY,
+	  .reason = "grant 7 needs two-person approval (approved by its own granter root)" },
+	{ "approval_ok", &alice, FP_SEC, GRANTS(S7()), .req = RQ("/sec/plan.md", READ, T0), ALLOW,
+	  .gid = 7, .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC (open 1 of 3)" },
+	{ "approval_granter_unknown", &alice, FP_SEC,
+	  GRANTS({ .id = 7, .kind = CFS_SUBJ_USER, .ugid = 1000, .path = "/sec", .start = T0,
+		   .end = T0 + H, .approved_by = "carol" }),
+	  .req = RQ("/sec/plan.md", READ, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC (open 1 of 3)" },
+	{ "approval_not_asked_by_class", &alice, FP_SENS, GRANTS(A7),
+	  .req = RQ("/inc/a.md", READ, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "approval_checked_on_see", &alice, FP_SEC, GRANTS(UG(7, 1000, "/sec", T0, T0 + H)),
+	  .req = RQ("/sec/plan.md", SEE, T0), DENY,
+	  .reason = "grant 7 needs two-person approval (approved by nobody)" },
+
+	/* ---------- opens: smallest non-zero of grant and file ---------- */
+	{ "opens_file_limit_last", &alice, FP_SEC, GRANTS(S7(.opens_used = 2)),
+	  .req = RQ("/sec/plan.md", READ, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC (open 3 of 3)" },
+	{ "opens_file_limit_used", &alice, FP_SEC, GRANTS(S7(.opens_used = 3)),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY, .reason = "grant 7 has used its 3 opens" },
+	{ "opens_over_used", &alice, FP_SEC, GRANTS(S7(.opens_used = 9)),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY, .reason = "grant 7 has used its 3 opens" },
+	{ "opens_grant_smaller_left", &alice, FP_SEC, GRANTS(S7(.max_opens = 2, .opens_used = 1)),
+	  .req = RQ("/sec/plan.md", READ, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC (open 2 of 2)" },
+	{ "opens_grant_smaller_used", &alice, FP_SEC, GRANTS(S7(.max_opens = 2, .opens_used = 2)),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY, .reason = "grant 7 has used its 2 opens" },
+	{ "opens_file_smaller", &alice, FP_SEC, GRANTS(S7(.max_opens = 5, .opens_used = 3)),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY, .reason = "grant 7 has used its 3 opens" },
+	{ "opens_grant_only_left", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "/inc", T0, T0 + H, .max_opens = 4, .opens_used = 3)),
+	  .req = RQ("/inc/a.md", READ, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC (open 4 of 4)" },
+	{ "opens_grant_only_used", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "/inc", T0, T0 + H, .max_opens = 4, .opens_used = 4)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY, .reason = "grant 7 has used its 4 opens" },
+	{ "opens_unlimited", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "/inc", T0, T0 + H, .opens_used = 100000)),
+	  .req = RQ("/inc/a.md", READ, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "opens_file_override_on_sensitive", &alice,
+	  { .cls = &c_sensitive, .export = CFS_EXPORT_DENY, .max_opens = 1 },
+	  GRANTS(UG(7, 1000, "/inc", T0, T0 + H, .opens_used = 1)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY, .reason = "grant 7 has used its 1 opens" },
+	{ "opens_see_ignores", &alice, FP_SEC, GRANTS(S7(.opens_used = 3)),
+	  .req = RQ("/sec/plan.md", SEE, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "opens_write_counts", &alice, FP_SEC, GRANTS(S7(.write = 1, .opens_used = 3)),
+	  .req = RQ("/sec/plan.md", WRITE, T0), DENY, .reason = "grant 7 has used its 3 opens" },
+	{ "opens_recheck_ignores", &alice, FP_SEC, GRANTS(S7(.opens_used = 3)),
+	  .req = RQ("/sec/plan.md", RECHECK, T0, .held_grant = 7), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+
+	/* ---------- write through a grant ---------- */
+	{ "write_grant_with_write", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "/inc", T0, T0 + H, .write = 1)), .req = RQ("/inc/a.md", WRITE, T0),
+	  ALLOW, .gid = 7, .reason = "grant 7 admits alice to write until 2026-11-27 11:00:00 UTC" },
+	{ "write_grant_without_write", &alice, FP_SENS, GRANTS(A7),
+	  .req = RQ("/inc/a.md", WRITE, T0), DENY, .reason = "grant 7 does not allow writing" },
+	{ "write_grant_with_opens", &alice, FP_SEC, GRANTS(S7(.write = 1, .opens_used = 1)),
+	  .req = RQ("/sec/plan.md", WRITE, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice to write until 2026-11-27 11:00:00 UTC (open 2 of 3)" },
+	{ "write_second_grant_writes", &alice, FP_SENS,
+	  GRANTS(A7, UG(8, 1000, "/inc", T0, T0 + H, .write = 1)),
+	  .req = RQ("/inc/a.md", WRITE, T0), ALLOW, .gid = 8,
+	  .reason = "grant 8 admits alice to write until 2026-11-27 11:00:00 UTC" },
+
+	/* ---------- programs (readers) ---------- */
+	{ "readers_less_allowed", &alice, FP_SEC, GRANTS(S7()), .req = RQ("/sec/plan.md", READ, T0),
+	  ALLOW, .gid = 7, .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC (open 1 of 3)" },
+	{ "readers_mpv_allowed", &alice_mpv, FP_SEC, GRANTS(S7()),
+	  .req = RQ("/sec/plan.md", READ, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC (open 1 of 3)" },
+	{ "readers_cat_denied", &alice_cat, FP_SEC, GRANTS(S7()),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY,
+	  .reason = "program /usr/bin/cat is not an allowed reader of /sec/plan.md (class secret)" },
+	{ "readers_unknown_program_denied", &alice_noexe, FP_SEC, GRANTS(S7()),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY,
+	  .reason = "program (unknown) is not an allowed reader of /sec/plan.md (class secret)" },
+	{ "readers_apply_to_write", &alice_cat, FP_SEC, GRANTS(S7(.write = 1)),
+	  .req = RQ("/sec/plan.md", WRITE, T0), DENY,
+	  .reason = "program /usr/bin/cat is not an allowed reader of /sec/plan.md (class secret)" },
+	{ "readers_file_override", &alice, { .cls = &c_internal, .export = CFS_EXPORT_LOG,
+	  .readers = &l_vim }, .req = RQ("/int/a.md", READ, T0), DENY,
+	  .reason = "program /usr/bin/less is not an allowed reader of /int/a.md (class internal)" },
+	{ "readers_empty_list_any", &alice_cat, { .cls = &c_internal, .export = CFS_EXPORT_LOG,
+	  .readers = &l_empty }, .req = RQ("/int/a.md", READ, T0), ALLOW,
+	  .reason = "role responder admits class internal" },
+	{ "readers_access_reason_first", &bob_cat, FP_SEC, .req = RQ("/sec/plan.md", READ, T0),
+	  DENY, .reason = "no grant for bob covers /sec/plan.md (class secret requires a grant)" },
+	{ "readers_ignored_by_see", &alice_cat, FP_SEC, GRANTS(S7()),
+	  .req = RQ("/sec/plan.md", SEE, T0), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+
+	/* ---------- export ---------- */
+	{ "export_log_flags", &alice_cp, FP_INT, .req = RQ("/int/a.md", READ, T0, .export_tool = 1),
+	  FLAG, .exp = 1,
+	  .reason = "export by /usr/bin/cp flagged (export rule log); role responder admits class "
+		    "internal" },
+	{ "export_allow", &alice_cp, FP_PUB, .req = RQ("/pub/a.md", READ, T0, .export_tool = 1),
+	  ALLOW, .exp = 1,
+	  .reason = "export by /usr/bin/cp allowed (export rule allow); class public admits every "
+		    "caller" },
+	{ "export_deny", &alice_cp, FP_SENS, GRANTS(A7),
+	  .req = RQ("/inc/a.md", READ, T0, .export_tool = 1), DENY, .exp = 1,
+	  .reason = "export of /inc/a.md by /usr/bin/cp denied (export rule deny)" },
+	{ "export_file_override_allow", &alice_cp,
+	  { .cls = &c_sensitive, .export = CFS_EXPORT_ALLOW }, GRANTS(A7),
+	  .req = RQ("/inc/a.md", READ, T0, .export_tool = 1), ALLOW, .gid = 7, .exp = 1,
+	  .reason = "export by /usr/bin/cp allowed (export rule allow); grant 7 admits alice until "
+		    "2026-11-27 11:00:00 UTC" },
+	{ "export_file_override_deny", &alice_cp, { .cls = &c_internal, .export = CFS_EXPORT_DENY },
+	  .req = RQ("/int/a.md", READ, T0, .export_tool = 1), DENY, .exp = 1,
+	  .reason = "export of /int/a.md by /usr/bin/cp denied (export rule deny)" },
+	{ "export_unset_uses_class", &alice_cp, { .cls = &c_internal },
+	  .req = RQ("/int/a.md", READ, T0, .export_tool = 1), FLAG, .exp = 1,
+	  .reason = "export by /usr/bin/cp flagged (export rule log); role responder admits class "
+		    "internal" },
+	{ "export_unset_everywhere_denies", &alice_cp, { .cls = &c_unset },
+	  .req = RQ("/u/a.md", READ, T0, .export_tool = 1), DENY, .exp = 1,
+	  .reason = "export of /u/a.md by /usr/bin/cp denied (export rule unset)" },
+	{ "export_invalid_rule_denies", &alice_cp, { .cls = &c_public, .export = 77 },
+	  .req = RQ("/pub/a.md", READ, T0, .export_tool = 1), DENY, .exp = 1,
+	  .reason = "export of /pub/a.md by /usr/bin/cp denied (export rule invalid)" },
+	{ "export_access_reason_first", &bob_cp, FP_INT,
+	  .req = RQ("/int/a.md", READ, T0, .export_tool = 1), DENY,
+	  .reason = "no role of bob admits class internal and no grant for bob covers /int/a.md" },
+	{ "export_readers_reason_first", &alice_cp, FP_SEC, GRANTS(S7()),
+	  .req = RQ("/sec/plan.md", READ, T0, .export_tool = 1), DENY,
+	  .reason = "program /usr/bin/cp is not an allowed reader of /sec/plan.md (class secret)" },
+	{ "export_only_by_flag", &alice_cp, FP_SENS, GRANTS(A7), .req = RQ("/inc/a.md", READ, T0),
+	  ALLOW, .gid = 7, .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "export_by_copy_range_from_reader", &alice, FP_SEC, GRANTS(S7()),
+	  .req = RQ("/sec/plan.md", READ, T0, .export_tool = 1), DENY, .exp = 1,
+	  .reason = "export of /sec/plan.md by /usr/bin/less denied (export rule deny)" },
+	{ "export_on_write_flags", &root_cp, FP_INT,
+	  .req = RQ("/int/a.md", WRITE, T0, .export_tool = 1), FLAG, .exp = 1,
+	  .reason = "export by /usr/bin/cp flagged (export rule log); role admin may write class "
+		    "internal" },
+	{ "export_ignored_by_see", &alice_cp, FP_SENS, GRANTS(A7),
+	  .req = RQ("/inc/a.md", SEE, T0, .export_tool = 1), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "export_ignored_by_recheck", &alice_cp, FP_SENS, GRANTS(A7),
+	  .req = RQ("/inc/a.md", RECHECK, T0, .export_tool = 1, .held_grant = 7), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+
+	/* ---------- several grants ---------- */
+	{ "multi_first_satisfying_wins", &alice, FP_SENS,
+	  GRANTS(UG(8, 1000, "/inc", T0 - 2 * H, T0 - H), UG(9, 1000, "/inc", T0, T0 + H),
+		 UG(10, 1000, "/", T0, T0 + 2 * H)),
+	  .req = RQ("/inc/a.md", READ, T0), ALLOW, .gid = 9,
+	  .reason = "grant 9 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "multi_furthest_failure_reported", &alice, FP_SEC,
+	  GRANTS(S7(.revoked_at = T0), UG(6, 1000, "/sec", T0, T0 + H, .approved_by = "carol",
+					  .opens_used = 3)),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY, .reason = "grant 6 has used its 3 opens" },
+	{ "multi_furthest_failure_any_order", &alice, FP_SEC,
+	  GRANTS(UG(6, 1000, "/sec", T0, T0 + H, .approved_by = "carol", .opens_used = 3),
+		 S7(.revoked_at = T0)),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY, .reason = "grant 6 has used its 3 opens" },
+	{ "multi_tie_first_in_order", &alice, FP_SENS,
+	  GRANTS(UG(3, 1000, "/inc", T0 - 3 * H, T0 - 2 * H), UG(4, 1000, "/inc", T0 - 2 * H, T0 - H)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "grant 3 expired at 2026-11-27 08:00:00 UTC" },
+	{ "multi_expired_beats_not_started", &alice, FP_SENS,
+	  GRANTS(UG(4, 1000, "/inc", T0 + H, T0 + 2 * H), UG(3, 1000, "/inc", T0 - 2 * H, T0 - H)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "grant 3 expired at 2026-11-27 09:00:00 UTC" },
+	{ "multi_irrelevant_ignored", &alice, FP_SENS,
+	  GRANTS(UG(1, 1001, "/inc", T0, T0 + H), UG(2, 1000, "/other", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "no grant for alice covers /inc/a.md (class sensitive requires a grant)" },
+	{ "multi_relevant_over_irrelevant", &alice, FP_SENS,
+	  GRANTS(UG(1, 1001, "/inc", T0, T0 + H), UG(2, 1000, "/inc", T0, T0 + H, .revoked_at = T0)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY, .reason = "grant 2 is revoked" },
+	{ "multi_group_then_user", &alice, FP_SENS,
+	  GRANTS(GG(5, 2000, "/inc", T0, T0 + H), UG(6, 1000, "/inc", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0), ALLOW, .gid = 5,
+	  .reason = "grant 5 admits alice until 2026-11-27 11:00:00 UTC" },
+
+	/* ---------- RECHECK ---------- */
+	{ "recheck_held_live", &alice, FP_SENS, GRANTS(A7),
+	  .req = RQ("/inc/a.md", RECHECK, T0 + 10, .held_grant = 7), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "recheck_held_revoked", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "/inc", T0, T0 + H, .revoked_at = T0 + 5)),
+	  .req = RQ("/inc/a.md", RECHECK, T0 + 10, .held_grant = 7), DENY,
+	  .reason = "grant 7 is revoked" },
+	{ "recheck_held_last_second", &alice, FP_SENS, GRANTS(A7),
+	  .req = RQ("/inc/a.md", RECHECK, T0 + H - 1, .held_grant = 7), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "recheck_held_expired", &alice, FP_SENS, GRANTS(A7),
+	  .req = RQ("/inc/a.md", RECHECK, T0 + H, .held_grant = 7), DENY,
+	  .reason = "grant 7 expired at 2026-11-27 11:00:00 UTC" },
+	{ "recheck_held_capped", &alice, FP_SEC, GRANTS(S7()),
+	  .req = RQ("/sec/plan.md", RECHECK, T0 + H, .held_grant = 7), DENY,
+	  .reason = "grant 7 expired at 2026-11-27 11:00:00 UTC (class secret allows at most 1h)" },
+	{ "recheck_held_missing", &alice, FP_SENS, GRANTS(UG(9, 1000, "/inc", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", RECHECK, T0, .held_grant = 7), DENY,
+	  .reason = "grant 7 is no longer in force (revoked, expired or removed)" },
+	{ "recheck_held_missing_no_grants", &alice, FP_SENS,
+	  .req = RQ("/inc/a.md", RECHECK, T0, .held_grant = 7), DENY,
+	  .reason = "grant 7 is no longer in force (revoked, expired or removed)" },
+	{ "recheck_only_held_counts", &alice, FP_SENS,
+	  GRANTS(UG(9, 1000, "/inc", T0, T0 + 2 * H), A7),
+	  .req = RQ("/inc/a.md", RECHECK, T0 + H, .held_grant = 7), DENY,
+	  .reason = "grant 7 expired at 2026-11-27 11:00:00 UTC" },
+	{ "recheck_held_moved_out", &alice, FP_SENS, GRANTS(A7),
+	  .req = RQ("/other.md", RECHECK, T0, .held_grant = 7), DENY,
+	  .reason = "grant 7 does not cover /other.md" },
+	{ "recheck_held_other_caller", &bob, FP_SENS, GRANTS(A7),
+	  .req = RQ("/inc/a.md", RECHECK, T0, .held_grant = 7), DENY,
+	  .reason = "grant 7 does not name bob" },
+	{ "recheck_held_ignores_readers", &alice_cat, FP_SEC, GRANTS(S7()),
+	  .req = RQ("/sec/plan.md", RECHECK, T0, .held_grant = 7), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "recheck_held_ignores_write_bit", &alice, FP_SENS, GRANTS(A7),
+	  .req = RQ("/inc/a.md", RECHECK, T0, .held_grant = 7), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+	{ "recheck_held_on_role_class", &alice, FP_INT, GRANTS(UG(7, 1000, "/int", T0 - 2 * H, T0 - H)),
+	  .req = RQ("/int/a.md", RECHECK, T0, .held_grant = 7), DENY,
+	  .reason = "grant 7 expired at 2026-11-27 09:00:00 UTC" },
+	{ "recheck_role_live", &alice, FP_INT, .req = RQ("/int/a.md", RECHECK, T0), ALLOW,
+	  .reason = "role responder admits class internal" },
+	{ "recheck_role_class_now_gated", &alice, FP_SENS, GRANTS(A7),
+	  .req = RQ("/inc/a.md", RECHECK, T0), DENY,
+	  .reason = "class sensitive requires a grant and this handle was opened without one" },
+	{ "recheck_role_lost", &bob, FP_INT, .req = RQ("/int/a.md", RECHECK, T0), DENY,
+	  .reason = "no role of bob admits class internal" },
+	{ "recheck_role_not_rescued_by_grant", &bob, FP_INT, GRANTS(UG(7, 1001, "/int", T0, T0 + H)),
+	  .req = RQ("/int/a.md", RECHECK, T0), DENY, .reason = "no role of bob admits class internal" },
+
+	/* ---------- ADMIN ---------- */
+	{ "admin_by_admin", &root, FP_SENS, .req = RQ("/inc/a.md", ADMIN, T0), ALLOW,
+	  .reason = "admin role" },
+	{ "admin_by_responder", &alice, FP_INT, .req = RQ("/int/a.md", ADMIN, T0), DENY,
+	  .reason = "only the admin role may change policy or manage entries" },
+	{ "admin_not_by_grant", &alice, FP_SENS,
+	  GRANTS(UG(7, 1000, "/", T0, T0 + H, .write = 1)), .req = RQ("/inc/a.md", ADMIN, T0), DENY,
+	  .reason = "only the admin role may change policy or manage entries" },
+	{ "admin_not_by_star_writers", &bob, FP(c_open), .req = RQ("/o/a.md", ADMIN, T0), DENY,
+	  .reason = "only the admin role may change policy or manage entries" },
+	{ "admin_path_not_needed", &root, FP_SENS, .req = RQ(NULL, ADMIN, T0), ALLOW,
+	  .reason = "admin role" },
+
+	/* ---------- SEE ---------- */
+	{ "see_no_access", &bob, FP_SEC, .req = RQ("/sec/plan.md", SEE, T0), DENY,
+	  .reason = "no grant for bob covers /sec/plan.md (class secret requires a grant)" },
+	{ "see_not_started", &alice, FP_SENS, GRANTS(A7), .req = RQ("/inc/a.md", SEE, T0 - 1), DENY,
+	  .reason = "grant 7 starts at 2026-11-27 10:00:00 UTC" },
+	{ "see_readonly_grant", &alice, FP_SENS, GRANTS(A7), .req = RQ("/inc/a.md", SEE, T0), ALLOW,
+	  .gid = 7, .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
+
+	/* ---------- malformed requests ---------- */
+	{ "invalid_path_relative", &alice, FP_INT, .req = RQ("int/a.md", READ, T0), DENY,
+	  .reason = "not a canonical mount path: denied" },
+	{ "invalid_path_trailing_slash", &alice, FP_INT, .req = RQ("/int/", READ, T0), DENY,
+	  .reason = "not a canonical mount path: denied" },
+	{ "invalid_path_null", &alice, FP_INT, .req = RQ(NULL, SEE, T0), DENY,
+	  .reason = "not a canonical mount path: denied" },
+	{ "invalid_path_empty", &alice, FP_INT, .req = RQ("", READ, T0), DENY,
+	  .reason = "not a canonical mount path: denied" },
+	{ "unknown_op", &root, FP_INT, .req = { .path = "/int/a.md", .op = 99, .now = T0 }, DENY,
+	  .reason = "unknown operation 99: denied" },
+};
+
+static void report(const char *name)
+{
+	if (t_fails_in_test) {
+		t_total_fail++;
+		printf("FAIL test_policy.%s: %s\n", name, t_first_failure);
+	} else {
+		printf("PASS test_policy.%s\n", name);
+	}
+	fflush(stdout);
+}
+
+static void run_case(const struct tc *k)
+{
+	struct cfs_decision d;
+	memset(&d, 0x5a, sizeof d);  /* everything must be (re)set */
+	cfs_decide(k->c, &k->fp, k->g, k->ng, &k->req, &d);
+	T_CHECK(memchr(d.reason, 0, sizeof d.reason) != NULL);
+	T_EQ_STR(d.reason, k->reason);
+	T_EQ_INT(d.verdict, k->v);
+	T_EQ_INT(d.grant_id, k->gid);
+	T_EQ_INT(d.is_export, k->exp);
+	/* pure: the same inputs give the same answer */
+	struct cfs_decision d2;
+	memset(&d2, 0, sizeof d2);
+	cfs_decide(k->c, &k->fp, k->g, k->ng, &k->req, &d2);
+	T_CHECK(d2.verdict == d.verdict && d2.grant_id == d.grant_id &&
+		strcmp(d2.reason, d.reason) == 0);
+}
+
+/* ---------- the helpers on their own ---------- */
+
+static void effective_end(void)
+{
+	struct cfs_grant g = { .start = T0, .end = T0 + 2 * H };
+	T_EQ_INT(cfs_grant_effective_end(&g, &c_nocap), T0 + 2 * H);
+	T_EQ_INT(cfs_grant_effective_end(&g, &c_secret), T0 + H);
+	T_EQ_INT(cfs_grant_effective_end(&g, &c_sensitive), T0 + 2 * H);
+	T_EQ_INT(cfs_grant_effective_end(&g, NULL), T0 + 2 * H);
+	struct cfs_class neg = { .name = "neg", .max_ttl = -5 };
+	T_EQ_INT(cfs_grant_effective_end(&g, &neg), T0 + 2 * H);
+	g.start = INT64_MAX - 10;
+	g.end = INT64_MAX;
+	T_EQ_INT(cfs_grant_effective_end(&g, &c_secret), INT64_MAX);
+	g.end = INT64_MAX - 5;
+	T_EQ_INT(cfs_grant_effective_end(&g, &c_secret), INT64_MAX - 5);
+	struct cfs_class huge = { .name = "huge", .max_ttl = INT64_MAX };
+	g.start = 1;
+	g.end = INT64_MAX;
+	T_EQ_INT(cfs_grant_effective_end(&g, &huge), INT64_MAX);
+	g.start = INT64_MIN;
+	g.end = 0;
+	T_EQ_INT(cfs_grant_effective_end(&g, &huge), -1);
+}
+
+static void matches_caller(void)
+{
+	struct cfs_grant u = UG(1, 1000, "/", 0, 1);
+	struct cfs_grant gsup = GG(2, 2000, "/", 0, 1);
+	struct cfs_grant gpri = GG(3, 1000, "/", 0, 1);
+	struct cfs_grant r = RG(4, "responder", "/", 0, 1);
+	struct cfs_grant rnull = RG(5, NULL, "/", 0, 1);
+	struct cfs_grant rempty = RG(6, "", "/", 0, 1);
+	struct cfs_grant bad = { .kind = 9, .ugid = 1000 };
+	T_EQ_INT(cfs_grant_matches_caller(&u, &alice), 1);
+	T_EQ_INT(cfs_grant_matches_caller(&u, &bob), 0);
+	T_EQ_INT(cfs_grant_matches_caller(&gsup, &alice), 1);
+	T_EQ_INT(cfs_grant_matches_caller(&gsup, &carol), 1);
+	T_EQ_INT(cfs_grant_matches_caller(&gsup, &bob), 0);
+	T_EQ_INT(cfs_grant_matches_caller(&gpri, &alice), 1);
+	T_EQ_INT(cfs_grant_matches_caller(&r, &alice), 1);
+	T_EQ_INT(cfs_grant_matches_caller(&r, &root), 0);
+	T_EQ_INT(cfs_grant_matches_caller(&rnull, &alice), 0);
+	T_EQ_INT(cfs_grant_matches_caller(&rempty, &alice), 0);
+	T_EQ_INT(cfs_grant_matches_caller(&bad, &alice), 0);
+	T_EQ_INT(cfs_grant_matches_caller(NULL, &alice), 0);
+	T_EQ_INT(cfs_grant_matches_caller(&u, NULL), 0);
+}
+
+/* A caller whose counts are out of range must not be read past its arrays. */
+static void hostile_caller_counts(void)
+{
+	struct cfs_caller c = alice;
+	struct cfs_file_policy fp = FP_INT;
+	struct cfs_request req = RQ("/int/a.md", READ, T0);
+	struct cfs_decision d;
+	c.nroles = 1000;
+	c.ngroups = 1000;
+	for (int i = 1; i < CFS_ROLES_MAX; i++)
+		c.roles[i] = "nobody-role";
+	cfs_decide(&c, &fp, NULL, 0, &req, &d);
+	T_EQ_INT(d.verdict, CFS_ALLOW);
+	T_EQ_STR(d.reason, "role responder admits class internal");
+	c.nroles = -3;
+	cfs_decide(&c, &fp, NULL, 0, &req, &d);
+	T_EQ_INT(d.verdict, CFS_DENY);
+	/* unterminated user name: named by uid instead */
+	memset(c.user, 'x', sizeof c.user);
+	cfs_decide(&c, &fp, NULL, 0, &req, &d);
+	T_EQ_STR(d.reason,
+		 "no role of uid 1000 admits class internal and no grant for uid 1000 covers /int/a.md");
+}
+
+static void null_inputs(void)
+{
+	struct cfs_file_policy fp = FP_INT;
+	struct cfs_file_policy nocls = { .cls = NULL };
+	struct cfs_request req = RQ("/int/a.md", READ, T0);
+	struct cfs_decision d;
+	cfs_decide(&alice, &fp, NULL, 0, &req, NULL);  /* must not crash */
+	memset(&d, 0x5a, sizeof d);
+	cfs_decide(NULL, &fp, NULL, 0, &req, &d);
+	T_EQ_INT(d.verdict, CFS_DENY);
+	T_EQ_INT(d.grant_id, 0);
+	T_EQ_INT(d.is_export, 0);
+	T_EQ_STR(d.reason, "incomplete request: denied");
+	cfs_decide(&alice, NULL, NULL, 0, &req, &d);
+	T_EQ_STR(d.reason, "incomplete request: denied");
+	cfs_decide(&alice, &nocls, NULL, 0, &req, &d);
+	T_EQ_STR(d.reason, "incomplete request: denied");
+	cfs_decide(&alice, &fp, NULL, 0, NULL, &d);
+	T_EQ_STR(d.reason, "incomplete request: denied");
+	/* grants NULL with a count: treated as no grants */
+	struct cfs_file_policy sfp = FP_SENS;
+	struct cfs_request sreq = RQ("/inc/a.md", READ, T0);
+	cfs_decide(&alice, &sfp, NULL, 5, &sreq, &d);
+	T_EQ_INT(d.verdict, CFS_DENY);
+	T_EQ_STR(d.reason, "no grant for alice covers /inc/a.md (class sensitive requires a grant)");
+}
+
+/* A reason that does not fit is cut, never overflowed, and stays non-empty. */
+static void long_path_truncates(void)
+{
+	char *path = malloc(4000);
+	struct cfs_file_policy fp = FP_SENS;
+	struct cfs_decision d;
+	T_CHECK(path != NULL);
+	if (!path)
+		return;
+	path[0] = '/';
+	memset(path + 1, 'p', 3998);
+	path[3999] = 0;
+	struct cfs_request req = { .path = path, .op = CFS_OP_READ, .now = T0 };
+	cfs_decide(&alice, &fp, NULL, 0, &req, &d);
+	T_EQ_INT(d.verdict, CFS_DENY);
+	T_EQ_INT(strlen(d.reason), sizeof d.reason - 1);
+	T_CHECK(strncmp(d.reason, "no grant for alice covers /ppp", 30) == 0);
+	free(path);
+}
+
+/* A grant with a very large id prints in full. */
+static void large_grant_id(void)
+{
+	struct cfs_grant g = UG(INT64_MAX, 1000, "/inc", T0, T0 + H, .revoked_at = 1);
+	struct cfs_file_policy fp = FP_SENS;
+	struct cfs_request req = RQ("/inc/a.md", READ, T0);
+	struct cfs_decision d;
+	cfs_decide(&alice, &fp, &g, 1, &req, &d);
+	T_EQ_STR(d.reason, "grant 9223372036854775807 is revoked");
+	T_EQ_INT(d.grant_id, 0);
+}
+
+int main(void)
+{
+	size_t n = sizeof cases / sizeof cases[0];
+	for (size_t i = 0; i < n; i++) {
+		t_fails_in_test = 0;
+		t_first_failure[0] = 0;
+		run_case(&cases[i]);
+		report(cases[i].name);
+	}
+	/* row names must be unique so each PASS line means one case */
+	t_fails_in_test = 0;
+	t_first_failure[0] = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (strcmp(cases[i].name, cases[j].name) == 0)
+				T_FAILF("duplicate case name %s", cases[i].name);
+	report("case_names_unique");
+	T_RUN(effective_end);
+	T_RUN(matches_caller);
+	T_RUN(hostile_caller_counts);
+	T_RUN(null_inputs);
+	T_RUN(long_path_truncates);
+	T_RUN(large_grant_id);
+	T_END();
+}

@@ -1,0 +1,418 @@
+/* coach-admin — the administrator's tool: create a store (init), change its
+ * passphrase (passwd), verify every file offline (check), print the audit
+ * public key (pubkey), and read or set policy attributes (policy). It owns
+ * only its command line; it must never print a key or a passphrase. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coachfs/audit.h"
+#include "coachfs/config.h"
+#include "coachfs/content.h"
+#include "coachfs/crypto.h"
+#include "coachfs/grants.h"
+#include "coachfs/store.h"
+
+static const char *prog = "coach-admin";
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: coach-admin [-c FILE] COMMAND [ARGS]\n"
+		"\n"
+		"Commands:\n"
+		"  init [--kdf interactive|moderate|sensitive] [--chunk-size BYTES]\n"
+		"        create the store, its key (wrapped under the passphrase with\n"
+		"        Argon2id), the policy and audit databases, and print the audit\n"
+		"        public key for auditors to pin\n"
+		"  passwd [--new-passphrase-file FILE]\n"
+		"        re-wrap the store key under a new passphrase\n"
+		"  check [-q]\n"
+		"        verify every file's header and chunk tags offline; names each bad\n"
+		"        file and exits 1 if there is any\n"
+		"  pubkey\n"
+		"        print the audit public key\n"
+		"  policy get PATH [KEY] | policy set PATH KEY VALUE | policy unset PATH KEY\n"
+		"        read or change user.coachfs.KEY on PATH through the running mount\n"
+		"        (KEY: class, export, readers, max_opens); --mount DIR names it\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE   configuration (default: $COACHFS_CONFIG, else %s)\n"
+		"  -h, --help          this text\n"
+		"  -V, --version       print the version\n"
+		"\n"
+		"The passphrase comes from [store] passphrase_file, else from the terminal.\n",
+		CFS_DEFAULT_CONFIG);
+}
+
+static int die(const char *msg)
+{
+	fprintf(stderr, "%s: %s\n", prog, msg);
+	return 1;
+}
+
+static int usage_error(const char *msg)
+{
+	fprintf(stderr, "%s: %s (see 'coach-admin --help')\n", prog, msg);
+	return 2;
+}
+
+/* mkdir -p for the parent directory of a file path, mode 0700 for new ones. */
+static int mkparents(const char *file, struct cfs_err *err)
+{
+	char p[PATH_MAX];
+	if (cfs_strlcpy(p, file, sizeof p) >= sizeof p)
+		return cfs_errf(err, -ENAMETOOLONG, "%s: path too long", file);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+			return cfs_errf(err, -errno, "%s: %s", p, strerror(errno));
+		*s = '/';
+	}
+	return 0;
+}
+
+static int cmd_init(struct cfs_config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "kdf", required_argument, NULL, 'k' },
+		{ "chunk-size", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum cfs_kdf_level kdf = CFS_KDF_MODERATE;
+	int chunk_log2 = 12, opt, aead;
+	uint64_t v;
+	struct cfs_err e = { "" };
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'k':
+			if (!strcmp(optarg, "interactive")) kdf = CFS_KDF_INTERACTIVE;
+			else if (!strcmp(optarg, "moderate")) kdf = CFS_KDF_MODERATE;
+			else if (!strcmp(optarg, "sensitive")) kdf = CFS_KDF_SENSITIVE;
+			else return usage_error("--kdf: expected interactive, moderate or sensitive");
+			break;
+		case 's':
+			if (cfs_parse_uint(optarg, 1 << 20, &v) < 0 || v < 4096 || (v & (v - 1)))
+				return usage_error("--chunk-size: expected a power of two from 4096 to 1048576");
+			chunk_log2 = __builtin_ctzll(v);
+			break;
+		default: return usage_error("init: unknown option");
+		}
+	}
+	if (optind != argc)
+		return usage_error("init takes no arguments");
+	if (cfs_aead_resolve((int)cfg->cipher, &aead, &e) < 0) {
+		fprintf(stderr, "%s: %s: [store] cipher: %s\n", prog, cfg->file, e.msg);
+		return 1;
+	}
+	char hdr[PATH_MAX];
+	if (cfs_store_header_path(cfg->store_path, hdr, sizeof hdr) < 0)
+		return die("store path too long");
+	if (access(hdr, F_OK) == 0) {
+		fprintf(stderr, "%s: %s: a store already exists (use 'coach-admin passwd' to change its passphrase)\n",
+			prog, cfg->store_path);
+		return 1;
+	}
+	char *pass;
+	size_t passlen;
+	if (cfs_pass_read(cfg->passphrase_file, 1, "New store passphrase: ", &pass, &passlen, &e) < 0)
+		return die(e.msg);
+	struct cfs_keys *k = NULL;
+	struct cfs_grants *g = NULL;
+	struct cfs_audit *a = NULL;
+	int rc = cfs_store_init(cfg->store_path, &e);
+	if (rc == 0) {
+		if (isatty(2))
+			fprintf(stderr, "deriving the key (Argon2id, %s)...\n",
+				kdf == CFS_KDF_INTERACTIVE ? "interactive" : kdf == CFS_KDF_SENSITIVE ? "sensitive" : "moderate");
+		rc = cfs_store_create(hdr, pass, passlen, aead, chunk_log2, kdf, &k, &e);
+	}
+	cfs_pass_free(pass, passlen);
+	if (rc == 0 && (rc = mkparents(cfg->policy_db, &e)) == 0)
+		rc = cfs_grants_open(cfg->policy_db, 1, &g, &e);
+	if (rc == 0 && (rc = mkparents(cfg->audit_db, &e)) == 0)
+		rc = cfs_audit_open(cfg->audit_db, 1, &a, &e);
+	unsigned char pk[CFS_AUDIT_PK_BYTES];
+	if (rc == 0) {
+		unsigned char *sk = sodium_malloc(CFS_AUDIT_SK_BYTES);
+		if (!sk) {
+			rc = cfs_errf(&e, -ENOMEM, "out of secure memory");
+		} else {
+			cfs_audit_keypair(k, pk, sk);
+			sodium_free(sk);
+			rc = cfs_audit_write_pubkey(cfg->audit_db, pk, &e);
+		}
+	}
+	if (a && cfs_audit_close(a, rc == 0 ? &e : NULL) < 0 && rc == 0)
+		rc = -EIO;
+	cfs_grants_close(g);
+	if (rc < 0) {
+		cfs_keys_free(k);
+		return die(e.msg);
+	}
+	char hex[2 * CFS_AUDIT_PK_BYTES + 1];
+	sodium_bin2hex(hex, sizeof hex, pk, sizeof pk);
+	printf("created store %s (%s, %d-byte chunks)\n", cfg->store_path, cfs_aead_name(k->aead),
+	       1 << k->chunk_log2);
+	printf("policy database %s\n", cfg->policy_db);
+	printf("audit database %s\n", cfg->audit_db);
+	printf("audit public key %s\n", hex);
+	printf("(also written to %s.pub; give it to your auditors to pin)\n", cfg->audit_db);
+	cfs_keys_free(k);
+	return 0;
+}
+
+static int cmd_passwd(struct cfs_config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "new-passphrase-file", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *newfile = NULL;
+	int opt;
+	struct cfs_err e = { "" };
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (opt == 'n')
+			newfile = optarg;
+		else
+			return usage_error("passwd: unknown option");
+	}
+	if (optind != argc)
+		return usage_error("passwd takes no arguments");
+	char hdr[PATH_MAX], *oldp, *newp;
+	size_t oldl, newl;
+	if (cfs_store_header_path(cfg->store_path, hdr, sizeof hdr) < 0)
+		return die("store path too long");
+	if (cfs_pass_read(cfg->passphrase_file, 0, "Current passphrase: ", &oldp, &oldl, &e) < 0)
+		return die(e.msg);
+	if (cfs_pass_read(newfile, 1, "New passphrase: ", &newp, &newl, &e) < 0) {
+		cfs_pass_free(oldp, oldl);
+		return die(e.msg);
+	}
+	int rc = cfs_store_passwd(hdr, oldp, oldl, newp, newl, &e);
+	cfs_pass_free(oldp, oldl);
+	cfs_pass_free(newp, newl);
+	if (rc < 0)
+		return die(e.msg);
+	printf("passphrase changed for %s\n", cfg->store_path);
+	if (cfg->passphrase_file)
+		printf("remember to update %s\n", cfg->passphrase_file);
+	return 0;
+}
+
+struct checker {
+	const struct cfs_keys *keys;
+	struct cfs_scratch scratch;
+	long files, bad, dirs;
+	int quiet, tty;
+	struct timespec last;
+};
+
+static void progress(struct checker *ck, int final)
+{
+	if (!ck->tty || ck->quiet)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long ms = (now.tv_sec - ck->last.tv_sec) * 1000 + (now.tv_nsec - ck->last.tv_nsec) / 1000000;
+	if (!final && ms < 100)
+		return;
+	ck->last = now;
+	fprintf(stderr, "\rchecked %ld files in %ld directories, %ld bad%s", ck->files, ck->dirs, ck->bad,
+		final ? "\n" : "");
+}
+
+static void bad(struct checker *ck, const char *path, const char *why)
+{
+	if (ck->tty && !ck->quiet)
+		fputc('\r', stderr);
+	printf("BAD %s: %s\n", path, why);
+	fflush(stdout);
+	ck->bad++;
+}
+
+static void check_file(struct checker *ck, int dfd, const char *name, const char *path)
+{
+	struct cfs_err e = { "" };
+	struct cfs_file *f;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		bad(ck, path, strerror(errno));
+		return;
+	}
+	if (cfs_content_open(fd, ck->keys, &f, &e) < 0) {
+		bad(ck, path, e.msg);
+	} else {
+		if (cfs_content_verify(f, &ck->scratch, &e) < 0)
+			bad(ck, path, e.msg);
+		cfs_content_close(f);
+	}
+	close(fd);
+	ck->files++;
+	progress(ck, 0);
+}
+
+static void check_dir(struct checker *ck, int dfd, const char *path, int depth)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dp) {
+		if (fd >= 0)
+			close(fd);
+		bad(ck, path, strerror(errno));
+		return;
+	}
+	ck->dirs++;
+	struct dirent *de;
+	while ((de = readdir(dp))) {
+		char sub[PATH_MAX];
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof sub, "%s%s%s", path, depth ? "/" : "", de->d_name);
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			bad(ck, sub, strerror(errno));
+			continue;
+		}
+		if (!strncmp(de->d_name, ".coachfs-tmp.", 13)) {
+			bad(ck, sub, "leftover temporary file from an interrupted write (safe to delete)");
+			continue;
+		}
+		if (S_ISREG(st.st_mode)) {
+			check_file(ck, dfd, de->d_name, sub);
+		} else if (S_ISDIR(st.st_mode)) {
+			int sfd = openat(dfd, de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sfd < 0) {
+				bad(ck, sub, strerror(errno));
+				continue;
+			}
+			check_dir(ck, sfd, sub, depth + 1);
+			close(sfd);
+		} else if (!S_ISLNK(st.st_mode)) {
+			bad(ck, sub, "not a file, directory or symlink (nothing else belongs in a store)");
+		}
+	}
+	closedir(dp);
+}
+
+static int cmd_check(struct cfs_config *cfg, int argc, char **argv)
+{
+	struct checker ck;
+	struct cfs_err e = { "" };
+	memset(&ck, 0, sizeof ck);
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			ck.quiet = 1;
+		else
+			return usage_error("check: unknown argument");
+	}
+	char hdr[PATH_MAX], tree[PATH_MAX], *pass;
+	size_t passlen;
+	struct cfs_keys *k;
+	if (cfs_store_header_path(cfg->store_path, hdr, sizeof hdr) < 0)
+		return die("store path too long");
+	if (cfs_pass_read(cfg->passphrase_file, 0, "Store passphrase: ", &pass, &passlen, &e) < 0)
+		return die(e.msg);
+	int rc = cfs_store_unlock(hdr, pass, passlen, &k, &e);
+	cfs_pass_free(pass, passlen);
+	if (rc < 0)
+		return die(e.msg);
+	snprintf(tree, sizeof tree, "%s/%s", cfg->store_path, CFS_STORE_TREE);
+	int fd = open(tree, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, tree, strerror(errno));
+		cfs_keys_free(k);
+		return 1;
+	}
+	ck.keys = k;
+	ck.tty = isatty(2);
+	clock_gettime(CLOCK_MONOTONIC, &ck.last);
+	check_dir(&ck, fd, "/", 0);
+	close(fd);
+	progress(&ck, 1);
+	cfs_scratch_free(&ck.scratch);
+	cfs_keys_free(k);
+	printf("%s: %ld files checked in %ld directories, %ld bad\n", cfg->store_path, ck.files, ck.dirs,
+	       ck.bad);
+	return ck.bad ? 1 : 0;
+}
+
+static int cmd_pubkey(struct cfs_config *cfg, int argc)
+{
+	unsigned char pk[CFS_AUDIT_PK_BYTES];
+	char pubfile[PATH_MAX], hex[2 * CFS_AUDIT_PK_BYTES + 1];
+	struct cfs_err e = { "" };
+	if (argc != 1)
+		return usage_error("pubkey takes no arguments");
+	snprintf(pubfile, sizeof pubfile, "%s.pub", cfg->audit_db);
+	if (cfs_audit_read_pubkey(pubfile, pk, &e) < 0)
+		return die(e.msg);
+	sodium_bin2hex(hex, sizeof hex, pk, sizeof pk);
+	printf("%s\n", hex);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cfgfile = NULL;
+	int opt;
+	struct cfs_err e = { "" };
+	while ((opt = getopt_long(argc, argv, "+c:hV", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'c': cfgfile = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("coach-admin %s\n", CFS_VERSION); return 0;
+		default: return usage_error("unknown option");
+		}
+	}
+	if (optind >= argc)
+		return usage_error("missing command");
+	const char *cmd = argv[optind];
+	int sub_argc = argc - optind;
+	char **sub_argv = argv + optind;
+	if (!strcmp(cmd, "help"))
+		return usage(stdout), 0;
+	if (strcmp(cmd, "init") && strcmp(cmd, "passwd") && strcmp(cmd, "check") && strcmp(cmd, "pubkey") &&
+	    strcmp(cmd, "policy")) {
+		fprintf(stderr, "%s: unknown command '%s' (see 'coach-admin --help')\n", prog, cmd);
+		return 2;
+	}
+	if (cfs_crypto_init(&e) < 0)
+		return die(e.msg);
+	struct cfs_config *cfg;
+	if (cfs_config_load(cfs_config_path(cfgfile), &cfg, &e) < 0)
+		return die(e.msg);
+	int rc;
+	if (!strcmp(cmd, "init"))
+		rc = cmd_init(cfg, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "passwd"))
+		rc = cmd_passwd(cfg, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "check"))
+		rc = cmd_check(cfg, sub_argc, sub_argv);
+	else if (!strcmp(cmd, "pubkey"))
+		rc = cmd_pubkey(cfg, sub_argc);
+	else
+		rc = usage_error("policy: not available yet");
+	cfs_config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,1026 @@
+/* coach-grant — add, list, show and revoke time-bound grants (DESIGN §2).
+ * Owns argument parsing, resolving USER to a uid/gid/role, and printing; the
+ * database work is grants.c's and the audit rows are audit.c's. It must never
+ * change a grant without root, never leave an added grant without its audit
+ * row, and never print a key or a passphrase (it handles none).
+ *
+ * Add and audit: the grant row is inserted inside a policy.db write
+ * transaction, the grant_add audit row is appended (and committed) while that
+ * transaction is open, and only then is the grant committed. If the audit row
+ * cannot be written the grant is rolled back: no grant is ever visible without
+ * its audit row. (If the final commit fails after the audit row was written,
+ * an error row saying so is appended: the log may over-report, never
+ * under-report.)
+ * Revoke and audit: the revocation is committed first, then audited. A
+ * broken audit database must never keep access alive, so a revocation stands
+ * even when its audit row cannot be written; the tool then fails loudly
+ * (exit 1) saying exactly that. */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coachfs/audit.h"
+#include "coachfs/config.h"
+#include "coachfs/grants.h"
+#include "coachfs/util.h"
+
+#define PROG "coach-grant"
+#define MAX_OPENS_LIMIT 1000000
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+static const char usage_text[] =
+	"usage: coach-grant [-c FILE] COMMAND [ARGS]\n"
+	"\n"
+	"Grant, list, show and revoke time-bound access to coachfs material.\n"
+	"\n"
+	"  add USER PATH --ttl DURATION [--start TIME] [--max-opens N] [--write]\n"
+	"      [--reason TEXT] [--approved-by NAME]\n"
+	"                 give USER access to PATH (a file or a whole subtree) for\n"
+	"                 DURATION from TIME (default now); prints the grant id\n"
+	"  list [--active] [--user U] [--path P] [--json]\n"
+	"                 grants, newest first; --active: not revoked and not ended;\n"
+	"                 --user: subject exactly as granted; --path: grants covering P\n"
+	"  show ID [--json]\n"
+	"                 one grant in full\n"
+	"  revoke ID [--reason TEXT]\n"
+	"                 end a grant now (open files lose access within a second)\n"
+	"\n"
+	"USER is a login name, @group, or role:NAME (a role in [roles]). PATH is\n"
+	"mount-relative, like /incidents/2026. DURATION is 90s, 15m, 4h or 2d.\n"
+	"TIME is now, +2h (from now), 2h (ago), 2026-11-27T10:00:00Z,\n"
+	"2026-11-27 10:00 (local time) or @EPOCHSECONDS.\n"
+	"The daemon ends a grant no later than its start plus the max_ttl of the\n"
+	"file's class; a class with approval = two-person needs --approved-by\n"
+	"naming someone other than the granting admin.\n"
+	"\n"
+	"Options:\n"
+	"  -c FILE        configuration (default: $COACHFS_CONFIG, else\n"
+	"                 /etc/coachfs/coachfs.ini)\n"
+	"  -h, --help     show this help\n"
+	"  -V, --version  show the version\n"
+	"\n"
+	"Only root (or an admin via sudo) may add or revoke grants; both are recorded\n"
+	"in the audit database, and fail when they cannot be.\n"
+	"Exit status: 0 done, 1 failed, 2 bad usage or argument.\n";
+
+/* ---- messages ------------------------------------------------------------- */
+
+static int say(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int say(int code, const char *fmt, ...)
+{
+	va_list ap;
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+/* After getopt_long returned ':' (missing value) or '?' (unknown). cmd is
+ * the command ("add: ") or "" before one. */
+static int bad_option(const char *cmd, int c, int opt, char **argv, int ind)
+{
+	if (c == ':')
+		return say(EXIT_USAGE, "%soption '%s' needs a value", cmd, argv[ind - 1]);
+	if (opt && opt != '?')
+		return say(EXIT_USAGE, "%sunknown option '-%c' (see coach-grant --help)", cmd, opt);
+	return say(EXIT_USAGE, "%sunknown option '%s' (see coach-grant --help)", cmd,
+		   argv[ind - 1]);
+}
+
+/* Text safe for a terminal: control bytes and backslash as \xNN / \\. */
+static void term_text(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p && o + 5 < cap; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", *p);
+		else if (*p == '\\')
+			o += (size_t)snprintf(out + o, cap - o, "\\\\");
+		else
+			out[o++] = (char)*p;
+	}
+	out[o] = 0;
+}
+
+/* Length of a valid UTF-8 sequence at p, 0 if invalid. */
+static int utf8_len(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	int n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (n == 0 || (n == 2 && p[0] < 0xc2) || (n == 4 && p[0] > 0xf4))
+		return 0;
+	for (int i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
+		return 0;
+	if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
+		return 0;
+	return n;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	if (!s || !*s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		int n = utf8_len(p);
+		if (n == 0) {
+			fputs("\\ufffd", f); /* not UTF-8: never emit invalid JSON */
+			p++;
+			continue;
+		}
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fwrite(p, 1, (size_t)n, f);
+		p += n;
+	}
+	fputc('"', f);
+}
+
+static void fmt_local(int64_t t, char *out, size_t cap)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	if (!localtime_r(&tt, &tm) || strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(out, cap, "@%lld", (long long)t);
+}
+
+static void fmt_utc(int64_t t, char *out, size_t cap)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	if (!gmtime_r(&tt, &tm) || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, cap, "@%lld", (long long)t);
+}
+
+/* "4h", "90m", "1d2h": the largest units that divide exactly, up to two. */
+static void fmt_duration(int64_t s, char *out, size_t cap)
+{
+	static const struct { int64_t n; char u; } units[] = {
+		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
+	size_t o = 0;
+	int parts = 0;
+	out[0] = 0;
+	for (size_t i = 0; i < 4 && s > 0 && parts < 2; i++) {
+		if (s >= units[i].n) {
+			o += (size_t)snprintf(out + o, cap > o ? cap - o : 0, "%lld%c",
+					      (long long)(s / units[i].n), units[i].u);
+			s %= units[i].n;
+			parts++;
+		}
+	}
+	if (s > 0 && o < cap)
+		snprintf(out + o, cap - o, "+%llds", (long long)s);
+	if (out[0] == 0)
+		snprintf(out, cap, "0s");
+}
+
+static const char *state_of(const struct cfs_grant_rec *r, int64_t now)
+{
+	if (r->g.revoked_at)
+		return "revoked";
+	if (r->g.end <= now)
+		return "expired";
+	if (r->g.start > now)
+		return "pending";
+	return "active";
+}
+
+static const char *kind_name(enum cfs_subject k)
+{
+	return k == CFS_SUBJ_USER ? "user" : k == CFS_SUBJ_GROUP ? "group" : "role";
+}
+
+static int printable(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Free text from argv: bounded, no control characters. */
+static int text_arg(const char *opt, const char *s)
+{
+	if (strlen(s) >= CFS_TEXT_MAX)
+		return say(EXIT_USAGE, "%s: too long (at most %d bytes)", opt, CFS_TEXT_MAX - 1);
+	if (!printable(s))
+		return say(EXIT_USAGE, "%s: control characters are not allowed", opt);
+	return 0;
+}
+
+static int parse_id(const char *s, int64_t *id)
+{
+	uint64_t v;
+	if (cfs_parse_uint(s, (uint64_t)INT64_MAX, &v) < 0 || v == 0)
+		return say(EXIT_USAGE, "'%s' is not a grant id", s);
+	*id = (int64_t)v;
+	return 0;
+}
+
+/* ---- shared state ---------------------------------------------------------- */
+
+struct admin {
+	char name[CFS_TEXT_MAX];    /* granted_by / revoked_by */
+	int64_t uid;
+	char exe[4096];
+};
+
+/* Who is changing grants: $SUDO_USER when root via sudo, else the real uid. */
+static void who_am_i(struct admin *a)
+{
+	const char *su = getenv("SUDO_USER");
+	uid_t ruid = getuid();
+	memset(a, 0, sizeof *a);
+	a->uid = ruid;
+	if (geteuid() == 0 && su && *su && strlen(su) < CFS_USER_MAX && printable(su)) {
+		const char *sid = getenv("SUDO_UID");
+		uint64_t v;
+		struct passwd *pw;
+		cfs_strlcpy(a->name, su, sizeof a->name);
+		if (sid && cfs_parse_uint(sid, 0xfffffffeu, &v) == 0)
+			a->uid = (int64_t)v;
+		else if ((pw = getpwnam(su)) != NULL)
+			a->uid = pw->pw_uid;
+	} else {
+		struct passwd *pw = getpwuid(ruid);
+		if (pw && pw->pw_name && strlen(pw->pw_name) < sizeof a->name)
+			cfs_strlcpy(a->name, pw->pw_name, sizeof a->name);
+		else
+			snprintf(a->name, sizeof a->name, "#%u", (unsigned)ruid);
+	}
+	ssize_t n = readlink("/proc/self/exe", a->exe, sizeof a->exe - 1);
+	a->exe[n > 0 ? n : 0] = 0;
+}
+
+static int need_root(void)
+{
+	if (geteuid() != 0)
+		return say(EXIT_FAIL, "only root (or an admin via sudo) may change grants");
+	return 0;
+}
+
+static int load_config(const char *cfile, struct cfs_config **cfg)
+{
+	struct cfs_err err = { "" };
+	const char *path = cfs_config_path(cfile);
+	if (cfs_config_load(path, cfg, &err) < 0)
+		return say(EXIT_FAIL, "%s", err.msg);
+	return 0;
+}
+
+static int open_grants(const struct cfs_config *cfg, struct cfs_grants **g)
+{
+	struct cfs_err err = { "" };
+	if (cfs_grants_open(cfg->policy_db, 0, g, &err) < 0)
+		return say(EXIT_FAIL, "%s", err.msg);
+	return 0;
+}
+
+static void event_base(struct cfs_event *ev, const struct admin *adm, const char *action)
+{
+	cfs_event_init(ev);
+	ev->uid = adm->uid;
+	ev->user = adm->name;
+	ev->pid = getpid();
+	ev->exe = adm->exe[0] ? adm->exe : NULL;
+	ev->action = action;
+}
+
+/* ---- add --------------------------------------------------------------------- */
+
+struct add_audit {
+	struct cfs_audit *a;
+	const struct admin *adm;
+	char reason[2800];     /* filled once the id is known */
+	int appended;          /* the grant_add row is committed */
+	int failed;            /* the audit append failed */
+};
+
+static void describe_grant(const struct cfs_grant_rec *r, char *out, size_t cap)
+{
+	char s[32], e[32], ttl[32], subj[CFS_TEXT_MAX * 4 + 64], appr[CFS_TEXT_MAX * 4 + 32],
+		opens[48];
+	fmt_utc(r->g.start, s, sizeof s);
+	fmt_utc(r->g.end, e, sizeof e);
+	fmt_duration(r->g.end - r->g.start, ttl, sizeof ttl);
+	term_text(r->subject, subj, sizeof subj);
+	if (r->g.kind != CFS_SUBJ_ROLE) {
+		size_t n = strlen(subj);
+		snprintf(subj + n, sizeof subj - n, " (%s %u)", r->g.kind == CFS_SUBJ_USER ? "uid" : "gid",
+			 (unsigned)r->g.ugid);
+	}
+	if (r->approved_by[0]) {
+		char t[CFS_TEXT_MAX * 4];
+		term_text(r->approved_by, t, sizeof t);
+		snprintf(appr, sizeof appr, "approved by %s", t);
+	} else {
+		snprintf(appr, sizeof appr, "no approver");
+	}
+	if (r->g.max_opens)
+		snprintf(opens, sizeof opens, "max %u opens", r->g.max_opens);
+	else
+		snprintf(opens, sizeof opens, "unlimited opens");
+	snprintf(out, cap, "grant %lld to %s from %s until %s (%s), %s, %s, %s",
+		 (long long)r->g.id, subj, s, e, ttl, r->g.write ? "read-write" : "read-only",
+		 opens, appr);
+}
+
+static int add_audit_hook(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *err)
+{
+	struct add_audit *aa = arg;
+	struct cfs_event ev;
+	char desc[2400];
+	describe_grant(rec, desc, sizeof desc);
+	if (rec->reason[0])
+		snprintf(aa->reason, sizeof aa->reason, "%s; reason: %s", desc, rec->reason);
+	else
+		snprintf(aa->reason, sizeof aa->reason, "%s", desc);
+	event_base(&ev, aa->adm, "grant_add");
+	ev.path = rec->path;
+	ev.result = "allow";
+	ev.reason = aa->reason;
+	ev.grant_id = rec->g.id;
+	int rc = cfs_audit_append(aa->a, &ev, err);
+	if (rc < 0)
+		aa->failed = 1;
+	else
+		aa->appended = 1;
+	return rc;
+}
+
+/* Resolve USER into rec's subject, kind, ugid and role. */
+static int resolve_subject(const char *user, const struct cfs_config *cfg,
+			   struct cfs_grant_rec *rec)
+{
+	if (strlen(user) >= CFS_USER_MAX + 5 || !printable(user))
+		return say(EXIT_USAGE, "USER: '%.80s' is not a user, @group or role:NAME", user);
+	cfs_strlcpy(rec->subject, user, sizeof rec->subject);
+	if (user[0] == '@') {
+		struct group *gr = user[1] ? getgrnam(user + 1) : NULL;
+		if (!gr)
+			return say(EXIT_USAGE, "unknown group '%s'", user + 1);
+		rec->g.kind = CFS_SUBJ_GROUP;
+		rec->g.ugid = gr->gr_gid;
+	} else if (strncmp(user, "role:", 5) == 0) {
+		if (!cfs_config_role(cfg, user + 5))
+			return say(EXIT_USAGE, "unknown role '%s' (not in [roles] of %s)", user + 5,
+				   cfg->file);
+		rec->g.kind = CFS_SUBJ_ROLE;
+		cfs_strlcpy(rec->role, user + 5, sizeof rec->role);
+	} else {
+		struct passwd *pw = user[0] ? getpwnam(user) : NULL;
+		if (!pw)
+			return say(EXIT_USAGE, "unknown user '%s'", user);
+		rec->g.kind = CFS_SUBJ_USER;
+		rec->g.ugid = pw->pw_uid;
+	}
+	if (rec->g.kind != CFS_SUBJ_ROLE && rec->g.ugid > 0xfffffffeu)
+		return say(EXIT_USAGE, "USER: '%s' has no usable id", user);
+	return 0;
+}
+
+/* The largest max_ttl among grant = yes classes; 0 when any is uncapped. */
+static int64_t largest_max_ttl(const struct cfs_config *cfg, int *any)
+{
+	int64_t m = 0;
+	*any = 0;
+	for (int i = 0; i < cfg->nclasses; i++) {
+		const struct cfs_class *c = &cfg->classes[i];
+		if (!c->grant)
+			continue;
+		if (c->max_ttl == 0)
+			return 0;
+		*any = 1;
+		if (c->max_ttl > m)
+			m = c->max_ttl;
+	}
+	return m;
+}
+
+static int cmd_add(int argc, char **argv, const char **cfile)
+{
+	static const struct option lo[] = {
+		{ "ttl", required_argument, NULL, 't' },
+		{ "start", required_argument, NULL, 's' },
+		{ "max-opens", required_argument, NULL, 'm' },
+		{ "write", no_argument, NULL, 'w' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "approved-by", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 } };
+	const char *ttl_s = NULL, *start_s = NULL, *opens_s = NULL, *reason = NULL,
+		   *approver = NULL;
+	int write = 0, c, rc;
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': *cfile = optarg; break;
+		case 't': ttl_s = optarg; break;
+		case 's': start_s = optarg; break;
+		case 'm': opens_s = optarg; break;
+		case 'w': write = 1; break;
+		case 'r': reason = optarg; break;
+		case 'a': approver = optarg; break;
+		default: return bad_option("add: ", c, optopt, argv, optind);
+		}
+	}
+	if (argc - optind != 2)
+		return say(EXIT_USAGE, "usage: coach-grant add USER PATH --ttl DURATION [--start TIME] "
+			   "[--max-opens N] [--write] [--reason TEXT] [--approved-by NAME]");
+	const char *user = argv[optind], *path = argv[optind + 1];
+	int64_t now = cfs_now_s(), ttl, start = now;
+	uint64_t max_opens = 0;
+
+	if (cfs_path_valid(path) < 0)
+		return say(EXIT_USAGE, "PATH: '%.200s' is not a mount-relative path (like "
+			   "/incidents/2026: absolute, no '.', '..' or '//', no trailing '/')", path);
+	if (!ttl_s)
+		return say(EXIT_USAGE, "add: --ttl is required (like --ttl 4h)");
+	if (cfs_parse_duration(ttl_s, &ttl) < 0)
+		return say(EXIT_USAGE, "--ttl: '%.80s' is not a duration (like 90s, 15m, 4h, 2d)",
+			   ttl_s);
+	if (start_s && cfs_parse_time(start_s, now, &start) < 0)
+		return say(EXIT_USAGE, "--start: '%.80s' is not a time (like now, +2h, "
+			   "2026-11-27T10:00:00Z, @1790000000)", start_s);
+	if (opens_s && (cfs_parse_uint(opens_s, MAX_OPENS_LIMIT, &max_opens) < 0 || max_opens == 0))
+		return say(EXIT_USAGE, "--max-opens: '%.80s' is not a number from 1 to %d", opens_s,
+			   MAX_OPENS_LIMIT);
+	if (reason && (rc = text_arg("--reason", reason)) != 0)
+		return rc;
+	if (approver) {
+		if ((rc = text_arg("--approved-by", approver)) != 0)
+			return rc;
+		if (!*approver)
+			return say(EXIT_USAGE, "--approved-by: empty name");
+	}
+	int64_t end = start + ttl;
+	if (end <= now) {
+		char e[32];
+		fmt_local(end, e, sizeof e);
+		return say(EXIT_USAGE, "the grant would end at %s, before now", e);
+	}
+	if ((rc = need_root()) != 0)
+		return rc;
+	struct admin adm;
+	who_am_i(&adm);
+	if (approver && strcmp(approver, adm.name) == 0)
+		return say(EXIT_USAGE, "--approved-by must name a second person, not %s", adm.name);
+
+	struct cfs_config *cfg = NULL;
+	if ((rc = load_config(*cfile, &cfg)) != 0)
+		return rc;
+	struct cfs_grant_rec *rec = calloc(1, sizeof *rec);
+	struct cfs_grants *g = NULL;
+	struct add_audit aa;
+	struct cfs_err err = { "" };
+	memset(&aa, 0, sizeof aa);
+	if (!rec) {
+		rc = say(EXIT_FAIL, "out of memory");
+		goto out;
+	}
+	if ((rc = resolve_subject(user, cfg, rec)) != 0)
+		goto out;
+	if (approver && strcmp(approver, rec->subject) == 0) {
+		rc = say(EXIT_USAGE, "--approved-by must name a second person, not the grantee");
+		goto out;
+	}
+	cfs_strlcpy(rec->path, path, sizeof rec->path);
+	rec->g.write = write;
+	rec->g.start = start;
+	rec->g.end = end;
+	rec->g.max_opens = (uint32_t)max_opens;
+	cfs_strlcpy(rec->granted_by, adm.name, sizeof rec->granted_by);
+	if (approver)
+		cfs_strlcpy(rec->approved_by, approver, sizeof rec->approved_by);
+	if (reason)
+		cfs_strlcpy(rec->reason, reason, sizeof rec->reason);
+	rec->created = now;
+
+	int any;
+	int64_t cap = largest_max_ttl(cfg, &any);
+	if (any && ttl > cap) {
+		char a[32], b[32];
+		fmt_duration(ttl, a, sizeof a);
+		fmt_duration(cap, b, sizeof b);
+		fprintf(stderr, PROG ": warning: --ttl %s is longer than the largest max_ttl of any "
+			"class (%s); the grant will end at its start plus the max_ttl of the file's "
+			"class\n", a, b);
+	}
+
+	if (cfs_audit_open(cfg->audit_db, 0, &aa.a, &err) < 0) {
+		rc = say(EXIT_FAIL, "audit: %s", err.msg);
+		goto out;
+	}
+	aa.adm = &adm;
+	if ((rc = open_grants(cfg, &g)) != 0)
+		goto out;
+	if (cfs_grants_add_ex(g, rec, add_audit_hook, &aa, &err) < 0) {
+		if (aa.failed) {
+			rc = say(EXIT_FAIL, "the grant was not added: its audit row could not be "
+				 "written: %s", err.msg);
+		} else if (aa.appended) {
+			/* Audited but not stored: say so in the log as well. */
+			struct cfs_event ev;
+			struct cfs_err e2 = { "" };
+			char why[1024];
+			snprintf(why, sizeof why, "grant %lld was not stored after its grant_add row: %s",
+				 (long long)rec->g.id, err.msg);
+			event_base(&ev, &adm, "grant_add");
+			ev.path = path;
+			ev.result = "error";
+			ev.reason = why;
+			if (cfs_audit_append(aa.a, &ev, &e2) < 0)
+				rc = say(EXIT_FAIL, "%s (and the audit log could not be corrected: %s)",
+					 why, e2.msg);
+			else
+				rc = say(EXIT_FAIL, "%s", why);
+		} else {
+			rc = say(EXIT_FAIL, "%s", err.msg);
+		}
+		goto out;
+	}
+	printf("%lld\n", (long long)rec->g.id);
+	rc = fflush(stdout) == 0 ? EXIT_OK : say(EXIT_FAIL, "writing the grant id: %s",
+						   strerror(errno));
+out:
+	cfs_grants_close(g);
+	if (aa.a) {
+		struct cfs_err e3 = { "" };
+		if (cfs_audit_close(aa.a, &e3) < 0)
+			fprintf(stderr, PROG ": warning: closing the audit database: %s\n", e3.msg);
+	}
+	free(rec);
+	cfs_config_free(cfg);
+	return rc;
+}
+
+/* ---- list / show -------------------------------------------------------------- */
+
+enum { L_ID, L_SUBJECT, L_PATH, L_ACCESS, L_START, L_END, L_OPENS, L_STATE, L_BY,
+       L_APPROVED, L_NCOL };
+static const char *const list_heads[L_NCOL] = {
+	"ID", "SUBJECT", "PATH", "ACCESS", "START", "END", "OPENS", "STATE", "BY", "APPROVED" };
+
+struct row {
+	char *col[L_NCOL];
+};
+
+struct list_ctx {
+	int json;
+	int64_t now;
+	size_t njson;          /* objects printed (--json) */
+	size_t n, cap;         /* rows collected (table) */
+	struct row *rows;
+	int oom;
+};
+
+static void print_json_rec(FILE *f, const struct cfs_grant_rec *r, int64_t now)
+{
+	fprintf(f, "{\"id\":%lld,\"subject\":", (long long)r->g.id);
+	json_str(f, r->subject);
+	fprintf(f, ",\"kind\":\"%s\"", kind_name(r->g.kind));
+	if (r->g.kind == CFS_SUBJ_USER)
+		fprintf(f, ",\"uid\":%u,\"gid\":null,\"role\":null", (unsigned)r->g.ugid);
+	else if (r->g.kind == CFS_SUBJ_GROUP)
+		fprintf(f, ",\"uid\":null,\"gid\":%u,\"role\":null", (unsigned)r->g.ugid);
+	else {
+		fputs(",\"uid\":null,\"gid\":null,\"role\":", f);
+		json_str(f, r->role);
+	}
+	fputs(",\"path\":", f);
+	json_str(f, r->path);
+	fprintf(f, ",\"write\":%s,\"start\":%lld,\"end\":%lld,\"max_opens\":",
+		r->g.write ? "true" : "false", (long long)r->g.start, (long long)r->g.end);
+	if (r->g.max_opens)
+		fprintf(f, "%u", r->g.max_opens);
+	else
+		fputs("null", f);
+	fputs(",\"reason\":", f);
+	json_str(f, r->reason);
+	fputs(",\"granted_by\":", f);
+	json_str(f, r->granted_by);
+	fputs(",\"approved_by\":", f);
+	json_str(f, r->approved_by);
+	fprintf(f, ",\"created\":%lld,\"revoked_at\":", (long long)r->created);
+	if (r->g.revoked_at)
+		fprintf(f, "%lld", (long long)r->g.revoked_at);
+	else
+		fputs("null", f);
+	fputs(",\"revoked_by\":", f);
+	json_str(f, r->revoked_by);
+	fputs(",\"revoke_reason\":", f);
+	json_str(f, r->revoke_reason);
+	fprintf(f, ",\"state\":\"%s\"}", state_of(r, now));
+}
+
+static char *dup_term(const char *s)
+{
+	size_t cap = strlen(s) * 4 + 1;
+	char *o = malloc(cap);
+	if (o)
+		term_text(s, o, cap);
+	return o;
+}
+
+static char *dup_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *dup_fmt(const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+static int list_cb(const struct cfs_grant_rec *r, void *arg)
+{
+	struct list_ctx *lc = arg;
+	if (lc->json) {
+		fputs(lc->njson ? ",\n  " : "\n  ", stdout);
+		print_json_rec(stdout, r, lc->now);
+		lc->njson++;
+		return 0;
+	}
+	if (lc->n == lc->cap) {
+		size_t ncap = lc->cap ? lc->cap * 2 : 32;
+		struct row *nr = realloc(lc->rows, ncap * sizeof *nr);
+		if (!nr) {
+			lc->oom = 1;
+			return 1;
+		}
+		lc->rows = nr;
+		lc->cap = ncap;
+	}
+	struct row *row = &lc->rows[lc->n];
+	char s[32], e[32];
+	memset(row, 0, sizeof *row);
+	lc->n++;
+	fmt_local(r->g.start, s, sizeof s);
+	fmt_local(r->g.end, e, sizeof e);
+	row->col[L_ID] = dup_fmt("%lld", (long long)r->g.id);
+	row->col[L_SUBJECT] = dup_term(r->subject);
+	row->col[L_PATH] = dup_term(r->path);
+	row->col[L_ACCESS] = dup_fmt("%s", r->g.write ? "rw" : "ro");
+	row->col[L_START] = dup_fmt("%s", s);
+	row->col[L_END] = dup_fmt("%s", e);
+	row->col[L_OPENS] = r->g.max_opens ? dup_fmt("%u", r->g.max_opens) : dup_fmt("-");
+	row->col[L_STATE] = dup_fmt("%s", state_of(r, lc->now));
+	row->col[L_BY] = dup_term(r->granted_by);
+	row->col[L_APPROVED] = r->approved_by[0] ? dup_term(r->approved_by) : dup_fmt("-");
+	for (int i = 0; i < L_NCOL; i++)
+		if (!row->col[i]) {
+			lc->oom = 1;
+			return 1;
+		}
+	return 0;
+}
+
+static void print_table(const struct list_ctx *lc)
+{
+	size_t w[L_NCOL];
+	for (int i = 0; i < L_NCOL; i++)
+		w[i] = strlen(list_heads[i]);
+	for (size_t r = 0; r < lc->n; r++)
+		for (int i = 0; i < L_NCOL; i++) {
+			size_t l = strlen(lc->rows[r].col[i]);
+			if (l > w[i])
+				w[i] = l;
+		}
+	for (size_t r = 0; r <= lc->n; r++) {
+		for (int i = 0; i < L_NCOL; i++) {
+			const char *s = r == 0 ? list_heads[i] : lc->rows[r - 1].col[i];
+			if (i == L_NCOL - 1)
+				printf("%s\n", s);
+			else if (i == L_ID)
+				printf("%*s  ", (int)w[i], s);
+			else
+				printf("%-*s  ", (int)w[i], s);
+		}
+	}
+}
+
+static int cmd_list(int argc, char **argv, const char **cfile)
+{
+	static const struct option lo[] = {
+		{ "active", no_argument, NULL, 'A' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "path", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 } };
+	struct cfs_grants_filter f;
+	struct list_ctx lc;
+	int c, rc;
+	memset(&f, 0, sizeof f);
+	memset(&lc, 0, sizeof lc);
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': *cfile = optarg; break;
+		case 'A': f.active_only = 1; break;
+		case 'u': f.subject = optarg; break;
+		case 'p': f.path = optarg; break;
+		case 'j': lc.json = 1; break;
+		default: return bad_option("list: ", c, optopt, argv, optind);
+		}
+	}
+	if (optind != argc)
+		return say(EXIT_USAGE, "usage: coach-grant list [--active] [--user U] [--path P] "
+			   "[--json]");
+	if (f.path && cfs_path_valid(f.path) < 0)
+		return say(EXIT_USAGE, "--path: '%.200s' is not a mount-relative path", f.path);
+	if (f.subject && (rc = text_arg("--user", f.subject)) != 0)
+		return rc;
+	lc.now = f.now = cfs_now_s();
+
+	struct cfs_config *cfg = NULL;
+	struct cfs_grants *g = NULL;
+	struct cfs_err err = { "" };
+	if ((rc = load_config(*cfile, &cfg)) != 0)
+		return rc;
+	if ((rc = open_grants(cfg, &g)) != 0)
+		goto out;
+	if (lc.json)
+		fputs("[", stdout);
+	if (cfs_grants_list(g, &f, list_cb, &lc, &err) < 0) {
+		if (lc.json)
+			fputs("\n]\n", stdout); /* keep stdout valid JSON; the error goes to stderr */
+		rc = say(EXIT_FAIL, "%s", err.msg);
+		goto out;
+	}
+	if (lc.oom) {
+		rc = say(EXIT_FAIL, "out of memory");
+		goto out;
+	}
+	if (lc.json)
+		fputs(lc.njson ? "\n]\n" : "]\n", stdout);
+	else
+		print_table(&lc);
+	rc = fflush(stdout) == 0 ? EXIT_OK : say(EXIT_FAIL, "writing: %s", strerror(errno));
+out:
+	for (size_t r = 0; r < lc.n; r++)
+		for (int i = 0; i < L_NCOL; i++)
+			free(lc.rows[r].col[i]);
+	free(lc.rows);
+	cfs_grants_close(g);
+	cfs_config_free(cfg);
+	return rc;
+}
+
+static void show_line(const char *k, const char *v)
+{
+	printf("%-13s %s\n", k, v);
+}
+
+static void print_show(const struct cfs_grant_rec *r, int64_t now)
+{
+	char b[CFS_TEXT_MAX * 4 + 128], t[32], t2[32], big[4096 * 4 + 1];
+	snprintf(b, sizeof b, "%lld", (long long)r->g.id);
+	show_line("id:", b);
+	term_text(r->subject, big, sizeof big);
+	if (r->g.kind == CFS_SUBJ_ROLE)
+		snprintf(b, sizeof b, "%.1000s (role)", big);
+	else
+		snprintf(b, sizeof b, "%.1000s (%s, %s %u)", big, kind_name(r->g.kind),
+			 r->g.kind == CFS_SUBJ_USER ? "uid" : "gid", (unsigned)r->g.ugid);
+	show_line("subject:", b);
+	term_text(r->path, big, sizeof big);
+	show_line("path:", big);
+	show_line("access:", r->g.write ? "read-write" : "read-only");
+	fmt_local(r->g.start, t, sizeof t);
+	show_line("start:", t);
+	fmt_local(r->g.end, t, sizeof t);
+	fmt_duration(r->g.end - r->g.start, t2, sizeof t2);
+	snprintf(b, sizeof b, "%s (ttl %s)", t, t2);
+	show_line("end:", b);
+	if (r->g.max_opens)
+		snprintf(b, sizeof b, "%u per file", r->g.max_opens);
+	else
+		snprintf(b, sizeof b, "unlimited");
+	show_line("max opens:", b);
+	term_text(r->granted_by, big, sizeof big);
+	show_line("granted by:", big);
+	if (r->approved_by[0])
+		term_text(r->approved_by, big, sizeof big);
+	else
+		snprintf(big, sizeof big, "-");
+	show_line("approved by:", big);
+	if (r->reason[0])
+		term_text(r->reason, big, sizeof big);
+	else
+		snprintf(big, sizeof big, "-");
+	show_line("reason:", big);
+	fmt_local(r->created, t, sizeof t);
+	show_line("created:", t);
+	show_line("state:", state_of(r, now));
+	if (r->g.revoked_at) {
+		fmt_local(r->g.revoked_at, t, sizeof t);
+		term_text(r->revoked_by[0] ? r->revoked_by : "?", big, sizeof big);
+		snprintf(b, sizeof b, "%s by %.400s", t, big);
+		show_line("revoked:", b);
+		if (r->revoke_reason[0]) {
+			term_text(r->revoke_reason, big, sizeof big);
+			show_line("revoke reason:", big);
+		}
+	}
+}
+
+static int cmd_show(int argc, char **argv, const char **cfile)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 } };
+	int c, rc, json = 0;
+	int64_t id;
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': *cfile = optarg; break;
+		case 'j': json = 1; break;
+		default: return bad_option("show: ", c, optopt, argv, optind);
+		}
+	}
+	if (argc - optind != 1)
+		return say(EXIT_USAGE, "usage: coach-grant show ID [--json]");
+	if ((rc = parse_id(argv[optind], &id)) != 0)
+		return rc;
+
+	struct cfs_config *cfg = NULL;
+	struct cfs_grants *g = NULL;
+	struct cfs_grant_rec *rec = calloc(1, sizeof *rec);
+	struct cfs_err err = { "" };
+	if (!rec)
+		return say(EXIT_FAIL, "out of memory");
+	if ((rc = load_config(*cfile, &cfg)) != 0)
+		goto out;
+	if ((rc = open_grants(cfg, &g)) != 0)
+		goto out;
+	if (cfs_grants_get(g, id, rec, &err) < 0) {
+		rc = say(EXIT_FAIL, "%s", err.msg);
+		goto out;
+	}
+	if (json) {
+		print_json_rec(stdout, rec, cfs_now_s());
+		fputc('\n', stdout);
+	} else {
+		print_show(rec, cfs_now_s());
+	}
+	rc = fflush(stdout) == 0 ? EXIT_OK : say(EXIT_FAIL, "writing: %s", strerror(errno));
+out:
+	cfs_grants_close(g);
+	cfs_config_free(cfg);
+	free(rec);
+	return rc;
+}
+
+/* ---- revoke ------------------------------------------------------------------- */
+
+static int cmd_revoke(int argc, char **argv, const char **cfile)
+{
+	static const struct option lo[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 } };
+	const char *reason = NULL;
+	int c, rc;
+	int64_t id;
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': *cfile = optarg; break;
+		case 'r': reason = optarg; break;
+		default: return bad_option("revoke: ", c, optopt, argv, optind);
+		}
+	}
+	if (argc - optind != 1)
+		return say(EXIT_USAGE, "usage: coach-grant revoke ID [--reason TEXT]");
+	if ((rc = parse_id(argv[optind], &id)) != 0)
+		return rc;
+	if (reason && (rc = text_arg("--reason", reason)) != 0)
+		return rc;
+	if ((rc = need_root()) != 0)
+		return rc;
+	struct admin adm;
+	who_am_i(&adm);
+
+	struct cfs_config *cfg = NULL;
+	struct cfs_grants *g = NULL;
+	struct cfs_audit *a = NULL;
+	struct cfs_grant_rec *rec = calloc(1, sizeof *rec);
+	struct cfs_err err = { "" };
+	char why[2800], desc[2400];
+	int have_rec = 0;
+	if (!rec)
+		return say(EXIT_FAIL, "out of memory");
+	if ((rc = load_config(*cfile, &cfg)) != 0)
+		goto out;
+	/* Open the audit database first: if it is missing altogether, nothing
+	 * changes. Once open, a failing append does not undo a revocation. */
+	if (cfs_audit_open(cfg->audit_db, 0, &a, &err) < 0) {
+		rc = say(EXIT_FAIL, "audit: %s", err.msg);
+		goto out;
+	}
+	if ((rc = open_grants(cfg, &g)) != 0)
+		goto out;
+	/* For the audit row's words; a corrupt row can still be revoked. */
+	have_rec = cfs_grants_get(g, id, rec, &err) == 0;
+	int64_t now = cfs_now_s();
+	if (cfs_grants_revoke(g, id, adm.name, reason, now, &err) < 0) {
+		rc = say(EXIT_FAIL, "%s", err.msg);
+		goto out;
+	}
+	if (have_rec)
+		describe_grant(rec, desc, sizeof desc);
+	else
+		snprintf(desc, sizeof desc, "grant %lld (unreadable: %s)", (long long)id, err.msg);
+	snprintf(why, sizeof why, "revoked %s%s%s", desc, reason ? "; reason: " : "",
+		 reason ? reason : "");
+	struct cfs_event ev;
+	event_base(&ev, &adm, "grant_revoke");
+	ev.path = have_rec ? rec->path : NULL;
+	ev.result = "allow";
+	ev.reason = why;
+	ev.grant_id = id;
+	if (cfs_audit_append(a, &ev, &err) < 0) {
+		rc = say(EXIT_FAIL, "grant %lld is revoked, but its audit row could not be written: %s",
+			 (long long)id, err.msg);
+		goto out;
+	}
+	rc = EXIT_OK;
+out:
+	cfs_grants_close(g);
+	if (a) {
+		struct cfs_err e3 = { "" };
+		if (cfs_audit_close(a, &e3) < 0)
+			fprintf(stderr, PROG ": warning: closing the audit database: %s\n", e3.msg);
+	}
+	cfs_config_free(cfg);
+	free(rec);
+	return rc;
+}
+
+/* ---- main --------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 } };
+	const char *cfile = NULL;
+	int c;
+	opterr = 0;
+	/* '+': stop at the command; its own options are parsed by the command. */
+	while ((c = getopt_long(argc, argv, "+:c:hV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': cfile = optarg; break;
+		case 'h': fputs(usage_text, stdout); return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+		case 'V': printf("coach-grant (coachfs) %s\n", CFS_VERSION); return EXIT_OK;
+		default: return bad_option("", c, optopt, argv, optind);
+		}
+	}
+	if (optind >= argc)
+		return say(EXIT_USAGE, "no command given (add, list, show, revoke; see --help)");
+	const char *cmd = argv[optind];
+	int sub_argc = argc - optind;
+	char **sub_argv = argv + optind;
+	for (int i = 1; i < sub_argc; i++) {
+		if (strcmp(sub_argv[i], "--") == 0)
+			break;
+		if (strcmp(sub_argv[i], "--help") == 0 || strcmp(sub_argv[i], "-h") == 0) {
+			fputs(usage_text, stdout);
+			return EXIT_OK;
+		}
+	}
+	if (strcmp(cmd, "add") == 0)
+		return cmd_add(sub_argc, sub_argv, &cfile);
+	if (strcmp(cmd, "list") == 0)
+		return cmd_list(sub_argc, sub_argv, &cfile);
+	if (strcmp(cmd, "show") == 0)
+		return cmd_show(sub_argc, sub_argv, &cfile);
+	if (strcmp(cmd, "revoke") == 0)
+		return cmd_revoke(sub_argc, sub_argv, &cfile);
+	return say(EXIT_USAGE, "unknown command '%.80s' (add, list, show, revoke; see --help)", cmd);
+}
