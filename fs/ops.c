@@ -1701,12 +1701,34 @@ static int op_removexattr(const char *path, const char *name)
 	return meta_update(c, path, xdel_fn, &x);
 }
 
-static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+/* With nullpath_ok libfuse calls readdir without a path: opendir keeps it. */
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = ctx_get();
+	int rc = see(c, path);
+	if (rc < 0)
+		return rc;
+	char *p = strdup(path);
+	if (!p)
+		return -ENOMEM;
+	fi->fh = (uint64_t)(uintptr_t)p;
+	return 0;
+}
+
+static int op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	free((char *)(uintptr_t)fi->fh);
+	fi->fh = 0;
+	return 0;
+}
+
+static int op_readdir(const char *path_arg, void *buf, fuse_fill_dir_t filler, off_t off,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	struct cfs_ctx *c = ctx_get();
+	const char *path = fi && fi->fh ? (const char *)(uintptr_t)fi->fh : path_arg;
 	(void)off;
-	(void)fi;
 	(void)flags;
 	const char *token;
 	if (link_path(path, &token))
@@ -1812,7 +1834,9 @@ static const struct fuse_operations cfs_ops = {
 	.getxattr = op_getxattr,
 	.listxattr = op_listxattr,
 	.removexattr = op_removexattr,
+	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.releasedir = op_releasedir,
 	.create = op_create,
 	.utimens = op_utimens,
 	.copy_file_range = op_copy_file_range,
