@@ -277,9 +277,12 @@ sqlite3 "$T/var/policy.db" "INSERT INTO meta(key, value) VALUES('mountpoint', '$
 eq ca_mount_restored "$($CA policy get /cap/f export)" allow
 
 ## The audit chain still verifies after all of this.
+dpid=$DAEMON_PID
 cfs_umount
 has ca_not_mounted "$($CA policy get /cap class 2>&1)" "is not a mounted coachfs"
 if [ -x "$BIN/coach-audit" ]; then ok audit_verify "$BIN/coach-audit" -c "$CFG" verify; fi
 if [ -n "${CFS_FG:-}" ]; then
+	# a foreground daemon is our child: wait for its exit (and leak report)
+	[ -n "$dpid" ] && wait "$dpid"
 	no daemon_sanitizer_clean grep -Eq 'Sanitizer|runtime error' "$T/daemon.err"
 fi
