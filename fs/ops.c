@@ -514,9 +514,15 @@ static int op_readlink(const char *path, char *buf, size_t size)
 	ssize_t n = readlinkat(d, leaf, buf, size - 1);
 	rc = n < 0 ? -errno : 0;
 	close(d);
-	if (rc == 0)
-		buf[n] = 0;
-	return rc;
+	if (rc < 0)
+		return rc;
+	buf[n] = 0;
+	if (cfs_store_link_ok(path, buf) < 0) {
+		/* the mount never makes such a link: it was planted in the store */
+		record(c, "tamper", path, "error", "symlink in the store points outside the mount");
+		return -EIO;
+	}
+	return 0;
 }
 
 static int op_mknod(const char *path, mode_t mode, dev_t rdev)
@@ -656,6 +662,8 @@ static int op_symlink(const char *target, const char *path)
 {
 	struct cfs_ctx *c = ctx_get();
 	const char *leaf;
+	if (cfs_store_link_ok(path, target) < 0)
+		return -EPERM; /* a shared link must not send another user outside the mount */
 	int d = parent_of(c, path, &leaf);
 	if (d < 0)
 		return d;
