@@ -403,7 +403,8 @@ int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out,
 		return cfs_errf(err, -EIO, "not a coachfs file (bad magic)");
 	if (h[4] != FVERSION)
 		return cfs_errf(err, -EIO, "file format version %u is not supported", h[4]);
-	if ((h[5] != CFS_AEAD_XCHACHA && h[5] != CFS_AEAD_AESGCM) || h[6] != keys->chunk_log2 || h[7])
+	/* one cipher per store: sizes are derived from it without reading headers */
+	if (h[5] != keys->aead || h[6] != keys->chunk_log2 || h[7])
 		return cfs_errf(err, -EIO, "file header names a cipher or chunk size this store does not use");
 	size_t ml = (size_t)h[24] | ((size_t)h[25] << 8);
 	if (ml > CFS_META_MAX)

@@ -575,8 +575,11 @@ static int op_mkdir(const char *path, mode_t mode)
 			unsigned char meta[CFS_META_MAX];
 			size_t len = 0;
 			const char *name = c->cfg->classes[r].name;
-			if (cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name)) == 0)
+			rc = cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
+			if (rc == 0)
 				rc = cfs_dir_meta_store(c, path, meta, len);
+			if (rc < 0) /* an unclassified folder would be a downgrade: take it back */
+				unlinkat(dfd, leaf, AT_REMOVEDIR);
 		}
 	}
 	if (dfd >= 0)
@@ -1132,7 +1135,11 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	int rank = e->class_rank, r = cfs_access_max_read(c, cl->pid, cl->start_time);
 	if (r > rank && r < c->cfg->nclasses) {
 		const char *name = c->cfg->classes[r].name;
-		cfs_meta_set(meta, &mlen, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
+		if (cfs_meta_set(meta, &mlen, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name)) < 0) {
+			free(e);
+			free(cl);
+			return -EIO; /* cannot record the derived class: refuse the file */
+		}
 		rank = r;
 	}
 	free(e);
