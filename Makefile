@@ -4,6 +4,7 @@
 #   make test SANITIZE=1 the same under ASan+UBSan (SANITIZE=thread: TSan)
 #   make bench           coachfs vs gocryptfs vs bindfs vs the raw directory
 #   make fuzz            libFuzzer targets (clang), bounded time each
+#   make demo            the README's demo (as root)
 #   make deps            install the Debian packages the build and tests need
 #   make install PREFIX=/usr/local DESTDIR=
 
@@ -48,7 +49,7 @@ HDRS      := $(wildcard include/coachfs/*.h)
 FLAGS_STAMP := $(B)/.flags
 $(shell mkdir -p $(B); echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $(FLAGS_STAMP) || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $(FLAGS_STAMP))
 
-.PHONY: all test unit integration bench fuzz deps install clean check-deps
+.PHONY: all test unit integration bench fuzz deps install clean check-deps demo
 all: check-deps $(B)/bin/coachfs $(TOOL_BIN)
 
 check-deps:
@@ -84,6 +85,9 @@ $(B)/bench/%: tests/bench/%.c $(B)/libcoachfs.a $(HDRS) $(FLAGS_STAMP)
 
 deps:
 	sh tools/deps.sh
+
+demo:
+	bash tools/demo.sh
 
 # The whole suite. Installs missing packages first (needs root, like the mounts).
 test:

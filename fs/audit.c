@@ -426,7 +426,7 @@ static int write_rows(struct cfs_audit *a, struct qev *const *rows, size_t n,
 		      const struct cfs_event *sync_ev, struct cfs_err *err)
 {
 	unsigned char prev[HASH_BYTES];
-	int64_t id;
+	int64_t id = 0;
 	int rc = check_identity(a, err);
 	if (rc < 0)
 		return rc;
@@ -488,7 +488,7 @@ static int drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct cf
 static int checkpoint_locked(struct cfs_audit *a, struct cfs_err *err)
 {
 	unsigned char head_hash[HASH_BYTES], msg[CP_MSG_BYTES], sig[SIG_BYTES];
-	int64_t head_id, cp_id = 0, cp_last = 0, ts;
+	int64_t head_id = 0, cp_id = 0, cp_last = 0, ts;
 	int rc = check_identity(a, err);
 	if (rc < 0)
 		return rc;

@@ -69,17 +69,17 @@ responder = cfs_alice, @cfs_soc
 contractor = cfs_bob
 admin = root, @cfs_admins
 
-[class.internal]
-grant = no
-roles = responder, admin
-writers = responder, admin
-export = log
-
 [class.public]
 grant = no
 roles = *
 writers = admin, responder
 export = allow
+
+[class.internal]
+grant = no
+roles = responder, admin
+writers = responder, admin
+export = log
 
 [class.sensitive]
 grant = yes

@@ -58,20 +58,33 @@ static void test_example_file(void)
 
 	T_EQ_INT(c->nroles, 2);
 	T_EQ_STR(c->roles[0].name, "responder");
-	T_EQ_INT(c->roles[0].line, 23);
+	T_EQ_INT(c->roles[0].line, 27);
 	T_EQ_INT(c->roles[0].members.n, 2);
 	T_EQ_STR(c->roles[0].members.v[0], "alice");
 	T_EQ_STR(c->roles[0].members.v[1], "@soc");
 	T_EQ_STR(c->roles[1].name, "admin");
-	T_EQ_INT(c->roles[1].line, 24);
+	T_EQ_INT(c->roles[1].line, 28);
 	T_EQ_INT(c->roles[1].members.n, 2);
 	T_EQ_STR(c->roles[1].members.v[0], "root");
 	T_EQ_STR(c->roles[1].members.v[1], "@coach-admins");
 
 	T_EQ_INT(c->nclasses, 4);
 	const struct cfs_class *k = &c->classes[0];
+	T_EQ_STR(k->name, "public");
+	T_EQ_INT(k->line, 30);
+	T_EQ_INT(k->grant, 0);
+	T_EQ_INT(k->roles.n, 1);
+	T_EQ_STR(k->roles.v[0], "*");
+	T_EQ_INT(k->writers.n, 1);
+	T_EQ_STR(k->writers.v[0], "admin");
+	T_EQ_INT(k->export, CFS_EXPORT_ALLOW);
+	T_EQ_INT(k->max_ttl, 0);
+	T_EQ_INT(k->readers.n, 0);
+	T_EQ_INT(k->max_opens, 0);
+
+	k = &c->classes[1];
 	T_EQ_STR(k->name, "internal");
-	T_EQ_INT(k->line, 26);
+	T_EQ_INT(k->line, 36);
 	T_EQ_INT(k->grant, 0);
 	T_EQ_INT(k->roles.n, 2);
 	T_EQ_STR(k->roles.v[0], "responder");
@@ -85,22 +98,9 @@ static void test_example_file(void)
 	T_EQ_INT(k->readers.n, 0);
 	T_EQ_INT(k->max_opens, 0);
 
-	k = &c->classes[1];
-	T_EQ_STR(k->name, "public");
-	T_EQ_INT(k->line, 32);
-	T_EQ_INT(k->grant, 0);
-	T_EQ_INT(k->roles.n, 1);
-	T_EQ_STR(k->roles.v[0], "*");
-	T_EQ_INT(k->writers.n, 1);
-	T_EQ_STR(k->writers.v[0], "admin");
-	T_EQ_INT(k->export, CFS_EXPORT_ALLOW);
-	T_EQ_INT(k->max_ttl, 0);
-	T_EQ_INT(k->readers.n, 0);
-	T_EQ_INT(k->max_opens, 0);
-
 	k = &c->classes[2];
 	T_EQ_STR(k->name, "sensitive");
-	T_EQ_INT(k->line, 38);
+	T_EQ_INT(k->line, 42);
 	T_EQ_INT(k->grant, 1);
 	T_EQ_INT(k->roles.n, 0);
 	T_EQ_INT(k->writers.n, 0);
@@ -112,7 +112,7 @@ static void test_example_file(void)
 
 	k = &c->classes[3];
 	T_EQ_STR(k->name, "secret");
-	T_EQ_INT(k->line, 43);
+	T_EQ_INT(k->line, 47);
 	T_EQ_INT(k->grant, 1);
 	T_EQ_INT(k->max_ttl, 3600);
 	T_EQ_INT(k->approval, CFS_APPROVAL_TWO_PERSON);
@@ -132,7 +132,7 @@ static void test_example_file(void)
 
 	/* helpers over the same config */
 	T_CHECK(cfs_config_class(c, "secret") == &c->classes[3]);
-	T_CHECK(cfs_config_class(c, "internal") == &c->classes[0]);
+	T_CHECK(cfs_config_class(c, "internal") == &c->classes[1]);
 	T_CHECK(cfs_config_class(c, "Secret") == NULL);
 	T_CHECK(cfs_config_class(c, "") == NULL);
 	T_CHECK(cfs_config_class(c, NULL) == NULL);

@@ -1183,7 +1183,7 @@ int main(void)
 		printf("FAIL test_content.main: %s\n", em(&e));
 		return 1;
 	}
-	snprintf(g_dir, sizeof g_dir, "/tmp/cfs-test-content-XXXXXX");
+	snprintf(g_dir, sizeof g_dir, "/tmp/coachfs-unit-content.XXXXXX");
 	if (!mkdtemp(g_dir)) {
 		printf("FAIL test_content.main: mkdtemp\n");
 		return 1;
