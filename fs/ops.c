@@ -361,8 +361,11 @@ static int handle_live(struct cfs_ctx *c, struct handle *h, const char *what)
 {
 	if (h->dead)
 		return -EACCES;
-	if (h->derived)
-		return 0; /* the writer of derived content keeps the handle it was given */
+	/* The writer of derived content may go on writing what it already knows
+	 * (its class was lifted above what it may open); reading back through the
+	 * handle is decided like any other read. */
+	if (h->derived && strcmp(what, "write") == 0)
+		return 0;
 	int64_t t = now_ms();
 	if (h->link) {
 		struct cfs_link lk;
