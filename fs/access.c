@@ -327,7 +327,32 @@ void cfs_access_decide(struct cfs_ctx *c, const struct cfs_caller *cl, const str
 			n++;
 		}
 	}
+	/* A handle whose grant left the snapshot (revoked, or expired before a
+	 * rebuild): read it back only so the reason says which. */
+	struct cfs_grant_rec *held = NULL;
+	if (op == CFS_OP_RECHECK && held_grant && cand && n < CAND_MAX) {
+		int found = 0;
+		for (size_t i = 0; i < n && !found; i++)
+			found = cand[i].id == held_grant;
+		if (!found && (held = malloc(sizeof *held)) != NULL) {
+			if (cfs_grants_get(c->grants, held_grant, held, &err) == 0)
+				cand[n++] = held->g;
+			else {
+				free(held);
+				held = NULL;
+			}
+		}
+	}
 	cfs_decide(cl, &e->fp, cand, n, &req, d);
+	if (held && d->verdict != CFS_DENY) {
+		/* not in the snapshot means not in force, whatever the row says */
+		d->verdict = CFS_DENY;
+		d->grant_id = 0;
+		snprintf(d->reason, sizeof d->reason,
+			 "grant %lld is no longer in force (revoked, expired or removed)",
+			 (long long)held_grant);
+	}
+	free(held);
 	free(cand);
 	if (snap)
 		cfs_grants_snap_put(snap);

@@ -426,7 +426,7 @@ static int write_rows(struct cfs_audit *a, struct qev *const *rows, size_t n,
 		      const struct cfs_event *sync_ev, struct cfs_err *err)
 {
 	unsigned char prev[HASH_BYTES];
-	int64_t id;
+	int64_t id = 0;
 	int rc = check_identity(a, err);
 	if (rc < 0)
 		return rc;
@@ -450,14 +450,18 @@ static int write_rows(struct cfs_audit *a, struct qev *const *rows, size_t n,
 static int drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct cfs_err *err)
 {
 	size_t n;
-	int rc;
+	int rc, was_failed;
 	pthread_mutex_lock(&a->db_mu);
 	pthread_mutex_lock(&a->q_mu);
 	n = a->count;
+	was_failed = a->failed;
 	for (size_t k = 0; k < n; k++)
 		a->batch[k] = a->ring[(a->head + k) % QUEUE_CAP];
 	pthread_mutex_unlock(&a->q_mu);
-	if (n == 0 && !sync_ev) {
+	/* Nothing to write: done, unless the handle is marked failed — then an
+	 * empty transaction (with the identity check) probes whether it can
+	 * record again. */
+	if (n == 0 && !sync_ev && !was_failed) {
 		pthread_mutex_unlock(&a->db_mu);
 		return 0;
 	}
@@ -467,13 +471,14 @@ static int drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct cf
 		a->head = (a->head + n) % QUEUE_CAP;
 		a->count -= n;
 		a->failed = 0;
-		if (a->unsealed_since_ms == 0)
+		if (a->unsealed_since_ms == 0 && (n > 0 || sync_ev))
 			a->unsealed_since_ms = mono_ms();
 		pthread_cond_broadcast(&a->q_space);
 	} else {
 		a->failed = 1;
 		a->retry_at_ms = mono_ms() + RETRY_MS;
 		pthread_cond_broadcast(&a->q_space);
+		pthread_cond_signal(&a->q_wake);   /* the writer schedules the retry */
 	}
 	pthread_mutex_unlock(&a->q_mu);
 	if (rc == 0)
@@ -488,7 +493,7 @@ static int drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct cf
 static int checkpoint_locked(struct cfs_audit *a, struct cfs_err *err)
 {
 	unsigned char head_hash[HASH_BYTES], msg[CP_MSG_BYTES], sig[SIG_BYTES];
-	int64_t head_id, cp_id = 0, cp_last = 0, ts;
+	int64_t head_id = 0, cp_id = 0, cp_last = 0, ts;
 	int rc = check_identity(a, err);
 	if (rc < 0)
 		return rc;
@@ -1036,7 +1041,7 @@ static void *writer_main(void *arg)
 			cp_due = a->unsealed_since_ms + (int64_t)a->cp_ms;
 		if (cp_due < due)
 			due = cp_due;
-		if (a->failed && due != INT64_MAX && due < a->retry_at_ms)
+		if (a->failed)   /* retry (or probe, when nothing is queued) */
 			due = a->retry_at_ms;
 		if (due > now) {
 			wait_until(a, due);
@@ -1127,7 +1132,7 @@ int cfs_audit_close(struct cfs_audit *a, struct cfs_err *err)
 		a->running = 0;
 	}
 	if (!a->readonly) {
-		r = drain(a, NULL, &e);
+		r = a->count > 0 ? drain(a, NULL, &e) : 0;   /* writer stopped: no race */
 		if (r < 0 && rc == 0) {
 			rc = r;
 			cfs_errf(err, r, "%s", e.msg);

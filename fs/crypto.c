@@ -100,7 +100,14 @@ static void kdf_limits(enum cfs_kdf_level l, uint64_t *ops, uint64_t *mem)
 int cfs_store_hdr_parse(const unsigned char *buf, size_t len, struct cfs_store_hdr *h, struct cfs_err *err)
 {
 	memset(h, 0, sizeof *h);
-	if (len < 16 || memcmp(buf, MAGIC, 8) != 0)
+	if (len < 16) {
+		/* as much of the magic as there is: a cut header, not a foreign file */
+		if (memcmp(buf, MAGIC, len < 8 ? len : 8) == 0)
+			return cfs_errf(err, -EINVAL, "store header is %zu bytes, expected %d (truncated)", len,
+					CFS_STORE_HDR_SIZE);
+		return cfs_errf(err, -EINVAL, "not a coachfs store header");
+	}
+	if (memcmp(buf, MAGIC, 8) != 0)
 		return cfs_errf(err, -EINVAL, "not a coachfs store header");
 	h->version = get_u16(buf + 8);
 	if (h->version > CFS_STORE_VERSION)
@@ -274,26 +281,34 @@ static int unwrap_any(const struct cfs_store_hdr *h, const unsigned char *buf, c
 
 static int read_header(const char *path, unsigned char *buf, size_t *len, struct cfs_err *err)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted at the path must not hang the caller */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return cfs_errf(err, -errno, "%s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return cfs_errf(err, -EINVAL, "%s: not a regular file", path);
+	}
 	ssize_t r = cfs_pread_full(fd, buf, CFS_STORE_HDR_SIZE + 1, 0);
-	int e = errno;
 	close(fd);
 	if (r < 0)
-		return cfs_errf(err, (int)r, "%s: %s", path, strerror(e));
+		return cfs_errf(err, (int)r, "%s: %s", path, strerror((int)-r));
 	*len = (size_t)r;
 	return 0;
 }
 
-/* Write buf to path atomically: path.tmp, fsync, rename, fsync dir. */
+/* Write buf to path atomically: path.tmp, fsync, rename, fsync dir. With
+ * excl the final step is link(2), which fails if path exists by then: a
+ * check-then-rename would let a second `init` (or anything created in the
+ * window) be replaced, and replacing a store header loses its master key. */
 static int write_atomic(const char *path, const unsigned char *buf, size_t len, int excl,
 			struct cfs_err *err)
 {
 	char tmp[PATH_MAX];
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
 		return cfs_errf(err, -ENAMETOOLONG, "%s: path too long", path);
-	if (excl && access(path, F_OK) == 0)
+	if (excl && faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return cfs_errf(err, -EEXIST, "%s already exists", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -301,13 +316,16 @@ static int write_atomic(const char *path, const unsigned char *buf, size_t len, 
 	int rc = cfs_pwrite_all(fd, buf, len, 0);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
-	close(fd);
-	if (rc == 0 && rename(tmp, path) != 0)
+	if (close(fd) != 0 && rc == 0)
 		rc = -errno;
-	if (rc < 0) {
+	if (rc == 0 && (excl ? link(tmp, path) : rename(tmp, path)) != 0)
+		rc = -errno;
+	if (rc < 0 || excl)
 		unlink(tmp);
+	if (rc == -EEXIST)
+		return cfs_errf(err, rc, "%s already exists", path);
+	if (rc < 0)
 		return cfs_errf(err, rc, "%s: %s", path, strerror(-rc));
-	}
 	char dir[PATH_MAX];
 	cfs_strlcpy(dir, path, sizeof dir);
 	char *slash = strrchr(dir, '/');
@@ -485,6 +503,28 @@ static int read_tty_line(int fd, const char *prompt, char *buf, size_t cap, size
 	return 0;
 }
 
+/* read(2) until a newline, EOF or cap bytes: unlike pread this works on
+ * pipes too (--passphrase-file /dev/stdin, process substitution), and does
+ * not wait for more once the first line is complete. */
+static ssize_t read_line(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+	while (got < cap) {
+		ssize_t r = read(fd, buf + got, cap - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		int nl = memchr(buf + got, '\n', (size_t)r) != NULL;
+		got += (size_t)r;
+		if (nl)
+			break;
+	}
+	return (ssize_t)got;
+}
+
 int cfs_pass_read(const char *file, int confirm, const char *prompt, char **out, size_t *len,
 		  struct cfs_err *err)
 {
@@ -498,17 +538,16 @@ int cfs_pass_read(const char *file, int confirm, const char *prompt, char **out,
 		if (fd < 0) {
 			rc = cfs_errf(err, -errno, "%s: cannot read the passphrase file: %s", file, strerror(errno));
 		} else {
-			ssize_t r = cfs_pread_full(fd, p, PASS_MAX + 1, 0);
+			ssize_t r = read_line(fd, p, PASS_MAX + 1);
 			close(fd);
+			/* the first line counts; what follows it may be longer */
+			char *nl = r > 0 ? memchr(p, '\n', (size_t)r) : NULL;
 			if (r < 0)
 				rc = cfs_errf(err, (int)r, "%s: %s", file, strerror((int)-r));
-			else if (r > PASS_MAX)
+			else if (!nl && r > PASS_MAX)
 				rc = cfs_errf(err, -E2BIG, "%s: passphrase longer than %d bytes", file, PASS_MAX);
 			else {
-				n = (size_t)r;
-				char *nl = memchr(p, '\n', n);
-				if (nl)
-					n = (size_t)(nl - p);
+				n = nl ? (size_t)(nl - p) : (size_t)r;
 				if (n && p[n - 1] == '\r')
 					n--;
 				p[n] = 0;

@@ -27,6 +27,7 @@
 #include "coachfs/content.h"
 #include "coachfs/crypto.h"
 #include "coachfs/grants.h"
+#include "coachfs/links.h"
 #include "coachfs/ops.h"
 #include "coachfs/store.h"
 
@@ -131,6 +132,7 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 	if ((rc = cfs_store_open(c->cfg->store_path, c->keys, &c->store, &e)) < 0 ||
 	    (rc = cfs_roletab_build(c->cfg, &c->roles, &e)) < 0 ||
 	    (rc = cfs_grants_open(c->cfg->policy_db, 0, &c->grants, &e)) < 0 ||
+	    (rc = cfs_links_open(c->cfg->policy_db, &c->links, &e)) < 0 ||
 	    (rc = cfs_audit_open(c->cfg->audit_db, 0, &c->audit, &e)) < 0) {
 		status = fail(notify_fd, e.msg);
 		goto out;
@@ -234,6 +236,7 @@ out:
 		status = 1;
 	}
 	c->audit = NULL;
+	cfs_links_close(c->links);
 	cfs_grants_close(c->grants);
 	cfs_roletab_free(c->roles);
 	cfs_store_close(c->store);

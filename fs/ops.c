@@ -23,6 +23,7 @@
 
 #include "coachfs/access.h"
 #include "coachfs/content.h"
+#include "coachfs/links.h"
 
 struct cfs_ofile {
 	struct cfs_ofile *next;
@@ -49,6 +50,8 @@ struct handle {
 	_Atomic int64_t next_check_ms; /* next full re-check of the grant/role */
 	_Atomic int dead;           /* access ended: every further read/write fails */
 	_Atomic int derived;        /* class lifted by derivation: the writer keeps its handle */
+	int64_t link;               /* opened through /.links/TOKEN: that link's id */
+	int64_t link_end;           /* and its expiry */
 };
 
 /* Track which uids hold handles on an open file, so that a creator still
@@ -360,9 +363,30 @@ static int handle_live(struct cfs_ctx *c, struct handle *h, const char *what)
 {
 	if (h->dead)
 		return -EACCES;
-	if (h->derived)
-		return 0; /* the writer of derived content keeps the handle it was given */
+	/* The writer of derived content may go on writing what it already knows
+	 * (its class was lifted above what it may open); reading back through the
+	 * handle is decided like any other read. */
+	if (h->derived && strcmp(what, "write") == 0)
+		return 0;
 	int64_t t = now_ms();
+	if (h->link) {
+		struct cfs_link lk;
+		struct cfs_err err = { "" };
+		char why[300] = "link ended";
+		int live = t / 1000 < h->link_end;
+		if (live && t >= h->next_check_ms) {
+			live = cfs_links_get(c->links, h->link, &lk, &err) == 0 && !lk.revoked_at;
+			snprintf(why, sizeof why, "link L%lld was revoked", (long long)h->link);
+			h->next_check_ms = t + 250;
+		} else if (!live) {
+			snprintf(why, sizeof why, "link L%lld expired", (long long)h->link);
+		}
+		if (live)
+			return 0;
+		h->dead = 1;
+		cfs_access_audit(c, h->cl, what, h->path, "deny", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+		return -EACCES;
+	}
 	if (t < h->next_check_ms)
 		return 0;
 	struct cfs_eff *e = malloc(sizeof *e);
@@ -429,6 +453,9 @@ static int lift_class(struct cfs_ctx *c, struct handle *h, pid_t pid, uint64_t s
 
 /* ---- FUSE operations ---- */
 
+static int link_path(const char *path, const char **token);
+static int link_getattr(struct cfs_ctx *c, int kind, const char *token, struct stat *st);
+
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct cfs_ctx *c = ctx_get();
@@ -461,6 +488,10 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		plain_stat(c, st);
 		return 0;
 	}
+	const char *token;
+	int lk = link_path(path, &token);
+	if (lk)
+		return link_getattr(c, lk, token, st);
 	int rc = path_ok(path);
 	if (rc < 0)
 		return rc;
@@ -556,8 +587,11 @@ static int op_mkdir(const char *path, mode_t mode)
 			unsigned char meta[CFS_META_MAX];
 			size_t len = 0;
 			const char *name = c->cfg->classes[r].name;
-			if (cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name)) == 0)
+			rc = cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
+			if (rc == 0)
 				rc = cfs_dir_meta_store(c, path, meta, len);
+			if (rc < 0) /* an unclassified folder would be a downgrade: take it back */
+				unlinkat(dfd, leaf, AT_REMOVEDIR);
 		}
 	}
 	if (dfd >= 0)
@@ -860,9 +894,189 @@ static int decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofil
 	return d->verdict == CFS_DENY ? -EACCES : 0;
 }
 
+/* ---- expiring links: /.links/TOKEN ---- */
+
+/* 1 for "/.links", 2 for "/.links/NAME" (*token = NAME), 0 otherwise. */
+static int link_path(const char *path, const char **token)
+{
+	static const char pre[] = "/" CFS_LINKS_DIR;
+	size_t n = sizeof pre - 1;
+	if (!path || strncmp(path, pre, n) != 0)
+		return 0;
+	if (path[n] == 0)
+		return 1;
+	if (path[n] != '/' || !path[n + 1] || strchr(path + n + 1, '/'))
+		return path[n] == '/' ? 3 : 0; /* deeper: nothing there */
+	*token = path + n + 1;
+	return 2;
+}
+
+/* Find a usable link for this caller without using it. */
+static int link_lookup(struct cfs_ctx *c, const char *token, uid_t uid, struct cfs_link *lk, char *why,
+		       size_t whylen)
+{
+	unsigned char hash[CFS_LINK_HASH_BYTES];
+	struct cfs_err err = { "" };
+	if (cfs_link_token_hash(c->keys->link, token, hash) < 0) {
+		snprintf(why, whylen, "malformed link token");
+		return -ENOENT;
+	}
+	if (cfs_links_find(c->links, hash, lk, &err) < 0) {
+		snprintf(why, whylen, "unknown link token");
+		return -ENOENT;
+	}
+	if (cfs_link_check(lk, uid, cfs_now_s(), why, whylen) < 0)
+		return -EACCES;
+	return 0;
+}
+
+static int link_getattr(struct cfs_ctx *c, int kind, const char *token, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	if (kind == 1) {
+		st->st_mode = S_IFDIR | 0111; /* enter, never list */
+		st->st_nlink = 2;
+		return 0;
+	}
+	if (kind != 2)
+		return -ENOENT;
+	struct cfs_link *lk = malloc(sizeof *lk);
+	char why[300] = "";
+	if (!lk)
+		return -ENOMEM;
+	struct fuse_context *fc = fuse_get_context();
+	int rc = link_lookup(c, token, fc->uid, lk, why, sizeof why);
+	int known = rc != -ENOENT;
+	if (known && cfs_store_lstat(c->store, lk->path, st) == 0 && S_ISREG(st->st_mode)) {
+		/* a caller already holding the target open (through this link)
+		 * keeps seeing it after its last use */
+		if (rc == -EACCES && holds_handle(c, st, fc->uid))
+			rc = 0;
+	} else if (rc == 0) {
+		rc = -ENOENT;
+	}
+	if (rc < 0) {
+		/* every refused attempt is recorded; the token never is */
+		struct cfs_caller *cl = who(c);
+		if (cl)
+			cfs_access_audit(c, cl, "link_use", known ? lk->path : "/" CFS_LINKS_DIR, "deny",
+					 why[0] ? why : "link target is gone", 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+		free(cl);
+	}
+	free(lk);
+	if (rc < 0)
+		return -ENOENT; /* no oracle: unknown, expired, used up and foreign look the same */
+	plain_stat(c, st);
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	return 0;
+}
+
+/* Open through a link: the link stands in for a grant on exactly its target
+ * (read-only); readers, export rules and audit still apply. */
+static int link_open(struct cfs_ctx *c, const char *token, struct fuse_file_info *fi)
+{
+	struct cfs_caller *cl = who(c);
+	struct cfs_link *lk = malloc(sizeof *lk);
+	struct cfs_eff *e = malloc(sizeof *e);
+	struct cfs_ofile *of = NULL;
+	struct cfs_decision d;
+	struct cfs_err err = { "" };
+	char why[300] = "", reason[600];
+	int rc = cl && lk && e ? 0 : -ENOMEM;
+	if (rc == 0) {
+		rc = link_lookup(c, token, cl->uid, lk, why, sizeof why);
+		if (rc == 0 && is_write_open(fi->flags)) {
+			snprintf(why, sizeof why, "link L%lld to %.200s is read-only", (long long)lk->id, lk->path);
+			rc = -EACCES;
+		}
+		if (rc == 0) {
+			rc = ofile_get(c, lk->path, &of);
+			if (rc < 0)
+				snprintf(why, sizeof why, "link L%lld: target %.200s: %s", (long long)lk->id, lk->path,
+					 strerror(-rc));
+		}
+		if (rc == 0) {
+			unsigned char meta[CFS_META_MAX];
+			pthread_rwlock_rdlock(&of->f->lock);
+			size_t len = of->f->meta_len;
+			memcpy(meta, of->f->meta, len);
+			pthread_rwlock_unlock(&of->f->lock);
+			rc = cfs_eff_resolve(c, lk->path, meta, len, e);
+		}
+		if (rc == 0) {
+			struct cfs_grant g;
+			memset(&g, 0, sizeof g);
+			g.id = lk->id;
+			g.kind = CFS_SUBJ_USER;
+			g.ugid = cl->uid;
+			g.path = lk->path;
+			g.start = lk->start;
+			g.end = lk->end;
+			g.granted_by = lk->issued_by;
+			g.approved_by = "coach-grant link"; /* a link needs no second approver */
+			struct cfs_request req = { lk->path, CFS_OP_READ, cfs_now_s(),
+						   cfs_config_is_export_tool(c->cfg, cl->exe), 0 };
+			/* the class's time cap does not shorten a link: it has its own ttl */
+			struct cfs_class cls = *e->fp.cls;
+			cls.max_ttl = 0;
+			struct cfs_file_policy fp = e->fp;
+			fp.cls = &cls;
+			cfs_decide(cl, &fp, &g, 1, &req, &d);
+			if (d.verdict == CFS_DENY) {
+				snprintf(why, sizeof why, "link L%lld: %.250s", (long long)lk->id, d.reason);
+				rc = -EACCES;
+			}
+		}
+		if (rc == 0) {
+			/* use it, atomically: another open may have raced us */
+			unsigned char hash[CFS_LINK_HASH_BYTES];
+			cfs_link_token_hash(c->keys->link, token, hash);
+			rc = cfs_links_use(c->links, hash, cl->uid, cfs_now_s(), lk, why, sizeof why, &err);
+			if (rc == -EIO)
+				snprintf(why, sizeof why, "%.250s", err.msg);
+		}
+	}
+	if (cl) {
+		const char *path = lk && lk->path[0] ? lk->path : "/" CFS_LINKS_DIR;
+		if (rc == 0)
+			snprintf(reason, sizeof reason, "link L%lld, use %u of %u, until %lld; %.300s",
+				 (long long)lk->id, lk->used, lk->uses, (long long)lk->end, d.reason);
+		else
+			snprintf(reason, sizeof reason, "%s", why[0] ? why : strerror(-rc));
+		if (cfs_access_audit(c, cl, "link_use", rc == 0 ? lk->path : path,
+				     rc == 0 ? verdict_word(d.verdict) : "deny", reason, 0, CFS_AUDIT_NONE,
+				     CFS_AUDIT_NONE, 1) < 0 && rc == 0)
+			rc = -EACCES;
+	}
+	if (rc == 0) {
+		cfs_access_note_read(c, cl->pid, cl->start_time, e->class_rank);
+		rc = handle_new(of, lk->path, fi->flags, cl, 0, e->class_rank, fi);
+		if (rc == 0) {
+			struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+			h->link = lk->id;
+			h->link_end = lk->end;
+		}
+	}
+	free(lk);
+	free(e);
+	if (rc < 0) {
+		if (of)
+			ofile_put(c, of);
+		free(cl);
+		/* an export or readers refusal is EACCES; anything about the link itself is ENOENT */
+		return rc == -EACCES && why[0] && strstr(why, ": ") ? -EACCES : -ENOENT;
+	}
+	return 0;
+}
+
 static int op_open(const char *path, struct fuse_file_info *fi)
 {
 	struct cfs_ctx *c = ctx_get();
+	const char *token;
+	int lk = link_path(path, &token);
+	if (lk)
+		return lk == 2 ? link_open(c, token, fi) : -EISDIR;
 	struct cfs_ofile *of = NULL;
 	struct cfs_decision d;
 	struct cfs_caller *cl = who(c);
@@ -933,7 +1147,11 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	int rank = e->class_rank, r = cfs_access_max_read(c, cl->pid, cl->start_time);
 	if (r > rank && r < c->cfg->nclasses) {
 		const char *name = c->cfg->classes[r].name;
-		cfs_meta_set(meta, &mlen, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
+		if (cfs_meta_set(meta, &mlen, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name)) < 0) {
+			free(e);
+			free(cl);
+			return -EIO; /* cannot record the derived class: refuse the file */
+		}
 		rank = r;
 	}
 	free(e);
@@ -1540,10 +1758,11 @@ static int op_removexattr(const char *path, const char *name)
 	return meta_update(c, path, xdel_fn, &x);
 }
 
-/* With nullpath_ok, readdir and releasedir get no path: opendir keeps it. */
+/* With nullpath_ok libfuse calls readdir without a path: opendir keeps it. */
 static int op_opendir(const char *path, struct fuse_file_info *fi)
 {
-	int rc = path_ok(path);
+	struct cfs_ctx *c = ctx_get();
+	int rc = see(c, path);
 	if (rc < 0)
 		return rc;
 	char *p = strdup(path);
@@ -1561,14 +1780,16 @@ static int op_releasedir(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+static int op_readdir(const char *path_arg, void *buf, fuse_fill_dir_t filler, off_t off,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	struct cfs_ctx *c = ctx_get();
+	const char *path = fi && fi->fh ? (const char *)(uintptr_t)fi->fh : path_arg;
 	(void)off;
 	(void)flags;
-	if (!path && fi && fi->fh)
-		path = (const char *)(uintptr_t)fi->fh;
+	const char *token;
+	if (link_path(path, &token))
+		return -EACCES; /* links are never listed */
 	int rc = see(c, path);
 	if (rc < 0)
 		return rc;

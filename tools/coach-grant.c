@@ -25,10 +25,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sodium.h>
 
 #include "coachfs/audit.h"
 #include "coachfs/config.h"
+#include "coachfs/crypto.h"
 #include "coachfs/grants.h"
+#include "coachfs/links.h"
+#include "coachfs/store.h"
 #include "coachfs/util.h"
 
 #define PROG "coach-grant"
@@ -51,7 +55,14 @@ static const char usage_text[] =
 	"  show ID [--json]\n"
 	"                 one grant in full\n"
 	"  revoke ID [--reason TEXT]\n"
-	"                 end a grant now (open files lose access within a second)\n"
+	"                 end a grant now (open files lose access within a second);\n"
+	"                 a link's id is written L7\n"
+	"  link PATH --ttl DURATION [--uses N] [--user U] [--mount DIR]\n"
+	"                 issue an expiring delivery link: prints MOUNT/.links/TOKEN,\n"
+	"                 which opens PATH read-only until it expires or is used N\n"
+	"                 times (default 1); with --user only that user may use it.\n"
+	"                 Needs the store passphrase (tokens are kept only as a keyed\n"
+	"                 hash). The mount is the one the daemon recorded, or --mount.\n"
 	"\n"
 	"USER is a login name, @group, or role:NAME (a role in [roles]). PATH is\n"
 	"mount-relative, like /incidents/2026. DURATION is 90s, 15m, 4h or 2d.\n"
@@ -720,6 +731,246 @@ static void print_table(const struct list_ctx *lc)
 	}
 }
 
+/* ---- links ------------------------------------------------------------------ */
+
+struct link_list {
+	int active_only;
+	int64_t now;
+	int n;
+};
+
+static int link_row(const struct cfs_link *r, void *arg)
+{
+	struct link_list *ll = arg;
+	char why[300], s[32], e[32], who[300];
+	int live = cfs_link_check(r, r->uid < 0 ? 0 : r->uid, ll->now, why, sizeof why) == 0;
+	if (ll->active_only && !live)
+		return 0;
+	if (ll->n++ == 0)
+		printf("\nLINKS\n%-6s %-10s %-30s %-9s %-19s %-8s %s\n", "ID", "FOR", "PATH", "USES LEFT",
+		       "EXPIRES", "STATE", "BY");
+	fmt_local(r->end, e, sizeof e);
+	(void)s;
+	term_text(r->user[0] ? r->user : "(bearer)", who, sizeof who);
+	const char *state = r->revoked_at ? "revoked" : ll->now >= r->end ? "expired"
+			  : r->used >= r->uses ? "used" : ll->now < r->start ? "pending" : "active";
+	char path[300], by[300];
+	term_text(r->path, path, sizeof path);
+	term_text(r->issued_by, by, sizeof by);
+	printf("L%-5lld %-10s %-30s %-9u %-19s %-8s %s\n", (long long)r->id, who, path,
+	       r->uses - r->used, e, state, by);
+	return 0;
+}
+
+/* Links follow the grants table in `list`; a policy.db without links is fine. */
+static void print_links(const struct cfs_config *cfg, int active_only, int64_t now)
+{
+	struct cfs_links *l;
+	struct cfs_err err = { "" };
+	struct link_list ll = { active_only, now, 0 };
+	if (cfs_links_open(cfg->policy_db, &l, &err) < 0) {
+		fprintf(stderr, PROG ": links: %s\n", err.msg);
+		return;
+	}
+	if (cfs_links_list(l, link_row, &ll, &err) < 0)
+		fprintf(stderr, PROG ": links: %s\n", err.msg);
+	cfs_links_close(l);
+}
+
+/* Unlock the store just to derive the link-hashing key. */
+static int link_key(const struct cfs_config *cfg, unsigned char key[32])
+{
+	char hdr[4096], *pass;
+	size_t passlen;
+	struct cfs_keys *k;
+	struct cfs_err err = { "" };
+	if (cfs_crypto_init(&err) < 0)
+		return say(EXIT_FAIL, "%s", err.msg);
+	if (cfs_store_header_path(cfg->store_path, hdr, sizeof hdr) < 0)
+		return say(EXIT_FAIL, "store path too long");
+	if (cfs_pass_read(cfg->passphrase_file, 0, "Store passphrase: ", &pass, &passlen, &err) < 0)
+		return say(EXIT_FAIL, "%s", err.msg);
+	int rc = cfs_store_unlock(hdr, pass, passlen, &k, &err);
+	cfs_pass_free(pass, passlen);
+	if (rc < 0)
+		return say(EXIT_FAIL, "%s", err.msg);
+	memcpy(key, k->link, 32);
+	cfs_keys_free(k);
+	return 0;
+}
+
+static int cmd_link(int argc, char **argv, const char **cfile)
+{
+	static const struct option lo[] = {
+		{ "ttl", required_argument, NULL, 't' },
+		{ "uses", required_argument, NULL, 'n' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "mount", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 } };
+	const char *ttl_s = NULL, *user = NULL, *mnt = NULL;
+	uint64_t uses = 1;
+	int64_t ttl;
+	int c, rc;
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': *cfile = optarg; break;
+		case 't': ttl_s = optarg; break;
+		case 'u': user = optarg; break;
+		case 'm': mnt = optarg; break;
+		case 'n':
+			if (cfs_parse_uint(optarg, 1000000, &uses) < 0 || uses == 0)
+				return say(EXIT_USAGE, "--uses: '%.80s' is not a number from 1 to 1000000", optarg);
+			break;
+		default: return bad_option("link: ", c, optopt, argv, optind);
+		}
+	}
+	if (argc - optind != 1 || !ttl_s)
+		return say(EXIT_USAGE, "usage: coach-grant link PATH --ttl DURATION [--uses N] [--user U] "
+			   "[--mount DIR]");
+	const char *path = argv[optind];
+	if (cfs_path_valid(path) < 0)
+		return say(EXIT_USAGE, "'%.200s' is not a mount-relative path (it must start with /)", path);
+	if (cfs_parse_duration(ttl_s, &ttl) < 0)
+		return say(EXIT_USAGE, "--ttl: '%.80s' is not a duration (like 90s, 15m, 4h, 2d)", ttl_s);
+	int64_t uid = -1;
+	if (user) {
+		struct passwd *pw = getpwnam(user);
+		if (!pw)
+			return say(EXIT_USAGE, "unknown user '%.80s'", user);
+		uid = pw->pw_uid;
+	}
+	if ((rc = need_root()) != 0)
+		return rc;
+	struct admin adm;
+	who_am_i(&adm);
+	struct cfs_config *cfg = NULL;
+	struct cfs_links *l = NULL;
+	struct cfs_audit *a = NULL;
+	struct cfs_grants *g = NULL;
+	struct cfs_err err = { "" };
+	struct cfs_link *rec = calloc(1, sizeof *rec);
+	unsigned char key[32];
+	char token[CFS_TOKEN_CHARS + 1], mbuf[4096];
+	if (!rec)
+		return say(EXIT_FAIL, "out of memory");
+	if ((rc = load_config(*cfile, &cfg)) != 0)
+		goto out;
+	if (!mnt) {
+		if ((rc = open_grants(cfg, &g)) != 0)
+			goto out;
+		if (cfs_grants_meta_get(g, "mountpoint", mbuf, sizeof mbuf, &err) < 0 || !mbuf[0]) {
+			rc = say(EXIT_FAIL, "no mount recorded in %s (mount coachfs first, or give --mount DIR)",
+				 cfg->policy_db);
+			goto out;
+		}
+		mnt = mbuf;
+	}
+	if ((rc = link_key(cfg, key)) != 0)
+		goto out;
+	cfs_link_token_new(token);
+	cfs_link_token_hash(key, token, rec->hash);
+	sodium_memzero(key, sizeof key);
+	cfs_strlcpy(rec->path, path, sizeof rec->path);
+	cfs_strlcpy(rec->user, user ? user : "", sizeof rec->user);
+	rec->uid = uid;
+	rec->created = rec->start = cfs_now_s();
+	rec->end = rec->start + ttl;
+	rec->uses = (uint32_t)uses;
+	cfs_strlcpy(rec->issued_by, adm.name, sizeof rec->issued_by);
+	if (cfs_audit_open(cfg->audit_db, 0, &a, &err) < 0) {
+		rc = say(EXIT_FAIL, "audit: %s", err.msg);
+		goto out;
+	}
+	if (cfs_links_open(cfg->policy_db, &l, &err) < 0 || cfs_links_add(l, rec, &err) < 0) {
+		rc = say(EXIT_FAIL, "%s", err.msg);
+		goto out;
+	}
+	char why[600];
+	snprintf(why, sizeof why, "link L%lld to %.300s for %s, ttl %s, %u use%s", (long long)rec->id, path,
+		 user ? user : "any holder (bearer)", ttl_s, rec->uses, rec->uses == 1 ? "" : "s");
+	struct cfs_event ev;
+	event_base(&ev, &adm, "link_issue");
+	ev.path = path;
+	ev.result = "allow";
+	ev.reason = why;
+	if (cfs_audit_append(a, &ev, &err) < 0) {
+		/* no link without its audit row: take it back */
+		cfs_links_revoke(l, rec->id, adm.name, "audit row could not be written", cfs_now_s(), NULL);
+		rc = say(EXIT_FAIL, "the link's audit row could not be written (link withdrawn): %s", err.msg);
+		goto out;
+	}
+	printf("%s/.links/%s\n", mnt, token);
+	rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+out:
+	sodium_memzero(token, sizeof token);
+	cfs_links_close(l);
+	cfs_grants_close(g);
+	if (a) {
+		struct cfs_err e3 = { "" };
+		if (cfs_audit_close(a, &e3) < 0)
+			fprintf(stderr, PROG ": warning: closing the audit database: %s\n", e3.msg);
+	}
+	cfs_config_free(cfg);
+	free(rec);
+	return rc;
+}
+
+static int revoke_link(const char *ids, const char *reason, const char **cfile)
+{
+	uint64_t v;
+	int rc;
+	if (cfs_parse_uint(ids + 1, (uint64_t)INT64_MAX, &v) < 0 || v == 0)
+		return say(EXIT_USAGE, "'%s' is not a link id (like L7)", ids);
+	if ((rc = need_root()) != 0)
+		return rc;
+	struct admin adm;
+	who_am_i(&adm);
+	struct cfs_config *cfg = NULL;
+	struct cfs_links *l = NULL;
+	struct cfs_audit *a = NULL;
+	struct cfs_err err = { "" };
+	struct cfs_link *rec = calloc(1, sizeof *rec);
+	if (!rec)
+		return say(EXIT_FAIL, "out of memory");
+	if ((rc = load_config(*cfile, &cfg)) != 0)
+		goto out;
+	if (cfs_audit_open(cfg->audit_db, 0, &a, &err) < 0) {
+		rc = say(EXIT_FAIL, "audit: %s", err.msg);
+		goto out;
+	}
+	if (cfs_links_open(cfg->policy_db, &l, &err) < 0 || cfs_links_get(l, (int64_t)v, rec, &err) < 0 ||
+	    cfs_links_revoke(l, (int64_t)v, adm.name, reason, cfs_now_s(), &err) < 0) {
+		rc = say(EXIT_FAIL, "%s", err.msg);
+		goto out;
+	}
+	char why[600];
+	snprintf(why, sizeof why, "revoked link L%llu to %.300s%s%.200s", (unsigned long long)v, rec->path,
+		 reason ? "; reason: " : "", reason ? reason : "");
+	struct cfs_event ev;
+	event_base(&ev, &adm, "grant_revoke");
+	ev.path = rec->path;
+	ev.result = "allow";
+	ev.reason = why;
+	if (cfs_audit_append(a, &ev, &err) < 0) {
+		rc = say(EXIT_FAIL, "link L%llu is revoked, but its audit row could not be written: %s",
+			 (unsigned long long)v, err.msg);
+		goto out;
+	}
+	rc = EXIT_OK;
+out:
+	cfs_links_close(l);
+	if (a) {
+		struct cfs_err e3 = { "" };
+		if (cfs_audit_close(a, &e3) < 0)
+			fprintf(stderr, PROG ": warning: closing the audit database: %s\n", e3.msg);
+	}
+	cfs_config_free(cfg);
+	free(rec);
+	return rc;
+}
+
 static int cmd_list(int argc, char **argv, const char **cfile)
 {
 	static const struct option lo[] = {
@@ -775,8 +1026,10 @@ static int cmd_list(int argc, char **argv, const char **cfile)
 	}
 	if (lc.json)
 		fputs(lc.njson ? "\n]\n" : "]\n", stdout);
-	else
+	else {
 		print_table(&lc);
+		print_links(cfg, f.active_only, lc.now);
+	}
 	rc = fflush(stdout) == 0 ? EXIT_OK : say(EXIT_FAIL, "writing: %s", strerror(errno));
 out:
 	for (size_t r = 0; r < lc.n; r++)
@@ -916,6 +1169,8 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 	}
 	if (argc - optind != 1)
 		return say(EXIT_USAGE, "usage: coach-grant revoke ID [--reason TEXT]");
+	if (argv[optind][0] == 'L')
+		return revoke_link(argv[optind], reason, cfile);
 	if ((rc = parse_id(argv[optind], &id)) != 0)
 		return rc;
 	if (reason && (rc = text_arg("--reason", reason)) != 0)
@@ -1022,5 +1277,7 @@ int main(int argc, char **argv)
 		return cmd_show(sub_argc, sub_argv, &cfile);
 	if (strcmp(cmd, "revoke") == 0)
 		return cmd_revoke(sub_argc, sub_argv, &cfile);
+	if (strcmp(cmd, "link") == 0)
+		return cmd_link(sub_argc, sub_argv, &cfile);
 	return say(EXIT_USAGE, "unknown command '%.80s' (add, list, show, revoke; see --help)", cmd);
 }

@@ -15,6 +15,7 @@
 
 struct cfs_ofile;
 struct cfs_track;
+struct cfs_links;
 
 /* The daemon's one context struct: all of its mutable state lives here. */
 struct cfs_ctx {
@@ -23,6 +24,7 @@ struct cfs_ctx {
 	struct cfs_store *store;
 	struct cfs_audit *audit;
 	struct cfs_grants *grants;
+	struct cfs_links *links;
 	struct cfs_roletab *roles;
 	char host[256];
 	char mountpoint[4096];

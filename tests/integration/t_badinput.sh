@@ -258,7 +258,7 @@ refuse header_version_0 "$H"
 cp "$T/hdr.good" "$H"; truncate -s 100 "$H"
 refuse header_truncated "store header is 100 bytes, expected 512"
 : >"$H"
-refuse header_empty "not a coachfs store header"
+refuse header_empty "store header is 0 bytes, expected 512 (truncated)"
 cp "$T/hdr.good" "$H"; printf 'XOACHFS' | dd of="$H" bs=1 seek=0 conv=notrunc status=none
 refuse header_bad_magic "not a coachfs store header"
 cp "$T/hdr.good" "$H"; head -c 100 /dev/urandom >>"$H"

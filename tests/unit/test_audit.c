@@ -684,6 +684,36 @@ static void test_fail_closed_replaced(void)
 	tdir_rm(&t);
 }
 
+/* A lock held past the busy timeout fails the append closed; once it is
+ * released the writer recovers by itself, with no synchronous append. */
+static void test_recovers_after_lock(void)
+{
+	struct tdir t;
+	struct cfs_audit *a = NULL;
+	struct cfs_err err = { "" };
+	struct cfs_event ev;
+	sqlite3 *h = NULL;
+	tdir_make(&t);
+	T_EQ_INT(cfs_audit_open(t.db, 1, &a, &err), 0);
+	T_EQ_INT(cfs_audit_start(a, 10, NULL, &err), 0);
+	T_EQ_INT(sqlite3_open(t.db, &h), SQLITE_OK);
+	T_EQ_INT(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	mk_event(&ev, 0);
+	T_EQ_INT(cfs_audit_append(a, &ev, &err), -EIO);
+	T_MSG(err, "database is locked");
+	mk_event(&ev, 2);
+	T_EQ_INT(cfs_audit_queue(a, &ev), -EIO);
+	T_EQ_INT(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	usleep(600 * 1000);
+	T_EQ_INT(cfs_audit_queue(a, &ev), 0);
+	T_EQ_INT(cfs_audit_flush(a, &err), 0);
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM events"), 1);
+	T_EQ_INT(sql_int(t.db, "SELECT action = 'read' FROM events WHERE id = 1"), 1);
+	T_EQ_INT(cfs_audit_close(a, &err), 0);
+	tdir_rm(&t);
+}
+
 static void test_two_handles(void)
 {
 	struct tdir t;
@@ -882,6 +912,7 @@ int main(void)
 	T_RUN(test_unsealed_truncation_undetectable);
 	T_RUN(test_fail_closed_unlinked);
 	T_RUN(test_fail_closed_replaced);
+	T_RUN(test_recovers_after_lock);
 	T_RUN(test_two_handles);
 	T_RUN(test_pubkey_files);
 	T_RUN(test_queries);

@@ -1,0 +1,887 @@
+/* coach-audit — the auditor's tool (DESIGN §2, §6): history of a path, the
+ * log, a summary, and verification of the hash chain and signed checkpoints.
+ * Owns argument parsing and output formats (aligned text in local time,
+ * JSON, CSV); the database work is audit.c's. It must never modify an
+ * audit database other than by appending its own audit_query row, never
+ * write to a database named with --db that is not the live one (a copy is
+ * evidence), and never print database text without escaping it.
+ *
+ * Auditors are audited: a query on the live database (the config's
+ * [audit] db) is first recorded as an audit_query row, and the query is
+ * refused when that row cannot be written. When the invoking user may not
+ * write to the live database at all, the query runs read-only and is not
+ * recorded (such a user could read a copy of the file anyway). */
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coachfs/audit.h"
+#include "coachfs/config.h"
+#include "coachfs/util.h"
+
+#define PROG "coach-audit"
+#define ARG_MAX_LEN 256
+#define TOP_PATHS 10
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+enum fmt { FMT_TEXT, FMT_JSON, FMT_CSV };
+
+static const char usage_text[] =
+	"usage: coach-audit [-c FILE] [--db PATH] COMMAND [OPTIONS]\n"
+	"\n"
+	"Review and verify the coachfs audit log.\n"
+	"\n"
+	"  history PATH   events on PATH (a file, or everything under a directory)\n"
+	"  log            all events\n"
+	"  summary        counts per action and result, per user, and the busiest paths\n"
+	"  verify [--pubkey KEY]\n"
+	"                 check the hash chain and every signed checkpoint; exit 0\n"
+	"                 only if they hold, else name the first event that does not\n"
+	"\n"
+	"Filters (history, log, summary):\n"
+	"  --since T      events at or after T\n"
+	"  --until T      events before T\n"
+	"  --user U       events by login name U\n"
+	"  --action A     open, read, deny, replay, export, grant_add, audit_query, ...\n"
+	"  --result R     allow, flag, deny or error\n"
+	"T is now, 2h (ago), +2h, 2026-11-27T10:00:00Z, 2026-11-27 10:00 (local time)\n"
+	"or @EPOCHSECONDS.\n"
+	"\n"
+	"Output (history, log, summary, verify): aligned text in local time, or\n"
+	"  --json         an array of objects keyed by column name (hashes in hex)\n"
+	"  --csv          RFC 4180, with a header row (NULL is an empty field, an\n"
+	"                 empty string is \"\")\n"
+	"\n"
+	"Options:\n"
+	"  -c FILE        configuration (default: $COACHFS_CONFIG, else\n"
+	"                 /etc/coachfs/coachfs.ini)\n"
+	"  --db PATH      read this audit database (for example a copy) instead of\n"
+	"                 the config's [audit] db; a copy is only read, never written\n"
+	"  --pubkey KEY   the audit public key: 64 hex characters or a file holding\n"
+	"                 them (default: the file DB.pub beside the database). Pin it:\n"
+	"                 a key kept beside the database proves nothing against\n"
+	"                 someone who could rewrite both.\n"
+	"  -h, --help     show this help\n"
+	"  -V, --version  show the version\n"
+	"\n"
+	"Queries on the live database are themselves recorded (action audit_query)\n"
+	"when you may write to it, and refused if that record cannot be written.\n"
+	"Rows appended after the newest checkpoint are not yet sealed: until the\n"
+	"daemon signs the next checkpoint (every few seconds of activity, and at\n"
+	"unmount) their removal cannot be detected.\n"
+	"Exit status: 0 done (verify: the log holds), 1 failed (verify: it does\n"
+	"not), 2 bad usage or argument.\n";
+
+/* ---- messages --------------------------------------------------------------- */
+
+static int say(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int say(int code, const char *fmt, ...)
+{
+	va_list ap;
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+/* ---- escaping ------------------------------------------------------------- */
+
+/* Length of a valid UTF-8 sequence at p (NUL-terminated), 0 if invalid.
+ * Overlong forms, surrogates and code points past U+10FFFF are invalid. */
+static int utf8_len(const unsigned char *p, uint32_t *cp)
+{
+	int n;
+	uint32_t c;
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if ((p[0] & 0xe0) == 0xc0) {
+		n = 2;
+		c = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		n = 3;
+		c = p[0] & 0x0f;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		n = 4;
+		c = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (int k = 1; k < n; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[k] & 0x3f);
+	}
+	if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* For a terminal: control characters (C0, DEL, C1), invalid UTF-8 and the
+ * backslash are written as \xNN / \\. */
+static void put_term(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		uint32_t cp;
+		int n = utf8_len(p, &cp);
+		if (n == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
+			int len = n ? n : 1;
+			for (int k = 0; k < len; k++)
+				fprintf(f, "\\x%02x", p[k]);
+			p += len;
+		} else if (cp == '\\') {
+			fputs("\\\\", f);
+			p++;
+		} else {
+			fwrite(p, 1, (size_t)n, f);
+			p += n;
+		}
+	}
+}
+
+/* The same into a buffer (for padding to a column width). */
+static void term_buf(const char *s, char *out, size_t cap)
+{
+	FILE *m = fmemopen(out, cap, "w");
+	if (!m) {
+		cfs_strlcpy(out, "?", cap);
+		return;
+	}
+	setvbuf(m, NULL, _IONBF, 0);
+	put_term(m, s);
+	fclose(m);
+	out[cap - 1] = 0;
+}
+
+/* A JSON string (or null): invalid UTF-8 bytes become U+FFFD. */
+static void put_json_str(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	while (*p) {
+		uint32_t cp;
+		int n = utf8_len(p, &cp);
+		if (n == 0) {
+			fputs("\\ufffd", f);
+			p++;
+			continue;
+		}
+		if (cp == '"')
+			fputs("\\\"", f);
+		else if (cp == '\\')
+			fputs("\\\\", f);
+		else if (cp == '\n')
+			fputs("\\n", f);
+		else if (cp == '\t')
+			fputs("\\t", f);
+		else if (cp == '\r')
+			fputs("\\r", f);
+		else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0x2028 ||
+			 cp == 0x2029)
+			fprintf(f, "\\u%04x", (unsigned)cp);
+		else
+			fwrite(p, 1, (size_t)n, f);
+		p += n;
+	}
+	fputc('"', f);
+}
+
+static void put_json_int(FILE *f, int64_t v)
+{
+	if (v == CFS_AUDIT_NONE)
+		fputs("null", f);
+	else
+		fprintf(f, "%lld", (long long)v);
+}
+
+/* RFC 4180: quote when the field holds a comma, quote, CR or LF; double the
+ * quotes. NULL is an empty field, "" is a quoted empty string. */
+static void put_csv_str(FILE *f, const char *s)
+{
+	if (!s)
+		return;
+	if (!*s || strpbrk(s, ",\"\r\n")) {
+		fputc('"', f);
+		for (const char *p = s; *p; p++) {
+			if (*p == '"')
+				fputc('"', f);
+			fputc(*p, f);
+		}
+		fputc('"', f);
+	} else {
+		fputs(s, f);
+	}
+}
+
+static void put_csv_int(FILE *f, int64_t v)
+{
+	if (v != CFS_AUDIT_NONE)
+		fprintf(f, "%lld", (long long)v);
+}
+
+static void hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+	for (size_t k = 0; k < n; k++) {
+		out[2 * k] = d[b[k] >> 4];
+		out[2 * k + 1] = d[b[k] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+/* Local time of a microsecond timestamp, "YYYY-MM-DD HH:MM:SS". */
+static void fmt_local(int64_t us, char *out, size_t cap)
+{
+	struct tm tm;
+	time_t t;
+	if (us == CFS_AUDIT_NONE) {
+		cfs_strlcpy(out, "-", cap);
+		return;
+	}
+	t = (time_t)(us / 1000000 - (us % 1000000 < 0));
+	if (!localtime_r(&t, &tm) || strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(out, cap, "@%lld", (long long)(us / 1000000));
+}
+
+static void fmt_utc(int64_t secs, char *out, size_t cap)
+{
+	struct tm tm;
+	time_t t = (time_t)secs;
+	if (!gmtime_r(&t, &tm) || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, cap, "@%lld", (long long)secs);
+}
+
+/* ---- rows ------------------------------------------------------------------- */
+
+static const char CSV_HEADER[] =
+	"id,ts,host,uid,user,pid,exe,action,path,result,reason,grant_id,offset,length,"
+	"prev_hash,hash\r\n";
+
+struct out {
+	enum fmt fmt;
+	int64_t n;
+};
+
+static void row_text(const struct cfs_audit_row *r)
+{
+	const struct cfs_event *e = &r->ev;
+	char when[40], user[1024], action[256], result[256];
+	const char *sep = "  ";
+	fmt_local(e->ts, when, sizeof when);
+	term_buf(e->user ? e->user : "-", user, sizeof user);
+	term_buf(e->action ? e->action : "-", action, sizeof action);
+	term_buf(e->result ? e->result : "-", result, sizeof result);
+	printf("%7lld  %-19s  %-12s  %-12s  %-6s  ", (long long)r->id, when, user, action, result);
+	put_term(stdout, e->path ? e->path : "-");
+	if (e->pid != CFS_AUDIT_NONE || e->exe) {
+		fputs(sep, stdout);
+		sep = "; ";
+		if (e->pid != CFS_AUDIT_NONE)
+			printf("pid %lld%s", (long long)e->pid, e->exe ? " " : "");
+		if (e->exe)
+			put_term(stdout, e->exe);
+	}
+	if (e->grant_id != CFS_AUDIT_NONE) {
+		printf("%sgrant %lld", sep, (long long)e->grant_id);
+		sep = "; ";
+	}
+	if (e->offset != CFS_AUDIT_NONE || e->length != CFS_AUDIT_NONE) {
+		printf("%sbytes ", sep);
+		sep = "; ";
+		if (e->offset != CFS_AUDIT_NONE)
+			printf("@%lld", (long long)e->offset);
+		if (e->length != CFS_AUDIT_NONE)
+			printf("+%lld", (long long)e->length);
+	}
+	if (e->reason) {
+		printf("%s", sep);
+		put_term(stdout, e->reason);
+	}
+	putchar('\n');
+}
+
+static void row_json(const struct cfs_audit_row *r, int first)
+{
+	const struct cfs_event *e = &r->ev;
+	char ph[65], h[65];
+	hex(r->prev_hash, r->prev_hash_len, ph);
+	hex(r->hash, r->hash_len, h);
+	fputs(first ? "[\n" : ",\n", stdout);
+	printf("{\"id\":%lld,\"ts\":", (long long)r->id);
+	put_json_int(stdout, e->ts);
+	fputs(",\"host\":", stdout);
+	put_json_str(stdout, e->host);
+	fputs(",\"uid\":", stdout);
+	put_json_int(stdout, e->uid);
+	fputs(",\"user\":", stdout);
+	put_json_str(stdout, e->user);
+	fputs(",\"pid\":", stdout);
+	put_json_int(stdout, e->pid);
+	fputs(",\"exe\":", stdout);
+	put_json_str(stdout, e->exe);
+	fputs(",\"action\":", stdout);
+	put_json_str(stdout, e->action);
+	fputs(",\"path\":", stdout);
+	put_json_str(stdout, e->path);
+	fputs(",\"result\":", stdout);
+	put_json_str(stdout, e->result);
+	fputs(",\"reason\":", stdout);
+	put_json_str(stdout, e->reason);
+	fputs(",\"grant_id\":", stdout);
+	put_json_int(stdout, e->grant_id);
+	fputs(",\"offset\":", stdout);
+	put_json_int(stdout, e->offset);
+	fputs(",\"length\":", stdout);
+	put_json_int(stdout, e->length);
+	printf(",\"prev_hash\":\"%s\",\"hash\":\"%s\"}", ph, h);
+}
+
+static void row_csv(const struct cfs_audit_row *r)
+{
+	const struct cfs_event *e = &r->ev;
+	char ph[65], h[65];
+	hex(r->prev_hash, r->prev_hash_len, ph);
+	hex(r->hash, r->hash_len, h);
+	printf("%lld,", (long long)r->id);
+	put_csv_int(stdout, e->ts);
+	putchar(',');
+	put_csv_str(stdout, e->host);
+	putchar(',');
+	put_csv_int(stdout, e->uid);
+	putchar(',');
+	put_csv_str(stdout, e->user);
+	putchar(',');
+	put_csv_int(stdout, e->pid);
+	putchar(',');
+	put_csv_str(stdout, e->exe);
+	putchar(',');
+	put_csv_str(stdout, e->action);
+	putchar(',');
+	put_csv_str(stdout, e->path);
+	putchar(',');
+	put_csv_str(stdout, e->result);
+	putchar(',');
+	put_csv_str(stdout, e->reason);
+	putchar(',');
+	put_csv_int(stdout, e->grant_id);
+	putchar(',');
+	put_csv_int(stdout, e->offset);
+	putchar(',');
+	put_csv_int(stdout, e->length);
+	printf(",%s,%s\r\n", ph, h);
+}
+
+static int row_cb(const struct cfs_audit_row *r, void *arg)
+{
+	struct out *o = arg;
+	if (o->fmt == FMT_TEXT) {
+		if (o->n == 0)
+			printf("%7s  %-19s  %-12s  %-12s  %-6s  %s\n", "ID", "TIME", "USER", "ACTION",
+			       "RESULT", "PATH  DETAILS");
+		row_text(r);
+	} else if (o->fmt == FMT_JSON) {
+		row_json(r, o->n == 0);
+	} else {
+		row_csv(r);
+	}
+	o->n++;
+	return ferror(stdout) ? -EIO : 0;
+}
+
+/* ---- summary ---------------------------------------------------------------- */
+
+struct sum {
+	enum fmt fmt;
+	int group;            /* 0 action/result, 1 user, 2 path */
+	int64_t n, total;
+};
+
+static void put_pad_term(const char *s, int width)
+{
+	char b[1024];
+	term_buf(s, b, sizeof b);
+	printf("%-*s", width, b);
+}
+
+static int sum_cb(const char *key, const char *key2, int64_t n, void *arg)
+{
+	struct sum *s = arg;
+	static const char *const group_name[] = { "action", "user", "path" };
+	static const char *const json_key[] = { "action", "user", "path" };
+	if (s->fmt == FMT_TEXT) {
+		printf("  %10lld  ", (long long)n);
+		if (s->group == 0) {
+			put_pad_term(key ? key : "-", 16);
+			fputs("  ", stdout);
+			put_term(stdout, key2 ? key2 : "-");
+		} else {
+			put_term(stdout, key ? key : "-");
+		}
+		putchar('\n');
+	} else if (s->fmt == FMT_JSON) {
+		fputs(s->n ? ",\n  {" : "\n  {", stdout);
+		printf("\"%s\":", json_key[s->group]);
+		put_json_str(stdout, key);
+		if (s->group == 0) {
+			fputs(",\"result\":", stdout);
+			put_json_str(stdout, key2);
+		}
+		printf(",\"count\":%lld}", (long long)n);
+	} else {
+		printf("%s,", group_name[s->group]);
+		put_csv_str(stdout, key);
+		putchar(',');
+		if (s->group == 0)
+			put_csv_str(stdout, key2);
+		printf(",%lld\r\n", (long long)n);
+	}
+	s->n++;
+	s->total += n;
+	return ferror(stdout) ? -EIO : 0;
+}
+
+static int summary(struct cfs_audit *a, const struct cfs_audit_filter *f, enum fmt fmt,
+		   const char *filter_words, struct cfs_err *err)
+{
+	static const enum cfs_audit_group groups[] = { CFS_AUDIT_BY_ACTION_RESULT,
+						       CFS_AUDIT_BY_USER, CFS_AUDIT_BY_PATH };
+	static const char *const titles[] = { "by action and result:", "by user:",
+					      "top paths:" };
+	static const char *const json_names[] = { "by_action_result", "by_user", "top_paths" };
+	int64_t total = 0;
+	int rc = 0;
+	if (fmt == FMT_CSV)
+		fputs("group,key,result,count\r\n", stdout);
+	if (fmt == FMT_JSON)
+		fputs("{", stdout);
+	if (fmt == FMT_TEXT && filter_words[0]) {
+		fputs("filter:", stdout);
+		put_term(stdout, filter_words);
+		putchar('\n');
+	}
+	for (int g = 0; g < 3 && rc == 0; g++) {
+		struct sum s = { fmt, g, 0, 0 };
+		if (fmt == FMT_TEXT)
+			printf("%s\n", titles[g]);
+		else if (fmt == FMT_JSON)
+			printf("%s\"%s\":[", g ? ",\n" : "\n", json_names[g]);
+		rc = cfs_audit_count(a, f, groups[g], g == 2 ? TOP_PATHS : 0, sum_cb, &s, err);
+		if (g == 0)
+			total = s.total;
+		if (fmt == FMT_TEXT && s.n == 0)
+			fputs("  (none)\n", stdout);
+		else if (fmt == FMT_JSON)
+			fputs(s.n ? "\n]" : "]", stdout);
+	}
+	if (rc != 0)
+		return rc;
+	if (fmt == FMT_TEXT)
+		printf("events: %lld\n", (long long)total);
+	else if (fmt == FMT_JSON)
+		printf(",\n\"events\":%lld\n}\n", (long long)total);
+	return 0;
+}
+
+/* ---- who is asking ------------------------------------------------------------ */
+
+struct who {
+	int64_t uid;
+	char name[64];
+	char exe[4096];
+};
+
+static int printable(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* $SUDO_USER when root via sudo (as coach-grant does), else the real uid. */
+static void who_am_i(struct who *w)
+{
+	const char *su = getenv("SUDO_USER");
+	uid_t ruid = getuid();
+	memset(w, 0, sizeof *w);
+	w->uid = ruid;
+	if (geteuid() == 0 && su && *su && strlen(su) < sizeof w->name && printable(su)) {
+		const char *sid = getenv("SUDO_UID");
+		uint64_t v;
+		struct passwd *pw;
+		cfs_strlcpy(w->name, su, sizeof w->name);
+		if (sid && cfs_parse_uint(sid, 0xfffffffeu, &v) == 0)
+			w->uid = (int64_t)v;
+		else if ((pw = getpwnam(su)) != NULL)
+			w->uid = pw->pw_uid;
+	} else {
+		struct passwd *pw = getpwuid(ruid);
+		if (pw && pw->pw_name && strlen(pw->pw_name) < sizeof w->name)
+			cfs_strlcpy(w->name, pw->pw_name, sizeof w->name);
+		else
+			snprintf(w->name, sizeof w->name, "#%u", (unsigned)ruid);
+	}
+	ssize_t n = readlink("/proc/self/exe", w->exe, sizeof w->exe - 1);
+	w->exe[n > 0 ? n : 0] = 0;
+}
+
+/* ---- arguments ---------------------------------------------------------------- */
+
+struct opts {
+	const char *cfile, *db, *pubkey;
+	const char *since, *until, *user, *action, *result;
+	enum fmt fmt;
+	int json, csv;
+	const char *cmd, *path_arg;
+};
+
+static int text_arg(const char *name, const char *v)
+{
+	if (!*v || strlen(v) >= ARG_MAX_LEN || !printable(v))
+		return say(EXIT_USAGE, "%s: '%.80s' is empty, too long or has control characters",
+			   name, v);
+	return 0;
+}
+
+static int time_arg(const char *name, const char *v, int64_t now, int64_t *us)
+{
+	int64_t s;
+	if (cfs_parse_time(v, now, &s) < 0 || s < 0 || s > INT64_MAX / 1000000 - 1)
+		return say(EXIT_USAGE, "%s: '%.80s' is not a time (now, 2h, +2h, "
+			   "2026-11-27T10:00:00Z, 2026-11-27 10:00, @EPOCH)", name, v);
+	*us = s * 1000000;
+	return 0;
+}
+
+/* A mount-relative path: leading '/' added, trailing '/' removed. */
+static int path_arg(const char *v, char *out, size_t cap)
+{
+	size_t n;
+	if (!v || !*v || strlen(v) + 2 > cap)
+		return say(EXIT_USAGE, "PATH: '%.80s' is empty or too long", v ? v : "");
+	snprintf(out, cap, "%s%s", v[0] == '/' ? "" : "/", v);
+	n = strlen(out);
+	while (n > 1 && out[n - 1] == '/')
+		out[--n] = 0;
+	if (cfs_path_valid(out) < 0)
+		return say(EXIT_USAGE, "PATH: '%.80s' is not a mount-relative path like "
+			   "/incidents/2026", v);
+	return 0;
+}
+
+static int same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* Open the database to query. live: append the audit_query row first (if
+ * the invoking user may write) and keep the handle for the query itself.
+ * *out_a is NULL for verify (it opens the file itself). */
+static int open_for_query(const char *db, int live, int keep, const char *cmd,
+			  const char *path, const char *words, struct cfs_audit **out_a)
+{
+	struct cfs_err err = { "" };
+	struct cfs_audit *a = NULL;
+	int rc;
+	*out_a = NULL;
+	if (live) {
+		rc = cfs_audit_open(db, 0, &a, &err);
+		if (rc == 0) {
+			struct who w;
+			struct cfs_event ev;
+			char reason[2048];
+			who_am_i(&w);
+			snprintf(reason, sizeof reason, "%s%s", cmd, words);
+			cfs_event_init(&ev);
+			ev.uid = w.uid;
+			ev.user = w.name;
+			ev.pid = getpid();
+			ev.exe = w.exe[0] ? w.exe : NULL;
+			ev.action = "audit_query";
+			ev.path = path;
+			ev.result = "allow";
+			ev.reason = reason;
+			rc = cfs_audit_append(a, &ev, &err);
+			if (rc < 0) {
+				cfs_audit_close(a, NULL);
+				return say(EXIT_FAIL, "cannot record this query in the audit log, so "
+					   "it is refused: %s", err.msg);
+			}
+			if (!keep) {
+				if (cfs_audit_close(a, &err) < 0)
+					return say(EXIT_FAIL, "%s", err.msg);
+				return 0;
+			}
+			*out_a = a;
+			return 0;
+		}
+		if (rc != -EACCES)
+			return say(EXIT_FAIL, "%s", err.msg);
+		/* Not writable for this user: read-only, unrecorded. */
+	}
+	if (!keep)
+		return 0;
+	if (cfs_audit_open_ro(db, &a, &err) < 0)
+		return say(EXIT_FAIL, "%s", err.msg);
+	*out_a = a;
+	return 0;
+}
+
+static int cmd_verify(const struct opts *o, const char *db, int live)
+{
+	unsigned char pk[CFS_AUDIT_PK_BYTES];
+	struct cfs_verify_report r;
+	struct cfs_err err = { "" };
+	struct cfs_audit *none = NULL;
+	char keyfile[4200];
+	const char *key = o->pubkey;
+	int rc;
+	if (!key) {
+		if ((size_t)snprintf(keyfile, sizeof keyfile, "%s.pub", db) >= sizeof keyfile)
+			return say(EXIT_USAGE, "--db: path too long");
+		if (access(keyfile, F_OK) < 0)
+			return say(EXIT_FAIL, "no audit public key: %s: %s (pass --pubkey with the "
+				   "key printed by coach-admin init)", keyfile, strerror(errno));
+		key = keyfile;
+	}
+	if (cfs_audit_read_pubkey(key, pk, &err) < 0)
+		return say(o->pubkey ? EXIT_USAGE : EXIT_FAIL, "%s", err.msg);
+	if ((rc = open_for_query(db, live, 0, "verify", NULL, "", &none)) != 0)
+		return rc;
+	rc = cfs_audit_verify(db, pk, &r, &err);
+	if (o->fmt == FMT_JSON) {
+		printf("{\"verified\":%s,\"events\":%lld,\"checkpoints\":%lld,"
+		       "\"last_sealed_id\":%lld,\"unsealed\":%lld,\"first_bad\":%lld,\"error\":",
+		       rc == 0 ? "true" : "false", (long long)r.rows, (long long)r.checkpoints,
+		       (long long)r.last_sealed_id, (long long)r.unsealed, (long long)r.first_bad);
+		put_json_str(stdout, rc == 0 ? NULL : err.msg);
+		fputs("}\n", stdout);
+	} else if (o->fmt == FMT_CSV) {
+		printf("verified,events,checkpoints,last_sealed_id,unsealed,first_bad,error\r\n"
+		       "%s,%lld,%lld,%lld,%lld,%lld,", rc == 0 ? "true" : "false", (long long)r.rows,
+		       (long long)r.checkpoints, (long long)r.last_sealed_id, (long long)r.unsealed,
+		       (long long)r.first_bad);
+		put_csv_str(stdout, rc == 0 ? NULL : err.msg);
+		fputs("\r\n", stdout);
+	} else if (rc == 0) {
+		printf("audit log verified: %lld event%s, %lld checkpoint%s; ", (long long)r.rows,
+		       r.rows == 1 ? "" : "s", (long long)r.checkpoints,
+		       r.checkpoints == 1 ? "" : "s");
+		if (r.unsealed == 0)
+			printf("all sealed\n");
+		else
+			printf("%lld event%s after the last checkpoint %s not yet sealed\n",
+			       (long long)r.unsealed, r.unsealed == 1 ? "" : "s",
+			       r.unsealed == 1 ? "is" : "are");
+	}
+	if (fflush(stdout) != 0)
+		return say(EXIT_FAIL, "writing output: %s", strerror(errno));
+	if (rc == -EBADMSG) {
+		char m[sizeof err.msg];
+		term_buf(err.msg, m, sizeof m);
+		return say(EXIT_FAIL, "audit log NOT verified: %s", m);
+	}
+	if (rc < 0) {
+		char m[sizeof err.msg];
+		term_buf(err.msg, m, sizeof m);
+		return say(EXIT_FAIL, "%s", m);
+	}
+	return EXIT_OK;
+}
+
+static int cmd_query(const struct opts *o, const char *db, int live)
+{
+	struct cfs_audit_filter f;
+	struct cfs_audit *a = NULL;
+	struct cfs_err err = { "" };
+	char path[4096], words[1800] = "", t[40];
+	int64_t now = cfs_now_s();
+	int rc;
+	size_t w = 0;
+	cfs_audit_filter_init(&f);
+	if (strcmp(o->cmd, "history") == 0) {
+		if ((rc = path_arg(o->path_arg, path, sizeof path)) != 0)
+			return rc;
+		f.path = path;
+		w += (size_t)snprintf(words + w, sizeof words - w, " %s", path);
+	}
+	if (o->since) {
+		if ((rc = time_arg("--since", o->since, now, &f.since_us)) != 0)
+			return rc;
+		fmt_utc(f.since_us / 1000000, t, sizeof t);
+		w += (size_t)snprintf(words + w, sizeof words - w, " since=%s", t);
+	}
+	if (o->until) {
+		if ((rc = time_arg("--until", o->until, now, &f.until_us)) != 0)
+			return rc;
+		fmt_utc(f.until_us / 1000000, t, sizeof t);
+		w += (size_t)snprintf(words + w, sizeof words - w, " until=%s", t);
+	}
+	if (o->since && o->until && f.since_us >= f.until_us)
+		return say(EXIT_USAGE, "--since must be before --until");
+	if (o->user) {
+		if ((rc = text_arg("--user", o->user)) != 0)
+			return rc;
+		f.user = o->user;
+		w += (size_t)snprintf(words + w, sizeof words - w, " user=%s", o->user);
+	}
+	if (o->action) {
+		if ((rc = text_arg("--action", o->action)) != 0)
+			return rc;
+		f.action = o->action;
+		w += (size_t)snprintf(words + w, sizeof words - w, " action=%s", o->action);
+	}
+	if (o->result) {
+		if ((rc = text_arg("--result", o->result)) != 0)
+			return rc;
+		f.result = o->result;
+		w += (size_t)snprintf(words + w, sizeof words - w, " result=%s", o->result);
+	}
+	(void)w;
+	if ((rc = open_for_query(db, live, 1, o->cmd, f.path, words, &a)) != 0)
+		return rc;
+	if (strcmp(o->cmd, "summary") == 0) {
+		rc = summary(a, &f, o->fmt, words, &err);
+	} else {
+		struct out out = { o->fmt, 0 };
+		if (o->fmt == FMT_CSV)
+			fputs(CSV_HEADER, stdout);
+		rc = cfs_audit_query(a, &f, row_cb, &out, &err);
+		if (rc == 0) {
+			if (o->fmt == FMT_JSON)
+				fputs(out.n ? "\n]\n" : "[]\n", stdout);
+			else if (o->fmt == FMT_TEXT && out.n == 0)
+				fputs("no matching events\n", stdout);
+		}
+	}
+	cfs_audit_close(a, NULL);
+	if (rc == -EIO && !err.msg[0])
+		return say(EXIT_FAIL, "writing output: %s", strerror(errno));
+	if (rc != 0)
+		return say(EXIT_FAIL, "%s", err.msg);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return say(EXIT_FAIL, "writing output: %s", strerror(errno));
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_DB = 256, O_PUBKEY, O_SINCE, O_UNTIL, O_USER, O_ACTION, O_RESULT, O_JSON, O_CSV };
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "db", required_argument, NULL, O_DB },
+		{ "pubkey", required_argument, NULL, O_PUBKEY },
+		{ "since", required_argument, NULL, O_SINCE },
+		{ "until", required_argument, NULL, O_UNTIL },
+		{ "user", required_argument, NULL, O_USER },
+		{ "action", required_argument, NULL, O_ACTION },
+		{ "result", required_argument, NULL, O_RESULT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "csv", no_argument, NULL, O_CSV },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 } };
+	struct opts o;
+	const char *pos[3] = { NULL, NULL, NULL };
+	int npos = 0, c;
+	memset(&o, 0, sizeof o);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:hV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': o.cfile = optarg; break;
+		case O_DB: o.db = optarg; break;
+		case O_PUBKEY: o.pubkey = optarg; break;
+		case O_SINCE: o.since = optarg; break;
+		case O_UNTIL: o.until = optarg; break;
+		case O_USER: o.user = optarg; break;
+		case O_ACTION: o.action = optarg; break;
+		case O_RESULT: o.result = optarg; break;
+		case O_JSON: o.json = 1; break;
+		case O_CSV: o.csv = 1; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+		case 'V':
+			printf("coach-audit (coachfs) %s\n", CFS_VERSION);
+			return EXIT_OK;
+		case ':':
+			return say(EXIT_USAGE, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			if (optopt && optopt != '?')
+				return say(EXIT_USAGE, "unknown option '-%c' (see coach-audit --help)",
+					   optopt);
+			return say(EXIT_USAGE, "unknown option '%s' (see coach-audit --help)",
+				   argv[optind - 1]);
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		if (npos == 3)
+			return say(EXIT_USAGE, "too many arguments (see coach-audit --help)");
+		pos[npos++] = argv[i];
+	}
+	if (npos == 0)
+		return say(EXIT_USAGE, "no command given (history, log, summary, verify; see --help)");
+	o.cmd = pos[0];
+	int is_history = strcmp(o.cmd, "history") == 0, is_verify = strcmp(o.cmd, "verify") == 0;
+	if (!is_history && !is_verify && strcmp(o.cmd, "log") != 0 && strcmp(o.cmd, "summary") != 0)
+		return say(EXIT_USAGE, "unknown command '%.80s' (history, log, summary, verify; see "
+			   "--help)", o.cmd);
+	if (is_history) {
+		if (npos != 2)
+			return say(EXIT_USAGE, "usage: coach-audit history PATH [filters] [--json|--csv]");
+		o.path_arg = pos[1];
+	} else if (npos != 1) {
+		return say(EXIT_USAGE, "%s takes no arguments besides options (got '%.80s')", o.cmd,
+			   pos[1]);
+	}
+	if (o.json && o.csv)
+		return say(EXIT_USAGE, "--json and --csv exclude each other");
+	o.fmt = o.json ? FMT_JSON : o.csv ? FMT_CSV : FMT_TEXT;
+	if (is_verify && (o.since || o.until || o.user || o.action || o.result))
+		return say(EXIT_USAGE, "verify checks the whole log; it takes no filters");
+	if (!is_verify && o.pubkey)
+		return say(EXIT_USAGE, "--pubkey is for verify");
+	if (o.db && !*o.db)
+		return say(EXIT_USAGE, "--db: empty path");
+
+	/* Which database, and is it the live one? With --db the config is read
+	 * only if one is named or present, to tell the live file from a copy. */
+	struct cfs_config *cfg = NULL;
+	struct cfs_err err = { "" };
+	const char *cpath = cfs_config_path(o.cfile);
+	int live = 0, rc;
+	if (!o.db || o.cfile || access(cpath, F_OK) == 0) {
+		if (cfs_config_load(cpath, &cfg, &err) < 0)
+			return say(EXIT_FAIL, "%s", err.msg);
+	}
+	const char *db = o.db ? o.db : cfg->audit_db;
+	if (!o.db)
+		live = 1;
+	else if (cfg && same_file(o.db, cfg->audit_db))
+		live = 1;
+	if (is_verify)
+		rc = cmd_verify(&o, db, live);
+	else
+		rc = cmd_query(&o, db, live);
+	cfs_config_free(cfg);
+	return rc;
+}
