@@ -51,7 +51,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static int header_well_formed(const unsigned char *h)
 {
 	size_t ml = (size_t)h[24] | ((size_t)h[25] << 8);
-	if (memcmp(h, "CFSF", 4) != 0 || h[4] != 1 || (h[5] != 1 && h[5] != 2) || h[6] != LOG2 || h[7] != 0)
+	/* one cipher per store: a file sealed under the other one is refused */
+	if (memcmp(h, "CFSF", 4) != 0 || h[4] != 1 || h[5] != g_keys->aead || h[6] != LOG2 || h[7] != 0)
 		return 0;
 	for (int i = 26; i < 32; i++)
 		if (h[i])
