@@ -14,7 +14,8 @@ mkdir -p "$MNT"
 # Start it the way an operator might: core dumps allowed, and without
 # CAP_SYS_PTRACE, so the dumpable flag is all that protects its memory.
 NOPTRACE=(setpriv --bounding-set -sys_ptrace)
-ulimit -c unlimited || { fail core_limit_raised "cannot raise RLIMIT_CORE for the test"; exit 1; }
+ulimit -S -c "$(ulimit -H -c)" || { fail core_limit_raised "cannot raise RLIMIT_CORE for the test"; exit 1; }
+CORE=$(ulimit -c)
 out=$("${NOPTRACE[@]}" "$BIN/coachfs" -c "$CFG" "$MNT" 2>&1) || { fail mount "$out"; exit 1; }
 DAEMON_PID=$(pgrep -n -f "^$BIN/coachfs -c $CFG $MNT\$")
 [ -n "$DAEMON_PID" ] || { fail daemon_pid "no coachfs process for $MNT"; exit 1; }
@@ -22,8 +23,12 @@ DAEMON_PID=$(pgrep -n -f "^$BIN/coachfs -c $CFG $MNT\$")
 CONTROL=$!
 sleep 0.2
 
-eq shell_core_unlimited "$(ulimit -c)" unlimited
-eq control_core_unlimited "$(awk '/^Max core file size/ { print $5, $6 }' "/proc/$CONTROL/limits")" "unlimited unlimited"
+if [ "$CORE" = 0 ]; then
+	echo "# the hard RLIMIT_CORE is 0 here: the daemon's own lowering cannot be told apart"
+else
+	# what the daemon inherited, as its dumpable twin shows
+	ok control_core_allowed test "$(awk '/^Max core file size/ { print $5 }' "/proc/$CONTROL/limits")" != 0
+fi
 eq daemon_core_limit_0 "$(awk '/^Max core file size/ { print $5, $6 }' "/proc/$DAEMON_PID/limits")" "0 0"
 capprm=$(awk '/^CapPrm:/ { print $2 }' "/proc/$DAEMON_PID/status")
 eq daemon_lacks_cap_sys_ptrace "$(( (0x$capprm >> 19) & 1 ))" 0
