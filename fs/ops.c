@@ -866,8 +866,12 @@ static int decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofil
 	if (d->verdict != CFS_DENY && !d->is_export && cfs_access_replay(c, cl->uid, d->grant_id, path))
 		action = "replay";
 	if (cfs_access_audit(c, cl, action, path, verdict_word(d->verdict), d->reason, d->grant_id,
-			     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0)
-		return -EACCES; /* not recorded: refused (fail closed) */
+			     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
+		/* not recorded: refused (fail closed), and not a first open either */
+		if (!strcmp(action, "open") && d->verdict != CFS_DENY)
+			cfs_access_replay_forget(c, cl->uid, d->grant_id, path);
+		return -EACCES;
+	}
 	return d->verdict == CFS_DENY ? -EACCES : 0;
 }
 
