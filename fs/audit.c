@@ -755,9 +755,10 @@ int cfs_audit_open(const char *path, int create, struct cfs_audit **out, struct 
 	}
 	rc = sqlite3_open_v2(a->path, &a->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		int r = cfs_errf(err, rc == SQLITE_CANTOPEN && access(a->path, F_OK) < 0 ? -ENOENT
-				 : -EIO, "audit database %s: cannot open: %s", a->path,
-				 a->db ? sqlite3_errmsg(a->db) : sqlite3_errstr(rc));
+		int missing = rc == SQLITE_CANTOPEN && access(a->path, F_OK) < 0;
+		int r = cfs_errf(err, missing ? -ENOENT : -EIO, "audit database %s: cannot open: %s",
+				 a->path, missing ? strerror(ENOENT)
+				 : a->db ? sqlite3_errmsg(a->db) : sqlite3_errstr(rc));
 		free_handle(a);
 		return r;
 	}

@@ -103,6 +103,17 @@ int cfs_content_size(struct cfs_file *f, off_t *size)
 
 /* ---- chunk seal/open ---- */
 
+/* f->key is one sodium_malloc block: the 32-byte file key, then (16-byte
+ * aligned) the expanded AES-GCM key schedule, computed once per file
+ * instead of once per chunk (~40 ns of a 4 KiB chunk's ~1.7 us). */
+#define KEYBLOCK (CFS_KEY_BYTES + 15 + sizeof(crypto_aead_aes256gcm_state))
+
+static crypto_aead_aes256gcm_state *gcm_state(const struct cfs_file *f)
+{
+	uintptr_t p = ((uintptr_t)f->key + CFS_KEY_BYTES + 15) & ~(uintptr_t)15;
+	return (crypto_aead_aes256gcm_state *)p;
+}
+
 static void chunk_ad(const struct cfs_file *f, uint64_t idx, int last, unsigned char ad[AD_LEN])
 {
 	memcpy(ad, f->id, CFS_FILE_ID_BYTES);
@@ -120,8 +131,8 @@ static void chunk_seal(const struct cfs_file *f, uint64_t idx, int last, const u
 	chunk_ad(f, idx, last, ad);
 	memmove(out, nonce, nl);
 	if (f->aead == CFS_AEAD_AESGCM)
-		crypto_aead_aes256gcm_encrypt_detached(out + nl, out + nl + len, NULL, pt, len, ad,
-						       AD_LEN, NULL, out, f->key);
+		crypto_aead_aes256gcm_encrypt_detached_afternm(out + nl, out + nl + len, NULL, pt, len, ad,
+							       AD_LEN, NULL, out, gcm_state(f));
 	else
 		crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out + nl, out + nl + len, NULL, pt,
 								    len, ad, AD_LEN, NULL, out, f->key);
@@ -139,8 +150,8 @@ static int chunk_open(const struct cfs_file *f, uint64_t idx, int last, const un
 	chunk_ad(f, idx, last, ad);
 	int r;
 	if (f->aead == CFS_AEAD_AESGCM)
-		r = crypto_aead_aes256gcm_decrypt_detached(pt, NULL, in + nl, len, in + nl + len, ad,
-							   AD_LEN, in, f->key);
+		r = crypto_aead_aes256gcm_decrypt_detached_afternm(pt, NULL, in + nl, len, in + nl + len, ad,
+								   AD_LEN, in, gcm_state(f));
 	else
 		r = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(pt, NULL, in + nl, len,
 									in + nl + len, ad, AD_LEN, in,
@@ -297,12 +308,23 @@ static int header_write(struct cfs_file *f, struct cfs_err *err)
 	return 0;
 }
 
+/* libsodium's AES-GCM needs AES-NI and PCLMUL (it would fault without
+ * them): a store or file made on one machine may be opened on another. */
+static int aead_usable(int aead, struct cfs_err *err)
+{
+	if (aead != CFS_AEAD_XCHACHA && aead != CFS_AEAD_AESGCM)
+		return cfs_errf(err, -EINVAL, "unknown cipher %d", aead);
+	if (aead == CFS_AEAD_AESGCM && !crypto_aead_aes256gcm_is_available())
+		return cfs_errf(err, -ENOTSUP, "the file is encrypted with aes256gcm, which needs AES-NI and PCLMUL; this CPU lacks them");
+	return 0;
+}
+
 static struct cfs_file *file_new(int fd, const struct cfs_keys *keys, int aead)
 {
 	struct cfs_file *f = calloc(1, sizeof *f);
 	if (!f)
 		return NULL;
-	f->key = sodium_malloc(CFS_KEY_BYTES);
+	f->key = sodium_malloc(KEYBLOCK);
 	if (!f->key) {
 		free(f);
 		return NULL;
@@ -320,6 +342,8 @@ static void file_key(struct cfs_file *f)
 {
 	crypto_generichash(f->key, CFS_KEY_BYTES, f->id, CFS_FILE_ID_BYTES, f->keys->content,
 			   CFS_KEY_BYTES);
+	if (f->aead == CFS_AEAD_AESGCM) /* only once aead_usable() said yes */
+		crypto_aead_aes256gcm_beforenm(gcm_state(f), f->key);
 }
 
 void cfs_content_close(struct cfs_file *f)
@@ -337,6 +361,9 @@ int cfs_content_create(int fd, const struct cfs_keys *keys, const unsigned char 
 {
 	if (meta_len > CFS_META_MAX || cfs_meta_valid(meta, meta_len) < 0)
 		return cfs_errf(err, -EINVAL, "attribute block too large or malformed");
+	int rc = aead_usable(keys->aead, err);
+	if (rc < 0)
+		return rc;
 	struct cfs_file *f = file_new(fd, keys, keys->aead);
 	if (!f)
 		return cfs_errf(err, -ENOMEM, "out of memory");
@@ -345,7 +372,7 @@ int cfs_content_create(int fd, const struct cfs_keys *keys, const unsigned char 
 	if (meta_len)
 		memcpy(f->meta, meta, meta_len);
 	f->meta_len = meta_len;
-	int rc = header_write(f, err);
+	rc = header_write(f, err);
 	if (rc == 0) {
 		unsigned char c[64], nonce[24];
 		randombytes_buf(nonce, sizeof nonce);
@@ -376,7 +403,8 @@ int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out,
 		return cfs_errf(err, -EIO, "not a coachfs file (bad magic)");
 	if (h[4] != FVERSION)
 		return cfs_errf(err, -EIO, "file format version %u is not supported", h[4]);
-	if ((h[5] != CFS_AEAD_XCHACHA && h[5] != CFS_AEAD_AESGCM) || h[6] != keys->chunk_log2 || h[7])
+	/* one cipher per store: sizes are derived from it without reading headers */
+	if (h[5] != keys->aead || h[6] != keys->chunk_log2 || h[7])
 		return cfs_errf(err, -EIO, "file header names a cipher or chunk size this store does not use");
 	size_t ml = (size_t)h[24] | ((size_t)h[25] << 8);
 	if (ml > CFS_META_MAX)
@@ -398,6 +426,11 @@ int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out,
 		return cfs_errf(err, -EIO, "file header failed authentication");
 	}
 	f->meta_len = ml;
+	int rc = aead_usable(f->aead, err);
+	if (rc < 0) {
+		cfs_content_close(f);
+		return rc;
+	}
 	file_key(f);
 	*out = f;
 	return 0;
@@ -465,6 +498,26 @@ static int body_size(struct cfs_file *f, off_t *size, struct cfs_err *err)
 	return 0;
 }
 
+/* A read at or past EOF reports EOF only once the last chunk, sealed with
+ * the last flag, authenticates: otherwise a body replaced by any ovh bytes
+ * (or an emptied file) would read as a genuine empty file, and a file cut at
+ * a chunk boundary would end silently for a reader that seeks to its end. */
+static int eof_check(struct cfs_file *f, off_t size, struct cfs_scratch *s, struct cfs_err *err)
+{
+	uint64_t L = nchunks(f, size) - 1;
+	size_t cl = chunk_len(f, size, L) + f->ovh, cs = f->chunk + f->ovh;
+	if (scratch_need(s, cs + f->chunk) < 0)
+		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
+	ssize_t got = cfs_pread_full(f->fd, s->buf, cl, chunk_off(f, L));
+	if (got < 0)
+		return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+	int rc = (size_t)got == cl ? chunk_open(f, L, 1, s->buf, cl, s->buf + cs) : -EIO;
+	sodium_memzero(s->buf + cs, cl - f->ovh);
+	if (rc < 0)
+		return cfs_errf(err, -EIO, "chunk %llu failed authentication", (unsigned long long)L);
+	return 0;
+}
+
 ssize_t cfs_content_read(struct cfs_file *f, void *buf, size_t len, off_t off, struct cfs_scratch *s,
 			 struct cfs_err *err)
 {
@@ -474,8 +527,10 @@ ssize_t cfs_content_read(struct cfs_file *f, void *buf, size_t len, off_t off, s
 		return rc;
 	if (off < 0)
 		return cfs_errf(err, -EINVAL, "negative read offset");
-	if (off >= size || len == 0)
+	if (len == 0)
 		return 0;
+	if (off >= size)
+		return eof_check(f, size, s, err);
 	if ((uint64_t)len > (uint64_t)(size - off))
 		len = (size_t)(size - off);
 	uint64_t total = nchunks(f, size), first = (uint64_t)off / f->chunk,
@@ -517,7 +572,13 @@ ssize_t cfs_content_read(struct cfs_file *f, void *buf, size_t len, off_t off, s
 
 /* Rewrite chunks so that the file has plaintext size new_size and the bytes
  * [off, off+dlen) equal data (NULL = nothing to overlay). Covers writes,
- * extending writes, holes (written as encrypted zeros) and truncate-up. */
+ * extending writes, holes (written as encrypted zeros) and truncate-up.
+ *
+ * A file that grows has its old last chunk resealed as an inner one before
+ * the new tail is complete. Should a write fail half-way (disk full, file
+ * size limit), the file is put back as it was: cut to its old ciphertext
+ * size with the saved old last chunk written back. Otherwise it would keep a
+ * torn tail and a last chunk no longer sealed as last, i.e. fail to read. */
 static int rewrite(struct cfs_file *f, off_t size, off_t new_size, off_t off, const unsigned char *data,
 		   size_t dlen, struct cfs_scratch *s, struct cfs_err *err)
 {
@@ -525,7 +586,8 @@ static int rewrite(struct cfs_file *f, off_t size, off_t new_size, off_t off, co
 	uint64_t old_last = old_n - 1, new_last = new_n - 1;
 	uint64_t a, b, B = batch_chunks(f);
 	size_t cs = f->chunk + f->ovh, nl = aead_nonce_len(f->aead);
-	if (new_size > size) {
+	int grow = new_size > size, wrote = 0, rc = 0;
+	if (grow) {
 		uint64_t w = dlen ? (uint64_t)off / f->chunk : new_last;
 		a = w < old_last ? w : old_last;
 		b = new_last;
@@ -535,51 +597,81 @@ static int rewrite(struct cfs_file *f, off_t size, off_t new_size, off_t off, co
 		a = (uint64_t)off / f->chunk;
 		b = ((uint64_t)off + dlen - 1) / f->chunk;
 	}
-	if (scratch_need(s, B * cs + f->chunk + B * nl) < 0)
+	if (scratch_need(s, B * cs + f->chunk + B * nl + cs) < 0)
 		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
-	unsigned char *ct = s->buf, *pt = s->buf + B * cs, *nonces = pt + f->chunk;
+	unsigned char *ct = s->buf, *pt = s->buf + B * cs, *nonces = pt + f->chunk, *saved = nonces + B * nl;
+	size_t saved_len = chunk_len(f, size, old_last) + f->ovh;
+	if (grow) {
+		ssize_t got = cfs_pread_full(f->fd, saved, saved_len, chunk_off(f, old_last));
+		if (got < 0)
+			return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+		if ((size_t)got != saved_len)
+			return cfs_errf(err, -EIO, "ciphertext changed size while writing");
+	}
 	for (uint64_t lo = a; lo <= b; lo += B) {
 		uint64_t hi = lo + B - 1 < b ? lo + B - 1 : b;
-		/* old ciphertext of the chunks in this batch that exist */
-		if (lo <= old_last) {
-			uint64_t ohi = hi < old_last ? hi : old_last;
-			size_t want = (size_t)(ohi - lo) * cs + chunk_len(f, size, ohi) + f->ovh;
-			ssize_t got = cfs_pread_full(f->fd, ct, want, chunk_off(f, lo));
-			if (got < 0)
-				return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
-			if ((size_t)got != want)
-				return cfs_errf(err, -EIO, "ciphertext changed size while writing");
-		}
 		randombytes_buf(nonces, (size_t)(hi - lo + 1) * nl);
 		size_t outlen = 0;
 		for (uint64_t i = lo; i <= hi; i++) {
 			unsigned char *slot = ct + (i - lo) * cs;
+			const unsigned char *nonce = nonces + (i - lo) * nl;
 			size_t nlen = chunk_len(f, new_size, i);
 			uint64_t cstart = i * f->chunk;
-			int covered = data && cstart >= (uint64_t)off && cstart + nlen <= (uint64_t)off + dlen;
-			memset(pt, 0, f->chunk);
-			if (i <= old_last && !covered) {
-				size_t olen = chunk_len(f, size, i);
-				if (chunk_open(f, i, i == old_last, slot, olen + f->ovh, pt) < 0)
-					return cfs_errf(err, -EIO, "chunk %llu failed authentication",
-							(unsigned long long)i);
+			outlen = (size_t)(i - lo) * cs + nlen + f->ovh;
+			if (data && cstart >= (uint64_t)off && cstart + nlen <= (uint64_t)off + dlen) {
+				/* wholly overwritten: seal straight from the caller's
+				 * bytes; the old chunk is neither read nor needed */
+				chunk_seal(f, i, i == new_last, data + (cstart - (uint64_t)off), nlen, nonce, slot);
+				continue;
 			}
+			/* merge: the old plaintext (if the chunk exists), zeros up to
+			 * the new length (holes, extension), then the new bytes */
+			size_t olen = 0;
+			if (i <= old_last) {
+				olen = chunk_len(f, size, i);
+				ssize_t got = cfs_pread_full(f->fd, slot, olen + f->ovh, chunk_off(f, i));
+				if (got < 0) {
+					rc = cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+					goto fail;
+				}
+				if ((size_t)got != olen + f->ovh) {
+					rc = cfs_errf(err, -EIO, "ciphertext changed size while writing");
+					goto fail;
+				}
+				if (chunk_open(f, i, i == old_last, slot, olen + f->ovh, pt) < 0) {
+					rc = cfs_errf(err, -EIO, "chunk %llu failed authentication", (unsigned long long)i);
+					goto fail;
+				}
+			}
+			if (nlen > olen)
+				memset(pt + olen, 0, nlen - olen);
 			if (data && dlen) {
 				uint64_t x = cstart > (uint64_t)off ? cstart : (uint64_t)off;
-				uint64_t y = cstart + f->chunk < (uint64_t)off + dlen ? cstart + f->chunk
-										: (uint64_t)off + dlen;
+				uint64_t y = cstart + nlen < (uint64_t)off + dlen ? cstart + nlen : (uint64_t)off + dlen;
 				if (x < y)
 					memcpy(pt + (x - cstart), data + (x - (uint64_t)off), (size_t)(y - x));
 			}
-			chunk_seal(f, i, i == new_last, pt, nlen, nonces + (i - lo) * nl, slot);
-			outlen = (size_t)(i - lo) * cs + nlen + f->ovh;
+			chunk_seal(f, i, i == new_last, pt, nlen, nonce, slot);
 		}
-		sodium_memzero(pt, f->chunk);
-		int rc = cfs_pwrite_all(f->fd, ct, outlen, chunk_off(f, lo));
-		if (rc < 0)
-			return cfs_errf(err, rc, "writing ciphertext: %s", strerror(-rc));
+		wrote = 1;
+		rc = cfs_pwrite_all(f->fd, ct, outlen, chunk_off(f, lo));
+		if (rc < 0) {
+			cfs_errf(err, rc, "writing ciphertext: %s", strerror(-rc));
+			goto fail;
+		}
 	}
+	sodium_memzero(pt, f->chunk);
 	return 0;
+fail:
+	sodium_memzero(pt, f->chunk);
+	if (grow && wrote &&
+	    (ftruncate(f->fd, chunk_off(f, old_last) + (off_t)saved_len) != 0 ||
+	     cfs_pwrite_all(f->fd, saved, saved_len, chunk_off(f, old_last)) != 0)) {
+		size_t n = strlen(err ? err->msg : "");
+		if (err && n < sizeof err->msg)
+			snprintf(err->msg + n, sizeof err->msg - n, "; the file could not be put back as it was");
+	}
+	return rc;
 }
 
 ssize_t cfs_content_write(struct cfs_file *f, const void *buf, size_t len, off_t off,

@@ -281,9 +281,15 @@ static int unwrap_any(const struct cfs_store_hdr *h, const unsigned char *buf, c
 
 static int read_header(const char *path, unsigned char *buf, size_t *len, struct cfs_err *err)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted at the path must not hang the caller */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return cfs_errf(err, -errno, "%s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return cfs_errf(err, -EINVAL, "%s: not a regular file", path);
+	}
 	ssize_t r = cfs_pread_full(fd, buf, CFS_STORE_HDR_SIZE + 1, 0);
 	close(fd);
 	if (r < 0)
@@ -497,6 +503,28 @@ static int read_tty_line(int fd, const char *prompt, char *buf, size_t cap, size
 	return 0;
 }
 
+/* read(2) until a newline, EOF or cap bytes: unlike pread this works on
+ * pipes too (--passphrase-file /dev/stdin, process substitution), and does
+ * not wait for more once the first line is complete. */
+static ssize_t read_line(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+	while (got < cap) {
+		ssize_t r = read(fd, buf + got, cap - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		int nl = memchr(buf + got, '\n', (size_t)r) != NULL;
+		got += (size_t)r;
+		if (nl)
+			break;
+	}
+	return (ssize_t)got;
+}
+
 int cfs_pass_read(const char *file, int confirm, const char *prompt, char **out, size_t *len,
 		  struct cfs_err *err)
 {
@@ -510,7 +538,7 @@ int cfs_pass_read(const char *file, int confirm, const char *prompt, char **out,
 		if (fd < 0) {
 			rc = cfs_errf(err, -errno, "%s: cannot read the passphrase file: %s", file, strerror(errno));
 		} else {
-			ssize_t r = cfs_pread_full(fd, p, PASS_MAX + 1, 0);
+			ssize_t r = read_line(fd, p, PASS_MAX + 1);
 			close(fd);
 			/* the first line counts; what follows it may be longer */
 			char *nl = r > 0 ? memchr(p, '\n', (size_t)r) : NULL;

@@ -72,17 +72,30 @@ static int fail(int fd, const char *msg)
 	return 1;
 }
 
-static void harden(void)
+/* Before the passphrase is read: no core dump can carry a key or the
+ * passphrase, and no process without CAP_SYS_PTRACE may attach or read
+ * this one's memory or environment. */
+static int harden(void)
 {
 	struct rlimit rl = { 0, 0 };
-	setrlimit(RLIMIT_CORE, &rl);       /* no core dump can carry a key */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* nor ptrace by other users */
+	if (setrlimit(RLIMIT_CORE, &rl) != 0) {
+		fprintf(stderr, "coachfs: cannot disable core dumps: %s\n", strerror(errno));
+		return -1;
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		fprintf(stderr, "coachfs: cannot mark the process non-dumpable: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
-static void audit_row(struct cfs_ctx *c, const char *action, const char *result, const char *reason)
+static int audit_row(struct cfs_ctx *c, const char *action, const char *result, const char *reason,
+		     struct cfs_err *err)
 {
 	struct cfs_event ev;
 	struct cfs_err e = { "" };
+	if (!err)
+		err = &e;
 	cfs_event_init(&ev);
 	ev.uid = (int64_t)getuid();
 	ev.user = "coachfs";
@@ -91,8 +104,10 @@ static void audit_row(struct cfs_ctx *c, const char *action, const char *result,
 	ev.path = "/";
 	ev.result = result;
 	ev.reason = reason;
-	if (cfs_audit_append(c->audit, &ev, &e) < 0)
-		syslog(LOG_ERR, "coachfs: audit %s: %s", action, e.msg);
+	int rc = cfs_audit_append(c->audit, &ev, err);
+	if (rc < 0)
+		syslog(LOG_ERR, "coachfs: audit %s: %s", action, err->msg);
+	return rc;
 }
 
 /* Everything after the passphrase: unlock, open, mount, serve.
@@ -106,7 +121,6 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 	struct fuse *fuse = NULL;
 	int rc, status = 1, mounted = 0;
 
-	harden();
 	if (cfs_store_header_path(c->cfg->store_path, hdr, sizeof hdr) < 0) {
 		cfs_pass_free(pass, passlen);
 		return fail(notify_fd, "store path too long");
@@ -143,7 +157,12 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 		status = fail(notify_fd, msg);
 		goto out;
 	}
-	cfs_grants_meta_set(c->grants, "mountpoint", c->mountpoint, NULL);
+	/* policy.db must be writable (open counts); a locked one refuses here */
+	if (cfs_grants_meta_set(c->grants, "mountpoint", c->mountpoint, &e) < 0) {
+		snprintf(msg, sizeof msg, "cannot record the mount point in the policy database: %.900s", e.msg);
+		status = fail(notify_fd, msg);
+		goto out;
+	}
 
 	if ((size_t)snprintf(opts, sizeof opts,
 			     "default_permissions,allow_other,fsname=coachfs,subtype=coachfs,"
@@ -172,7 +191,12 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 		goto out;
 	}
 	snprintf(msg, sizeof msg, "mounted %.400s at %.400s", c->cfg->store_path, c->mountpoint);
-	audit_row(c, "mount", "allow", msg);
+	if (audit_row(c, "mount", "allow", msg, &e) < 0) {
+		/* fail closed: a mount the audit log cannot record does not serve */
+		snprintf(msg, sizeof msg, "cannot record the mount in the audit log: %.900s", e.msg);
+		status = fail(notify_fd, msg);
+		goto out;
+	}
 	syslog(LOG_INFO, "coachfs: %s", msg);
 	if (foreground)
 		fprintf(stderr, "coachfs: %s\n", msg);
@@ -199,7 +223,8 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 	fuse_loop_cfg_destroy(lc);
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 	status = rc == 0 ? 0 : 1;
-	audit_row(c, "unmount", "allow", "unmounted");
+	if (audit_row(c, "unmount", "allow", "unmounted", NULL) < 0)
+		status = 1;
 out:
 	if (fuse) {
 		if (mounted)
@@ -263,6 +288,8 @@ int main(int argc, char **argv)
 	}
 	const char *mnt = argv[optind];
 	openlog("coachfs", LOG_PID | (foreground ? LOG_PERROR : 0), LOG_DAEMON);
+	if (harden() < 0)
+		return 1;
 	if (cfs_crypto_init(&e) < 0) {
 		fprintf(stderr, "coachfs: %s\n", e.msg);
 		return 1;

@@ -374,8 +374,11 @@ static int handle_live(struct cfs_ctx *c, struct handle *h, const char *what)
 {
 	if (h->dead)
 		return -EACCES;
-	if (h->derived)
-		return 0; /* the writer of derived content keeps the handle it was given */
+	/* The writer of derived content may go on writing what it already knows
+	 * (its class was lifted above what it may open); reading back through the
+	 * handle is decided like any other read. */
+	if (h->derived && strcmp(what, "write") == 0)
+		return 0;
 	int64_t t = now_ms();
 	if (h->link) {
 		struct cfs_link lk;
@@ -527,9 +530,15 @@ static int op_readlink(const char *path, char *buf, size_t size)
 	ssize_t n = readlinkat(d, leaf, buf, size - 1);
 	rc = n < 0 ? -errno : 0;
 	close(d);
-	if (rc == 0)
-		buf[n] = 0;
-	return rc;
+	if (rc < 0)
+		return rc;
+	buf[n] = 0;
+	if (cfs_store_link_ok(path, buf) < 0) {
+		/* the mount never makes such a link: it was planted in the store */
+		record(c, "tamper", path, "error", "symlink in the store points outside the mount");
+		return -EIO;
+	}
+	return 0;
 }
 
 static int op_mknod(const char *path, mode_t mode, dev_t rdev)
@@ -593,8 +602,11 @@ static int op_mkdir(const char *path, mode_t mode)
 			unsigned char meta[CFS_META_MAX];
 			size_t len = 0;
 			const char *name = c->cfg->classes[r].name;
-			if (cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name)) == 0)
+			rc = cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
+			if (rc == 0)
 				rc = cfs_dir_meta_store(c, path, meta, len);
+			if (rc < 0) /* an unclassified folder would be a downgrade: take it back */
+				unlinkat(dfd, leaf, AT_REMOVEDIR);
 		}
 	}
 	if (dfd >= 0)
@@ -684,6 +696,8 @@ static int op_symlink(const char *target, const char *path)
 {
 	struct cfs_ctx *c = ctx_get();
 	const char *leaf;
+	if (cfs_store_link_ok(path, target) < 0)
+		return -EPERM; /* a shared link must not send another user outside the mount */
 	int d = parent_of(c, path, &leaf);
 	if (d < 0)
 		return d;
@@ -1156,7 +1170,11 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	int rank = e->class_rank, r = cfs_access_max_read(c, cl->pid, cl->start_time);
 	if (r > rank && r < c->cfg->nclasses) {
 		const char *name = c->cfg->classes[r].name;
-		cfs_meta_set(meta, &mlen, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
+		if (cfs_meta_set(meta, &mlen, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name)) < 0) {
+			free(e);
+			free(cl);
+			return -EIO; /* cannot record the derived class: refuse the file */
+		}
 		rank = r;
 	}
 	free(e);

@@ -141,3 +141,25 @@ int cfs_store_lstat(struct cfs_store *s, const char *path, struct stat *st)
 	close(d);
 	return rc;
 }
+
+int cfs_store_link_ok(const char *link, const char *target)
+{
+	int depth = 0, ups = 0, named = 0;
+	if (!link || link[0] != '/' || !target || !target[0] || target[0] == '/')
+		return -EPERM;
+	for (const char *p = link + 1; *p; p++)
+		if (*p == '/')
+			depth++;          /* components of the link's directory */
+	for (const char *p = target; *p;) {
+		const char *e = strchrnul(p, '/');
+		size_t n = (size_t)(e - p);
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if (named || ++ups > depth)
+				return -EPERM;
+		} else if (n > 0 && !(n == 1 && p[0] == '.')) {
+			named = 1;
+		}
+		p = *e ? e + 1 : e;
+	}
+	return 0;
+}

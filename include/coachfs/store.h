@@ -49,4 +49,13 @@ int cfs_store_parent(struct cfs_store *s, const char *path, const char **leaf);
 /* lstat of a mount path. */
 int cfs_store_lstat(struct cfs_store *s, const char *path, struct stat *st);
 
+/* May a symlink at mount path `link` ("/a/l") point at `target`? Only a
+ * relative target that stays inside the mount: leading ".." components no
+ * more than the link's directory depth, and no ".." after a name (through a
+ * symlinked name, "name/.." could climb higher than it reads). 0, or -EPERM
+ * for an absolute, empty or escaping target. Checked when a link is made
+ * and again when it is read, so a link planted in the backing tree never
+ * sends a client outside the mount. */
+int cfs_store_link_ok(const char *link, const char *target);
+
 #endif

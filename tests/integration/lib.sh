@@ -15,6 +15,11 @@ MNT=$T/mnt
 PASSFILE=$T/passphrase
 DAEMON_PID=
 export COACHFS_CONFIG=$CFG
+# Sanitizer builds: every report (the daemon's stderr is /dev/null once it
+# detaches) goes to a file that cfs_cleanup turns into a FAIL line.
+export ASAN_OPTIONS="log_path=$T/sanitizer:${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="log_path=$T/sanitizer:print_stacktrace=1:${UBSAN_OPTIONS:-}"
+export TSAN_OPTIONS="log_path=$T/sanitizer:${TSAN_OPTIONS:-}"
 
 pass() { echo "PASS $T_NAME.$1"; }
 fail() { echo "FAIL $T_NAME.$1${2:+: $2}"; }
@@ -142,6 +147,11 @@ cfs_umount() {
 cfs_cleanup() {
 	cfs_umount
 	mountpoint -q "$MNT" 2>/dev/null && fusermount3 -uz "$MNT"
+	for f in "$T"/sanitizer.*; do
+		[ -e "$f" ] || continue
+		fail "sanitizer_report_$(basename "$f")" "$(grep -m1 -E 'ERROR|WARNING|runtime error' "$f")"
+		sed 's/^/  | /' "$f" | head -n 30 >&2
+	done
 	[ -n "${CFS_KEEP:-}" ] || rm -rf "$T"
 }
 trap cfs_cleanup EXIT

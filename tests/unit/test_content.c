@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -693,6 +695,56 @@ static void test_tamper(void)
 			close(fd);
 			cfs_scratch_free(&s);
 		}
+		/* a read at the new end of a file cut at a chunk boundary fails:
+		 * EOF is only reported on the word of a chunk sealed as last */
+		{
+			struct cfs_err e;
+			struct cfs_file *f = NULL;
+			struct cfs_scratch s = { 0 };
+			unsigned char b[16];
+			int fd = fd_with(raw, c3);
+			T_EQ_INT(cfs_content_open(fd, c->k, &f, &e), 0);
+			if (f) {
+				T_EQ_INT(cfs_content_read(f, b, sizeof b, 0, &s, &e), sizeof b); /* authentic */
+				T_EQ_INT(cfs_content_read(f, b, sizeof b, (off_t)(3 * C), &s, &e), -EIO);
+				T_CONTAINS(em(&e), "chunk 2");
+				T_EQ_INT(cfs_content_read(f, b, sizeof b, (off_t)(9 * C), &s, &e), -EIO);
+				T_EQ_INT(cfs_content_read(f, b, 0, (off_t)(3 * C), &s, &e), 0);
+			}
+			cfs_content_close(f);
+			close(fd);
+			cfs_scratch_free(&s);
+		}
+		/* an emptied file: the body replaced by an empty chunk's worth of
+		 * bytes (zeros, or the tail of the real last chunk) does not read
+		 * as a genuine empty file */
+		{
+			unsigned char *e0 = malloc(FHDR + o);
+			if (e0) {
+				memcpy(e0, raw, FHDR);
+				memset(e0 + FHDR, 0, o);
+				expect_body_eio(c, e0, FHDR + o, "body replaced by ovh zero bytes");
+				memcpy(e0 + FHDR, raw + len - o, o);
+				expect_body_eio(c, e0, FHDR + o, "body replaced by ovh bytes of the tail");
+				free(e0);
+			}
+		}
+		/* and a genuine empty file whose empty chunk is edited */
+		{
+			unsigned char *p0 = NULL;
+			size_t l0 = 0;
+			unsigned char *r0 = pristine(c, 0, &p0, &l0);
+			T_EQ_INT(l0, FHDR + o);
+			if (r0) {
+				r0[FHDR + o - 1] ^= 1;
+				expect_body_eio(c, r0, l0, "empty file, tag of its empty chunk flipped");
+				r0[FHDR + o - 1] ^= 1;
+				r0[FHDR] ^= 1;
+				expect_body_eio(c, r0, l0, "empty file, nonce of its empty chunk flipped");
+			}
+			free(r0);
+			free(p0);
+		}
 		/* a zeroed chunk is not a hole: in the middle and at the end */
 		memcpy(w, raw, len);
 		memset(w + c1, 0, cs);
@@ -782,7 +834,7 @@ static void test_tamper(void)
 				struct cfs_file *f = NULL;
 				int fd = fd_with(raw, len);
 				T_EQ_INT(cfs_content_open(fd, other->k, &f, &e), -EIO);
-				T_CONTAINS(em(&e), "authentication");
+				T_CONTAINS(em(&e), other->aead == c->aead ? "authentication" : "cipher");
 				T_CHECK(f == NULL);
 				close(fd);
 			}
@@ -792,6 +844,98 @@ static void test_tamper(void)
 		free(plain);
 		free(plain2);
 	}
+}
+
+/* A write that fails half-way (here: the file size limit, as a full disk
+ * would) leaves a file that grows exactly as it was: same bytes, readable,
+ * verifiable. RLIMIT_FSIZE makes pwrite past the limit fail with EFBIG
+ * (SIGXFSZ ignored); the soft limit is put back afterwards. */
+static void test_write_failure(void)
+{
+	struct rlimit old;
+	if (getrlimit(RLIMIT_FSIZE, &old) != 0 || signal(SIGXFSZ, SIG_IGN) == SIG_ERR) {
+		T_FAILF("rlimit set-up");
+		return;
+	}
+	for (int ci = 0; ci < g_ncfg; ci++) {
+		const struct cfg *c = &g_cfg[ci];
+		size_t C = (size_t)1 << c->log2;
+		struct {
+			size_t size;      /* the file before */
+			size_t off, len;  /* the write; len 0 = truncate up to off */
+			size_t room;      /* ciphertext bytes allowed past the current size */
+			int mid;          /* the write starts inside the old data */
+		} cases[] = {
+			{ 10000, 10000, 100000, 5000, 0 },               /* append, fails in batch 1 */
+			{ 10000, 10000, 3u << 20, 2u << 20, 0 },         /* append, batch 1 lands, batch 2 fails */
+			{ 10000, 5000, 3u << 20, (3u << 20) / 2, 1 },    /* from inside the file */
+			{ 4 * C, 4 * C, 70000, 100, 0 },                 /* old last chunk full */
+			{ 0, 0, 5 * C, 1000, 0 },                        /* empty file */
+			{ 10000, 9u << 20, 10, 1u << 20, 0 },            /* hole far past EOF */
+			{ 10000, 5u << 20, 0, 1u << 20, 0 },             /* truncate up */
+		};
+		for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+			struct cfs_err e;
+			struct cfs_scratch s = { 0 };
+			size_t size = cases[k].size, len0 = 0;
+			unsigned char *plain = NULL;
+			unsigned char *raw = pristine(c, size, &plain, &len0);
+			unsigned char *data = malloc(cases[k].len + 1);
+			int fd = raw ? fd_with(raw, len0) : -1;
+			struct cfs_file *f = NULL;
+			if (fd < 0 || !data || cfs_content_open(fd, c->k, &f, &e) != 0) {
+				T_FAILF("%s case %zu: set-up", c->name, k);
+				goto next;
+			}
+			memset(data, 'n', cases[k].len);
+			struct rlimit lim = old;
+			lim.rlim_cur = (rlim_t)(len0 + cases[k].room);
+			if (setrlimit(RLIMIT_FSIZE, &lim) != 0) {
+				T_FAILF("setrlimit");
+				goto next;
+			}
+			e.msg[0] = 0;
+			ssize_t r = cases[k].len
+					    ? cfs_content_write(f, data, cases[k].len, (off_t)cases[k].off, &s, &e)
+					    : cfs_content_truncate(f, (off_t)cases[k].off, &s, &e);
+			setrlimit(RLIMIT_FSIZE, &old);
+			CHECKF(r == -EFBIG, "%s case %zu: write = %zd (%s)", c->name, k, r, em(&e));
+			CHECKF(strstr(e.msg, "put back") == NULL, "%s case %zu: %s", c->name, k, em(&e));
+			off_t sz = -1;
+			T_EQ_INT(cfs_content_size(f, &sz), 0);
+			CHECKF(sz == (off_t)size, "%s case %zu: size %lld, want %zu", c->name, k, (long long)sz, size);
+			T_EQ_INT(fd_size(fd), len0);
+			T_EQ_INT(cfs_content_verify(f, &s, &e), 0);
+			if (!cases[k].mid) { /* nothing of the write landed: bit for bit */
+				size_t l1 = 0;
+				unsigned char *now = slurp(fd, &l1);
+				CHECKF(now && l1 == len0 && memcmp(now, raw, len0) == 0, "%s case %zu: bytes differ",
+				       c->name, k);
+				free(now);
+			} else { /* chunks before the write are the old ones */
+				unsigned char b[4096];
+				T_EQ_INT(cfs_content_read(f, b, 4096, 0, &s, &e), 4096);
+				T_CHECK(memcmp(b, plain, 4096) == 0);
+			}
+			/* and the file still takes the write once there is room */
+			if (cases[k].len) {
+				T_EQ_INT(cfs_content_write(f, data, cases[k].len, (off_t)cases[k].off, &s, &e),
+					 cases[k].len);
+			} else {
+				T_EQ_INT(cfs_content_truncate(f, (off_t)cases[k].off, &s, &e), 0);
+			}
+			T_EQ_INT(cfs_content_verify(f, &s, &e), 0);
+		next:
+			cfs_content_close(f);
+			if (fd >= 0)
+				close(fd);
+			cfs_scratch_free(&s);
+			free(raw);
+			free(plain);
+			free(data);
+		}
+	}
+	signal(SIGXFSZ, SIG_DFL);
 }
 
 /* The header's chunk size must match the store's. */
@@ -820,8 +964,8 @@ static void test_chunk_size_mismatch(void)
 	close(fd);
 }
 
-/* A file carries its own cipher: one created under AES-GCM opens and reads
- * with keys whose default is XChaCha20-Poly1305 and vice versa. */
+/* One cipher per store: sizes are derived from the store's cipher without
+ * reading headers, so a file sealed under the other cipher is refused. */
 static void test_per_file_cipher(void)
 {
 	for (int ci = 0; ci < g_ncfg; ci++) {
@@ -839,24 +983,16 @@ static void test_per_file_cipher(void)
 		struct cfs_file *f = NULL;
 		T_EQ_INT(cfs_content_create(fd, alt, NULL, 0, &f, &e), 0);
 		if (f) {
-			T_EQ_INT(cfs_content_write(f, "per-file cipher", 15, 4090, &s, &e), 15);
+			T_EQ_INT(cfs_content_write(f, "other cipher", 12, 4090, &s, &e), 12);
 			cfs_content_close(f);
 			f = NULL;
 		}
-		T_EQ_INT(fd_size(fd), cipher_size(4105, (size_t)1 << c->log2, ovh_of(alt->aead)));
-		T_EQ_INT(cfs_content_open(fd, c->k, &f, &e), 0);
-		if (f) {
-			char b[32] = { 0 };
-			T_EQ_INT(f->aead, alt->aead);
-			T_EQ_INT(cfs_content_read(f, b, sizeof b, 4090, &s, &e), 15);
-			T_EQ_STR(b, "per-file cipher");
-			T_EQ_INT(cfs_content_verify(f, &s, &e), 0);
-			cfs_content_close(f);
-		}
+		T_EQ_INT(cfs_content_open(fd, c->k, &f, &e), -EIO);
+		T_CONTAINS(em(&e), "cipher");
+		T_CHECK(f == NULL);
 		close(fd);
-		sodium_memzero(alt, sizeof *alt);
-		sodium_free(alt);
 		cfs_scratch_free(&s);
+		sodium_free(alt);
 	}
 }
 
@@ -1213,6 +1349,7 @@ int main(void)
 	T_RUN(test_edges);
 	T_RUN(test_fsx);
 	T_RUN(test_tamper);
+	T_RUN(test_write_failure);
 	T_RUN(test_chunk_size_mismatch);
 	T_RUN(test_per_file_cipher);
 	T_RUN(test_no_plaintext);

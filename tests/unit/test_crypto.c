@@ -578,6 +578,57 @@ static void test_pass_file(void)
 	}
 }
 
+/* A passphrase from a pipe (/dev/stdin, process substitution): read up to
+ * the first newline, without waiting for the writer to close. */
+static void test_pass_pipe(void)
+{
+	int p[2];
+	char path[64], *out = NULL;
+	size_t len = 0;
+	struct cfs_err e;
+	if (pipe(p) != 0) {
+		T_FAILF("pipe");
+		return;
+	}
+	T_EQ_INT(write(p[1], "piped secret\nrest", 17), 17); /* writer stays open */
+	snprintf(path, sizeof path, "/dev/fd/%d", p[0]);
+	T_EQ_INT(cfs_pass_read(path, 0, "", &out, &len, &e), 0);
+	T_EQ_INT(len, 12);
+	if (out)
+		T_EQ_STR(out, "piped secret");
+	cfs_pass_free(out, len);
+	close(p[0]);
+	close(p[1]);
+	/* no newline: up to EOF */
+	out = NULL;
+	T_EQ_INT(pipe(p), 0);
+	T_EQ_INT(write(p[1], "eof-ended", 9), 9);
+	close(p[1]);
+	snprintf(path, sizeof path, "/dev/fd/%d", p[0]);
+	T_EQ_INT(cfs_pass_read(path, 0, "", &out, &len, &e), 0);
+	if (out)
+		T_EQ_STR(out, "eof-ended");
+	cfs_pass_free(out, len);
+	close(p[0]);
+}
+
+/* The store header must be a regular file: a FIFO planted at its path is
+ * refused at once (not waited on), a directory too. */
+static void test_header_not_regular(void)
+{
+	struct cfs_err e;
+	struct cfs_keys *k = NULL;
+	char f[128];
+	path_for(f, sizeof f, "fifo");
+	T_EQ_INT(mkfifo(f, 0600), 0);
+	T_EQ_INT(cfs_store_unlock(f, PASS, PASSLEN, &k, &e), -EINVAL);
+	T_CONTAINS(em(&e), "not a regular file");
+	T_EQ_INT(cfs_store_unlock(g_dir, PASS, PASSLEN, &k, &e), -EINVAL);
+	T_CONTAINS(em(&e), "not a regular file");
+	T_EQ_INT(cfs_store_passwd(f, PASS, PASSLEN, "x", 1, &e), -EINVAL);
+	T_CHECK(k == NULL);
+}
+
 static void test_aead_names(void)
 {
 	struct cfs_err e;
@@ -626,6 +677,8 @@ int main(void)
 	T_RUN(test_passwd);
 	T_RUN(test_create_refusals);
 	T_RUN(test_pass_file);
+	T_RUN(test_pass_pipe);
+	T_RUN(test_header_not_regular);
 	T_RUN(test_aead_names);
 	cfs_keys_free(g_keys);
 	nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
