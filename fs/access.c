@@ -484,6 +484,25 @@ int cfs_access_replay(struct cfs_ctx *c, uid_t uid, int64_t grant, const char *p
 	return replay;
 }
 
+void cfs_access_replay_forget(struct cfs_ctx *c, uid_t uid, int64_t grant, const char *path)
+{
+	pthread_mutex_lock(&c->lock);
+	struct cfs_track *t = c->tracks;
+	if (t) {
+		struct track_ent **pp = &t->b[hash_of(1, uid, (uint64_t)grant, path)];
+		for (; *pp; pp = &(*pp)->next) {
+			struct track_ent *e = *pp;
+			if (e->kind == 1 && e->uid == uid && e->grant == grant && !strcmp(e->path, path)) {
+				*pp = e->next;
+				free(e);
+				t->n--;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 void cfs_access_note_read(struct cfs_ctx *c, pid_t pid, uint64_t start, int rank)
 {
 	pthread_mutex_lock(&c->lock);

@@ -357,6 +357,19 @@ static int record(struct cfs_ctx *c, const char *action, const char *path, const
 	return rc < 0 ? -EIO : 0;
 }
 
+/* A change is recorded before it is made, so none happens unrecorded (fail
+ * closed); when making it then fails, a second row says so. */
+static void record_failed(struct cfs_ctx *c, const struct cfs_caller *cl, const char *action,
+			  const char *path, int err)
+{
+	char why[160];
+	snprintf(why, sizeof why, "failed after it was recorded: %s", strerror(-err));
+	if (cl)
+		cfs_access_audit(c, cl, action, path, "error", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+	else
+		record(c, action, path, "error", why);
+}
+
 /* Is the handle's access still live? Grant expiry is exact; revocation,
  * class changes and role changes are noticed within 250 ms. */
 static int handle_live(struct cfs_ctx *c, struct handle *h, const char *what)
@@ -577,12 +590,23 @@ static int op_mkdir(const char *path, mode_t mode)
 		rc = may_create(c, cl, path, "create", e, &d);
 	if (rc == 0 && (dfd = parent_of(c, path, &leaf)) < 0)
 		rc = dfd;
-	if (rc == 0)
+	/* A process that read a higher class cannot make a lower folder. */
+	int r = rc == 0 ? cfs_access_max_read(c, cl->pid, cl->start_time) : -1;
+	if (rc == 0) {
+		char why[300];
+		snprintf(why, sizeof why, "directory; %.200s; class %s", d.reason,
+			 c->cfg->classes[r > e->class_rank && r < c->cfg->nclasses ? r : e->class_rank].name);
+		if (cfs_access_audit(c, cl, "create", path, verdict_word(d.verdict), why, d.grant_id,
+				     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0)
+			rc = -EACCES; /* not recorded: refused (fail closed) */
+	}
+	if (rc == 0) {
 		rc = mkdirat(dfd, leaf, mode & 07777) == 0 ? 0 : -errno;
+		if (rc < 0)
+			record_failed(c, cl, "create", path, rc);
+	}
 	if (rc == 0) {
 		set_owner(dfd, leaf);
-		/* A process that read a higher class cannot make a lower folder. */
-		int r = cfs_access_max_read(c, cl->pid, cl->start_time);
 		if (r > e->class_rank && r < c->cfg->nclasses) {
 			unsigned char meta[CFS_META_MAX];
 			size_t len = 0;
@@ -611,10 +635,12 @@ static int op_unlink(const char *path)
 	int d = parent_of(c, path, &leaf);
 	if (d < 0)
 		return d;
-	rc = unlinkat(d, leaf, 0) == 0 ? 0 : -errno;
+	rc = record(c, "unlink", path, "allow", "removed");
+	if (rc == 0 && unlinkat(d, leaf, 0) != 0) {
+		rc = -errno;
+		record_failed(c, NULL, "unlink", path, rc);
+	}
 	close(d);
-	if (rc == 0)
-		rc = record(c, "unlink", path, "allow", "removed");
 	return rc;
 }
 
@@ -657,19 +683,21 @@ static int op_rmdir(const char *path)
 		rc = -errno;
 	} else {
 		rc = dir_empty(dd);
-		if (rc == 1) {
+		if (rc == 1 && record(c, "unlink", path, "allow", "directory removed") < 0) {
+			rc = -EIO;
+		} else if (rc == 1) {
 			if (unlinkat(dd, CFS_DIR_SIDECAR, 0) != 0 && errno != ENOENT)
 				rc = -errno;
 			else
 				rc = unlinkat(d, leaf, AT_REMOVEDIR) == 0 ? 0 : -errno;
+			if (rc < 0)
+				record_failed(c, NULL, "unlink", path, rc);
 		} else if (rc == 0) {
 			rc = -ENOTEMPTY;
 		}
 		close(dd);
 	}
 	close(d);
-	if (rc == 0)
-		rc = record(c, "unlink", path, "allow", "directory removed");
 	return rc;
 }
 
@@ -739,12 +767,11 @@ static int keep_class(struct cfs_ctx *c, const char *from, const char *to)
 	if (rc == 0)
 		rc = cfs_eff_resolve(c, to, meta, len, b);
 	if (rc == 0 && b->class_rank < a->class_rank) {
-		rc = set_own_class(c, from, &st, a->fp.cls->name);
-		if (rc == 0) {
-			char why[300];
-			snprintf(why, sizeof why, "rename to %.200s keeps class %s", to, a->fp.cls->name);
-			rc = record(c, "setxattr", from, "allow", why);
-		}
+		char why[300];
+		snprintf(why, sizeof why, "rename to %.200s keeps class %s", to, a->fp.cls->name);
+		rc = record(c, "setxattr", from, "allow", why);
+		if (rc == 0 && (rc = set_own_class(c, from, &st, a->fp.cls->name)) < 0)
+			record_failed(c, NULL, "setxattr", from, rc);
 	}
 	free(a);
 	free(b);
@@ -776,14 +803,15 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 		close(d1);
 		return d2;
 	}
-	rc = renameat2(d1, l1, d2, l2, flags) == 0 ? 0 : -errno;
+	char why[300];
+	snprintf(why, sizeof why, "renamed to %.250s", to);
+	rc = record(c, "rename", from, "allow", why);
+	if (rc == 0 && renameat2(d1, l1, d2, l2, flags) != 0) {
+		rc = -errno;
+		record_failed(c, NULL, "rename", from, rc);
+	}
 	close(d1);
 	close(d2);
-	if (rc == 0) {
-		char why[300];
-		snprintf(why, sizeof why, "renamed to %.250s", to);
-		rc = record(c, "rename", from, "allow", why);
-	}
 	return rc;
 }
 
@@ -889,8 +917,12 @@ static int decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofil
 	if (d->verdict != CFS_DENY && !d->is_export && cfs_access_replay(c, cl->uid, d->grant_id, path))
 		action = "replay";
 	if (cfs_access_audit(c, cl, action, path, verdict_word(d->verdict), d->reason, d->grant_id,
-			     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0)
-		return -EACCES; /* not recorded: refused (fail closed) */
+			     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
+		/* not recorded: refused (fail closed), and not a first open either */
+		if (!strcmp(action, "open") && d->verdict != CFS_DENY)
+			cfs_access_replay_forget(c, cl->uid, d->grant_id, path);
+		return -EACCES;
+	}
 	return d->verdict == CFS_DENY ? -EACCES : 0;
 }
 
@@ -1179,8 +1211,17 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		rc = cfs_content_create(fd, c->keys, meta, mlen, &f, &err);
 	if (rc == 0) {
 		cfs_content_close(f);
-		if (renameat2(d_fd, tmpname, d_fd, leaf, (fi->flags & O_EXCL) ? RENAME_NOREPLACE : 0) != 0)
+		/* Recorded before it appears under its name: not recorded, not created. */
+		char why[300];
+		snprintf(why, sizeof why, "%.200s; class %s%s", d.reason, c->cfg->classes[rank].name,
+			 mlen ? " (derived from what this process read)" : "");
+		if (cfs_access_audit(c, cl, "create", path, verdict_word(d.verdict), why, d.grant_id,
+				     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
+			rc = -EACCES;
+		} else if (renameat2(d_fd, tmpname, d_fd, leaf, (fi->flags & O_EXCL) ? RENAME_NOREPLACE : 0) != 0) {
 			rc = -errno;
+			record_failed(c, cl, "create", path, rc);
+		}
 	}
 	if (rc < 0) {
 		unlinkat(d_fd, tmpname, 0);
@@ -1190,15 +1231,6 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		return rc;
 	}
 	close(d_fd);
-	char why[300];
-	snprintf(why, sizeof why, "%.200s; class %s%s", d.reason, c->cfg->classes[rank].name,
-		 mlen ? " (derived from what this process read)" : "");
-	if (cfs_access_audit(c, cl, "create", path, verdict_word(d.verdict), why, d.grant_id,
-			     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
-		close(fd);
-		free(cl);
-		return -EACCES;
-	}
 	struct cfs_ofile *of;
 	rc = ofile_adopt(c, fd, path, &of);
 	if (rc < 0) {
@@ -1540,19 +1572,7 @@ struct xset {
 	size_t size;
 	int flags;
 	char old[200];
-	int had;                         /* the whole old value, to undo the change */
-	size_t oldlen;
-	unsigned char oldv[CFS_META_MAX];
 };
-
-static void xkeep_old(struct xset *x, int have, const unsigned char *v, size_t vl)
-{
-	x->had = have && vl <= sizeof x->oldv;
-	if (x->had) {
-		memcpy(x->oldv, v, vl);
-		x->oldlen = vl;
-	}
-}
 
 static int xset_fn(unsigned char *meta, size_t *len, void *arg)
 {
@@ -1566,18 +1586,7 @@ static int xset_fn(unsigned char *meta, size_t *len, void *arg)
 		return -ENODATA;
 	snprintf(x->old, sizeof x->old, "%.*s", have ? (int)(vl < 150 ? vl : 150) : 6,
 		 have ? (const char *)v : "(none)");
-	xkeep_old(x, have, v, vl);
 	return cfs_meta_set(meta, len, CFS_META_MAX, x->name, x->value, x->size);
-}
-
-/* Put back what xset_fn/xdel_fn replaced. */
-static int xundo_fn(unsigned char *meta, size_t *len, void *arg)
-{
-	struct xset *x = arg;
-	if (x->had)
-		return cfs_meta_set(meta, len, CFS_META_MAX, x->name, x->oldv, x->oldlen);
-	int rc = cfs_meta_remove(meta, len, x->name);
-	return rc == -ENODATA ? 0 : rc;
 }
 
 static int xdel_fn(unsigned char *meta, size_t *len, void *arg)
@@ -1588,7 +1597,6 @@ static int xdel_fn(unsigned char *meta, size_t *len, void *arg)
 	int have = cfs_meta_get(meta, *len, x->name, &v, &vl) == 0;
 	if (have)
 		snprintf(x->old, sizeof x->old, "%.*s", (int)(vl < 150 ? vl : 150), (const char *)v);
-	xkeep_old(x, have, v, vl);
 	return cfs_meta_remove(meta, len, x->name);
 }
 
@@ -1619,21 +1627,40 @@ static int policy_change(struct cfs_ctx *c, const char *path, struct xset *x, in
 		free(cl);
 		return rc == -EOPNOTSUPP ? -EINVAL : rc;
 	}
-	rc = meta_update(c, path, remove ? xdel_fn : xset_fn, x);
-	if (rc == 0) {
-		if (remove)
-			snprintf(why, sizeof why, "%s: %.150s -> (inherited)", x->name, x->old);
-		else
-			snprintf(why, sizeof why, "%s: %.150s -> %.*s", x->name, x->old,
-				 (int)(x->size < 150 ? x->size : 150), x->value);
-		if (cfs_access_audit(c, cl, "setxattr", path, "allow", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
-			/* not recorded: the change must not stand (fail closed) */
-			if (meta_update(c, path, xundo_fn, x) < 0)
-				syslog(LOG_ERR, "coachfs: %s on %s could not be recorded nor undone", x->name,
-				       path);
-			rc = -EIO;
-		}
+	/* Recorded before it is made (fail closed): the old value read first. */
+	struct stat st;
+	unsigned char meta[CFS_META_MAX];
+	size_t len;
+	const unsigned char *v;
+	size_t vl;
+	rc = meta_load(c, path, &st, meta, &len);
+	if (rc < 0) {
+		free(cl);
+		return rc;
 	}
+	int have = cfs_meta_get(meta, len, x->name, &v, &vl) == 0;
+	if ((remove || (x->flags & XATTR_REPLACE)) && !have) {
+		free(cl);
+		return -ENODATA;
+	}
+	if (!remove && (x->flags & XATTR_CREATE) && have) {
+		free(cl);
+		return -EEXIST;
+	}
+	snprintf(x->old, sizeof x->old, "%.*s", have ? (int)(vl < 150 ? vl : 150) : 6,
+		 have ? (const char *)v : "(none)");
+	if (remove)
+		snprintf(why, sizeof why, "%s: %.150s -> (inherited)", x->name, x->old);
+	else
+		snprintf(why, sizeof why, "%s: %.150s -> %.*s", x->name, x->old,
+			 (int)(x->size < 150 ? x->size : 150), x->value);
+	if (cfs_access_audit(c, cl, "setxattr", path, "allow", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
+		free(cl);
+		return -EIO;
+	}
+	rc = meta_update(c, path, remove ? xdel_fn : xset_fn, x);
+	if (rc < 0)
+		record_failed(c, cl, "setxattr", path, rc);
 	free(cl);
 	return rc;
 }

@@ -62,6 +62,9 @@ int cfs_access_count_open(struct cfs_ctx *c, const struct cfs_eff *e, struct cfs
 /* Has this user opened this path under this grant (or role, grant 0)
  * before in this mount? Records it; returns 1 for a replay. */
 int cfs_access_replay(struct cfs_ctx *c, uid_t uid, int64_t grant, const char *path);
+/* Undo cfs_access_replay's record of a first open that was then refused
+ * (its row could not be committed), so the next open is not a replay. */
+void cfs_access_replay_forget(struct cfs_ctx *c, uid_t uid, int64_t grant, const char *path);
 
 /* Derived content: remember that process (pid, start) read class rank r;
  * and the highest rank it has read (-1 if none). */
