@@ -1441,13 +1441,34 @@ static int op_removexattr(const char *path, const char *name)
 	return meta_update(c, path, xdel_fn, &x);
 }
 
+/* nullpath_ok hands readdir no path: opendir keeps it in the handle. */
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	int rc = path_ok(path);
+	if (rc < 0)
+		return rc;
+	char *p = strdup(path);
+	if (!p)
+		return -ENOMEM;
+	fi->fh = (uint64_t)(uintptr_t)p;
+	return 0;
+}
+
+static int op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	free((char *)(uintptr_t)fi->fh);
+	return 0;
+}
+
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	struct cfs_ctx *c = ctx_get();
 	(void)off;
-	(void)fi;
 	(void)flags;
+	if (fi && fi->fh)
+		path = (const char *)(uintptr_t)fi->fh;
 	int rc = see(c, path);
 	if (rc < 0)
 		return rc;
@@ -1549,7 +1570,9 @@ static const struct fuse_operations cfs_ops = {
 	.getxattr = op_getxattr,
 	.listxattr = op_listxattr,
 	.removexattr = op_removexattr,
+	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.releasedir = op_releasedir,
 	.create = op_create,
 	.utimens = op_utimens,
 	.copy_file_range = op_copy_file_range,
