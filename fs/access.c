@@ -98,7 +98,6 @@ static int sidecar_path(const char *dir, char *buf, size_t len)
 int cfs_dir_meta_load(struct cfs_ctx *c, const char *dir, unsigned char *meta, size_t *len)
 {
 	char p[PATH_MAX];
-	struct cfs_file *f;
 	struct cfs_err e = { "" };
 	int rc = sidecar_path(dir, p, sizeof p);
 	if (rc < 0)
@@ -110,15 +109,12 @@ int cfs_dir_meta_load(struct cfs_ctx *c, const char *dir, unsigned char *meta, s
 	}
 	if (fd < 0)
 		return fd == -ELOOP ? -EIO : fd;
-	rc = cfs_content_open(fd, c->keys, &f, &e);
+	rc = cfs_content_meta(fd, c->keys, meta, len, &e);
 	close(fd);
 	if (rc < 0) {
 		syslog(LOG_ERR, "coachfs: tamper %s: %s", p, e.msg);
 		return -EIO;
 	}
-	memcpy(meta, f->meta, f->meta_len);
-	*len = f->meta_len;
-	cfs_content_close(f);
 	return 0;
 }
 

@@ -364,10 +364,13 @@ int cfs_content_create(int fd, const struct cfs_keys *keys, const unsigned char 
 	return 0;
 }
 
-int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out, struct cfs_err *err)
+/* Read and check the header of fd; on success h holds it and *ml is the
+ * attribute block's length (not yet authenticated: that is the caller's
+ * decryption, whose AD is h[0..31]). */
+static int header_read(int fd, const struct cfs_keys *keys, unsigned char h[CFS_FHDR_SIZE], size_t *ml,
+		       struct cfs_err *err)
 {
-	unsigned char h[CFS_FHDR_SIZE];
-	ssize_t r = cfs_pread_full(fd, h, sizeof h, 0);
+	ssize_t r = cfs_pread_full(fd, h, CFS_FHDR_SIZE, 0);
 	if (r < 0)
 		return cfs_errf(err, (int)r, "reading the file header: %s", strerror((int)-r));
 	if (r != CFS_FHDR_SIZE)
@@ -378,28 +381,63 @@ int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out,
 		return cfs_errf(err, -EIO, "file format version %u is not supported", h[4]);
 	if ((h[5] != CFS_AEAD_XCHACHA && h[5] != CFS_AEAD_AESGCM) || h[6] != keys->chunk_log2 || h[7])
 		return cfs_errf(err, -EIO, "file header names a cipher or chunk size this store does not use");
-	size_t ml = (size_t)h[24] | ((size_t)h[25] << 8);
-	if (ml > CFS_META_MAX)
+	*ml = (size_t)h[24] | ((size_t)h[25] << 8);
+	if (*ml > CFS_META_MAX)
 		return cfs_errf(err, -EIO, "file header attribute block too long");
 	for (int i = 26; i < 32; i++)
 		if (h[i])
 			return cfs_errf(err, -EIO, "file header reserved bytes are not zero");
-	for (size_t i = META_CT_OFF + ml + 16; i < CFS_FHDR_SIZE; i++)
+	for (size_t i = META_CT_OFF + *ml + 16; i < CFS_FHDR_SIZE; i++)
 		if (h[i])
 			return cfs_errf(err, -EIO, "file header padding is not zero");
+	return 0;
+}
+
+/* Authenticate and decrypt the attribute block of header h into meta. */
+static int header_meta(const unsigned char h[CFS_FHDR_SIZE], size_t ml, const struct cfs_keys *keys,
+		       unsigned char *meta, struct cfs_err *err)
+{
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(meta, NULL, NULL, h + META_CT_OFF, ml + 16, h, 32,
+						       h + META_NONCE_OFF, keys->meta) != 0 ||
+	    cfs_meta_valid(meta, ml) < 0) {
+		sodium_memzero(meta, ml);
+		return cfs_errf(err, -EIO, "file header failed authentication");
+	}
+	return 0;
+}
+
+int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out, struct cfs_err *err)
+{
+	unsigned char h[CFS_FHDR_SIZE];
+	size_t ml;
+	int rc = header_read(fd, keys, h, &ml, err);
+	if (rc < 0)
+		return rc;
 	struct cfs_file *f = file_new(fd, keys, h[5]);
 	if (!f)
 		return cfs_errf(err, -ENOMEM, "out of memory");
 	memcpy(f->id, h + 8, CFS_FILE_ID_BYTES);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(f->meta, NULL, NULL, h + META_CT_OFF, ml + 16, h,
-						       32, h + META_NONCE_OFF, keys->meta) != 0 ||
-	    cfs_meta_valid(f->meta, ml) < 0) {
+	if (header_meta(h, ml, keys, f->meta, err) < 0) {
 		cfs_content_close(f);
-		return cfs_errf(err, -EIO, "file header failed authentication");
+		return -EIO;
 	}
 	f->meta_len = ml;
 	file_key(f);
 	*out = f;
+	return 0;
+}
+
+int cfs_content_meta(int fd, const struct cfs_keys *keys, unsigned char *meta, size_t *len,
+		     struct cfs_err *err)
+{
+	unsigned char h[CFS_FHDR_SIZE];
+	size_t ml;
+	int rc = header_read(fd, keys, h, &ml, err);
+	if (rc == 0)
+		rc = header_meta(h, ml, keys, meta, err);
+	if (rc < 0)
+		return rc;
+	*len = ml;
 	return 0;
 }
 

@@ -240,17 +240,13 @@ static int own_meta(struct cfs_ctx *c, const char *path, const struct stat *st, 
 	if (!S_ISREG(st->st_mode))
 		return 0;
 	struct cfs_err e = { "" };
-	struct cfs_file *f;
 	int fd = cfs_store_openat(c->store, path, O_RDONLY, 0);
 	if (fd < 0)
 		return fd == -ELOOP ? -ENOENT : fd;
-	int rc = cfs_content_open(fd, c->keys, &f, &e);
+	int rc = cfs_content_meta(fd, c->keys, meta, len, &e);
 	close(fd);
 	if (rc < 0)
-		return 0; /* a damaged header: decided on the inherited policy, fails on open */
-	memcpy(meta, f->meta, f->meta_len);
-	*len = f->meta_len;
-	cfs_content_close(f);
+		*len = 0; /* a damaged header: decided on the inherited policy, fails on open */
 	return 0;
 }
 

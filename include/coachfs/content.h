@@ -43,6 +43,11 @@ int cfs_content_create(int fd, const struct cfs_keys *keys, const unsigned char 
 		       size_t meta_len, struct cfs_file **out, struct cfs_err *err);
 /* Read and authenticate the header of fd. -EIO for any bad header. */
 int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out, struct cfs_err *err);
+/* Read and authenticate only the header's attribute block (meta has room
+ * for CFS_META_MAX bytes): no file key is derived and nothing is allocated,
+ * for policy lookups that never touch the body. -EIO for any bad header. */
+int cfs_content_meta(int fd, const struct cfs_keys *keys, unsigned char *meta, size_t *len,
+		     struct cfs_err *err);
 /* Wipe and free (does not close fd). NULL-safe. */
 void cfs_content_close(struct cfs_file *f);
 
