@@ -1176,6 +1176,48 @@ static void test_meta_in_file(void)
 	}
 }
 
+/* cfs_content_meta: the attribute block alone, authenticated like an open. */
+static void test_meta_only(void)
+{
+	for (int ci = 0; ci < g_ncfg; ci++) {
+		const struct cfg *c = &g_cfg[ci];
+		struct cfs_err e;
+		unsigned char m[CFS_META_MAX], got[CFS_META_MAX];
+		size_t len = 0, glen = 12345;
+		T_EQ_INT(cfs_meta_set(m, &len, sizeof m, "user.coachfs.class", "secret", 6), 0);
+		int fd = new_fd();
+		struct cfs_file *f = NULL;
+		T_EQ_INT(cfs_content_create(fd, c->k, m, len, &f, &e), 0);
+		cfs_content_close(f);
+		T_EQ_INT(cfs_content_meta(fd, c->k, got, &glen, &e), 0);
+		T_EQ_INT(glen, len);
+		T_CHECK(memcmp(got, m, len) == 0);
+		/* an empty block */
+		int fd2 = new_fd();
+		f = NULL;
+		T_EQ_INT(cfs_content_create(fd2, c->k, NULL, 0, &f, &e), 0);
+		cfs_content_close(f);
+		glen = 99;
+		T_EQ_INT(cfs_content_meta(fd2, c->k, got, &glen, &e), 0);
+		T_EQ_INT(glen, 0);
+		/* one flipped bit in the encrypted block: -EIO, length untouched */
+		unsigned char b;
+		T_EQ_INT(pread(fd, &b, 1, 60), 1);
+		b ^= 0x01;
+		T_EQ_INT(pwrite(fd, &b, 1, 60), 1);
+		glen = 777;
+		T_EQ_INT(cfs_content_meta(fd, c->k, got, &glen, &e), -EIO);
+		T_EQ_INT(glen, 777);
+		T_CONTAINS(e.msg, "failed authentication");
+		/* a wrong magic */
+		T_EQ_INT(pwrite(fd2, "XXXX", 4, 0), 4);
+		T_EQ_INT(cfs_content_meta(fd2, c->k, got, &glen, &e), -EIO);
+		T_CONTAINS(e.msg, "bad magic");
+		close(fd);
+		close(fd2);
+	}
+}
+
 int main(void)
 {
 	struct cfs_err e;
@@ -1221,6 +1263,7 @@ int main(void)
 	T_RUN(test_meta_full);
 	T_RUN(test_meta_malformed);
 	T_RUN(test_meta_in_file);
+	T_RUN(test_meta_only);
 
 	for (int i = 0; i < g_ncfg; i++)
 		cfs_keys_free(g_cfg[i].k);
