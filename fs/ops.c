@@ -205,8 +205,9 @@ static int64_t now_ms(void)
 	return cfs_now_us() / 1000;
 }
 
-/* The caller of the current request (heap: a caller carries a PATH_MAX exe). */
-static struct cfs_caller *who(struct cfs_ctx *c)
+/* The caller of the current request (heap: a caller carries a PATH_MAX exe).
+ * full = 0: ids, groups and roles only, for visibility checks (never audited). */
+static struct cfs_caller *who_as(struct cfs_ctx *c, int full)
 {
 	struct fuse_context *fc = fuse_get_context();
 	gid_t groups[CFS_GROUPS_MAX];
@@ -218,11 +219,16 @@ static struct cfs_caller *who(struct cfs_ctx *c)
 	struct cfs_caller *cl = malloc(sizeof *cl);
 	if (!cl)
 		return NULL;
-	if (cfs_access_caller(c, fc->uid, fc->gid, fc->pid, groups, n, 1, cl) < 0) {
+	if (cfs_access_caller(c, fc->uid, fc->gid, fc->pid, groups, n, full, cl) < 0) {
 		free(cl);
 		return NULL;
 	}
 	return cl;
+}
+
+static struct cfs_caller *who(struct cfs_ctx *c)
+{
+	return who_as(c, 1);
 }
 
 static const char *verdict_word(enum cfs_verdict v)
@@ -262,8 +268,8 @@ static int entry_eff(struct cfs_ctx *c, const char *path, const struct stat *st,
 /* hide_denied: 0 when cl may see path, else -ENOENT. */
 static int visible(struct cfs_ctx *c, const struct cfs_caller *cl, const char *path, const struct stat *st)
 {
-	if (!c->cfg->hide_denied || is_root(path))
-		return 0;
+	if (!c->cfg->hide_denied || is_root(path) || cfs_caller_has_role(cl, "admin"))
+		return 0; /* admins see everything: no need to resolve the policy */
 	struct cfs_eff *e = malloc(sizeof *e);
 	if (!e)
 		return -ENOMEM;
@@ -286,7 +292,7 @@ static int see(struct cfs_ctx *c, const char *path)
 	rc = cfs_store_lstat(c->store, path, &st);
 	if (rc < 0)
 		return rc == -ELOOP ? -ENOENT : rc;
-	struct cfs_caller *cl = who(c);
+	struct cfs_caller *cl = who_as(c, 0);
 	if (!cl)
 		return -EACCES;
 	rc = visible(c, cl, path, &st);
@@ -408,7 +414,7 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	if (rc < 0)
 		return rc == -ELOOP ? -ENOENT : rc;
 	if (c->cfg->hide_denied && !is_root(path)) {
-		struct cfs_caller *cl = who(c);
+		struct cfs_caller *cl = who_as(c, 0);
 		if (!cl)
 			return -EACCES;
 		rc = visible(c, cl, path, st);
@@ -1470,7 +1476,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 		close(fd);
 		return rc;
 	}
-	struct cfs_caller *cl = c->cfg->hide_denied ? who(c) : NULL;
+	struct cfs_caller *cl = c->cfg->hide_denied ? who_as(c, 0) : NULL;
 	if (c->cfg->hide_denied && !cl) {
 		closedir(dp);
 		return -ENOMEM;
