@@ -314,6 +314,13 @@ void cfs_access_decide(struct cfs_ctx *c, const struct cfs_caller *cl, const str
 	size_t n = 0;
 	struct cfs_request req = { path, op, cfs_now_s(), export_tool, held_grant };
 	if (op != CFS_OP_ADMIN) {
+		/* cfs_decide settles role admission (and re-checks of handles
+		 * opened by role) before it looks at any grant, so a decision that
+		 * roles alone allow is the decision: no snapshot, no open counts.
+		 * test_policy's roles_decide_before_grants holds policy.c to it. */
+		cfs_decide(cl, &e->fp, NULL, 0, &req, d);
+		if (d->verdict != CFS_DENY)
+			return;
 		if (cfs_grants_snapshot(c->grants, &snap, &err) < 0) {
 			memset(d, 0, sizeof *d);
 			d->verdict = CFS_DENY;
@@ -321,7 +328,7 @@ void cfs_access_decide(struct cfs_ctx *c, const struct cfs_caller *cl, const str
 			syslog(LOG_ERR, "coachfs: %s", d->reason);
 			return;
 		}
-		cand = calloc(CAND_MAX, sizeof *cand);
+		cand = calloc(snap->n < CAND_MAX ? snap->n + 1 : CAND_MAX, sizeof *cand);
 		if (!cand) {
 			cfs_grants_snap_put(snap);
 			memset(d, 0, sizeof *d);
