@@ -70,13 +70,16 @@ static struct cfs_scratch *scratch(struct cfs_ctx *c)
 
 /* ---- open-file table ---- */
 
-/* Take a reference on the open file behind backing fd `fd` (consumed). */
-static int ofile_adopt(struct cfs_ctx *c, int fd, const char *path, struct cfs_ofile **out)
+/* Take a reference on the open file behind backing fd `fd` (consumed).
+ * f: that fd's file as just created (consumed too), or NULL to open it. */
+static int ofile_adopt(struct cfs_ctx *c, int fd, struct cfs_file *f, const char *path,
+		       struct cfs_ofile **out)
 {
 	struct stat st;
 	struct cfs_err e = { "" };
 	if (fstat(fd, &st) != 0) {
 		int r = -errno;
+		cfs_content_close(f);
 		close(fd);
 		return r;
 	}
@@ -85,21 +88,25 @@ static int ofile_adopt(struct cfs_ctx *c, int fd, const char *path, struct cfs_o
 		if (o->dev == st.st_dev && o->ino == st.st_ino) {
 			o->refs++;
 			pthread_mutex_unlock(&c->lock);
+			cfs_content_close(f);
 			close(fd);
 			*out = o;
 			return 0;
 		}
 	}
 	struct cfs_ofile *o = calloc(1, sizeof *o);
-	int rc = o ? cfs_content_open(fd, c->keys, &o->f, &e) : -ENOMEM;
+	int rc = !o ? -ENOMEM : f ? 0 : cfs_content_open(fd, c->keys, &o->f, &e);
 	if (rc < 0) {
 		pthread_mutex_unlock(&c->lock);
 		if (rc == -EIO)
 			log_err("tamper", path, &e);
+		cfs_content_close(f);
 		free(o);
 		close(fd);
 		return rc;
 	}
+	if (f)
+		o->f = f;
 	o->dev = st.st_dev;
 	o->ino = st.st_ino;
 	o->fd = fd;
@@ -116,7 +123,7 @@ static int ofile_get(struct cfs_ctx *c, const char *path, struct cfs_ofile **out
 	int fd = cfs_store_openat(c->store, path, O_RDWR, 0);
 	if (fd < 0)
 		return fd == -ELOOP ? -EPERM : fd;
-	return ofile_adopt(c, fd, path, out);
+	return ofile_adopt(c, fd, NULL, path, out);
 }
 
 static void ofile_put(struct cfs_ctx *c, struct cfs_ofile *o)
@@ -893,14 +900,13 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	}
 	if (fchown(fd, cl->uid, cl->gid) != 0 || fchmod(fd, mode & 07777) != 0)
 		rc = -errno;
+	f = NULL;
 	if (rc == 0)
 		rc = cfs_content_create(fd, c->keys, meta, mlen, &f, &err);
-	if (rc == 0) {
-		cfs_content_close(f);
-		if (renameat2(d_fd, tmpname, d_fd, leaf, (fi->flags & O_EXCL) ? RENAME_NOREPLACE : 0) != 0)
-			rc = -errno;
-	}
+	if (rc == 0 && renameat2(d_fd, tmpname, d_fd, leaf, (fi->flags & O_EXCL) ? RENAME_NOREPLACE : 0) != 0)
+		rc = -errno;
 	if (rc < 0) {
+		cfs_content_close(f);
 		unlinkat(d_fd, tmpname, 0);
 		close(fd);
 		close(d_fd);
@@ -913,12 +919,14 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		 mlen ? " (derived from what this process read)" : "");
 	if (cfs_access_audit(c, cl, "create", path, verdict_word(d.verdict), why, d.grant_id,
 			     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
+		cfs_content_close(f);
 		close(fd);
 		free(cl);
 		return -EACCES;
 	}
+	/* the file as created, key and all: no second header read and key derivation */
 	struct cfs_ofile *of;
-	rc = ofile_adopt(c, fd, path, &of);
+	rc = ofile_adopt(c, fd, f, path, &of);
 	if (rc < 0) {
 		free(cl);
 		return rc;
