@@ -595,8 +595,16 @@ static int rewrite(struct cfs_file *f, off_t size, off_t new_size, off_t off, co
 			size_t nlen = chunk_len(f, new_size, i);
 			uint64_t cstart = i * f->chunk;
 			int covered = data && cstart >= (uint64_t)off && cstart + nlen <= (uint64_t)off + dlen;
+			if (covered) {
+				/* the new data fills this chunk: seal it straight from the
+				 * caller's buffer, no staging copy */
+				chunk_seal(f, i, i == new_last, data + (cstart - (uint64_t)off), nlen,
+					   nonces + (i - lo) * nl, slot);
+				outlen = (size_t)(i - lo) * cs + nlen + f->ovh;
+				continue;
+			}
 			memset(pt, 0, f->chunk);
-			if (i <= old_last && !covered) {
+			if (i <= old_last) {
 				size_t olen = chunk_len(f, size, i);
 				if (chunk_open(f, i, i == old_last, slot, olen + f->ovh, pt) < 0)
 					return cfs_errf(err, -EIO, "chunk %llu failed authentication",
