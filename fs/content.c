@@ -43,12 +43,16 @@ static size_t aead_ovh(int aead)
 
 void cfs_scratch_free(struct cfs_scratch *s)
 {
-	if (s && s->buf) {
+	if (!s)
+		return;
+	if (s->buf) {
 		sodium_memzero(s->buf, s->cap); /* it held plaintext */
 		free(s->buf);
 		s->buf = NULL;
 		s->cap = 0;
 	}
+	cfs_content_close(s->spare);
+	s->spare = NULL;
 }
 
 static int scratch_need(struct cfs_scratch *s, size_t need)
@@ -297,22 +301,28 @@ static int header_write(struct cfs_file *f, struct cfs_err *err)
 	return 0;
 }
 
-static struct cfs_file *file_new(int fd, const struct cfs_keys *keys, int aead)
+/* A file shell: the thread's parked spare (already wiped) or a fresh one. */
+static struct cfs_file *file_new(int fd, const struct cfs_keys *keys, int aead, struct cfs_scratch *s)
 {
-	struct cfs_file *f = calloc(1, sizeof *f);
-	if (!f)
-		return NULL;
-	f->key = sodium_malloc(CFS_KEY_BYTES);
-	if (!f->key) {
-		free(f);
-		return NULL;
+	struct cfs_file *f = s ? s->spare : NULL;
+	if (f) {
+		s->spare = NULL;
+	} else {
+		f = calloc(1, sizeof *f);
+		if (!f)
+			return NULL;
+		f->key = sodium_malloc(CFS_KEY_BYTES);
+		if (!f->key) {
+			free(f);
+			return NULL;
+		}
+		pthread_rwlock_init(&f->lock, NULL);
 	}
 	f->fd = fd;
 	f->keys = keys;
 	f->aead = aead;
 	f->chunk = (size_t)1 << keys->chunk_log2;
 	f->ovh = aead_ovh(aead);
-	pthread_rwlock_init(&f->lock, NULL);
 	return f;
 }
 
@@ -332,12 +342,37 @@ void cfs_content_close(struct cfs_file *f)
 	free(f);
 }
 
+void cfs_content_release(struct cfs_file *f, struct cfs_scratch *s)
+{
+	if (!f)
+		return;
+	if (!s || s->spare) {
+		cfs_content_close(f);
+		return;
+	}
+	/* nobody holds f->lock any more: it stays initialised for the next use */
+	sodium_memzero(f->key, CFS_KEY_BYTES);
+	sodium_memzero(f->id, sizeof f->id);
+	sodium_memzero(f->meta, sizeof f->meta);
+	f->meta_len = 0;
+	f->fd = -1;
+	f->keys = NULL;
+	s->spare = f;
+}
+
 int cfs_content_create(int fd, const struct cfs_keys *keys, const unsigned char *meta,
 		       size_t meta_len, struct cfs_file **out, struct cfs_err *err)
 {
+	return cfs_content_create_s(fd, keys, meta, meta_len, NULL, out, err);
+}
+
+int cfs_content_create_s(int fd, const struct cfs_keys *keys, const unsigned char *meta,
+			 size_t meta_len, struct cfs_scratch *s, struct cfs_file **out,
+			 struct cfs_err *err)
+{
 	if (meta_len > CFS_META_MAX || cfs_meta_valid(meta, meta_len) < 0)
 		return cfs_errf(err, -EINVAL, "attribute block too large or malformed");
-	struct cfs_file *f = file_new(fd, keys, keys->aead);
+	struct cfs_file *f = file_new(fd, keys, keys->aead, s);
 	if (!f)
 		return cfs_errf(err, -ENOMEM, "out of memory");
 	randombytes_buf(f->id, sizeof f->id);
@@ -408,12 +443,18 @@ static int header_meta(const unsigned char h[CFS_FHDR_SIZE], size_t ml, const st
 
 int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out, struct cfs_err *err)
 {
+	return cfs_content_open_s(fd, keys, NULL, out, err);
+}
+
+int cfs_content_open_s(int fd, const struct cfs_keys *keys, struct cfs_scratch *s,
+		       struct cfs_file **out, struct cfs_err *err)
+{
 	unsigned char h[CFS_FHDR_SIZE];
 	size_t ml;
 	int rc = header_read(fd, keys, h, &ml, err);
 	if (rc < 0)
 		return rc;
-	struct cfs_file *f = file_new(fd, keys, h[5]);
+	struct cfs_file *f = file_new(fd, keys, h[5], s);
 	if (!f)
 		return cfs_errf(err, -ENOMEM, "out of memory");
 	memcpy(f->id, h + 8, CFS_FILE_ID_BYTES);

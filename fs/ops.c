@@ -95,7 +95,7 @@ static int ofile_adopt(struct cfs_ctx *c, int fd, struct cfs_file *f, const char
 		}
 	}
 	struct cfs_ofile *o = calloc(1, sizeof *o);
-	int rc = !o ? -ENOMEM : f ? 0 : cfs_content_open(fd, c->keys, &o->f, &e);
+	int rc = !o ? -ENOMEM : f ? 0 : cfs_content_open_s(fd, c->keys, scratch(c), &o->f, &e);
 	if (rc < 0) {
 		pthread_mutex_unlock(&c->lock);
 		if (rc == -EIO)
@@ -140,7 +140,7 @@ static void ofile_put(struct cfs_ctx *c, struct cfs_ofile *o)
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
-	cfs_content_close(o->f);
+	cfs_content_release(o->f, scratch(c)); /* key wiped, shell kept for the next open */
 	close(o->fd);
 	free(o);
 }
@@ -902,7 +902,7 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		rc = -errno;
 	f = NULL;
 	if (rc == 0)
-		rc = cfs_content_create(fd, c->keys, meta, mlen, &f, &err);
+		rc = cfs_content_create_s(fd, c->keys, meta, mlen, scratch(c), &f, &err);
 	if (rc == 0 && renameat2(d_fd, tmpname, d_fd, leaf, (fi->flags & O_EXCL) ? RENAME_NOREPLACE : 0) != 0)
 		rc = -errno;
 	if (rc < 0) {
