@@ -459,7 +459,7 @@ report() {
 			continue
 		fi
 		r=$(awk -v e="$e" -v o="$o" 'BEGIN { printf "%.1f", (o - e) / o * 100 }')
-		echo "| reads=every vs reads=open ≤ 10% slower (${LABEL[$m]}) | ${r}% slower | $(awk -v r="$r" 'BEGIN { print (r <= 10 ? "met" : "not met") }') |"
+		echo "| reads=every vs reads=open ≤ 10% slower (${LABEL[$m]}) | $(awk -v r="$r" 'BEGIN { if (r < 0) printf "%.1f%% faster", -r; else printf "%.1f%% slower", r }') | $(awk -v r="$r" 'BEGIN { print (r <= 10 ? "met" : "not met") }') |"
 	done
 	local any=0 k
 	for k in "${!FAILED[@]}"; do
