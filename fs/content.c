@@ -43,12 +43,16 @@ static size_t aead_ovh(int aead)
 
 void cfs_scratch_free(struct cfs_scratch *s)
 {
-	if (s && s->buf) {
+	if (!s)
+		return;
+	if (s->buf) {
 		sodium_memzero(s->buf, s->cap); /* it held plaintext */
 		free(s->buf);
 		s->buf = NULL;
 		s->cap = 0;
 	}
+	cfs_content_close(s->spare);
+	s->spare = NULL;
 }
 
 static int scratch_need(struct cfs_scratch *s, size_t need)
@@ -319,22 +323,28 @@ static int aead_usable(int aead, struct cfs_err *err)
 	return 0;
 }
 
-static struct cfs_file *file_new(int fd, const struct cfs_keys *keys, int aead)
+/* A file shell: the thread's parked spare (already wiped) or a fresh one. */
+static struct cfs_file *file_new(int fd, const struct cfs_keys *keys, int aead, struct cfs_scratch *s)
 {
-	struct cfs_file *f = calloc(1, sizeof *f);
-	if (!f)
-		return NULL;
-	f->key = sodium_malloc(KEYBLOCK);
-	if (!f->key) {
-		free(f);
-		return NULL;
+	struct cfs_file *f = s ? s->spare : NULL;
+	if (f) {
+		s->spare = NULL;
+	} else {
+		f = calloc(1, sizeof *f);
+		if (!f)
+			return NULL;
+		f->key = sodium_malloc(KEYBLOCK);
+		if (!f->key) {
+			free(f);
+			return NULL;
+		}
+		pthread_rwlock_init(&f->lock, NULL);
 	}
 	f->fd = fd;
 	f->keys = keys;
 	f->aead = aead;
 	f->chunk = (size_t)1 << keys->chunk_log2;
 	f->ovh = aead_ovh(aead);
-	pthread_rwlock_init(&f->lock, NULL);
 	return f;
 }
 
@@ -356,15 +366,40 @@ void cfs_content_close(struct cfs_file *f)
 	free(f);
 }
 
+void cfs_content_release(struct cfs_file *f, struct cfs_scratch *s)
+{
+	if (!f)
+		return;
+	if (!s || s->spare) {
+		cfs_content_close(f);
+		return;
+	}
+	/* nobody holds f->lock any more: it stays initialised for the next use */
+	sodium_memzero(f->key, KEYBLOCK); /* key and AES-GCM state */
+	sodium_memzero(f->id, sizeof f->id);
+	sodium_memzero(f->meta, sizeof f->meta);
+	f->meta_len = 0;
+	f->fd = -1;
+	f->keys = NULL;
+	s->spare = f;
+}
+
 int cfs_content_create(int fd, const struct cfs_keys *keys, const unsigned char *meta,
 		       size_t meta_len, struct cfs_file **out, struct cfs_err *err)
+{
+	return cfs_content_create_s(fd, keys, meta, meta_len, NULL, out, err);
+}
+
+int cfs_content_create_s(int fd, const struct cfs_keys *keys, const unsigned char *meta,
+			 size_t meta_len, struct cfs_scratch *s, struct cfs_file **out,
+			 struct cfs_err *err)
 {
 	if (meta_len > CFS_META_MAX || cfs_meta_valid(meta, meta_len) < 0)
 		return cfs_errf(err, -EINVAL, "attribute block too large or malformed");
 	int rc = aead_usable(keys->aead, err);
 	if (rc < 0)
 		return rc;
-	struct cfs_file *f = file_new(fd, keys, keys->aead);
+	struct cfs_file *f = file_new(fd, keys, keys->aead, s);
 	if (!f)
 		return cfs_errf(err, -ENOMEM, "out of memory");
 	randombytes_buf(f->id, sizeof f->id);
@@ -391,10 +426,13 @@ int cfs_content_create(int fd, const struct cfs_keys *keys, const unsigned char 
 	return 0;
 }
 
-int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out, struct cfs_err *err)
+/* Read and check the header of fd; on success h holds it and *ml is the
+ * attribute block's length (not yet authenticated: that is the caller's
+ * decryption, whose AD is h[0..31]). */
+static int header_read(int fd, const struct cfs_keys *keys, unsigned char h[CFS_FHDR_SIZE], size_t *ml,
+		       struct cfs_err *err)
 {
-	unsigned char h[CFS_FHDR_SIZE];
-	ssize_t r = cfs_pread_full(fd, h, sizeof h, 0);
+	ssize_t r = cfs_pread_full(fd, h, CFS_FHDR_SIZE, 0);
 	if (r < 0)
 		return cfs_errf(err, (int)r, "reading the file header: %s", strerror((int)-r));
 	if (r != CFS_FHDR_SIZE)
@@ -406,33 +444,74 @@ int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out,
 	/* one cipher per store: sizes are derived from it without reading headers */
 	if (h[5] != keys->aead || h[6] != keys->chunk_log2 || h[7])
 		return cfs_errf(err, -EIO, "file header names a cipher or chunk size this store does not use");
-	size_t ml = (size_t)h[24] | ((size_t)h[25] << 8);
-	if (ml > CFS_META_MAX)
+	*ml = (size_t)h[24] | ((size_t)h[25] << 8);
+	if (*ml > CFS_META_MAX)
 		return cfs_errf(err, -EIO, "file header attribute block too long");
 	for (int i = 26; i < 32; i++)
 		if (h[i])
 			return cfs_errf(err, -EIO, "file header reserved bytes are not zero");
-	for (size_t i = META_CT_OFF + ml + 16; i < CFS_FHDR_SIZE; i++)
+	for (size_t i = META_CT_OFF + *ml + 16; i < CFS_FHDR_SIZE; i++)
 		if (h[i])
 			return cfs_errf(err, -EIO, "file header padding is not zero");
-	struct cfs_file *f = file_new(fd, keys, h[5]);
+	return 0;
+}
+
+/* Authenticate and decrypt the attribute block of header h into meta. */
+static int header_meta(const unsigned char h[CFS_FHDR_SIZE], size_t ml, const struct cfs_keys *keys,
+		       unsigned char *meta, struct cfs_err *err)
+{
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(meta, NULL, NULL, h + META_CT_OFF, ml + 16, h, 32,
+						       h + META_NONCE_OFF, keys->meta) != 0 ||
+	    cfs_meta_valid(meta, ml) < 0) {
+		sodium_memzero(meta, ml);
+		return cfs_errf(err, -EIO, "file header failed authentication");
+	}
+	return 0;
+}
+
+int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out, struct cfs_err *err)
+{
+	return cfs_content_open_s(fd, keys, NULL, out, err);
+}
+
+int cfs_content_open_s(int fd, const struct cfs_keys *keys, struct cfs_scratch *s,
+		       struct cfs_file **out, struct cfs_err *err)
+{
+	unsigned char h[CFS_FHDR_SIZE];
+	size_t ml;
+	int rc = header_read(fd, keys, h, &ml, err);
+	if (rc < 0)
+		return rc;
+	struct cfs_file *f = file_new(fd, keys, h[5], s);
 	if (!f)
 		return cfs_errf(err, -ENOMEM, "out of memory");
 	memcpy(f->id, h + 8, CFS_FILE_ID_BYTES);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(f->meta, NULL, NULL, h + META_CT_OFF, ml + 16, h,
-						       32, h + META_NONCE_OFF, keys->meta) != 0 ||
-	    cfs_meta_valid(f->meta, ml) < 0) {
+	if (header_meta(h, ml, keys, f->meta, err) < 0) {
 		cfs_content_close(f);
-		return cfs_errf(err, -EIO, "file header failed authentication");
+		return -EIO;
 	}
 	f->meta_len = ml;
-	int rc = aead_usable(f->aead, err);
+	rc = aead_usable(f->aead, err);
 	if (rc < 0) {
 		cfs_content_close(f);
 		return rc;
 	}
 	file_key(f);
 	*out = f;
+	return 0;
+}
+
+int cfs_content_meta(int fd, const struct cfs_keys *keys, unsigned char *meta, size_t *len,
+		     struct cfs_err *err)
+{
+	unsigned char h[CFS_FHDR_SIZE];
+	size_t ml;
+	int rc = header_read(fd, keys, h, &ml, err);
+	if (rc == 0)
+		rc = header_meta(h, ml, keys, meta, err);
+	if (rc < 0)
+		return rc;
+	*len = ml;
 	return 0;
 }
 

@@ -41,7 +41,9 @@ int cfs_eff_resolve(struct cfs_ctx *c, const char *path, const unsigned char *ow
  * "readers", "max_opens"); -ENODATA when it has none (readers/max_opens). */
 int cfs_eff_value(const struct cfs_eff *e, const char *key, char *buf, size_t cap);
 
-/* The caller of the current request (need_exe: read /proc/PID/exe too). */
+/* The caller of the current request. need_exe = 0: only ids, groups and
+ * roles (user "#UID", no program or start time), for visibility checks
+ * that are never audited; need_exe = 1: everything, for opens and rows. */
 int cfs_access_caller(struct cfs_ctx *c, uid_t uid, gid_t gid, pid_t pid, const gid_t *groups,
 		      int ngroups, int need_exe, struct cfs_caller *out);
 

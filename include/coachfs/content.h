@@ -16,11 +16,15 @@
 #define CFS_FILE_ID_BYTES 16
 #define CFS_META_MAX (CFS_FHDR_SIZE - 56 - 16) /* attribute block, plaintext */
 
-/* A scratch buffer owned by the calling thread (page-aligned, grown on need). */
+/* A scratch buffer owned by the calling thread (page-aligned, grown on need),
+ * and one spare file shell (see cfs_content_release). Zero-initialise it. */
+struct cfs_file;
 struct cfs_scratch {
 	unsigned char *buf;
 	size_t cap;
+	struct cfs_file *spare;
 };
+/* Wipe and free the buffer and the spare shell. */
 void cfs_scratch_free(struct cfs_scratch *s);
 
 /* One open backing file. Shared by all handles of the same inode; the lock
@@ -43,8 +47,26 @@ int cfs_content_create(int fd, const struct cfs_keys *keys, const unsigned char 
 		       size_t meta_len, struct cfs_file **out, struct cfs_err *err);
 /* Read and authenticate the header of fd. -EIO for any bad header. */
 int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out, struct cfs_err *err);
+/* Read and authenticate only the header's attribute block (meta has room
+ * for CFS_META_MAX bytes): no file key is derived and nothing is allocated,
+ * for policy lookups that never touch the body. -EIO for any bad header. */
+int cfs_content_meta(int fd, const struct cfs_keys *keys, unsigned char *meta, size_t *len,
+		     struct cfs_err *err);
 /* Wipe and free (does not close fd). NULL-safe. */
 void cfs_content_close(struct cfs_file *f);
+
+/* As cfs_content_open / cfs_content_create, but taking the file shell, with
+ * its sodium_malloc'd key page, from s->spare when there is one (s may be
+ * NULL): an open then costs no mmap, mlock and mprotect of a fresh page. */
+int cfs_content_open_s(int fd, const struct cfs_keys *keys, struct cfs_scratch *s,
+		       struct cfs_file **out, struct cfs_err *err);
+int cfs_content_create_s(int fd, const struct cfs_keys *keys, const unsigned char *meta,
+			 size_t meta_len, struct cfs_scratch *s, struct cfs_file **out,
+			 struct cfs_err *err);
+/* Wipe f's key, id and attributes and park the shell (its key page stays
+ * locked and guarded) in s->spare; cfs_content_close when s is NULL or
+ * already holds one. Does not close fd. NULL-safe. */
+void cfs_content_release(struct cfs_file *f, struct cfs_scratch *s);
 
 /* Plaintext size for a ciphertext file of cipher_size bytes; -1 if that size
  * is impossible (truncated inside a chunk or the header). */

@@ -86,7 +86,12 @@ mk() { head -c "$2" /dev/urandom >"$MNT/$1"; }
 mk t_flip 20000; mk t_swap 20000; mk t_cut 20000; mk t_zero 20000; mk t_hdr 20000; mk t_part 20000
 CS=$((4096 + $(if grep -q aes256gcm "$T/init.out"; then echo 28; else echo 40; fi)))
 bf() { backing "/$1"; }
-printf '\x55' | dd of="$(bf t_flip)" bs=1 seek=$((1024 + CS + 100)) conv=notrunc status=none
+# flip every bit of one byte (writing a fixed value would be a no-op 1 time in 256)
+python3 - "$(bf t_flip)" $((1024 + CS + 100)) <<'PY'
+import sys
+p, o = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(p, 'rb').read()); b[o] ^= 0xff; open(p, 'wb').write(b)
+PY
 python3 - "$(bf t_swap)" "$CS" <<'PY'
 import sys
 p, cs = sys.argv[1], int(sys.argv[2])

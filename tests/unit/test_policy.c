@@ -723,6 +723,45 @@ static void large_grant_id(void)
 	T_EQ_INT(d.grant_id, 0);
 }
 
+/* coachfs's access layer skips the grant snapshot when a decision without
+ * grants already allows: that is sound only while role admission is settled
+ * before any grant is looked at. Every allowing table row must come out
+ * identical with a crowd of grants (matching, covering, expired, revoked)
+ * added. */
+static void roles_decide_before_grants(void)
+{
+	const struct cfs_grant crowd[] = {
+		UG(1, 1000, "/", T0 - H, T0 + H), GG(2, 2000, "/", T0 - H, T0 + H),
+		RG(3, "responder", "/", T0 - H, T0 + H, .write = 1),
+		UG(4, 1001, "/", T0 - H, T0 + H, .write = 1, .approved_by = "carol"),
+		UG(5, 0, "/", T0 - H, T0 + H), UG(6, 1000, "/", T0 - 2 * H, T0 - H),
+		UG(7, 1000, "/", T0 - H, T0 + H, .revoked_at = T0 - 1),
+		UG(8, 1002, "/", T0 - H, T0 + H, .max_opens = 1, .opens_used = 1),
+	};
+	size_t n = sizeof cases / sizeof cases[0], checked = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct tc *k = &cases[i];
+		struct cfs_decision none, with;
+		cfs_decide(k->c, &k->fp, NULL, 0, &k->req, &none);
+		if (none.verdict == CFS_DENY)
+			continue;
+		struct cfs_grant all[16];
+		size_t m = 0;
+		for (size_t j = 0; j < k->ng && m < 8; j++)
+			all[m++] = k->g[j];
+		for (size_t j = 0; j < sizeof crowd / sizeof crowd[0]; j++)
+			all[m++] = crowd[j];
+		cfs_decide(k->c, &k->fp, all, m, &k->req, &with);
+		if (with.verdict != none.verdict || with.grant_id != none.grant_id ||
+		    with.is_export != none.is_export || strcmp(with.reason, none.reason) != 0)
+			T_FAILF("%s: without grants '%s' (%d, grant %lld), with grants '%s' (%d, grant %lld)",
+				k->name, none.reason, none.verdict, (long long)none.grant_id, with.reason,
+				with.verdict, (long long)with.grant_id);
+		checked++;
+	}
+	T_CHECK(checked >= 10);
+}
+
 int main(void)
 {
 	size_t n = sizeof cases / sizeof cases[0];
@@ -746,5 +785,6 @@ int main(void)
 	T_RUN(null_inputs);
 	T_RUN(long_path_truncates);
 	T_RUN(large_grant_id);
+	T_RUN(roles_decide_before_grants);
 	T_END();
 }
