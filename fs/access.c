@@ -121,20 +121,15 @@ int cfs_dir_meta_load(struct cfs_ctx *c, const char *dir, unsigned char *meta, s
 int cfs_dir_meta_store(struct cfs_ctx *c, const char *dir, const unsigned char *meta, size_t len)
 {
 	char tmpname[64];
-	unsigned char rnd[8];
 	struct cfs_file *f;
 	struct cfs_err e = { "" };
 	int d = cfs_store_openat(c->store, dir, O_PATH | O_DIRECTORY, 0);
 	if (d < 0)
 		return d == -ELOOP ? -EPERM : d;
-	randombytes_buf(rnd, sizeof rnd);
-	snprintf(tmpname, sizeof tmpname, ".coachfs-tmp.%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
-		 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	int fd = openat(d, tmpname, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = cfs_store_tmpfile(d, tmpname, sizeof tmpname);
 	if (fd < 0) {
-		int r = -errno;
 		close(d);
-		return r;
+		return fd;
 	}
 	int rc = cfs_content_create(fd, c->keys, meta, len, &f, &e);
 	if (rc == 0) {

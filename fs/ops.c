@@ -1203,13 +1203,9 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	}
 	/* Build the file under a temporary name, then link it in atomically:
 	 * a crash never leaves a half-written header under the real name. */
-	unsigned char rnd[8];
-	randombytes_buf(rnd, sizeof rnd);
-	snprintf(tmpname, sizeof tmpname, ".coachfs-tmp.%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
-		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	int fd = openat(d_fd, tmpname, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = cfs_store_tmpfile(d_fd, tmpname, sizeof tmpname);
 	if (fd < 0) {
-		rc = -errno;
+		rc = fd;
 		close(d_fd);
 		free(cl);
 		return rc;

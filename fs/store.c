@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sodium.h>
 #include <unistd.h>
 
 static int openat2_confined(int dirfd, const char *rel, int flags, mode_t mode)
@@ -162,4 +163,15 @@ int cfs_store_link_ok(const char *link, const char *target)
 		p = *e ? e + 1 : e;
 	}
 	return 0;
+}
+
+int cfs_store_tmpfile(int dirfd, char *name, size_t namelen)
+{
+	unsigned char rnd[8];
+	randombytes_buf(rnd, sizeof rnd);
+	if ((size_t)snprintf(name, namelen, ".coachfs-tmp.%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+			     rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) >= namelen)
+		return -ENAMETOOLONG;
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
 }

@@ -46,6 +46,11 @@ int cfs_store_openat(struct cfs_store *s, const char *path, int flags, mode_t mo
  * component inside path. For "/" returns -EINVAL. */
 int cfs_store_parent(struct cfs_store *s, const char *path, const char **leaf);
 
+/* Create a fresh temporary file ".coachfs-tmp.<16 hex>" (mode 0600, O_EXCL,
+ * no symlink) in directory dirfd, for building a file before renaming it into
+ * place. Returns the fd and fills name (>= 32 bytes), or -errno. */
+int cfs_store_tmpfile(int dirfd, char *name, size_t namelen);
+
 /* lstat of a mount path. */
 int cfs_store_lstat(struct cfs_store *s, const char *path, struct stat *st);
 
