@@ -93,8 +93,6 @@ as maya cat "$MNT/playbooks/ransomware-containment.md"
 say "The audit trail of the playbook"
 if [ -x "$BIN/coach-audit" ]; then
 	run "$BIN/coach-audit" history /playbooks/ransomware-containment.md
-	say "Auditors verify the chain and signatures with the public key"
-	run "$BIN/coach-audit" verify
 else
 	run sqlite3 -column -header "$D/var/audit.db" "select id, datetime(ts/1000000,'unixepoch') as time, user, action, path, result, reason from events where path like '/playbooks/%' order by id"
 fi
@@ -102,6 +100,9 @@ fi
 if [ -z "${DEMO_KEEP:-}" ]; then
 	say "Unmount (the audit queue is flushed and sealed)"
 	run fusermount3 -u "$MNT"
+	for _ in $(seq 1 50); do pgrep -f "$BIN/coachfs $MNT" >/dev/null || break; sleep 0.1; done
+	say "Auditors verify the chain and the signed checkpoints with the pinned public key"
+	run "$BIN/coach-audit" verify --pubkey "$("$BIN/coach-admin" pubkey)"
 else
 	say "The mount stays at $MNT (COACHFS_CONFIG=$COACHFS_CONFIG); unmount with: fusermount3 -u $MNT"
 fi
