@@ -306,6 +306,15 @@ static int open_grants(const struct cfs_config *cfg, struct cfs_grants **g)
 	return 0;
 }
 
+/* Close the audit database at the end of a command; a failure here cannot
+ * undo what was already committed, so it is a warning. NULL-safe. */
+static void close_audit(struct cfs_audit *a)
+{
+	struct cfs_err err = { "" };
+	if (a && cfs_audit_close(a, &err) < 0)
+		fprintf(stderr, PROG ": warning: closing the audit database: %s\n", err.msg);
+}
+
 static void event_base(struct cfs_event *ev, const struct admin *adm, const char *action)
 {
 	cfs_event_init(ev);
@@ -574,11 +583,7 @@ static int cmd_add(int argc, char **argv, const char **cfile)
 						   strerror(errno));
 out:
 	cfs_grants_close(g);
-	if (aa.a) {
-		struct cfs_err e3 = { "" };
-		if (cfs_audit_close(aa.a, &e3) < 0)
-			fprintf(stderr, PROG ": warning: closing the audit database: %s\n", e3.msg);
-	}
+	close_audit(aa.a);
 	free(rec);
 	cfs_config_free(cfg);
 	return rc;
@@ -907,11 +912,7 @@ out:
 	sodium_memzero(token, sizeof token);
 	cfs_links_close(l);
 	cfs_grants_close(g);
-	if (a) {
-		struct cfs_err e3 = { "" };
-		if (cfs_audit_close(a, &e3) < 0)
-			fprintf(stderr, PROG ": warning: closing the audit database: %s\n", e3.msg);
-	}
+	close_audit(a);
 	cfs_config_free(cfg);
 	free(rec);
 	return rc;
@@ -961,11 +962,7 @@ static int revoke_link(const char *ids, const char *reason, const char **cfile)
 	rc = EXIT_OK;
 out:
 	cfs_links_close(l);
-	if (a) {
-		struct cfs_err e3 = { "" };
-		if (cfs_audit_close(a, &e3) < 0)
-			fprintf(stderr, PROG ": warning: closing the audit database: %s\n", e3.msg);
-	}
+	close_audit(a);
 	cfs_config_free(cfg);
 	free(rec);
 	return rc;
@@ -1226,11 +1223,7 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 	rc = EXIT_OK;
 out:
 	cfs_grants_close(g);
-	if (a) {
-		struct cfs_err e3 = { "" };
-		if (cfs_audit_close(a, &e3) < 0)
-			fprintf(stderr, PROG ": warning: closing the audit database: %s\n", e3.msg);
-	}
+	close_audit(a);
 	cfs_config_free(cfg);
 	free(rec);
 	return rc;
