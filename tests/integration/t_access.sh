@@ -82,6 +82,23 @@ has hide_role_grant_shows_dir " $(ls_of cfs_bob "$MNT")" " r "
 eq role_grant_reads "$(as cfs_bob cat "$MNT/r/f.md" 2>&1)" "content of r"
 eq role_grant_audit "$(row cfs_bob open /r/f.md | cut -d'|' -f1,2)" "allow|$gr"
 
+# carol is a responder only through a supplementary group (cfs_soc): the
+# daemon decides visibility without groups first and asks again with them
+has hide_group_role_lists " $(ls_of cfs_carol "$MNT") " " int.md "
+ok hide_group_role_stat as cfs_carol stat "$MNT/int.md"
+eq hide_group_role_reads "$(as cfs_carol cat "$MNT/int.md" 2>&1)" "internal notes"
+mkdir "$MNT/hg" && echo "content of hg" >"$MNT/hg/f.md" &&
+	setfattr -n user.coachfs.class -v sensitive "$MNT/hg/f.md"
+eq hide_group_grant_before "$(ls_of cfs_carol "$MNT/hg")" ""
+no hide_group_grant_before_stat as cfs_carol stat "$MNT/hg/f.md"
+ghg=$(grant @cfs_soc /hg --ttl 10m)
+eq hide_group_grant_lists "$(ls_of cfs_carol "$MNT/hg")" "f.md "
+ok hide_group_grant_stat as cfs_carol stat "$MNT/hg/f.md"
+eq hide_group_grant_reads "$(as cfs_carol cat "$MNT/hg/f.md" 2>&1)" "content of hg"
+no hide_group_grant_not_bob as cfs_bob stat "$MNT/hg/f.md"
+ok hide_group_grant_revoke "$G" revoke "$ghg"
+no hide_group_grant_revoked as cfs_carol stat "$MNT/hg/f.md"
+
 # ---- part 2: hide_denied = no: every refused open reaches the daemon ----
 cfs_umount
 CFS_HIDE=no cfs_config

@@ -762,6 +762,64 @@ static void roles_decide_before_grants(void)
 	T_CHECK(checked >= 10);
 }
 
+/* The daemon decides visibility (CFS_OP_SEE) first without the caller's
+ * supplementary groups and asks again with them only on a no (ops.c,
+ * visible_to). That is sound only while seeing is monotone in groups and
+ * roles: a caller with more of them must see everything one with fewer sees.
+ * Checked for every table row's policy and grants (plus a crowd of group and
+ * role grants): the row's caller cut down to its primary gid and each subset
+ * of its roles, against the caller with extra groups and roles added. */
+static void see_monotone_in_groups(void)
+{
+	static const char *const extra_roles[] = { "responder", "contractor", "admin" };
+	const struct cfs_grant crowd[] = {
+		GG(21, 2000, "/", T0 - H, T0 + H), GG(22, 3000, "/", T0 - H, T0 + H),
+		RG(23, "contractor", "/", T0 - H, T0 + H),
+		GG(24, 2000, "/", T0 - H, T0 + H, .revoked_at = T0 - 1),
+	};
+	size_t n = sizeof cases / sizeof cases[0], checked = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct tc *k = &cases[i];
+		struct cfs_grant all[16];
+		size_t m = 0;
+		for (size_t j = 0; j < k->ng && m < 8; j++)
+			all[m++] = k->g[j];
+		for (size_t j = 0; j < sizeof crowd / sizeof crowd[0]; j++)
+			all[m++] = crowd[j];
+		for (int with_grants = 0; with_grants < 2; with_grants++) {
+			struct cfs_request req = k->req;
+			req.op = CFS_OP_SEE;
+			struct cfs_caller big = *k->c;
+			for (gid_t g = 2000; g <= 3000; g += 1000)
+				if (big.ngroups < CFS_GROUPS_MAX && !cfs_caller_in_group(&big, g))
+					big.groups[big.ngroups++] = g;
+			for (size_t r = 0; r < 3; r++)
+				if (big.nroles < CFS_ROLES_MAX && !cfs_caller_has_role(&big, extra_roles[r]))
+					big.roles[big.nroles++] = extra_roles[r];
+			struct cfs_decision dbig;
+			cfs_decide(&big, &k->fp, with_grants ? all : NULL, with_grants ? m : 0, &req, &dbig);
+			/* every subset of the row caller's roles, primary gid only */
+			for (unsigned mask = 0; mask < (1u << k->c->nroles) && mask < 64; mask++) {
+				struct cfs_caller small = *k->c;
+				small.ngroups = 1;
+				small.groups[0] = small.gid;
+				small.nroles = 0;
+				for (int r = 0; r < k->c->nroles; r++)
+					if (mask & (1u << r))
+						small.roles[small.nroles++] = k->c->roles[r];
+				struct cfs_decision dsmall;
+				cfs_decide(&small, &k->fp, with_grants ? all : NULL, with_grants ? m : 0, &req,
+					   &dsmall);
+				if (dsmall.verdict != CFS_DENY && dbig.verdict == CFS_DENY)
+					T_FAILF("%s: fewer groups/roles see ('%s'), more do not ('%s')",
+						k->name, dsmall.reason, dbig.reason);
+				checked++;
+			}
+		}
+	}
+	T_CHECK(checked >= n * 2);
+}
+
 int main(void)
 {
 	size_t n = sizeof cases / sizeof cases[0];
@@ -786,5 +844,6 @@ int main(void)
 	T_RUN(long_path_truncates);
 	T_RUN(large_grant_id);
 	T_RUN(roles_decide_before_grants);
+	T_RUN(see_monotone_in_groups);
 	T_END();
 }
