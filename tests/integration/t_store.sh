@@ -69,6 +69,19 @@ eq truncate_up_zeros "$(tail -c 9990 "$MNT/r2" | tr -d '\0' | wc -c)" 0
 truncate -s 1 "$MNT/r2"
 eq truncate_down "$(cat "$MNT/r2")" r
 ok append sh -c "echo one >$MNT/ap && echo two >>$MNT/ap && test \"\$(cat $MNT/ap)\" = \"\$(printf 'one\ntwo')\""
+# Attributes may be cached for a second, but never stale after a change made
+# through the mount: each step is a separate process, stat right after it.
+echo 12345 >"$MNT/sz"; stat -c %s "$MNT/sz" >/dev/null
+as root sh -c "printf 678 >>$MNT/sz"
+eq attr_fresh_after_append "$(stat -c %s "$MNT/sz")" 9
+as root truncate -s 3 "$MNT/sz"
+eq attr_fresh_after_truncate "$(stat -c %s "$MNT/sz")" 3
+as root chmod 604 "$MNT/sz"
+eq attr_fresh_after_chmod "$(stat -c %a "$MNT/sz")" 604
+as root touch -d '2021-02-03 04:05:06' "$MNT/sz"
+eq attr_fresh_after_touch "$(stat -c %Y "$MNT/sz")" "$(date -d '2021-02-03 04:05:06' +%s)"
+as root sh -c "echo again >$MNT/sz"
+eq attr_fresh_after_rewrite "$(stat -c %s "$MNT/sz")" 6
 ok xattr_user_roundtrip sh -c "setfattr -n user.note -v hello $MNT/r2 && test \"\$(getfattr --only-values -n user.note $MNT/r2)\" = hello"
 ok xattr_dir_roundtrip sh -c "setfattr -n user.note -v dirnote $MNT/d3 && test \"\$(getfattr --only-values -n user.note $MNT/d3)\" = dirnote"
 no xattr_not_in_backing grep -rqa hello "$STORE/tree/r2"
