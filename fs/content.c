@@ -16,6 +16,7 @@
  * dropping it, fails authentication. File key = BLAKE2b-256(key = content
  * subkey, file id). */
 #include "coachfs/content.h"
+#include "coachfs/workers.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -597,6 +598,84 @@ static int eof_check(struct cfs_file *f, off_t size, struct cfs_scratch *s, stru
 	return 0;
 }
 
+/* One read request [off, off + len) of a file of plaintext size `size`
+ * (len already cut at EOF), and its output buffer. */
+struct read_req {
+	struct cfs_file *f;
+	off_t size;
+	unsigned char *out;
+	uint64_t off;
+	size_t len;
+};
+
+/* Read and open chunks lo..hi of the request into its buffer, in preads of
+ * up to batch_chunks chunks through s. Chunks wholly inside the request are
+ * opened straight into the buffer, the others through s. */
+static int read_chunks(const struct read_req *q, uint64_t lo, uint64_t hi, struct cfs_scratch *s,
+		       struct cfs_err *err)
+{
+	struct cfs_file *f = q->f;
+	uint64_t total = nchunks(f, q->size), off = q->off, end = q->off + q->len, B = batch_chunks(f);
+	size_t cs = f->chunk + f->ovh;
+	if (scratch_need(s, B * cs + f->chunk) < 0)
+		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
+	unsigned char *ct = s->buf, *pt = s->buf + B * cs;
+	for (; lo <= hi; lo += B) {
+		uint64_t top = lo + B - 1 < hi ? lo + B - 1 : hi;
+		size_t want = (size_t)(top - lo) * cs + chunk_len(f, q->size, top) + f->ovh;
+		ssize_t got = cfs_pread_full(f->fd, ct, want, chunk_off(f, lo));
+		if (got < 0)
+			return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+		if ((size_t)got != want)
+			return cfs_errf(err, -EIO, "ciphertext changed size while reading");
+		for (uint64_t i = lo; i <= top; i++) {
+			size_t cl = chunk_len(f, q->size, i);
+			uint64_t cstart = i * f->chunk;
+			const unsigned char *in = ct + (i - lo) * cs;
+			int islast = (i == total - 1);
+			if (cstart >= off && cstart + cl <= end) {
+				if (chunk_open(f, i, islast, in, cl + f->ovh, q->out + (cstart - off)) < 0)
+					return cfs_errf(err, -EIO, "chunk %llu failed authentication",
+							(unsigned long long)i);
+			} else {
+				if (chunk_open(f, i, islast, in, cl + f->ovh, pt) < 0)
+					return cfs_errf(err, -EIO, "chunk %llu failed authentication",
+							(unsigned long long)i);
+				uint64_t a = cstart > off ? cstart : off;
+				uint64_t b = cstart + cl < end ? cstart + cl : end;
+				memcpy(q->out + (a - off), pt + (a - cstart), (size_t)(b - a));
+			}
+		}
+	}
+	return 0;
+}
+
+/* Requests with at least this many plaintext bytes in whole chunks are
+ * split in two and opened on two threads. Measured on 2 cores, cold dd
+ * through a mount: 64 KiB requests gain nothing (the hand-off costs what
+ * the second core saves), 128 KiB +20%, 1 MiB +40%. */
+#define PAR_MIN_BYTES ((uint64_t)128 << 10)
+
+/* One thread's share of a split read: up to two chunk ranges, in index
+ * order, each with its own outcome so that the lowest failing chunk of the
+ * whole request is the one reported. */
+struct read_part {
+	const struct read_req *q;
+	uint64_t lo[2], hi[2];    /* range k is empty when lo[k] > hi[k] */
+	int rc[2];
+	struct cfs_err err[2];
+};
+
+static void read_job(void *arg, struct cfs_scratch *s)
+{
+	struct read_part *p = arg;
+	for (int k = 0; k < 2; k++) {
+		p->rc[k] = 0;
+		if (p->lo[k] <= p->hi[k] && (k == 0 || p->rc[0] == 0))
+			p->rc[k] = read_chunks(p->q, p->lo[k], p->hi[k], s, &p->err[k]);
+	}
+}
+
 ssize_t cfs_content_read(struct cfs_file *f, void *buf, size_t len, off_t off, struct cfs_scratch *s,
 			 struct cfs_err *err)
 {
@@ -612,40 +691,32 @@ ssize_t cfs_content_read(struct cfs_file *f, void *buf, size_t len, off_t off, s
 		return eof_check(f, size, s, err);
 	if ((uint64_t)len > (uint64_t)(size - off))
 		len = (size_t)(size - off);
-	uint64_t total = nchunks(f, size), first = (uint64_t)off / f->chunk,
-		 last = ((uint64_t)off + len - 1) / f->chunk, B = batch_chunks(f);
-	size_t cs = f->chunk + f->ovh;
-	if (scratch_need(s, B * cs + f->chunk) < 0)
-		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
-	unsigned char *ct = s->buf, *pt = s->buf + B * cs;
-	unsigned char *out = buf;
-	for (uint64_t lo = first; lo <= last; lo += B) {
-		uint64_t hi = lo + B - 1 < last ? lo + B - 1 : last;
-		size_t want = (size_t)(hi - lo) * cs + chunk_len(f, size, hi) + f->ovh;
-		ssize_t got = cfs_pread_full(f->fd, ct, want, chunk_off(f, lo));
-		if (got < 0)
-			return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
-		if ((size_t)got != want)
-			return cfs_errf(err, -EIO, "ciphertext changed size while reading");
-		for (uint64_t i = lo; i <= hi; i++) {
-			size_t cl = chunk_len(f, size, i);
-			uint64_t cstart = i * f->chunk;
-			const unsigned char *in = ct + (i - lo) * cs;
-			int islast = (i == total - 1);
-			if (cstart >= (uint64_t)off && cstart + cl <= (uint64_t)off + len) {
-				if (chunk_open(f, i, islast, in, cl + f->ovh, out + (cstart - (uint64_t)off)) < 0)
-					return cfs_errf(err, -EIO, "chunk %llu failed authentication",
-							(unsigned long long)i);
-			} else {
-				if (chunk_open(f, i, islast, in, cl + f->ovh, pt) < 0)
-					return cfs_errf(err, -EIO, "chunk %llu failed authentication",
-							(unsigned long long)i);
-				uint64_t a = cstart > (uint64_t)off ? cstart : (uint64_t)off;
-				uint64_t b = cstart + cl < (uint64_t)off + len ? cstart + cl : (uint64_t)off + len;
-				memcpy(out + (a - (uint64_t)off), pt + (a - cstart), (size_t)(b - a));
-			}
-		}
+	struct read_req q = { f, size, buf, (uint64_t)off, len };
+	uint64_t first = q.off / f->chunk, last = (q.off + len - 1) / f->chunk, end = q.off + len;
+	/* the chunks wholly inside the request: ff up to (not including) fe */
+	uint64_t ff = (q.off + f->chunk - 1) / f->chunk;
+	uint64_t fe = end == (uint64_t)size ? last + 1 : end / f->chunk;
+	uint64_t nfull = fe > ff ? fe - ff : 0;
+	if (!s->par || nfull < 2 || nfull * f->chunk < PAR_MIN_BYTES) {
+		rc = read_chunks(&q, first, last, s, err);
+		return rc < 0 ? rc : (ssize_t)len;
 	}
+	uint64_t fl = fe - 1;
+	/* The caller keeps the head (with a partial first chunk) and any
+	 * partial last chunk; a worker takes the upper half of the whole ones.
+	 * In index order: mine[0] < theirs < mine[1]. */
+	uint64_t m = ff + nfull / 2;
+	struct read_part mine = { &q, { first, fl + 1 }, { m - 1, last }, { 0, 0 }, { { "" }, { "" } } };
+	struct read_part theirs = { &q, { m, 1 }, { fl, 0 }, { 0, 0 }, { { "" }, { "" } } };
+	cfs_workers_split(s->par, read_job, &mine, &theirs, s);
+	const struct read_part *order[3] = { &mine, &theirs, &mine };
+	const int k[3] = { 0, 0, 1 };
+	for (int j = 0; j < 3; j++)
+		if (order[j]->rc[k[j]] < 0) {
+			if (err)
+				*err = order[j]->err[k[j]];
+			return order[j]->rc[k[j]];
+		}
 	return (ssize_t)len;
 }
 

@@ -30,6 +30,7 @@
 #include "coachfs/links.h"
 #include "coachfs/ops.h"
 #include "coachfs/store.h"
+#include "coachfs/workers.h"
 
 static void usage(FILE *out)
 {
@@ -212,6 +213,11 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 		report(notify_fd, "");
 		notify_fd = -1;
 	}
+	/* Helper threads for large reads (after the fork: threads do not
+	 * survive one). Without them every read runs on one core, no worse. */
+	unsigned nw = cfs_workers_default();
+	if (nw && cfs_workers_new(nw, &c->workers, &e) < 0)
+		syslog(LOG_WARNING, "coachfs: reads stay on one core: %s", e.msg);
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
 	if (!lc) {
 		status = 1;
@@ -231,6 +237,8 @@ out:
 			fuse_unmount(fuse);
 		fuse_destroy(fuse);
 	}
+	cfs_workers_free(c->workers); /* every FUSE thread has stopped */
+	c->workers = NULL;
 	if (c->audit && cfs_audit_close(c->audit, &e) < 0) {
 		syslog(LOG_ERR, "coachfs: closing the audit log: %s", e.msg);
 		status = 1;

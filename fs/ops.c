@@ -111,6 +111,8 @@ static struct cfs_scratch *scratch(struct cfs_ctx *c)
 			free(s);
 			s = NULL;
 		}
+		if (s)
+			s->par = c->workers;
 	}
 	return s;
 }

@@ -17,12 +17,16 @@
 #define CFS_META_MAX (CFS_FHDR_SIZE - 56 - 16) /* attribute block, plaintext */
 
 /* A scratch buffer owned by the calling thread (page-aligned, grown on need),
- * and one spare file shell (see cfs_content_release). Zero-initialise it. */
+ * and one spare file shell (see cfs_content_release). Zero-initialise it.
+ * par, set by the owner (not owned, not freed here): a worker pool that
+ * cfs_content_read may hand half of a large read to; NULL = one thread. */
 struct cfs_file;
+struct cfs_workers;
 struct cfs_scratch {
 	unsigned char *buf;
 	size_t cap;
 	struct cfs_file *spare;
+	struct cfs_workers *par;
 };
 /* Wipe and free the buffer and the spare shell. */
 void cfs_scratch_free(struct cfs_scratch *s);

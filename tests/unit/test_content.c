@@ -8,10 +8,12 @@
 
 #include "coachfs/content.h"
 #include "coachfs/crypto.h"
+#include "coachfs/workers.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1417,6 +1419,345 @@ static void test_spare_shell(void)
 	close(fb);
 }
 
+/* ---- reads split across a worker pool ---- */
+
+/* The chunk index the split hands to the worker first, as content.c
+ * computes it: the upper half of the chunks wholly inside the request. */
+static uint64_t split_point(size_t C, size_t size, off_t off, size_t len)
+{
+	uint64_t end = (uint64_t)off + len > size ? size : (uint64_t)off + len;
+	uint64_t ff = ((uint64_t)off + C - 1) / C;
+	uint64_t fe = end == size ? (size + C - 1) / C : end / C;
+	return ff + (fe - ff) / 2;
+}
+
+/* A read with s->par set: exact bytes and length; `handed` is whether a
+ * worker must have taken part (-1: either). */
+static void par_read(const struct cfg *c, struct cfs_file *f, const unsigned char *ref, size_t size,
+		     off_t off, size_t len, struct cfs_scratch *s, int handed)
+{
+	struct cfs_err e = { "" };
+	unsigned char *got = malloc(len + 1);
+	if (!got) {
+		T_FAILF("out of memory");
+		return;
+	}
+	unsigned long before = cfs_workers_handed(s->par);
+	ssize_t r = cfs_content_read(f, got, len, off, s, &e);
+	unsigned long after = cfs_workers_handed(s->par);
+	size_t want = (size_t)off >= size ? 0 : (size - (size_t)off < len ? size - (size_t)off : len);
+	CHECKF(r == (ssize_t)want, "%s read(%lld, %zu) = %zd (%s), want %zu", c->name, (long long)off, len, r,
+	       r < 0 ? em(&e) : "", want);
+	CHECKF(r != (ssize_t)want || want == 0 || memcmp(got, ref + off, want) == 0,
+	       "%s read(%lld, %zu): bytes differ", c->name, (long long)off, len);
+	if (handed >= 0)
+		CHECKF(after - before == (unsigned long)handed, "%s read(%lld, %zu): %lu splits, want %d",
+		       c->name, (long long)off, len, after - before, handed);
+	free(got);
+}
+
+/* A file of `size` pattern bytes, written without a pool. */
+static struct cfs_file *par_file(const struct cfg *c, size_t size, unsigned char **ref, int *fd)
+{
+	struct cfs_err e;
+	struct cfs_scratch s = { 0 };
+	struct cfs_file *f = create_file(c, fd);
+	*ref = malloc(size);
+	if (f && *ref) {
+		fill_pattern(*ref, size, 4242 + size);
+		if (cfs_content_write(f, *ref, size, 0, &s, &e) != (ssize_t)size) {
+			T_FAILF("%s: write: %s", c->name, em(&e));
+			cfs_content_close(f);
+			close(*fd);
+			f = NULL;
+		}
+	}
+	cfs_scratch_free(&s);
+	if (!f) {
+		free(*ref);
+		*ref = NULL;
+	}
+	return f;
+}
+
+static void test_par_read(void)
+{
+	static const unsigned pools[] = { 1, 3 };
+	for (int ci = 0; ci < g_ncfg; ci++) {
+		const struct cfg *c = &g_cfg[ci];
+		size_t C = (size_t)1 << c->log2, size = 3 * ((size_t)1 << 20) + 1234;
+		unsigned char *ref = NULL;
+		int fd = -1;
+		struct cfs_file *f = par_file(c, size, &ref, &fd);
+		if (!f)
+			continue;
+		for (size_t pi = 0; pi < 2; pi++) {
+			struct cfs_err e = { "" };
+			struct cfs_scratch s = { 0 };
+			T_EQ_INT(cfs_workers_new(pools[pi], &s.par, &e), 0);
+			if (!s.par)
+				continue;
+			const size_t M = (size_t)1 << 20;
+			/* whole file (several batches on each side), 1 MiB aligned and
+			 * not, starting and ending mid-chunk, ending at EOF */
+			par_read(c, f, ref, size, 0, size + 100, &s, 1);
+			par_read(c, f, ref, size, 0, M, &s, 1);
+			par_read(c, f, ref, size, 100, M, &s, 1);
+			par_read(c, f, ref, size, (off_t)C - 1, 40 * C + 5, &s, 1);
+			par_read(c, f, ref, size, 10 * (off_t)C + 7, size, &s, 1);
+			par_read(c, f, ref, size, (off_t)(size - M - 3), M + 3, &s, 1);
+			par_read(c, f, ref, size, (off_t)(size - M - 3), M, &s, 1);
+			par_read(c, f, ref, size, (off_t)M + 1, M - 2, &s, 1);
+			/* small reads stay on the calling thread */
+			par_read(c, f, ref, size, 5, 2 * C, &s, 0);
+			par_read(c, f, ref, size, 12345, 1, &s, 0);
+			par_read(c, f, ref, size, (off_t)size - 1, 10, &s, 0);
+			par_read(c, f, ref, size, (off_t)size, 10, &s, 0);
+			/* either way, every size across the threshold reads right */
+			for (size_t n = 14; n <= 34; n++) {
+				par_read(c, f, ref, size, (off_t)C, n * C, &s, -1);
+				par_read(c, f, ref, size, (off_t)C + 1, n * C, &s, -1);
+			}
+			cfs_workers_free(s.par);
+			s.par = NULL;
+			cfs_scratch_free(&s);
+		}
+		cfs_content_close(f);
+		close(fd);
+		free(ref);
+	}
+}
+
+/* Corrupt chunks `bad` (a list ending in UINT64_MAX) of a fresh copy of the
+ * file and read [off, off + len) through a pool of 1: -EIO naming `want`. */
+static void par_corrupt(const struct cfg *c, const unsigned char *raw, size_t rawlen, off_t off,
+			size_t len, const uint64_t *bad, uint64_t want)
+{
+	size_t C = (size_t)1 << c->log2, cs = C + ovh_of(c->aead);
+	unsigned char *w = malloc(rawlen);
+	struct cfs_err e = { "" };
+	struct cfs_scratch s = { 0 };
+	struct cfs_file *f = NULL;
+	if (!w) {
+		T_FAILF("out of memory");
+		return;
+	}
+	memcpy(w, raw, rawlen);
+	for (size_t i = 0; bad[i] != UINT64_MAX; i++)
+		w[FHDR + bad[i] * cs + 40 + (size_t)bad[i] % 100] ^= 0x10;
+	int fd = fd_with(w, rawlen);
+	unsigned char *b = malloc(len);
+	T_EQ_INT(cfs_workers_new(1, &s.par, &e), 0);
+	T_EQ_INT(cfs_content_open(fd, c->k, &f, &e), 0);
+	if (f && b && s.par) {
+		char msg[64];
+		snprintf(msg, sizeof msg, "chunk %llu failed authentication", (unsigned long long)want);
+		e.msg[0] = 0;
+		ssize_t r = cfs_content_read(f, b, len, off, &s, &e);
+		CHECKF(r == -EIO, "%s: read(%lld, %zu) = %zd, want -EIO", c->name, (long long)off, len, r);
+		CHECKF(strcmp(e.msg, msg) == 0, "%s: read(%lld, %zu) says \"%s\", want \"%s\"", c->name,
+		       (long long)off, len, em(&e), msg);
+		T_EQ_INT(cfs_workers_handed(s.par), 1);
+	}
+	cfs_content_close(f);
+	if (fd >= 0)
+		close(fd);
+	cfs_workers_free(s.par);
+	s.par = NULL;
+	cfs_scratch_free(&s);
+	free(b);
+	free(w);
+}
+
+static void test_par_tamper(void)
+{
+	for (int ci = 0; ci < g_ncfg; ci++) {
+		const struct cfg *c = &g_cfg[ci];
+		size_t C = (size_t)1 << c->log2, size = 3 * ((size_t)1 << 20) + 1234, rawlen = 0;
+		unsigned char *plain = NULL, *raw = pristine(c, size, &plain, &rawlen);
+		free(plain);
+		if (!raw) {
+			T_FAILF("%s: pristine file", c->name);
+			continue;
+		}
+		/* a request starting and ending mid-chunk: the caller has chunks
+		 * first..m-1 and the partial last one (tail), the worker m..tail-1 */
+		off_t off = 100;
+		size_t len = (size_t)1 << 20;
+		uint64_t m = split_point(C, size, off, len), tail = ((uint64_t)off + len) / C;
+		T_CHECK(m > 3 && tail > m + 3);
+		const uint64_t head_only[] = { m - 3, UINT64_MAX };
+		const uint64_t first_only[] = { 0, UINT64_MAX };
+		const uint64_t worker_only[] = { m + 2, UINT64_MAX };
+		const uint64_t worker_first[] = { m, UINT64_MAX };
+		const uint64_t tail_only[] = { tail, UINT64_MAX };
+		const uint64_t head_and_worker[] = { m + 1, m - 1, UINT64_MAX };
+		const uint64_t worker_and_tail[] = { tail, m + 2, UINT64_MAX };
+		const uint64_t worker_two[] = { tail - 1, m + 1, UINT64_MAX };
+		par_corrupt(c, raw, rawlen, off, len, head_only, m - 3);
+		par_corrupt(c, raw, rawlen, off, len, first_only, 0);
+		par_corrupt(c, raw, rawlen, off, len, worker_only, m + 2);
+		par_corrupt(c, raw, rawlen, off, len, worker_first, m);
+		par_corrupt(c, raw, rawlen, off, len, tail_only, tail);
+		par_corrupt(c, raw, rawlen, off, len, head_and_worker, m - 1);
+		par_corrupt(c, raw, rawlen, off, len, worker_and_tail, m + 2);
+		par_corrupt(c, raw, rawlen, off, len, worker_two, m + 1);
+		/* the whole file: the worker's half spans several preads */
+		uint64_t mw = split_point(C, size, 0, size), last = (size + C - 1) / C - 1;
+		const uint64_t whole_worker[] = { last - 1, UINT64_MAX };
+		const uint64_t whole_last[] = { last, UINT64_MAX };
+		const uint64_t whole_both[] = { last, mw - 1, UINT64_MAX };
+		par_corrupt(c, raw, rawlen, 0, size, whole_worker, last - 1);
+		par_corrupt(c, raw, rawlen, 0, size, whole_last, last);
+		par_corrupt(c, raw, rawlen, 0, size, whole_both, mw - 1);
+		free(raw);
+	}
+}
+
+/* A job that holds its worker until released; with no gate (the holder's
+ * own half) it does nothing. */
+struct gate {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	int started, open;
+};
+
+static void gate_job(void *arg, struct cfs_scratch *s)
+{
+	struct gate *g = arg;
+	(void)s;
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->m);
+	g->started++;
+	pthread_cond_broadcast(&g->cv);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->m);
+	pthread_mutex_unlock(&g->m);
+}
+
+struct holder {
+	struct cfs_workers *w;
+	struct gate *g;
+	struct cfs_scratch s;
+};
+
+static void *hold_worker(void *p)
+{
+	struct holder *h = p;
+	cfs_workers_split(h->w, gate_job, NULL, h->g, &h->s);
+	return NULL;
+}
+
+/* Every worker busy with another request: the read is done by the caller,
+ * right away and right. */
+static void test_par_busy(void)
+{
+	const struct cfg *c = &g_cfg[0];
+	size_t size = 2 * ((size_t)1 << 20) + 99;
+	unsigned char *ref = NULL;
+	int fd = -1;
+	struct cfs_err e = { "" };
+	struct cfs_scratch s = { 0 };
+	struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct cfs_file *f = par_file(c, size, &ref, &fd);
+	T_EQ_INT(cfs_workers_new(1, &s.par, &e), 0);
+	if (!f || !s.par) {
+		cfs_content_close(f);
+		cfs_workers_free(s.par);
+		free(ref);
+		return;
+	}
+	struct holder h = { s.par, &g, { 0 } };
+	pthread_t t;
+	T_EQ_INT(pthread_create(&t, NULL, hold_worker, &h), 0);
+	pthread_mutex_lock(&g.m);
+	while (g.started == 0)
+		pthread_cond_wait(&g.cv, &g.m);
+	pthread_mutex_unlock(&g.m);
+	T_EQ_INT(cfs_workers_handed(s.par), 0); /* the holder's split is still running */
+	par_read(c, f, ref, size, 0, size, &s, 0);
+	par_read(c, f, ref, size, 7, (size_t)1 << 20, &s, 0);
+	pthread_mutex_lock(&g.m);
+	g.open = 1;
+	pthread_cond_broadcast(&g.cv);
+	pthread_mutex_unlock(&g.m);
+	pthread_join(t, NULL);
+	T_EQ_INT(cfs_workers_handed(s.par), 1);
+	par_read(c, f, ref, size, 7, (size_t)1 << 20, &s, 1);
+	cfs_workers_free(s.par);
+	s.par = NULL;
+	cfs_scratch_free(&s);
+	cfs_scratch_free(&h.s);
+	cfs_content_close(f);
+	close(fd);
+	free(ref);
+}
+
+/* Several readers of one file share a pool of 1 (as FUSE threads do). */
+struct reader {
+	const struct cfg *c;
+	struct cfs_file *f;
+	const unsigned char *ref;
+	size_t size;
+	struct cfs_workers *w;
+	uint64_t seed;
+	int bad;
+};
+
+static void *reader_main(void *p)
+{
+	struct reader *r = p;
+	struct cfs_scratch s = { 0 };
+	struct cfs_err e;
+	unsigned char *b = malloc(r->size);
+	s.par = r->w;
+	for (int i = 0; b && i < 40; i++) {
+		off_t off = (off_t)(rnd(&r->seed) % r->size);
+		size_t len = (size_t)(rnd(&r->seed) % ((size_t)1 << 20)) + 1;
+		size_t want = r->size - (size_t)off < len ? r->size - (size_t)off : len;
+		ssize_t n = cfs_content_read(r->f, b, len, off, &s, &e);
+		if (n != (ssize_t)want || memcmp(b, r->ref + off, want) != 0)
+			r->bad++;
+	}
+	if (!b)
+		r->bad++;
+	free(b);
+	s.par = NULL;
+	cfs_scratch_free(&s);
+	return NULL;
+}
+
+static void test_par_readers(void)
+{
+	const struct cfg *c = &g_cfg[g_ncfg - 1];
+	size_t size = 3 * ((size_t)1 << 20) + 5;
+	unsigned char *ref = NULL;
+	int fd = -1;
+	struct cfs_err e = { "" };
+	struct cfs_workers *w = NULL;
+	struct cfs_file *f = par_file(c, size, &ref, &fd);
+	T_EQ_INT(cfs_workers_new(1, &w, &e), 0);
+	if (f && w) {
+		struct reader r[3];
+		pthread_t t[3];
+		for (int i = 0; i < 3; i++) {
+			r[i] = (struct reader){ c, f, ref, size, w, 1000 + (uint64_t)i, 0 };
+			T_EQ_INT(pthread_create(&t[i], NULL, reader_main, &r[i]), 0);
+		}
+		for (int i = 0; i < 3; i++) {
+			pthread_join(t[i], NULL);
+			T_EQ_INT(r[i].bad, 0);
+		}
+		T_CHECK(cfs_workers_handed(w) > 0);
+	}
+	cfs_workers_free(w);
+	cfs_content_close(f);
+	if (f)
+		close(fd);
+	free(ref);
+}
+
 int main(void)
 {
 	struct cfs_err e;
@@ -1465,6 +1806,10 @@ int main(void)
 	T_RUN(test_meta_in_file);
 	T_RUN(test_meta_only);
 	T_RUN(test_spare_shell);
+	T_RUN(test_par_read);
+	T_RUN(test_par_tamper);
+	T_RUN(test_par_busy);
+	T_RUN(test_par_readers);
 
 	for (int i = 0; i < g_ncfg; i++)
 		cfs_keys_free(g_cfg[i].k);
