@@ -5,6 +5,7 @@
  * both ciphers at 4 KiB chunks and again at 64 KiB chunks. Keys come from
  * cfs_store_create with the INTERACTIVE Argon2id preset (fast). */
 #include "t.h"
+#include "busy_pool.h"
 
 #include "coachfs/content.h"
 #include "coachfs/crypto.h"
@@ -1614,41 +1615,6 @@ static void test_par_tamper(void)
 	}
 }
 
-/* A job that holds its worker until released; with no gate (the holder's
- * own half) it does nothing. */
-struct gate {
-	pthread_mutex_t m;
-	pthread_cond_t cv;
-	int started, open;
-};
-
-static void gate_job(void *arg, struct cfs_scratch *s)
-{
-	struct gate *g = arg;
-	(void)s;
-	if (!g)
-		return;
-	pthread_mutex_lock(&g->m);
-	g->started++;
-	pthread_cond_broadcast(&g->cv);
-	while (!g->open)
-		pthread_cond_wait(&g->cv, &g->m);
-	pthread_mutex_unlock(&g->m);
-}
-
-struct holder {
-	struct cfs_workers *w;
-	struct gate *g;
-	struct cfs_scratch s;
-};
-
-static void *hold_worker(void *p)
-{
-	struct holder *h = p;
-	cfs_workers_split(h->w, gate_job, NULL, h->g, &h->s);
-	return NULL;
-}
-
 /* Every worker busy with another request: the read is done by the caller,
  * right away and right. */
 static void test_par_busy(void)
@@ -1659,7 +1625,6 @@ static void test_par_busy(void)
 	int fd = -1;
 	struct cfs_err e = { "" };
 	struct cfs_scratch s = { 0 };
-	struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
 	struct cfs_file *f = par_file(c, size, &ref, &fd);
 	T_EQ_INT(cfs_workers_new(1, &s.par, &e), 0);
 	if (!f || !s.par) {
@@ -1668,27 +1633,17 @@ static void test_par_busy(void)
 		free(ref);
 		return;
 	}
-	struct holder h = { s.par, &g, { 0 } };
-	pthread_t t;
-	T_EQ_INT(pthread_create(&t, NULL, hold_worker, &h), 0);
-	pthread_mutex_lock(&g.m);
-	while (g.started == 0)
-		pthread_cond_wait(&g.cv, &g.m);
-	pthread_mutex_unlock(&g.m);
+	struct holder h;
+	T_EQ_INT(hold_worker(&h, s.par), 0);
 	T_EQ_INT(cfs_workers_handed(s.par), 0); /* the holder's split is still running */
 	par_read(c, f, ref, size, 0, size, &s, 0);
 	par_read(c, f, ref, size, 7, (size_t)1 << 20, &s, 0);
-	pthread_mutex_lock(&g.m);
-	g.open = 1;
-	pthread_cond_broadcast(&g.cv);
-	pthread_mutex_unlock(&g.m);
-	pthread_join(t, NULL);
+	release_worker(&h);
 	T_EQ_INT(cfs_workers_handed(s.par), 1);
 	par_read(c, f, ref, size, 7, (size_t)1 << 20, &s, 1);
 	cfs_workers_free(s.par);
 	s.par = NULL;
 	cfs_scratch_free(&s);
-	cfs_scratch_free(&h.s);
 	cfs_content_close(f);
 	close(fd);
 	free(ref);

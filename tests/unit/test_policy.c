@@ -723,6 +723,19 @@ static void large_grant_id(void)
 	T_EQ_INT(d.grant_id, 0);
 }
 
+/* A row's grants (up to 8) followed by a crowd of extra ones (up to 8) in
+ * all[16]; returns how many. */
+static size_t with_crowd(const struct tc *k, const struct cfs_grant *crowd, size_t ncrowd,
+			 struct cfs_grant all[16])
+{
+	size_t m = 0;
+	for (size_t j = 0; j < k->ng && m < 8; j++)
+		all[m++] = k->g[j];
+	for (size_t j = 0; j < ncrowd && j < 8; j++)
+		all[m++] = crowd[j];
+	return m;
+}
+
 /* coachfs's access layer skips the grant snapshot when a decision without
  * grants already allows: that is sound only while role admission is settled
  * before any grant is looked at. Every allowing table row must come out
@@ -746,11 +759,7 @@ static void roles_decide_before_grants(void)
 		if (none.verdict == CFS_DENY)
 			continue;
 		struct cfs_grant all[16];
-		size_t m = 0;
-		for (size_t j = 0; j < k->ng && m < 8; j++)
-			all[m++] = k->g[j];
-		for (size_t j = 0; j < sizeof crowd / sizeof crowd[0]; j++)
-			all[m++] = crowd[j];
+		size_t m = with_crowd(k, crowd, sizeof crowd / sizeof crowd[0], all);
 		cfs_decide(k->c, &k->fp, all, m, &k->req, &with);
 		if (with.verdict != none.verdict || with.grant_id != none.grant_id ||
 		    with.is_export != none.is_export || strcmp(with.reason, none.reason) != 0)
@@ -781,11 +790,7 @@ static void see_monotone_in_groups(void)
 	for (size_t i = 0; i < n; i++) {
 		const struct tc *k = &cases[i];
 		struct cfs_grant all[16];
-		size_t m = 0;
-		for (size_t j = 0; j < k->ng && m < 8; j++)
-			all[m++] = k->g[j];
-		for (size_t j = 0; j < sizeof crowd / sizeof crowd[0]; j++)
-			all[m++] = crowd[j];
+		size_t m = with_crowd(k, crowd, sizeof crowd / sizeof crowd[0], all);
 		for (int with_grants = 0; with_grants < 2; with_grants++) {
 			struct cfs_request req = k->req;
 			req.op = CFS_OP_SEE;

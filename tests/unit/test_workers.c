@@ -5,6 +5,7 @@
  * of 3 all get their work done; bad sizes are refused. An alarm turns a
  * deadlock into a failed run instead of a hang. */
 #include "t.h"
+#include "busy_pool.h"
 
 #include "coachfs/content.h"
 #include "coachfs/workers.h"
@@ -125,70 +126,23 @@ static void test_split(void)
 	split_on(NULL, 0);
 }
 
-/* A job that holds its worker until released; with no gate (the holder's
- * own half) it does nothing. */
-struct gate {
-	pthread_mutex_t m;
-	pthread_cond_t cv;
-	int started, open;
-};
-
-static void gate_job(void *arg, struct cfs_scratch *s)
-{
-	struct gate *g = arg;
-	(void)s;
-	if (!g)
-		return;
-	pthread_mutex_lock(&g->m);
-	g->started++;
-	pthread_cond_broadcast(&g->cv);
-	while (!g->open)
-		pthread_cond_wait(&g->cv, &g->m);
-	pthread_mutex_unlock(&g->m);
-}
-
-struct holder {
-	struct cfs_workers *w;
-	struct gate *g;
-	struct cfs_scratch s;
-	int handed;
-};
-
-/* Split with the gate as the worker's half: occupies one worker. */
-static void *hold_worker(void *p)
-{
-	struct holder *h = p;
-	h->handed = cfs_workers_split(h->w, gate_job, NULL, h->g, &h->s);
-	return NULL;
-}
-
 static void test_busy(void)
 {
 	struct cfs_workers *w = NULL;
 	struct cfs_err e = { "" };
-	struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
 	T_EQ_INT(cfs_workers_new(1, &w, &e), 0);
 	if (!w)
 		return;
-	struct holder h = { w, &g, { 0 }, -1 };
-	pthread_t t;
-	T_EQ_INT(pthread_create(&t, NULL, hold_worker, &h), 0);
-	pthread_mutex_lock(&g.m);
-	while (g.started == 0)
-		pthread_cond_wait(&g.cv, &g.m);
-	pthread_mutex_unlock(&g.m);
+	struct holder h;
+	T_EQ_INT(hold_worker(&h, w), 0);
 	/* the only worker is held: this split must run here, now */
 	split_on(w, 0);
-	pthread_mutex_lock(&g.m);
-	g.open = 1;
-	pthread_cond_broadcast(&g.cv);
-	pthread_mutex_unlock(&g.m);
-	pthread_join(t, NULL);
+	int started = h.g.started;
+	release_worker(&h);
 	T_EQ_INT(h.handed, 1);
-	T_EQ_INT(g.started, 1);
+	T_EQ_INT(started, 1);
 	/* released: the worker takes work again */
 	split_on(w, 1);
-	cfs_scratch_free(&h.s);
 	cfs_workers_free(w);
 }
 
