@@ -605,6 +605,12 @@ static int open_for_query(const char *db, int live, int keep, const char *cmd,
 	*out_a = NULL;
 	if (live) {
 		rc = cfs_audit_open(db, 0, &a, &err);
+		/* a busy daemon leaves the write lock free between its batches:
+		 * wait (polling finely) up to 10 s for one of those gaps */
+		if (rc == 0 && (rc = cfs_audit_set_busy_timeout(a, 10000)) < 0) {
+			cfs_audit_close(a, NULL);
+			return say(EXIT_FAIL, "%s: cannot set the lock wait", db);
+		}
 		if (rc == 0) {
 			struct who w;
 			struct cfs_event ev;
