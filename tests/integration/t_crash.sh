@@ -123,7 +123,30 @@ echo "$out" | sed -n 's|^BAD /w/\([^ :]*\).*|\1|p' | grep -v '^\.coachfs-tmp\.' 
 eq write.check_names_damaged "$(tr '\n' ' ' <"$T/write.bad")" "$(tr '\n' ' ' <"$T/write.eio")"
 # a create cut short leaves its temporary file (never under the real name)
 eq write.tmp_files_explained "$(echo "$out" | grep '^BAD .*\.coachfs-tmp\.' | grep -vc 'safe to delete')" 0
-find "$STORE/tree" -name '.coachfs-tmp.*' -delete
+# check --clean removes the daemon's leftovers once untouched for an hour;
+# it leaves alone a fresh one (a daemon may be writing it), a symlink with
+# the same kind of name (never followed) and a name the daemon never makes
+TW=$STORE/tree/w
+printf x >"$TW/.coachfs-tmp.00112233445566ff"
+echo outside >"$T/outside"
+ln -s "$T/outside" "$TW/.coachfs-tmp.0123456789abcdef"
+printf x >"$TW/.coachfs-tmp.notours"
+find "$STORE/tree" -name '.coachfs-tmp.*' -exec touch -h -d '2 hours ago' {} +
+printf x >"$TW/.coachfs-tmp.fedcba9876543210"
+old=$(find "$STORE/tree" -type f -name '.coachfs-tmp.????????????????' -mmin +60 | wc -l)
+out=$("$BIN/coach-admin" check --clean 2>&1); rc=$?
+eq clean.exit_1_for_what_is_left "$rc" 1
+has clean.says_removed "$out" "removed /w/.coachfs-tmp.00112233445566ff: leftover temporary file"
+has clean.counts "$out" ", $old temporary file$([ "$old" = 1 ] || echo s) removed"
+eq clean.old_ones_gone "$(find "$STORE/tree" -type f -name '.coachfs-tmp.????????????????' -mmin +60 | wc -l)" 0
+ok clean.fresh_left test -f "$TW/.coachfs-tmp.fedcba9876543210"
+has clean.fresh_explained "$out" "BAD /w/.coachfs-tmp.fedcba9876543210: temporary file changed within the last hour"
+ok clean.symlink_left test -L "$TW/.coachfs-tmp.0123456789abcdef"
+eq clean.symlink_target_intact "$(cat "$T/outside")" outside
+ok clean.odd_name_left test -f "$TW/.coachfs-tmp.notours"
+has clean.odd_name_explained "$out" "BAD /w/.coachfs-tmp.notours: named like a temporary file but not one"
+rm -f "$TW/.coachfs-tmp.fedcba9876543210" "$TW/.coachfs-tmp.0123456789abcdef" "$TW/.coachfs-tmp.notours"
+eq clean.nothing_left "$(find "$STORE/tree" -name '.coachfs-tmp.*' | wc -l)" 0
 echo "# write phase: $(cat "$L"/write.log.* | grep -c '^ok$') opens, $(wc -l <"$T/hotnames") files under load, $(wc -l <"$T/write.eio") damaged"
 # damaged files (if any) go; the rest must pass the offline check
 while read -r f; do rm -f "$STORE/tree/w/$f"; done <"$T/write.eio"
