@@ -39,7 +39,7 @@ dd if=/dev/zero of="$MNT/w/ctl0" bs=4096 seek=1 count=1 conv=notrunc status=none
 eq control_garbage_detected "$($LOAD check "$MNT/w" ctl0)" "ctl0 garbage"
 rm -f "$MNT/w/ctl0"
 CS=$((4096 + $(if grep -q aes256gcm "$T/init.out"; then echo 28; else echo 40; fi)))
-printf '\x55' | dd of="$STORE/tree/w/ctl1" bs=1 seek=$((1024 + 2 * CS + 100)) conv=notrunc status=none
+flip_byte "$STORE/tree/w/ctl1" $((1024 + 2 * CS + 100))
 eq control_eio_detected "$($LOAD check "$MNT/w" ctl1)" "ctl1 eio"
 
 # kill_daemon — SIGKILL the daemon, wait for it to be gone, drop the dead mount
