@@ -2,6 +2,7 @@
 #   make                 build build/bin/{coachfs,coach-admin,coach-grant,coach-audit}
 #   make test            unit + integration tests (as root; mounts real FUSE)
 #   make test SANITIZE=1 the same under ASan+UBSan (SANITIZE=thread: TSan)
+#   make tsan            the threaded tests under ThreadSanitizer, in $(B)-tsan
 #   make bench           coachfs vs gocryptfs vs bindfs vs the raw directory
 #   make fuzz            libFuzzer targets (clang), bounded time each
 #   make demo            the README's demo (as root)
@@ -49,7 +50,7 @@ HDRS      := $(wildcard include/coachfs/*.h)
 FLAGS_STAMP := $(B)/.flags
 $(shell mkdir -p $(B); echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $(FLAGS_STAMP) || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $(FLAGS_STAMP))
 
-.PHONY: all test unit integration bench fuzz deps install clean check-deps demo
+.PHONY: all test unit integration bench fuzz deps install clean check-deps demo tsan
 all: check-deps $(B)/bin/coachfs $(TOOL_BIN)
 
 check-deps:
@@ -95,6 +96,13 @@ test:
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(HELPER_BIN)
 	@sh tests/run.sh $(B)
 
+# ThreadSanitizer over the tests where threads and processes race: the audit
+# writer's unit tests, many callers at once, kill -9 under load, lock
+# contention. A report in any process (lib.sh's log_path) is a FAIL line.
+TSAN_TESTS ?= test_audit t_parallel t_crash t_contention
+tsan:
+	@$(MAKE) --no-print-directory B=$(B)-tsan SANITIZE=thread TESTS="$(TSAN_TESTS)" test
+
 unit: all $(UNIT_BIN)
 	@sh tests/run.sh $(B) unit
 
@@ -117,4 +125,4 @@ install: all
 	install -m 0644 etc/coachfs.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) $(B)-tsan

@@ -427,7 +427,7 @@ int cfs_access_count_open(struct cfs_ctx *c, const struct cfs_eff *e, struct cfs
 		return 0;
 	int rc = cfs_grants_count_open(c->grants, d->grant_id, path, limit, &used, &err);
 	if (rc == 0)
-		return 0;
+		return 1;
 	d->verdict = CFS_DENY;
 	if (rc == -EDQUOT)
 		snprintf(d->reason, sizeof d->reason, "grant %lld has used its %u opens of %s",
@@ -435,6 +435,14 @@ int cfs_access_count_open(struct cfs_ctx *c, const struct cfs_eff *e, struct cfs
 	else
 		snprintf(d->reason, sizeof d->reason, "cannot count the open: %.200s", err.msg);
 	return -EDQUOT;
+}
+
+void cfs_access_uncount_open(struct cfs_ctx *c, const struct cfs_decision *d, const char *path)
+{
+	struct cfs_err err = { "" };
+	if (d->grant_id && cfs_grants_uncount_open(c->grants, d->grant_id, path, &err) < 0)
+		syslog(LOG_ERR, "coachfs: an unrecorded open of %s still counts against grant "
+		       "%lld: %s", path, (long long)d->grant_id, err.msg);
 }
 
 /* ---- tracking: replays and derived classes ---- */

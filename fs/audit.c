@@ -39,9 +39,24 @@
 #define NCOLS 14                 /* columns hashed: id .. length */
 #define QUEUE_CAP 65536          /* queued rows before cfs_audit_queue waits */
 #define QUEUE_HIGH 8192          /* wake the writer early at this depth */
+/* Lock fairness: other processes (coach-grant, coach-audit) append to the
+ * same file. One transaction commits at most BATCH_MAX queued rows (~20 ms
+ * of the write lock), and once this handle has held the lock for RUN_MAX_US
+ * in transactions less than GAP_US apart (a full batch, or a stream of
+ * opens), it keeps off the lock for GAP_US: a process polling every
+ * BUSY_POLL_US then gets it in between, even while the daemon is saturated. */
+#ifndef BATCH_MAX
+#define BATCH_MAX 4096
+#endif
+#ifndef GAP_US
+#define GAP_US 1000
+#endif
+#define RUN_MAX_US 10000
+#define BUSY_POLL_US 250         /* a waiting appender retries this often */
 #define CHECKPOINT_MS 5000
 #define RETRY_MS 200             /* writer retry after a failed batch */
 #define BUSY_TIMEOUT_MS 2000     /* a lock held longer than this fails closed */
+#define BUSY_MAX_MS 60000        /* the longest wait cfs_audit_set_busy_timeout allows */
 #define FIELD_MAX 65536          /* longest text field accepted */
 #define FORMAT "coachfs-audit-1"
 
@@ -74,6 +89,10 @@ struct cfs_audit {
 	int fd;                      /* O_PATH on the database file (see check_identity) */
 	dev_t dev;
 	ino_t ino;
+	uint32_t busy_ms;            /* wait this long for the write lock, then fail */
+	int64_t busy_since_us;       /* when the current wait began, under db_mu */
+	int64_t run_start_us;        /* the current run of transactions began, under db_mu */
+	int64_t last_end_us;         /* the last transaction ended, under db_mu */
 
 	pthread_mutex_t db_mu;       /* all database access; taken before q_mu */
 	unsigned char *enc;          /* encoding buffer, under db_mu */
@@ -100,6 +119,37 @@ static int64_t mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void sleep_us(int64_t us)
+{
+	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* SQLite busy handler: retry every BUSY_POLL_US until busy_ms have passed
+ * since the first refusal. SQLite's own busy_timeout sleeps up to 100 ms
+ * between tries and so keeps missing the short gaps another process's
+ * writer leaves between its batches. Runs with db_mu held (or in a tool,
+ * single-threaded). */
+static int busy_wait(void *arg, int tries)
+{
+	struct cfs_audit *a = arg;
+	int64_t now = mono_us();
+	if (tries == 0)
+		a->busy_since_us = now;
+	if (now - a->busy_since_us >= (int64_t)a->busy_ms * 1000)
+		return 0;
+	sleep_us(BUSY_POLL_US);
+	return 1;
 }
 
 static void put_be32(unsigned char *p, uint32_t v)
@@ -449,16 +499,23 @@ static int write_rows(struct cfs_audit *a, struct qev *const *rows, size_t n,
 	return rc;
 }
 
-/* Commit everything queued now, plus sync_ev if given, in one transaction.
+/* Commit the oldest queued rows (at most BATCH_MAX), plus sync_ev if given,
+ * in one transaction; *more (if given) says whether rows are still queued.
  * Rows leave the queue only once committed; on failure they stay queued
- * and the handle is marked failed until a later commit succeeds. */
-static int drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct cfs_err *err)
+ * and the handle is marked failed until a later commit succeeds. A sync_ev
+ * may thus be committed before rows queued earlier beyond the first
+ * BATCH_MAX (their ts still says when they happened). */
+static int drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct cfs_err *err,
+		 int *more)
 {
 	size_t n;
 	int rc, was_failed;
+	int64_t now;
+	if (more)
+		*more = 0;
 	pthread_mutex_lock(&a->db_mu);
 	pthread_mutex_lock(&a->q_mu);
-	n = a->count;
+	n = a->count < BATCH_MAX ? a->count : BATCH_MAX;
 	was_failed = a->failed;
 	for (size_t k = 0; k < n; k++)
 		a->batch[k] = a->ring[(a->head + k) % QUEUE_CAP];
@@ -470,12 +527,23 @@ static int drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct cf
 		pthread_mutex_unlock(&a->db_mu);
 		return 0;
 	}
+	/* After a long run of transactions, leave the lock to others a moment. */
+	now = mono_us();
+	if (now - a->last_end_us >= GAP_US) {
+		a->run_start_us = now;
+	} else if (now - a->run_start_us >= RUN_MAX_US) {
+		sleep_us(GAP_US - (now - a->last_end_us));
+		a->run_start_us = mono_us();
+	}
 	rc = write_rows(a, a->batch, n, sync_ev, err);
+	a->last_end_us = mono_us();
 	pthread_mutex_lock(&a->q_mu);
 	if (rc == 0) {
 		a->head = (a->head + n) % QUEUE_CAP;
 		a->count -= n;
 		a->failed = 0;
+		if (more)
+			*more = a->count > 0;
 		if (a->unsealed_since_ms == 0 && (n > 0 || sync_ev))
 			a->unsealed_since_ms = mono_ms();
 		pthread_cond_broadcast(&a->q_space);
@@ -771,7 +839,8 @@ int cfs_audit_open(const char *path, int create, struct cfs_audit **out, struct 
 		free_handle(a);
 		return cfs_errf(err, -EACCES, "audit database %s: no permission to write", path);
 	}
-	sqlite3_busy_timeout(a->db, BUSY_TIMEOUT_MS);
+	a->busy_ms = BUSY_TIMEOUT_MS;
+	sqlite3_busy_handler(a->db, busy_wait, a);
 	sqlite3_db_config(a->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 	sqlite3_db_config(a->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	a->fd = open(a->path, O_PATH | O_CLOEXEC);
@@ -902,7 +971,17 @@ int cfs_audit_append(struct cfs_audit *a, const struct cfs_event *ev, struct cfs
 	e = *ev;
 	if (e.ts == 0 || e.ts == CFS_AUDIT_NONE)
 		e.ts = cfs_now_us();
-	return drain(a, &e, err);
+	return drain(a, &e, err, NULL);
+}
+
+/* Commit everything queued, batch by batch. */
+static int drain_all(struct cfs_audit *a, struct cfs_err *err)
+{
+	int rc, more;
+	do
+		rc = drain(a, NULL, err, &more);
+	while (rc == 0 && more);
+	return rc;
 }
 
 int cfs_audit_flush(struct cfs_audit *a, struct cfs_err *err)
@@ -911,7 +990,7 @@ int cfs_audit_flush(struct cfs_audit *a, struct cfs_err *err)
 		return cfs_errf(err, -EINVAL, "audit: no handle");
 	if (a->readonly)
 		return cfs_errf(err, -EACCES, "audit database %s is open read-only", a->path);
-	return drain(a, NULL, err);
+	return drain_all(a, err);
 }
 
 static struct qev *copy_event(const struct cfs_event *ev)
@@ -974,7 +1053,7 @@ int cfs_audit_queue(struct cfs_audit *a, const struct cfs_event *ev)
 		if (!a->running) {
 			/* No writer: commit inline to make room. */
 			pthread_mutex_unlock(&a->q_mu);
-			if (drain(a, NULL, NULL) < 0) {
+			if (drain(a, NULL, NULL, NULL) < 0) {
 				free(q);
 				return -EIO;
 			}
@@ -1006,6 +1085,16 @@ int cfs_audit_checkpoint(struct cfs_audit *a, struct cfs_err *err)
 	rc = checkpoint_locked(a, err);
 	pthread_mutex_unlock(&a->db_mu);
 	return rc;
+}
+
+int cfs_audit_set_busy_timeout(struct cfs_audit *a, uint32_t ms)
+{
+	if (!a || a->readonly || ms == 0 || ms > BUSY_MAX_MS)
+		return -EINVAL;
+	pthread_mutex_lock(&a->db_mu);
+	a->busy_ms = ms;
+	pthread_mutex_unlock(&a->db_mu);
+	return 0;
 }
 
 int cfs_audit_set_checkpoint_interval(struct cfs_audit *a, uint32_t ms)
@@ -1055,7 +1144,7 @@ static void *writer_main(void *arg)
 		want_cp = cp_due <= now;
 		pthread_mutex_unlock(&a->q_mu);
 		struct cfs_err e;
-		int rc = drain(a, NULL, &e);
+		int rc = drain(a, NULL, &e, NULL);
 		if (rc == 0 && want_cp) {
 			pthread_mutex_lock(&a->db_mu);
 			rc = checkpoint_locked(a, &e);
@@ -1137,7 +1226,7 @@ int cfs_audit_close(struct cfs_audit *a, struct cfs_err *err)
 		a->running = 0;
 	}
 	if (!a->readonly) {
-		r = a->count > 0 ? drain(a, NULL, &e) : 0;   /* writer stopped: no race */
+		r = a->count > 0 ? drain_all(a, &e) : 0;   /* writer stopped: no race */
 		if (r < 0 && rc == 0) {
 			rc = r;
 			cfs_errf(err, r, "%s", e.msg);

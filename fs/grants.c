@@ -908,6 +908,26 @@ int cfs_grants_opens(struct cfs_grants *g, int64_t id, const char *path, uint32_
 	return rc;
 }
 
+int cfs_grants_uncount_open(struct cfs_grants *g, int64_t id, const char *path,
+			    struct cfs_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int s, rc = opens_args_ok(g, id, path, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&g->mu);
+	s = sqlite3_prepare_v2(g->db, "UPDATE opens SET count = count - 1 WHERE grant_id = ?1 "
+			       "AND path = ?2 AND count > 0", -1, &st, NULL);
+	if (s == SQLITE_OK && (s = sqlite3_bind_int64(st, 1, id)) == SQLITE_OK &&
+	    (s = sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC)) == SQLITE_OK)
+		s = sqlite3_step(st);
+	if (s != SQLITE_DONE)
+		rc = db_err(g, s, "giving back an open", err);
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&g->mu);
+	return rc;
+}
+
 int cfs_grants_count_open(struct cfs_grants *g, int64_t id, const char *path, uint32_t limit,
 			  uint32_t *used, struct cfs_err *err)
 {

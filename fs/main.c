@@ -114,7 +114,7 @@ static int audit_row(struct cfs_ctx *c, const char *action, const char *result, 
 /* Everything after the passphrase: unlock, open, mount, serve.
  * notify_fd >= 0 when a parent waits for the outcome. */
 static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const char *fuse_opts,
-		 char *pass, size_t passlen, int foreground, int notify_fd)
+		 char *pass, size_t passlen, int notify_fd)
 {
 	struct cfs_err e = { "" };
 	char hdr[PATH_MAX], msg[1024], opts[2048];
@@ -198,9 +198,7 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 		status = fail(notify_fd, msg);
 		goto out;
 	}
-	syslog(LOG_INFO, "coachfs: %s", msg);
-	if (foreground)
-		fprintf(stderr, "coachfs: %s\n", msg);
+	syslog(LOG_INFO, "coachfs: %s", msg);   /* and to stderr with -f (LOG_PERROR) */
 	if (notify_fd >= 0) {
 		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (devnull >= 0) {
@@ -327,7 +325,7 @@ int main(int argc, char **argv)
 	}
 	int status;
 	if (foreground) {
-		status = serve(&ctx, argv[0], mnt, fuse_opts, pass, passlen, 1, -1);
+		status = serve(&ctx, argv[0], mnt, fuse_opts, pass, passlen, -1);
 	} else {
 		int p[2];
 		if (pipe2(p, O_CLOEXEC) != 0) {
@@ -343,7 +341,7 @@ int main(int argc, char **argv)
 		if (pid == 0) {
 			close(p[0]);
 			setsid();
-			status = serve(&ctx, argv[0], mnt, fuse_opts, pass, passlen, 0, p[1]);
+			status = serve(&ctx, argv[0], mnt, fuse_opts, pass, passlen, p[1]);
 			cfs_config_free(ctx.cfg);
 			_exit(status);
 		}

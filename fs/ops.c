@@ -950,7 +950,7 @@ static int decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofil
 	size_t len = of->f->meta_len;
 	memcpy(meta, of->f->meta, len);
 	pthread_rwlock_unlock(&of->f->lock);
-	int rc = cfs_eff_resolve(c, path, meta, len, e);
+	int rc = cfs_eff_resolve(c, path, meta, len, e), counted = 0;
 	if (rc < 0) {
 		memset(d, 0, sizeof *d);
 		d->verdict = CFS_DENY;
@@ -961,16 +961,19 @@ static int decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofil
 		int tool = (flags & O_ACCMODE) != O_WRONLY && cfs_config_is_export_tool(c->cfg, cl->exe);
 		cfs_access_decide(c, cl, e, path, wr ? CFS_OP_WRITE : CFS_OP_READ, tool, 0, d);
 		if (d->verdict != CFS_DENY)
-			cfs_access_count_open(c, e, d, path);
+			counted = cfs_access_count_open(c, e, d, path) == 1;
 	}
 	const char *action = d->is_export ? "export" : "open";
 	if (d->verdict != CFS_DENY && !d->is_export && cfs_access_replay(c, cl->uid, d->grant_id, path))
 		action = "replay";
 	if (cfs_access_audit(c, cl, action, path, verdict_word(d->verdict), d->reason, d->grant_id,
 			     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
-		/* not recorded: refused (fail closed), and not a first open either */
+		/* not recorded: refused (fail closed), and not a first open either,
+		 * nor one of the grant's max_opens */
 		if (!strcmp(action, "open") && d->verdict != CFS_DENY)
 			cfs_access_replay_forget(c, cl->uid, d->grant_id, path);
+		if (counted)
+			cfs_access_uncount_open(c, d, path);
 		return -EACCES;
 	}
 	return d->verdict == CFS_DENY ? -EACCES : 0;

@@ -4,6 +4,7 @@
 # non-zero without reporting a FAIL counts as one failure (a crash, a
 # sanitizer report, a mount that never came up).
 #   tests/run.sh BUILD_DIR [unit|integration] [NAME-FILTER]
+# NAME-FILTER (else $TESTS): words; a test runs when its name contains one.
 B=${1:-build}
 which=${2:-all}
 filter=${3:-${TESTS:-}}
@@ -27,10 +28,18 @@ run_one() { # name, command...
 	rm -f "$out.err"
 }
 
+selected() { # name: does it contain one of the filter's words (or no filter)?
+	[ -z "$filter" ] && return 0
+	for w in $filter; do
+		case "$1" in *"$w"*) return 0 ;; esac
+	done
+	return 1
+}
+
 if [ "$which" = all ] || [ "$which" = unit ]; then
 	for t in "$B"/tests/test_*; do
 		[ -x "$t" ] || continue
-		case "$t" in *"$filter"*) ;; *) continue ;; esac
+		selected "$(basename "$t")" || continue
 		run_one "$(basename "$t")" "$t"
 	done
 fi
@@ -41,7 +50,7 @@ if [ "$which" = all ] || [ "$which" = integration ]; then
 	else
 		for t in "$top"/tests/integration/t_*.sh; do
 			[ -f "$t" ] || continue
-			case "$t" in *"$filter"*) ;; *) continue ;; esac
+			selected "$(basename "$t" .sh)" || continue
 			run_one "$(basename "$t" .sh)" env CFS_BUILD="$(cd "$B" && pwd)" bash "$t"
 		done
 	fi

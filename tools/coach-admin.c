@@ -40,9 +40,13 @@ static void usage(FILE *out)
 		"        public key for auditors to pin\n"
 		"  passwd [--new-passphrase-file FILE]\n"
 		"        re-wrap the store key under a new passphrase\n"
-		"  check [-q]\n"
+		"  check [-q] [--clean]\n"
 		"        verify every file's header and chunk tags offline; names each bad\n"
-		"        file and exits 1 if there is any\n"
+		"        file and exits 1 if there is any. --clean removes the temporary\n"
+		"        files (.coachfs-tmp.*) an interrupted write left behind: regular\n"
+		"        files of exactly the daemon's naming, untouched for an hour (a\n"
+		"        running daemon may be writing a newer one); symlinks are never\n"
+		"        followed\n"
 		"  pubkey\n"
 		"        print the audit public key\n"
 		"  policy [--mount DIR] get PATH [KEY] | set PATH KEY VALUE | unset PATH KEY\n"
@@ -221,11 +225,15 @@ static int cmd_passwd(struct cfs_config *cfg, int argc, char **argv)
 	return 0;
 }
 
+#define TMP_PREFIX ".coachfs-tmp."      /* cfs_store_tmpfile's names: this and 16 hex */
+#define CLEAN_AGE_S 3600                /* --clean leaves younger temporary files */
+
 struct checker {
 	const struct cfs_keys *keys;
 	struct cfs_scratch scratch;
-	long files, bad, dirs;
-	int quiet, tty;
+	long files, bad, dirs, removed;
+	int quiet, tty, clean;
+	time_t now;
 	struct timespec last;
 };
 
@@ -273,6 +281,52 @@ static void check_file(struct checker *ck, int dfd, const char *name, const char
 	progress(ck, 0);
 }
 
+/* Exactly the daemon's temporary-file name: the prefix and 16 lowercase hex. */
+static int is_tmp_name(const char *name)
+{
+	size_t n = sizeof TMP_PREFIX - 1;
+	if (strncmp(name, TMP_PREFIX, n) != 0 || strlen(name) != n + 16)
+		return 0;
+	for (const char *p = name + n; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* A leftover temporary file: with --clean, remove it when it is one of ours
+ * and old enough; otherwise report it. st is from fstatat without following
+ * a symlink, and unlinkat never follows one either. */
+static void leftover_tmp(struct checker *ck, int dfd, const char *name, const char *path,
+			 const struct stat *st)
+{
+	time_t touched = st->st_mtime;   /* every write by the daemon moves it */
+	if (!is_tmp_name(name) || !S_ISREG(st->st_mode)) {
+		bad(ck, path, "named like a temporary file but not one the daemon makes (left alone)");
+		return;
+	}
+	if (!ck->clean) {
+		bad(ck, path, "leftover temporary file from an interrupted write (safe to delete; "
+		    "check --clean removes those older than an hour)");
+		return;
+	}
+	if (ck->now - touched < CLEAN_AGE_S) {
+		bad(ck, path, "temporary file changed within the last hour: a daemon may be "
+		    "writing it (left alone)");
+		return;
+	}
+	if (unlinkat(dfd, name, 0) < 0) {
+		char why[300];
+		snprintf(why, sizeof why, "leftover temporary file: cannot remove: %s", strerror(errno));
+		bad(ck, path, why);
+		return;
+	}
+	if (ck->tty && !ck->quiet)
+		fputc('\r', stderr);
+	printf("removed %s: leftover temporary file from an interrupted write\n", path);
+	fflush(stdout);
+	ck->removed++;
+}
+
 static void check_dir(struct checker *ck, int dfd, const char *path, int depth)
 {
 	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -295,8 +349,8 @@ static void check_dir(struct checker *ck, int dfd, const char *path, int depth)
 			bad(ck, sub, strerror(errno));
 			continue;
 		}
-		if (!strncmp(de->d_name, ".coachfs-tmp.", 13)) {
-			bad(ck, sub, "leftover temporary file from an interrupted write (safe to delete)");
+		if (!strncmp(de->d_name, TMP_PREFIX, sizeof TMP_PREFIX - 1)) {
+			leftover_tmp(ck, dfd, de->d_name, sub, &st);
 			continue;
 		}
 		if (S_ISREG(st.st_mode)) {
@@ -324,6 +378,8 @@ static int cmd_check(struct cfs_config *cfg, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
 			ck.quiet = 1;
+		else if (!strcmp(argv[i], "--clean"))
+			ck.clean = 1;
 		else
 			return usage_error("check: unknown argument");
 	}
@@ -347,14 +403,18 @@ static int cmd_check(struct cfs_config *cfg, int argc, char **argv)
 	}
 	ck.keys = k;
 	ck.tty = isatty(2);
+	ck.now = time(NULL);
 	clock_gettime(CLOCK_MONOTONIC, &ck.last);
 	check_dir(&ck, fd, "/", 0);
 	close(fd);
 	progress(&ck, 1);
 	cfs_scratch_free(&ck.scratch);
 	cfs_keys_free(k);
-	printf("%s: %ld files checked in %ld directories, %ld bad\n", cfg->store_path, ck.files, ck.dirs,
+	printf("%s: %ld files checked in %ld directories, %ld bad", cfg->store_path, ck.files, ck.dirs,
 	       ck.bad);
+	if (ck.clean)
+		printf(", %ld temporary file%s removed", ck.removed, ck.removed == 1 ? "" : "s");
+	putchar('\n');
 	return ck.bad ? 1 : 0;
 }
 

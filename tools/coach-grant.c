@@ -308,6 +308,21 @@ static int open_grants(const struct cfs_config *cfg, struct cfs_grants **g)
 
 /* Close the audit database at the end of a command; a failure here cannot
  * undo what was already committed, so it is a warning. NULL-safe. */
+/* The audit database for one row: wait up to AUDIT_WAIT_MS for the write
+ * lock (a busy daemon leaves it free between its batches; the wait polls
+ * finely enough to catch those gaps). */
+#define AUDIT_WAIT_MS 10000
+static int open_audit(const char *db, struct cfs_audit **a, struct cfs_err *err)
+{
+	int rc = cfs_audit_open(db, 0, a, err);
+	if (rc == 0 && (rc = cfs_audit_set_busy_timeout(*a, AUDIT_WAIT_MS)) < 0) {
+		cfs_audit_close(*a, NULL);
+		*a = NULL;
+		return cfs_errf(err, rc, "%s: cannot set the lock wait", db);
+	}
+	return rc;
+}
+
 static void close_audit(struct cfs_audit *a)
 {
 	struct cfs_err err = { "" };
@@ -546,7 +561,7 @@ static int cmd_add(int argc, char **argv, const char **cfile)
 			"class\n", a, b);
 	}
 
-	if (cfs_audit_open(cfg->audit_db, 0, &aa.a, &err) < 0) {
+	if (open_audit(cfg->audit_db, &aa.a, &err) < 0) {
 		rc = say(EXIT_FAIL, "audit: %s", err.msg);
 		goto out;
 	}
@@ -884,7 +899,7 @@ static int cmd_link(int argc, char **argv, const char **cfile)
 	rec->end = rec->start + ttl;
 	rec->uses = (uint32_t)uses;
 	cfs_strlcpy(rec->issued_by, adm.name, sizeof rec->issued_by);
-	if (cfs_audit_open(cfg->audit_db, 0, &a, &err) < 0) {
+	if (open_audit(cfg->audit_db, &a, &err) < 0) {
 		rc = say(EXIT_FAIL, "audit: %s", err.msg);
 		goto out;
 	}
@@ -937,7 +952,7 @@ static int revoke_link(const char *ids, const char *reason, const char **cfile)
 		return say(EXIT_FAIL, "out of memory");
 	if ((rc = load_config(*cfile, &cfg)) != 0)
 		goto out;
-	if (cfs_audit_open(cfg->audit_db, 0, &a, &err) < 0) {
+	if (open_audit(cfg->audit_db, &a, &err) < 0) {
 		rc = say(EXIT_FAIL, "audit: %s", err.msg);
 		goto out;
 	}
@@ -1190,7 +1205,7 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 		goto out;
 	/* Open the audit database first: if it is missing altogether, nothing
 	 * changes. Once open, a failing append does not undo a revocation. */
-	if (cfs_audit_open(cfg->audit_db, 0, &a, &err) < 0) {
+	if (open_audit(cfg->audit_db, &a, &err) < 0) {
 		rc = say(EXIT_FAIL, "audit: %s", err.msg);
 		goto out;
 	}

@@ -57,9 +57,13 @@ void cfs_access_decide(struct cfs_ctx *c, const struct cfs_caller *cl, const str
 int cfs_access_visible(struct cfs_ctx *c, const struct cfs_caller *cl, const struct cfs_eff *e,
 		       const char *path, int is_dir);
 
-/* Count an open against a grant's limit. 0, or -EDQUOT (reason filled). */
+/* Count an open against a grant's limit. 0 (nothing to count), 1 (counted),
+ * or -EDQUOT (reason filled). */
 int cfs_access_count_open(struct cfs_ctx *c, const struct cfs_eff *e, struct cfs_decision *d,
 			  const char *path);
+/* Give back an open cfs_access_count_open counted (returned 1) when the open
+ * is refused after all because its audit row could not be committed. */
+void cfs_access_uncount_open(struct cfs_ctx *c, const struct cfs_decision *d, const char *path);
 
 /* Has this user opened this path under this grant (or role, grant 0)
  * before in this mount? Records it; returns 1 for a replay. */

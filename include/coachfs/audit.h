@@ -89,6 +89,13 @@ size_t cfs_audit_encode(const struct cfs_event *ev, int64_t id, unsigned char *b
  * tests use less). Call before cfs_audit_start. 0 or -EINVAL (0 or > 1 h). */
 int cfs_audit_set_checkpoint_interval(struct cfs_audit *a, uint32_t ms);
 
+/* How long an append waits for another process's write lock before it
+ * fails (default 2000 ms, which the daemon keeps: its synchronous rows fail
+ * closed). The wait polls every 250 us, so it wins the short gaps another
+ * writer leaves between batches. Tools that append one row (coach-grant,
+ * coach-audit) wait longer. 0, or -EINVAL (0, > 60000, read-only handle). */
+int cfs_audit_set_busy_timeout(struct cfs_audit *a, uint32_t ms);
+
 /* The audit public key file: "<dbpath>.pub", 64 lowercase hex chars and a
  * newline, written atomically (0644). */
 int cfs_audit_write_pubkey(const char *dbpath, const unsigned char pk[CFS_AUDIT_PK_BYTES],

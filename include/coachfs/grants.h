@@ -97,5 +97,10 @@ int cfs_grants_opens(struct cfs_grants *db, int64_t id, const char *path, uint32
  * limit (> 0) opens were already used. *used is the count after. */
 int cfs_grants_count_open(struct cfs_grants *db, int64_t id, const char *path, uint32_t limit,
 			  uint32_t *used, struct cfs_err *err);
+/* Give back one open counted by cfs_grants_count_open (the open was then
+ * refused after all, e.g. its audit row could not be committed). The count
+ * never goes below 0. 0 or a negative errno. */
+int cfs_grants_uncount_open(struct cfs_grants *db, int64_t id, const char *path,
+			    struct cfs_err *err);
 
 #endif

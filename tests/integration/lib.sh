@@ -134,19 +134,39 @@ cfs_mount() {
 	DAEMON_PID=$(pgrep -n -f "^$BIN/coachfs -c $CFG $MNT\$" || true)
 }
 
+# Is $MNT in the mount table? (mountpoint(1) fails on the dead mount a
+# killed daemon leaves: ENOTCONN.)
+cfs_mounted() {
+	awk -v m="$MNT" '$2 == m { found = 1 } END { exit !found }' /proc/self/mounts 2>/dev/null
+}
+
 # Unmount and wait for the daemon to finish flushing the audit log.
 cfs_umount() {
-	mountpoint -q "$MNT" || return 0
-	fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"
+	cfs_mounted || mountpoint -q "$MNT" 2>/dev/null || return 0
+	fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null
 	if [ -n "$DAEMON_PID" ]; then
 		for _ in $(seq 1 100); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.05; done
 	fi
 	DAEMON_PID=
 }
 
+# Stop this test's daemon if it still runs: one that has not unmounted, or
+# one started with CFS_FG=1 that mounted after cfs_mount gave up on it.
+cfs_stop_daemon() { # pid
+	local pid=$1
+	[ -n "$pid" ] && grep -qa coachfs "/proc/$pid/cmdline" 2>/dev/null || return 0
+	kill "$pid" 2>/dev/null
+	for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
+	kill -9 "$pid" 2>/dev/null
+}
+
 cfs_cleanup() {
+	local pid=$DAEMON_PID
 	cfs_umount
-	mountpoint -q "$MNT" 2>/dev/null && fusermount3 -uz "$MNT"
+	cfs_stop_daemon "$pid"
+	# whatever is left (a dead mount after kill -9 included): lazily, regardless
+	fusermount3 -uz "$MNT" 2>/dev/null
+	cfs_mounted && umount -l "$MNT" 2>/dev/null
 	for f in "$T"/sanitizer.*; do
 		[ -e "$f" ] || continue
 		fail "sanitizer_report_$(basename "$f")" "$(grep -m1 -E 'ERROR|WARNING|runtime error' "$f")"
@@ -161,3 +181,14 @@ audit_q() { sqlite3 "$T/var/audit.db" "$1"; }
 
 # The ciphertext file behind a mount path
 backing() { echo "$STORE/tree$1"; }
+
+# flip_byte FILE OFFSET — invert every bit of one byte in place (writing a
+# fixed value would leave a byte that already had it unchanged, 1 time in 256)
+flip_byte() {
+	python3 -c 'import sys
+p, o = sys.argv[1], int(sys.argv[2])
+with open(p, "r+b") as f:
+    f.seek(o); b = f.read(1)
+    if len(b) != 1: sys.exit("flip_byte: %s has no byte at %d" % (p, o))
+    f.seek(o); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
+}

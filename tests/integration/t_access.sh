@@ -192,6 +192,24 @@ eq max_opens_audit "$(audit_q "select action, result, ifnull(grant_id,'-'), reas
 	where user='cfs_alice' and path='/m/f.md' and action in ('open','replay') order by id" |
 	cut -d'|' -f1-3 | tr '\n' ' ')" "open|allow|$gm replay|allow|$gm open|deny|- "
 has max_opens_reason "$(row cfs_alice open /m/f.md)" "grant $gm has used its 2 opens"
+# an open refused because its audit row could not be committed (another
+# process holds audit.db's write lock past the daemon's 2 s bound — plus
+# the 2 s its writer thread may spend failing first) does not use up one of
+# the grant's opens
+gm2=$(grant cfs_alice /m --ttl 10m --max-opens 2)
+"$G" revoke "$gm" >/dev/null 2>>"$T/tools.err"
+eq max_opens_locked_1 "$(as cfs_alice cat "$MNT/m/f.md" 2>&1)" "content of m"
+( echo 'BEGIN IMMEDIATE;'; sleep 6; echo 'COMMIT;' ) | sqlite3 "$T/var/audit.db" &
+locker=$!
+sleep 0.5
+has max_opens_locked_refused "$(err_of as cfs_alice cat "$MNT/m/f.md")" "Permission denied"
+wait "$locker"
+eq max_opens_locked_2 "$(as cfs_alice cat "$MNT/m/f.md" 2>&1)" "content of m"
+has max_opens_locked_3_refused "$(err_of as cfs_alice cat "$MNT/m/f.md")" "Permission denied"
+has max_opens_locked_reason "$(row cfs_alice open /m/f.md)" "grant $gm2 has used its 2 opens"
+eq max_opens_locked_rows "$(audit_q "select result from events where user='cfs_alice'
+	and path='/m/f.md' and action in ('open','replay') and grant_id = $gm2 order by id" | tr '\n' ' ')" \
+	"allow allow "
 
 # two-person approval (class secret: readers less, head)
 g2a=$(grant cfs_alice /sec --ttl 30m)

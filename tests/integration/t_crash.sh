@@ -39,7 +39,7 @@ dd if=/dev/zero of="$MNT/w/ctl0" bs=4096 seek=1 count=1 conv=notrunc status=none
 eq control_garbage_detected "$($LOAD check "$MNT/w" ctl0)" "ctl0 garbage"
 rm -f "$MNT/w/ctl0"
 CS=$((4096 + $(if grep -q aes256gcm "$T/init.out"; then echo 28; else echo 40; fi)))
-printf '\x55' | dd of="$STORE/tree/w/ctl1" bs=1 seek=$((1024 + 2 * CS + 100)) conv=notrunc status=none
+flip_byte "$STORE/tree/w/ctl1" $((1024 + 2 * CS + 100))
 eq control_eio_detected "$($LOAD check "$MNT/w" ctl1)" "ctl1 eio"
 
 # kill_daemon — SIGKILL the daemon, wait for it to be gone, drop the dead mount
@@ -123,7 +123,30 @@ echo "$out" | sed -n 's|^BAD /w/\([^ :]*\).*|\1|p' | grep -v '^\.coachfs-tmp\.' 
 eq write.check_names_damaged "$(tr '\n' ' ' <"$T/write.bad")" "$(tr '\n' ' ' <"$T/write.eio")"
 # a create cut short leaves its temporary file (never under the real name)
 eq write.tmp_files_explained "$(echo "$out" | grep '^BAD .*\.coachfs-tmp\.' | grep -vc 'safe to delete')" 0
-find "$STORE/tree" -name '.coachfs-tmp.*' -delete
+# check --clean removes the daemon's leftovers once untouched for an hour;
+# it leaves alone a fresh one (a daemon may be writing it), a symlink with
+# the same kind of name (never followed) and a name the daemon never makes
+TW=$STORE/tree/w
+printf x >"$TW/.coachfs-tmp.00112233445566ff"
+echo outside >"$T/outside"
+ln -s "$T/outside" "$TW/.coachfs-tmp.0123456789abcdef"
+printf x >"$TW/.coachfs-tmp.notours"
+find "$STORE/tree" -name '.coachfs-tmp.*' -exec touch -h -d '2 hours ago' {} +
+printf x >"$TW/.coachfs-tmp.fedcba9876543210"
+old=$(find "$STORE/tree" -type f -name '.coachfs-tmp.????????????????' -mmin +60 | wc -l)
+out=$("$BIN/coach-admin" check --clean 2>&1); rc=$?
+eq clean.exit_1_for_what_is_left "$rc" 1
+has clean.says_removed "$out" "removed /w/.coachfs-tmp.00112233445566ff: leftover temporary file"
+has clean.counts "$out" ", $old temporary file$([ "$old" = 1 ] || echo s) removed"
+eq clean.old_ones_gone "$(find "$STORE/tree" -type f -name '.coachfs-tmp.????????????????' -mmin +60 | wc -l)" 0
+ok clean.fresh_left test -f "$TW/.coachfs-tmp.fedcba9876543210"
+has clean.fresh_explained "$out" "BAD /w/.coachfs-tmp.fedcba9876543210: temporary file changed within the last hour"
+ok clean.symlink_left test -L "$TW/.coachfs-tmp.0123456789abcdef"
+eq clean.symlink_target_intact "$(cat "$T/outside")" outside
+ok clean.odd_name_left test -f "$TW/.coachfs-tmp.notours"
+has clean.odd_name_explained "$out" "BAD /w/.coachfs-tmp.notours: named like a temporary file but not one"
+rm -f "$TW/.coachfs-tmp.fedcba9876543210" "$TW/.coachfs-tmp.0123456789abcdef" "$TW/.coachfs-tmp.notours"
+eq clean.nothing_left "$(find "$STORE/tree" -name '.coachfs-tmp.*' | wc -l)" 0
 echo "# write phase: $(cat "$L"/write.log.* | grep -c '^ok$') opens, $(wc -l <"$T/hotnames") files under load, $(wc -l <"$T/write.eio") damaged"
 # damaged files (if any) go; the rest must pass the offline check
 while read -r f; do rm -f "$STORE/tree/w/$f"; done <"$T/write.eio"

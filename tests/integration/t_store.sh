@@ -116,7 +116,7 @@ PY
 truncate -s $((1024 + 2 * CS)) "$(bf t_cut)"
 truncate -s $((1024 + 2 * CS + 17)) "$(bf t_part)"
 dd if=/dev/zero of="$(bf t_zero)" bs=1 seek=$((1024 + CS)) count=$CS conv=notrunc status=none
-printf '\x01' | dd of="$(bf t_hdr)" bs=1 seek=40 conv=notrunc status=none
+flip_byte "$(bf t_hdr)" 40   # inside the header's random nonce
 for f in t_flip t_swap t_cut t_zero t_hdr t_part; do
 	has "tamper_$f" "$(err_of cat "$MNT/$f")" "Input/output error"
 done
