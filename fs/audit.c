@@ -42,8 +42,8 @@
 /* Lock fairness: other processes (coach-grant, coach-audit) append to the
  * same file. One transaction commits at most BATCH_MAX queued rows (~20 ms
  * of the write lock), and once this handle has held the lock for RUN_MAX_US
- * in transactions less than GAP_US apart (a full batch, or a stream of
- * opens), it keeps off the lock for GAP_US: a process polling every
+ * in transactions less than RUN_BREAK_US apart (full batches, or opens from
+ * many threads at once), it keeps off the lock for GAP_US: a process polling every
  * BUSY_POLL_US then gets it in between, even while the daemon is saturated. */
 #ifndef BATCH_MAX
 #define BATCH_MAX 4096
@@ -52,6 +52,11 @@
 #define GAP_US 1000
 #endif
 #define RUN_MAX_US 10000
+/* A pause this long between transactions ends a run: a process polling
+ * every BUSY_POLL_US finds such pauses often enough. Without it, a single
+ * caller's stream of opens (one short transaction every ~100 us) would
+ * count as a run and pay GAP_US every RUN_MAX_US (~10% of open+close). */
+#define RUN_BREAK_US 100
 #define BUSY_POLL_US 250         /* a waiting appender retries this often */
 #define CHECKPOINT_MS 5000
 #define RETRY_MS 200             /* writer retry after a failed batch */
@@ -529,7 +534,7 @@ static int drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct cf
 	}
 	/* After a long run of transactions, leave the lock to others a moment. */
 	now = mono_us();
-	if (now - a->last_end_us >= GAP_US) {
+	if (now - a->last_end_us >= RUN_BREAK_US) {
 		a->run_start_us = now;
 	} else if (now - a->run_start_us >= RUN_MAX_US) {
 		sleep_us(GAP_US - (now - a->last_end_us));
