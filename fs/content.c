@@ -324,13 +324,76 @@ static int aead_usable(int aead, struct cfs_err *err)
 	return 0;
 }
 
-/* A file shell: the thread's parked spare (already wiped) or a fresh one. */
+struct cfs_shells {
+	pthread_mutex_t mu;
+	unsigned n, cap;
+	struct cfs_file *f[];
+};
+
+int cfs_shells_new(unsigned cap, struct cfs_shells **out, struct cfs_err *err)
+{
+	*out = NULL;
+	if (cap < 1 || cap > 1024)
+		return cfs_errf(err, -EINVAL, "shell pool size %u is not 1..1024", cap);
+	struct cfs_shells *p = calloc(1, sizeof *p + cap * sizeof p->f[0]);
+	if (!p)
+		return cfs_errf(err, -ENOMEM, "out of memory for the shell pool");
+	int rc = pthread_mutex_init(&p->mu, NULL);
+	if (rc != 0) {
+		free(p);
+		return cfs_errf(err, -rc, "cannot make the shell pool's lock: %s", strerror(rc));
+	}
+	p->cap = cap;
+	*out = p;
+	return 0;
+}
+
+void cfs_shells_free(struct cfs_shells *p)
+{
+	if (!p)
+		return;
+	for (unsigned i = 0; i < p->n; i++)
+		cfs_content_close(p->f[i]);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+static struct cfs_file *shells_take(struct cfs_shells *p)
+{
+	struct cfs_file *f = NULL;
+	if (!p)
+		return NULL;
+	pthread_mutex_lock(&p->mu);
+	if (p->n > 0)
+		f = p->f[--p->n];
+	pthread_mutex_unlock(&p->mu);
+	return f;
+}
+
+static int shells_put(struct cfs_shells *p, struct cfs_file *f)
+{
+	int kept = 0;
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	if (p->n < p->cap) {
+		p->f[p->n++] = f;
+		kept = 1;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return kept;
+}
+
+/* A file shell: the thread's parked spare or one from the shared pool (both
+ * already wiped), or a fresh one. */
 static struct cfs_file *file_new(int fd, const struct cfs_keys *keys, int aead, struct cfs_scratch *s)
 {
 	struct cfs_file *f = s ? s->spare : NULL;
-	if (f) {
+	if (f)
 		s->spare = NULL;
-	} else {
+	else if (s)
+		f = shells_take(s->shells);
+	if (!f) {
 		f = calloc(1, sizeof *f);
 		if (!f)
 			return NULL;
@@ -371,7 +434,7 @@ void cfs_content_release(struct cfs_file *f, struct cfs_scratch *s)
 {
 	if (!f)
 		return;
-	if (!s || s->spare) {
+	if (!s) {
 		cfs_content_close(f);
 		return;
 	}
@@ -382,7 +445,10 @@ void cfs_content_release(struct cfs_file *f, struct cfs_scratch *s)
 	f->meta_len = 0;
 	f->fd = -1;
 	f->keys = NULL;
-	s->spare = f;
+	if (!s->spare)
+		s->spare = f;
+	else if (!shells_put(s->shells, f))
+		cfs_content_close(f);
 }
 
 int cfs_content_create(int fd, const struct cfs_keys *keys, const unsigned char *meta,

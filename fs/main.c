@@ -216,6 +216,11 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 	unsigned nw = cfs_workers_default();
 	if (nw && cfs_workers_new(nw, &c->workers, &e) < 0)
 		syslog(LOG_WARNING, "coachfs: reads stay on one core: %s", e.msg);
+	/* Opens reuse released files' key pages whichever thread released
+	 * them (a fresh sodium_malloc page costs mmap, mlock and mprotects, and
+	 * freeing one a TLB shootdown on every CPU). */
+	if (cfs_shells_new(16, &c->shells, &e) < 0)
+		syslog(LOG_WARNING, "coachfs: no shared file shells: %s", e.msg);
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
 	if (!lc) {
 		status = 1;
@@ -237,6 +242,8 @@ out:
 	}
 	cfs_workers_free(c->workers); /* every FUSE thread has stopped */
 	c->workers = NULL;
+	cfs_shells_free(c->shells);
+	c->shells = NULL;
 	if (c->audit && cfs_audit_close(c->audit, &e) < 0) {
 		syslog(LOG_ERR, "coachfs: closing the audit log: %s", e.msg);
 		status = 1;

@@ -111,8 +111,10 @@ static struct cfs_scratch *scratch(struct cfs_ctx *c)
 			free(s);
 			s = NULL;
 		}
-		if (s)
+		if (s) {
 			s->par = c->workers;
+			s->shells = c->shells;
+		}
 	}
 	return s;
 }

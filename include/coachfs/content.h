@@ -22,14 +22,26 @@
  * cfs_content_read may hand half of a large read to; NULL = one thread. */
 struct cfs_file;
 struct cfs_workers;
+struct cfs_shells;
 struct cfs_scratch {
 	unsigned char *buf;
 	size_t cap;
 	struct cfs_file *spare;
 	struct cfs_workers *par;
+	struct cfs_shells *shells;   /* set by the owner, not owned: see below */
 };
 /* Wipe and free the buffer and the spare shell. */
 void cfs_scratch_free(struct cfs_scratch *s);
+
+/* A pool of wiped file shells shared by threads (the daemon's FUSE threads:
+ * a file opened on one is often released on another, so a per-thread spare
+ * alone misses). cfs_content_release parks a shell in its scratch's spare,
+ * else here (up to cap); an open takes the spare, else one from here. Each
+ * shell's key page stays sodium_malloc'd (locked, guarded) and zeroed while
+ * parked. cfs_shells_free wipes and frees them; no thread may use the pool
+ * then. */
+int cfs_shells_new(unsigned cap, struct cfs_shells **out, struct cfs_err *err);
+void cfs_shells_free(struct cfs_shells *p);
 
 /* One open backing file. Shared by all handles of the same inode; the lock
  * serialises writers against readers. */

@@ -17,6 +17,7 @@ struct cfs_ofile;
 struct cfs_track;
 struct cfs_links;
 struct cfs_workers;
+struct cfs_shells;
 
 /* The daemon's one context struct: all of its mutable state lives here. */
 struct cfs_ctx {
@@ -31,6 +32,7 @@ struct cfs_ctx {
 	char mountpoint[4096];
 	pthread_key_t scratch_key;
 	struct cfs_workers *workers;    /* helpers for large reads; NULL = none */
+	struct cfs_shells *shells;      /* wiped file shells shared by FUSE threads; NULL = none */
 	pthread_mutex_t lock;           /* guards the tables below */
 	struct cfs_ofile *ofiles;       /* open backing files, shared by handles */
 	struct cfs_track *tracks;       /* replay and derived-class tracking */

@@ -1359,6 +1359,70 @@ static void test_meta_only(void)
 
 /* A released shell is wiped, parked, reused by the next open on the same
  * scratch, and freed with the scratch. */
+/* Shells released on one thread are reused by opens on another, through
+ * the shared pool, and are wiped while parked. */
+static void test_shared_shells(void)
+{
+	const struct cfg *c = &g_cfg[0];
+	struct cfs_err e;
+	struct cfs_shells *p = NULL;
+	unsigned char zero[CFS_KEY_BYTES];
+	memset(zero, 0, sizeof zero);
+	T_EQ_INT(cfs_shells_new(0, &p, &e), -EINVAL);
+	T_CONTAINS(e.msg, "shell pool size 0");
+	T_EQ_INT(cfs_shells_new(1, &p, &e), 0);
+	if (!p)
+		return;
+	struct cfs_scratch sa = { .shells = p }, sb = { .shells = p };
+	int fd[3];
+	struct cfs_file *f[3] = { NULL, NULL, NULL }, *z = NULL;
+	for (int i = 0; i < 3; i++) {
+		fd[i] = new_fd();
+		T_EQ_INT(cfs_content_create_s(fd[i], c->k, NULL, 0, &sa, &f[i], &e), 0);
+		T_EQ_INT(cfs_content_write(f[i], "abc", 3, 0, &sa, &e), 3);
+	}
+	if (!f[0] || !f[1] || !f[2]) {
+		for (int i = 0; i < 3; i++)
+			cfs_content_close(f[i]);
+		cfs_shells_free(p);
+		return;
+	}
+	/* released on thread b: its spare first, then the pool, then freed */
+	cfs_content_release(f[0], &sb);
+	T_CHECK(sb.spare == f[0]);
+	cfs_content_release(f[1], &sb);
+	T_CHECK(sb.spare == f[0]);
+	T_CHECK(memcmp(f[1]->key, zero, sizeof zero) == 0);
+	T_EQ_INT(f[1]->fd, -1);
+	cfs_content_release(f[2], &sb);   /* pool full (cap 1): closed; ASan sees a leak if not */
+	/* an open on thread a, whose spare is empty, takes the pooled shell */
+	T_CHECK(sa.spare == NULL);
+	T_EQ_INT(cfs_content_open_s(fd[2], c->k, &sa, &z, &e), 0);
+	T_CHECK(z == f[1]);
+	if (z) {
+		char buf[8] = { 0 };
+		T_EQ_INT(cfs_content_read(z, buf, sizeof buf, 0, &sa, &e), 3);
+		T_EQ_STR(buf, "abc");
+		cfs_content_release(z, &sa);    /* now thread a's spare */
+		T_CHECK(sa.spare == z);
+	}
+	/* the pool is empty again: a's next open takes a's own spare, b's
+	 * next open b's, and a third open makes a fresh shell */
+	struct cfs_file *u = NULL, *v = NULL, *w = NULL;
+	T_EQ_INT(cfs_content_open_s(fd[0], c->k, &sa, &u, &e), 0);
+	T_EQ_INT(cfs_content_open_s(fd[1], c->k, &sb, &v, &e), 0);
+	T_EQ_INT(cfs_content_open_s(fd[2], c->k, &sb, &w, &e), 0);
+	T_CHECK(u == f[1] && v == f[0] && w != NULL && w != f[0] && w != f[1]);
+	cfs_content_release(u, &sa);
+	cfs_content_release(v, &sa);      /* into the pool */
+	cfs_content_release(w, &sb);
+	cfs_scratch_free(&sa);
+	cfs_scratch_free(&sb);
+	cfs_shells_free(p);                /* frees the pooled one */
+	for (int i = 0; i < 3; i++)
+		close(fd[i]);
+}
+
 static void test_spare_shell(void)
 {
 	const struct cfg *c = &g_cfg[0];
@@ -1761,6 +1825,7 @@ int main(void)
 	T_RUN(test_meta_in_file);
 	T_RUN(test_meta_only);
 	T_RUN(test_spare_shell);
+	T_RUN(test_shared_shells);
 	T_RUN(test_par_read);
 	T_RUN(test_par_tamper);
 	T_RUN(test_par_busy);
