@@ -278,23 +278,7 @@ int cfs_access_caller(struct cfs_ctx *c, uid_t uid, gid_t gid, pid_t pid, const 
 	/* Visibility only: uid, groups and roles decide it. The program, its
 	 * start time and the login name (three /proc and passwd reads) matter to
 	 * opens and audit rows, which always ask for them. */
-	if (ngroups < 0 || (ngroups > 0 && !groups))
-		return -EINVAL;
-	memset(out, 0, sizeof *out);
-	out->uid = uid;
-	out->gid = gid;
-	out->pid = pid;
-	out->groups[out->ngroups++] = gid;
-	for (int i = 0; i < ngroups && out->ngroups < CFS_GROUPS_MAX; i++) {
-		int dup = 0;
-		for (int k = 0; k < out->ngroups && !dup; k++)
-			dup = out->groups[k] == groups[i];
-		if (!dup)
-			out->groups[out->ngroups++] = groups[i];
-	}
-	snprintf(out->user, sizeof out->user, "#%u", (unsigned)uid);
-	cfs_caller_set_roles(c->roles, out);
-	return 0;
+	return cfs_caller_ids(c->roles, out, uid, gid, pid, groups, ngroups);
 }
 
 #define CAND_MAX 256

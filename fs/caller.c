@@ -356,8 +356,8 @@ static void proc_exe(pid_t pid, char *out, size_t outlen)
 		out[0] = 0;
 }
 
-int cfs_caller_fill(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid, gid_t gid,
-		    pid_t pid, const gid_t *groups, int ngroups)
+int cfs_caller_ids(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid, gid_t gid,
+		   pid_t pid, const gid_t *groups, int ngroups)
 {
 	if (!c || ngroups < 0 || (ngroups > 0 && !groups))
 		return -EINVAL;
@@ -373,9 +373,19 @@ int cfs_caller_fill(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid
 		if (!dup)
 			c->groups[c->ngroups++] = groups[i];
 	}
+	snprintf(c->user, sizeof c->user, "#%u", (unsigned)uid);
+	cfs_caller_set_roles(t, c);   /* roles follow from uid and groups alone */
+	return 0;
+}
+
+int cfs_caller_fill(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid, gid_t gid,
+		    pid_t pid, const gid_t *groups, int ngroups)
+{
+	int rc = cfs_caller_ids(t, c, uid, gid, pid, groups, ngroups);
+	if (rc < 0)
+		return rc;
 	cfs_user_name(uid, c->user, sizeof c->user);
 	proc_exe(pid, c->exe, sizeof c->exe);
 	c->start_time = proc_start_time(pid);
-	cfs_caller_set_roles(t, c);
 	return 0;
 }

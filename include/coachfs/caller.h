@@ -45,6 +45,11 @@ int cfs_roletab_unresolved(const struct cfs_roletab *t, int i, const char **role
 /* Fill roles[] of c (uid, gid and groups already set) from the table. */
 void cfs_caller_set_roles(const struct cfs_roletab *t, struct cfs_caller *c);
 
+/* Fill c with ids, groups (gid first, deduplicated, at most CFS_GROUPS_MAX),
+ * user "#UID" and roles only: no /proc or passwd reads. */
+int cfs_caller_ids(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid, gid_t gid,
+		   pid_t pid, const gid_t *groups, int ngroups);
+
 /* Fill c for process pid with the given ids and groups: user name, program,
  * start time, roles. Unreadable /proc entries leave exe "" and start_time 0. */
 int cfs_caller_fill(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid, gid_t gid,
