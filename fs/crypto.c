@@ -40,7 +40,8 @@
 #define KDF_ARGON2ID 1
 
 /* Subkey ids for crypto_kdf_derive_from_key; never reuse a number. */
-enum { SK_CONTENT = 1, SK_HDRMAC = 2, SK_META = 3, SK_NAMES = 4, SK_AUDIT = 5, SK_LINK = 6 };
+enum { SK_CONTENT = 1, SK_HDRMAC = 2, SK_META = 3, SK_NAMES = 4, SK_AUDIT = 5, SK_LINK = 6,
+       SK_ROWMAC = 7, SK_STATE = 8 };
 static const char KDF_CTX[crypto_kdf_CONTEXTBYTES] = { 'c', 'o', 'a', 'c', 'h', 'f', 's', '1' };
 
 static void put_u16(unsigned char *p, uint16_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
@@ -220,6 +221,8 @@ static void keys_derive(struct cfs_keys *k)
 	crypto_kdf_derive_from_key(k->names, CFS_KEY_BYTES, SK_NAMES, KDF_CTX, k->master);
 	crypto_kdf_derive_from_key(k->audit_seed, CFS_KEY_BYTES, SK_AUDIT, KDF_CTX, k->master);
 	crypto_kdf_derive_from_key(k->link, CFS_KEY_BYTES, SK_LINK, KDF_CTX, k->master);
+	crypto_kdf_derive_from_key(k->rowmac, CFS_KEY_BYTES, SK_ROWMAC, KDF_CTX, k->master);
+	crypto_kdf_derive_from_key(k->state, CFS_KEY_BYTES, SK_STATE, KDF_CTX, k->master);
 }
 
 static void hdr_mac(const struct cfs_keys *k, const unsigned char *buf, unsigned char mac[32])

@@ -28,6 +28,8 @@ struct cfs_keys {
 	unsigned char names[CFS_KEY_BYTES];     /* reserved: encrypted names (format v2) */
 	unsigned char link[CFS_KEY_BYTES];      /* keyed hash of link tokens */
 	unsigned char audit_seed[CFS_KEY_BYTES];/* Ed25519 seed of the audit signing key */
+	unsigned char rowmac[CFS_KEY_BYTES];    /* MACs over policy.db rows (grants, links, approvals) */
+	unsigned char state[CFS_KEY_BYTES];     /* MACs over the local integrity record (rollback) */
 	int aead;                               /* enum cfs_aead */
 	int chunk_log2;                         /* plaintext chunk size = 1 << chunk_log2 */
 };
