@@ -101,7 +101,8 @@ struct cfs_audit {
 	char host[256];
 	sqlite3 *db;
 	sqlite3_stmt *st_insert, *st_head, *st_begin, *st_commit, *st_rollback;
-	sqlite3_stmt *st_cp_head, *st_cp_insert;
+	sqlite3_stmt *st_cp_head, *st_cp_insert, *st_row_hash;
+	unsigned char pk[CFS_AUDIT_PK_BYTES]; /* the signing key's public half */
 	void (*head_hook)(const char *line, void *arg);   /* set before use, then read-only */
 	void *head_arg;
 	int fd;                      /* O_PATH on the database file (see check_identity) */
@@ -380,7 +381,7 @@ static const char SQL_INSERT[] =
 	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 static const char SQL_HEAD[] = "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1";
 static const char SQL_CP_HEAD[] =
-	"SELECT id, last_id, ts, last_hash, seq, prev FROM checkpoints ORDER BY id DESC LIMIT 1";
+	"SELECT id, last_id, ts, last_hash, seq, prev, sig FROM checkpoints ORDER BY id DESC LIMIT 1";
 static const char SQL_CP_INSERT[] =
 	"INSERT INTO checkpoints(id, ts, last_id, last_hash, sig, seq, prev)"
 	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -606,7 +607,9 @@ static int drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct cf
 struct cp_tail {
 	int have;                        /* any checkpoint at all */
 	int64_t id, last_id, seq;        /* seq 0: format 1 */
+	unsigned char last_hash[HASH_BYTES];
 	unsigned char prev_of_next[HASH_BYTES];
+	int sig_ok;                      /* signed by this handle's key */
 };
 
 /* Read the newest checkpoint inside the current transaction; a malformed
@@ -636,7 +639,8 @@ static int read_cp_tail(struct cfs_audit *a, struct cp_tail *t, struct cfs_err *
 		    sqlite3_column_int64(st, 4) < 1 || sqlite3_column_int64(st, 4) == INT64_MAX ||
 		    sqlite3_column_type(st, 5) != SQLITE_BLOB ||
 		    sqlite3_column_bytes(st, 5) != HASH_BYTES)) ||
-	    (!v2 && sqlite3_column_type(st, 5) != SQLITE_NULL)) {
+	    (!v2 && sqlite3_column_type(st, 5) != SQLITE_NULL) ||
+	    sqlite3_column_type(st, 6) != SQLITE_BLOB || sqlite3_column_bytes(st, 6) != SIG_BYTES) {
 		rc = cfs_errf(err, -EIO, "audit database %s: the last checkpoint is malformed; "
 			      "refusing to extend a broken checkpoint chain", a->path);
 	} else if (v2) {
@@ -650,20 +654,68 @@ static int read_cp_tail(struct cfs_audit *a, struct cp_tail *t, struct cfs_err *
 		memcpy(h.prev, sqlite3_column_blob(st, 5), HASH_BYTES);
 		cp2_message(&h, msg);
 		msg_hash(msg, sizeof msg, t->prev_of_next);
+		t->sig_ok = crypto_sign_verify_detached(sqlite3_column_blob(st, 6), msg, sizeof msg,
+							a->pk) == 0;
 	} else {
 		unsigned char msg[CP_MSG_BYTES];
 		cp_message(t->last_id, sqlite3_column_blob(st, 3), sqlite3_column_int64(st, 2), msg);
 		msg_hash(msg, sizeof msg, t->prev_of_next);
+		t->sig_ok = crypto_sign_verify_detached(sqlite3_column_blob(st, 6), msg, sizeof msg,
+							a->pk) == 0;
 	}
+	if (rc == 0)
+		memcpy(t->last_hash, sqlite3_column_blob(st, 3), HASH_BYTES);
 	sqlite3_reset(st);
 	return rc;
 }
 
+static int row_hash(sqlite3_stmt *ev, int64_t id, unsigned char out[HASH_BYTES]);
+
+/* Never seal over a log whose newest checkpoint no longer holds (forged,
+ * or its events deleted or rewritten), nor over events with no checkpoint
+ * at all (the checkpoints deleted): a new signature would make the
+ * tampered log verify. Inside the transaction. */
+static int tail_holds(struct cfs_audit *a, const struct cp_tail *t, int64_t head_id,
+		      struct cfs_err *err)
+{
+	unsigned char stored[HASH_BYTES];
+	const char *why = NULL;
+	char buf[96];
+	int s;
+	if (!t->have) {
+		if (head_id == 0)
+			return 0;
+		return cfs_errf(err, -EIO, "audit database %s has %lld events but no checkpoint "
+				"(checkpoints deleted?); refusing to seal over them: run coach-audit "
+				"verify", a->path, (long long)head_id);
+	}
+	if (!t->sig_ok) {
+		why = "its signature is bad";
+	} else if (t->last_id > 0) {
+		s = row_hash(a->st_row_hash, t->last_id, stored);
+		if (s == -2)
+			return dberr(a, err, "cannot read the event the last checkpoint sealed");
+		if (s == 0) {
+			snprintf(buf, sizeof buf, "event %lld is missing", (long long)t->last_id);
+			why = buf;
+		} else if (s < 0 || sodium_memcmp(stored, t->last_hash, HASH_BYTES) != 0) {
+			snprintf(buf, sizeof buf, "event %lld was rewritten", (long long)t->last_id);
+			why = buf;
+		}
+	}
+	if (!why)
+		return 0;
+	return cfs_errf(err, -EIO, "audit database %s: the newest checkpoint (id %lld) does not "
+			"hold: %s; refusing to seal over a tampered log: run coach-audit verify",
+			a->path, (long long)t->id, why);
+}
+
 /* Sign a checkpoint over the chain head unless it is already sealed (a log
- * with no checkpoint at all gets one even when empty). *signed_out: set to
+ * with no checkpoint at all gets one even when empty). empty_only: only
+ * that first checkpoint of an empty log, nothing else. *signed_out: set to
  * 1 and *out filled when one was committed. Caller holds db_mu. */
-static int checkpoint_locked(struct cfs_audit *a, struct cfs_audit_head *out, int *signed_out,
-			     struct cfs_err *err)
+static int checkpoint_locked(struct cfs_audit *a, int empty_only, struct cfs_audit_head *out,
+			     int *signed_out, struct cfs_err *err)
 {
 	struct cfs_audit_head h;
 	struct cp_tail tail;
@@ -679,7 +731,9 @@ static int checkpoint_locked(struct cfs_audit *a, struct cfs_audit_head *out, in
 	rc = read_head(a, &head_id, h.last_hash, err);
 	if (rc == 0)
 		rc = read_cp_tail(a, &tail, err);
-	if (rc == 0 && (!tail.have || head_id != tail.last_id)) {
+	if (rc == 0)
+		rc = tail_holds(a, &tail, head_id, err);
+	if (rc == 0 && (!tail.have || head_id != tail.last_id) && (!empty_only || !tail.have)) {
 		h.seq = tail.seq + 1;        /* the first format-2 one is 1 */
 		h.last_id = head_id;
 		h.ts = cfs_now_us();
@@ -767,7 +821,8 @@ static struct cfs_audit *alloc_handle(void)
 static void finalize_all(struct cfs_audit *a)
 {
 	sqlite3_stmt **st[] = { &a->st_insert, &a->st_head, &a->st_begin, &a->st_commit,
-				&a->st_rollback, &a->st_cp_head, &a->st_cp_insert };
+				&a->st_rollback, &a->st_cp_head, &a->st_cp_insert,
+				&a->st_row_hash };
 	for (size_t k = 0; k < sizeof st / sizeof st[0]; k++) {
 		sqlite3_finalize(*st[k]);
 		*st[k] = NULL;
@@ -1055,7 +1110,9 @@ int cfs_audit_open(const char *path, int create, struct cfs_audit **out, struct 
 	    sqlite3_prepare_v2(a->db, "COMMIT", -1, &a->st_commit, NULL) ||
 	    sqlite3_prepare_v2(a->db, "ROLLBACK", -1, &a->st_rollback, NULL) ||
 	    sqlite3_prepare_v2(a->db, SQL_CP_HEAD, -1, &a->st_cp_head, NULL) ||
-	    sqlite3_prepare_v2(a->db, SQL_CP_INSERT, -1, &a->st_cp_insert, NULL)) {
+	    sqlite3_prepare_v2(a->db, SQL_CP_INSERT, -1, &a->st_cp_insert, NULL) ||
+	    sqlite3_prepare_v2(a->db, "SELECT hash FROM events WHERE id = ?1", -1,
+			       &a->st_row_hash, NULL)) {
 		rc = dberr(a, err, "cannot prepare statements");
 		free_handle(a);
 		return rc;
@@ -1236,7 +1293,7 @@ int cfs_audit_checkpoint(struct cfs_audit *a, struct cfs_err *err)
 	struct cfs_audit_head h;
 	int did;
 	pthread_mutex_lock(&a->db_mu);
-	rc = checkpoint_locked(a, &h, &did, err);
+	rc = checkpoint_locked(a, 0, &h, &did, err);
 	pthread_mutex_unlock(&a->db_mu);
 	if (rc == 0 && did)
 		announce(a, &h);
@@ -1315,7 +1372,7 @@ static void *writer_main(void *arg)
 			struct cfs_audit_head h;
 			int did;
 			pthread_mutex_lock(&a->db_mu);
-			rc = checkpoint_locked(a, &h, &did, &e);
+			rc = checkpoint_locked(a, 0, &h, &did, &e);
 			pthread_mutex_unlock(&a->db_mu);
 			if (rc == 0 && did)
 				announce(a, &h);
@@ -1359,6 +1416,22 @@ int cfs_audit_set_key(struct cfs_audit *a, const unsigned char *sign_sk, struct 
 	sodium_free(sk2);
 	sodium_mprotect_noaccess(sk);
 	a->sk = sk;
+	memcpy(a->pk, pk, sizeof pk);
+	/* Whoever holds the key seals an empty log at once (so a log with
+	 * events and no checkpoint is always a tampered one), and refuses a log
+	 * whose newest checkpoint does not hold. */
+	struct cfs_audit_head h;
+	int did;
+	pthread_mutex_lock(&a->db_mu);
+	rc = checkpoint_locked(a, 1, &h, &did, err);
+	pthread_mutex_unlock(&a->db_mu);
+	if (rc < 0) {
+		sodium_free(a->sk);
+		a->sk = NULL;
+		return rc;
+	}
+	if (did)
+		announce(a, &h);
 	return 0;
 }
 
@@ -1416,7 +1489,7 @@ int cfs_audit_close(struct cfs_audit *a, struct cfs_err *err)
 			struct cfs_audit_head h;
 			int did;
 			pthread_mutex_lock(&a->db_mu);
-			r = checkpoint_locked(a, &h, &did, &e);
+			r = checkpoint_locked(a, 0, &h, &did, &e);
 			pthread_mutex_unlock(&a->db_mu);
 			if (r == 0 && did)
 				announce(a, &h);

@@ -47,7 +47,8 @@ int cfs_audit_append(struct cfs_audit *a, const struct cfs_event *ev, struct cfs
 
 /* Start the writer thread: queued rows are committed in batches at most
  * flush_ms after queuing; with a signing key (64 bytes, copied into secure
- * memory) it also signs a checkpoint at least every 5 s while rows arrive. */
+ * memory; see cfs_audit_set_key, which this calls) it also signs a
+ * checkpoint at least every 5 s while rows arrive. */
 int cfs_audit_start(struct cfs_audit *a, uint32_t flush_ms, const unsigned char *sign_sk,
 		    struct cfs_err *err);
 
@@ -59,13 +60,17 @@ int cfs_audit_queue(struct cfs_audit *a, const struct cfs_event *ev);
 int cfs_audit_flush(struct cfs_audit *a, struct cfs_err *err);
 
 /* Sign a checkpoint over the last row now (needs the signing key), unless
- * the newest checkpoint already covers it. A log with no checkpoint at all
- * gets one even when empty (last_id 0): coach-admin init signs that. */
+ * the newest checkpoint already covers it. Never over a tampered log: -EIO
+ * when the newest checkpoint does not hold (bad signature, its event
+ * missing or rewritten) or events exist with no checkpoint at all. */
 int cfs_audit_checkpoint(struct cfs_audit *a, struct cfs_err *err);
 
 /* Give the handle the signing key (64 bytes, copied into secure memory)
- * without starting the writer (coach-admin init). cfs_audit_start with a
- * key does this itself. 0, or -EINVAL for a malformed key, -EALREADY. */
+ * without starting the writer (coach-admin init). An empty log with no
+ * checkpoint is sealed at once (checkpoint seq 1, last_id 0), so a log with
+ * events and no checkpoint is always a tampered one; a log that is tampered
+ * in the ways cfs_audit_checkpoint refuses is refused here (-EIO, key not
+ * kept). 0, or -EINVAL for a malformed key, -EALREADY. */
 int cfs_audit_set_key(struct cfs_audit *a, const unsigned char *sign_sk, struct cfs_err *err);
 
 /* Called with the head line (cfs_audit_head_format) of every checkpoint this

@@ -278,9 +278,12 @@ static void test_append_verify_ok(void)
 	}
 	/* committed before returning: another connection sees all three */
 	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM events"), 3);
+	/* the key's holder sealed the empty log at start (checkpoint 1) */
 	T_EQ_INT(cfs_audit_checkpoint(a, &err), 0);
-	T_EQ_INT(cfs_audit_checkpoint(a, &err), 0);   /* nothing new: no second one */
-	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints"), 1);
+	T_EQ_INT(cfs_audit_checkpoint(a, &err), 0);   /* nothing new: no third one */
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints WHERE id = 1 AND seq = 1 AND"
+			 " last_id = 0"), 1);
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints"), 2);
 	mk_event(&ev, 4);
 	ev.ts = 0;          /* now */
 	ev.host = NULL;     /* this host */
@@ -291,7 +294,7 @@ static void test_append_verify_ok(void)
 	/* verify the live database: 4 rows, 3 sealed */
 	T_EQ_INT(verify(t.db, &r, &err), 0);
 	T_EQ_INT(r.rows, 4);
-	T_EQ_INT(r.checkpoints, 1);
+	T_EQ_INT(r.checkpoints, 2);
 	T_EQ_INT(r.last_sealed_id, 3);
 	T_EQ_INT(r.unsealed, 1);
 	T_EQ_INT(r.first_bad, 0);
@@ -300,7 +303,7 @@ static void test_append_verify_ok(void)
 	T_EQ_INT(cfs_audit_close(a, &err), 0);
 	T_EQ_INT(verify(t.db, &r, &err), 0);
 	T_EQ_INT(r.rows, 4);
-	T_EQ_INT(r.checkpoints, 2);
+	T_EQ_INT(r.checkpoints, 3);
 	T_EQ_INT(r.last_sealed_id, 4);
 	T_EQ_INT(r.unsealed, 0);
 
@@ -335,8 +338,8 @@ static void test_append_verify_ok(void)
 	unsigned char pk2[32], sk2[64];
 	crypto_sign_keypair(pk2, sk2);
 	T_EQ_INT(cfs_audit_verify(t.db, pk2, &r, &err), -EBADMSG);
-	T_EQ_INT(r.first_bad, 3);
-	T_MSG(err, "bad signature");
+	T_EQ_INT(r.first_bad, 1);
+	T_MSG(err, "checkpoint 1 has a bad signature");
 	tdir_rm(&t);
 }
 
@@ -441,14 +444,14 @@ static void test_periodic_checkpoint(void)
 	/* sealed by the writer while the handle is still open */
 	T_EQ_INT(verify(t.db, &r, &err), 0);
 	T_EQ_INT(r.rows, 2);
-	T_EQ_INT(r.checkpoints, 1);
+	T_EQ_INT(r.checkpoints, 2);      /* the empty log's, then this one */
 	T_EQ_INT(r.last_sealed_id, 2);
 	T_EQ_INT(r.unsealed, 0);
 	/* quiet: no further checkpoints */
 	usleep(300 * 1000);
-	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints"), 1);
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints"), 2);
 	T_EQ_INT(cfs_audit_close(a, &err), 0);
-	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints"), 1);
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints"), 2);
 	tdir_rm(&t);
 }
 
@@ -478,7 +481,7 @@ static void test_tamper(void)
 		{ "deleted first row", "DELETE FROM events WHERE id = 1", 1,
 		  "event 1: missing" },
 		{ "deleted sealed trailing rows", "DELETE FROM events WHERE id >= 8", 8,
-		  "event 8: missing, but checkpoint 2 sealed events up to 10" },
+		  "event 8: missing, but checkpoint 3 sealed events up to 10" },
 		{ "swapped rows",
 		  "CREATE TEMP TABLE s AS SELECT * FROM events WHERE id IN (3, 6);"
 		  "UPDATE events SET (ts, host, uid, user, pid, exe, action, path, result, reason,"
@@ -486,12 +489,15 @@ static void test_tamper(void)
 		  " pid, exe, action, path, result, reason, grant_id, \"offset\", length, prev_hash,"
 		  " hash FROM s WHERE s.id = 9 - events.id) WHERE id IN (3, 6)", 3,
 		  "event 3: prev_hash does not match event 2" },
-		{ "forged checkpoint", "UPDATE checkpoints SET sig = randomblob(64) WHERE id = 1", 5,
-		  "event 5: checkpoint 1 sealing it has a bad signature" },
-		{ "re-dated checkpoint", "UPDATE checkpoints SET ts = ts + 1 WHERE id = 2", 10,
-		  "event 10: checkpoint 2 sealing it has a bad signature" },
-		{ "malformed checkpoint", "UPDATE checkpoints SET last_hash = x'00' WHERE id = 2", 10,
-		  "checkpoint 2 is malformed" },
+		{ "forged empty-log checkpoint",
+		  "UPDATE checkpoints SET sig = randomblob(64) WHERE id = 1", 1,
+		  "checkpoint 1 has a bad signature" },
+		{ "forged checkpoint", "UPDATE checkpoints SET sig = randomblob(64) WHERE id = 2", 5,
+		  "event 5: checkpoint 2 sealing it has a bad signature" },
+		{ "re-dated checkpoint", "UPDATE checkpoints SET ts = ts + 1 WHERE id = 3", 10,
+		  "event 10: checkpoint 3 sealing it has a bad signature" },
+		{ "malformed checkpoint", "UPDATE checkpoints SET last_hash = x'00' WHERE id = 3", 10,
+		  "checkpoint 3 is malformed" },
 		{ "hash column cut", "UPDATE events SET hash = x'00' WHERE id = 9", 9,
 		  "event 9: prev_hash or hash is malformed" },
 	};
@@ -577,7 +583,7 @@ static void test_rewritten_chain(void)
 	T_EQ_INT(verify(t.db, &r, &err), 0);
 	T_EQ_INT(verify(copy, &r, &err), -EBADMSG);
 	T_EQ_INT(r.first_bad, 10);
-	T_MSG(err, "event 10: differs from what checkpoint 1 sealed (rewritten)");
+	T_MSG(err, "event 10: differs from what checkpoint 2 sealed (rewritten)");
 	tdir_rm(&t);
 }
 
@@ -595,13 +601,13 @@ static void test_checkpoint_missing_row(void)
 	T_EQ_INT(build(t.db, 10, cps10), 0);
 	T_EQ_INT(verify(t.db, &r, &err), 0);
 	snprintf(q, sizeof q, "%s ATTACH '%s' AS l; INSERT INTO checkpoints"
-		 " SELECT 2, ts, last_id, last_hash, sig, seq, prev FROM l.checkpoints;", DROP_GUARDS,
-		 longer);
+		 " SELECT 3, ts, last_id, last_hash, sig, seq, prev FROM l.checkpoints WHERE"
+		 " last_id = 15;", DROP_GUARDS, longer);
 	T_EQ_INT(sql(t.db, q), 0);
 	T_EQ_INT(verify(t.db, &r, &err), -EBADMSG);
 	T_EQ_INT(r.first_bad, 11);
-	T_MSG(err, "event 11: missing, but checkpoint 2 sealed events up to 15");
-	T_EQ_INT(r.checkpoints, 2);
+	T_MSG(err, "event 11: missing, but checkpoint 3 sealed events up to 15");
+	T_EQ_INT(r.checkpoints, 3);
 	T_EQ_INT(r.last_sealed_id, 10);
 	tdir_rm(&t);
 }
@@ -1079,34 +1085,36 @@ static int insert_v1_checkpoint(const char *db, int64_t cid, int64_t last_id, in
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
-/* Attacks on the checkpoints of a 20-row log sealed at 5, 10, 15, 20
- * (checkpoints 1..4, seq 1..4): each must fail, naming where. */
+/* Attacks on the checkpoints of a 20-row log sealed empty, then at 5, 10,
+ * 15, 20 (checkpoints 1..5, seq 1..5): each must fail, naming where. */
 static void test_checkpoint_chain_tamper(void)
 {
 	static const int cps[] = { 5, 10, 15, 20, 0 };
 	static const struct tamper cases[] = {
 		{ "all checkpoints deleted", "DELETE FROM checkpoints", 1,
 		  "event 1: the log has 20 events but no valid checkpoint at all" },
-		{ "middle checkpoint deleted", "DELETE FROM checkpoints WHERE id = 2", 6,
-		  "checkpoint 3: seq 3 where seq 2 was expected" },
+		{ "middle checkpoint deleted", "DELETE FROM checkpoints WHERE id = 3", 6,
+		  "checkpoint 4: seq 4 where seq 3 was expected" },
 		{ "first checkpoint deleted", "DELETE FROM checkpoints WHERE id = 1", 1,
 		  "checkpoint 2: seq 2 where seq 1 was expected" },
+		{ "first two checkpoints deleted", "DELETE FROM checkpoints WHERE id <= 2", 1,
+		  "checkpoint 3: seq 3 where seq 1 was expected" },
 		{ "checkpoints reordered",
-		  "UPDATE checkpoints SET id = 100 WHERE id = 2; UPDATE checkpoints SET id = 2 WHERE"
-		  " id = 3; UPDATE checkpoints SET id = 3 WHERE id = 100", 6,
-		  "checkpoint 2: seq 3 where seq 2 was expected" },
-		{ "forged seq", "UPDATE checkpoints SET seq = 7 WHERE id = 4", 20,
-		  "event 20: checkpoint 4 sealing it has a bad signature" },
-		{ "forged prev", "UPDATE checkpoints SET prev = zeroblob(32) WHERE id = 3", 15,
-		  "event 15: checkpoint 3 sealing it has a bad signature" },
+		  "UPDATE checkpoints SET id = 100 WHERE id = 3; UPDATE checkpoints SET id = 3 WHERE"
+		  " id = 4; UPDATE checkpoints SET id = 4 WHERE id = 100", 6,
+		  "checkpoint 3: seq 4 where seq 3 was expected" },
+		{ "forged seq", "UPDATE checkpoints SET seq = 7 WHERE id = 5", 20,
+		  "event 20: checkpoint 5 sealing it has a bad signature" },
+		{ "forged prev", "UPDATE checkpoints SET prev = zeroblob(32) WHERE id = 4", 15,
+		  "event 15: checkpoint 4 sealing it has a bad signature" },
 		{ "seq made NULL (downgraded)", "UPDATE checkpoints SET seq = NULL, prev = NULL WHERE"
-		  " id = 3", 15, "event 15: checkpoint 3 sealing it has a bad signature" },
-		{ "seq of the wrong type", "UPDATE checkpoints SET seq = x'02' WHERE id = 2", 10,
-		  "checkpoint 2 is malformed" },
+		  " id = 4", 15, "event 15: checkpoint 4 sealing it has a bad signature" },
+		{ "seq of the wrong type", "UPDATE checkpoints SET seq = x'02' WHERE id = 3", 10,
+		  "checkpoint 3 is malformed" },
 		{ "duplicated checkpoint",
-		  "INSERT INTO checkpoints SELECT 5, ts, last_id, last_hash, sig, seq, prev FROM"
-		  " checkpoints WHERE id = 4", 20,
-		  "checkpoint 5: seq 4 where seq 5 was expected" },
+		  "INSERT INTO checkpoints SELECT 6, ts, last_id, last_hash, sig, seq, prev FROM"
+		  " checkpoints WHERE id = 5", 20,
+		  "checkpoint 6: seq 5 where seq 6 was expected" },
 	};
 	struct tdir t;
 	char copy[160];
@@ -1116,14 +1124,14 @@ static void test_checkpoint_chain_tamper(void)
 		struct cfs_verify_report r;
 		struct cfs_err err = { "" };
 		T_EQ_INT(verify(t.db, &r, &err), 0);
-		T_EQ_INT(r.checkpoints, 4);
+		T_EQ_INT(r.checkpoints, 5);
 		T_EQ_INT(r.checkpoints_v1, 0);
 		T_EQ_INT(r.has_head, 1);
-		T_EQ_INT(r.head.seq, 4);
+		T_EQ_INT(r.head.seq, 5);
 		T_EQ_INT(r.head.last_id, 20);
 		T_EQ_INT(r.newest_ts, r.head.ts);
 		T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints WHERE seq = id AND"
-				 " length(prev) = 32"), 4);
+				 " length(prev) = 32"), 5);
 		T_EQ_INT(sql_int(t.db, "SELECT prev = zeroblob(32) FROM checkpoints WHERE id = 1"), 1);
 	}
 	tpath(&t, "copy.db", copy, sizeof copy);
@@ -1143,13 +1151,13 @@ static void test_checkpoint_chain_tamper(void)
 	/* an old-format checkpoint (validly signed) after new-format ones */
 	unlink(copy);
 	T_EQ_INT(copy_file(t.db, copy), 0);
-	T_EQ_INT(insert_v1_checkpoint(copy, 5, 20, 1790000000000000LL), 0);
+	T_EQ_INT(insert_v1_checkpoint(copy, 6, 20, 1790000000000000LL), 0);
 	{
 		struct cfs_verify_report r;
 		struct cfs_err err = { "" };
 		T_EQ_INT(verify(copy, &r, &err), -EBADMSG);
 		T_EQ_INT(r.first_bad, 20);
-		T_MSG(err, "checkpoint 5: an old-format checkpoint after new-format ones");
+		T_MSG(err, "checkpoint 6: an old-format checkpoint after new-format ones");
 	}
 	tdir_rm(&t);
 }
@@ -1179,16 +1187,32 @@ static void test_rechain_without_checkpoints(void)
 	T_EQ_INT(r.unsealed, 10);
 	T_EQ_STR(err.msg, "event 1: the log has 10 events but no valid checkpoint at all "
 		 "(checkpoints deleted, or never signed)");
-	/* keeping the first checkpoint and re-chaining after it: the row it
-	 * sealed no longer matches */
+	/* keeping the empty log's checkpoint and re-chaining after it: a
+	 * rollback, which only a pinned head catches */
+	T_EQ_INT(verify(t.db, &r, &err), 0);
+	struct cfs_audit_head pin = r.head;
 	unlink(copy);
 	T_EQ_INT(copy_file(t.db, copy), 0);
 	T_EQ_INT(sql(copy, DROP_GUARDS), 0);
 	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id > 1"), 0);
 	T_EQ_INT(rechain(copy, 10, 4), 0);
+	T_EQ_INT(verify(copy, &r, &err), 0);
+	T_EQ_INT(r.last_sealed_id, 0);
+	T_EQ_INT(r.unsealed, 10);
+	T_EQ_INT(cfs_audit_verify_pinned(copy, PK, &pin, 1, &r, &err), -EBADMSG);
+	T_EQ_INT(r.first_bad, 10);
+	T_EQ_STR(err.msg, "event 10: differs from what the pinned head (checkpoint seq 3) sealed "
+		 "(rewritten, rolled back)");
+	/* keeping the first checkpoint that sealed events: the row it sealed
+	 * no longer matches */
+	unlink(copy);
+	T_EQ_INT(copy_file(t.db, copy), 0);
+	T_EQ_INT(sql(copy, DROP_GUARDS), 0);
+	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id > 2"), 0);
+	T_EQ_INT(rechain(copy, 10, 4), 0);
 	T_EQ_INT(verify(copy, &r, &err), -EBADMSG);
 	T_EQ_INT(r.first_bad, 5);
-	T_MSG(err, "event 5: differs from what checkpoint 1 sealed (rewritten)");
+	T_MSG(err, "event 5: differs from what checkpoint 2 sealed (rewritten)");
 	tdir_rm(&t);
 }
 
@@ -1207,7 +1231,7 @@ static void test_pinned_head(void)
 	T_EQ_INT(verify(t.db, &r, &err), 0);
 	T_EQ_INT(r.has_head, 1);
 	pin = r.head;
-	T_EQ_INT(pin.seq, 3);
+	T_EQ_INT(pin.seq, 4);
 	T_EQ_INT(pin.last_id, 15);
 	T_EQ_INT(cfs_audit_head_check(&pin, PK), 0);
 	T_EQ_INT(cfs_audit_verify_pinned(t.db, PK, &pin, 1, &r, &err), 0);
@@ -1223,30 +1247,30 @@ static void test_pinned_head(void)
 		T_EQ_INT(cfs_audit_close(a, &err), 0);
 	}
 	T_EQ_INT(cfs_audit_verify_pinned(t.db, PK, &pin, 1, &r, &err), 0);
-	T_EQ_INT(r.head.seq, 4);
+	T_EQ_INT(r.head.seq, 5);
 	pin2 = r.head;
 
-	/* truncated back to checkpoint 2: verify alone cannot tell */
+	/* truncated back to checkpoint 3 (seq 3): verify alone cannot tell */
 	tpath(&t, "copy.db", copy, sizeof copy);
 	T_EQ_INT(copy_file(t.db, copy), 0);
 	T_EQ_INT(sql(copy, DROP_GUARDS), 0);
-	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id > 2; DELETE FROM events WHERE id > 10"), 0);
+	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id > 3; DELETE FROM events WHERE id > 10"), 0);
 	T_EQ_INT(verify(copy, &r, &err), 0);
-	T_EQ_INT(r.head.seq, 2);
+	T_EQ_INT(r.head.seq, 3);
 	T_EQ_INT(r.unsealed, 0);
 	T_EQ_INT(cfs_audit_verify_pinned(copy, PK, &pin, 1, &r, &err), -EBADMSG);
 	T_EQ_INT(r.first_bad, 11);
-	T_EQ_STR(err.msg, "event 11: missing, but the pinned head (checkpoint seq 3) sealed events "
+	T_EQ_STR(err.msg, "event 11: missing, but the pinned head (checkpoint seq 4) sealed events "
 		 "up to 15 (truncated or rolled back)");
 	/* several pins: the first failure in event order is named */
 	struct cfs_audit_head both[2] = { pin2, pin };
 	T_EQ_INT(cfs_audit_verify_pinned(copy, PK, both, 2, &r, &err), -EBADMSG);
 	T_EQ_INT(r.first_bad, 11);
-	T_MSG(err, "the pinned head (checkpoint seq 4) sealed events up to 16");
+	T_MSG(err, "the pinned head (checkpoint seq 5) sealed events up to 16");
 
 	/* rolled back, then new rows appended past the pinned id and sealed by
 	 * someone with the key (here, another signing of the same log) */
-	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id > 1"), 0);
+	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id > 2"), 0);
 	T_EQ_INT(verify(copy, &r, &err), 0);
 	{
 		struct cfs_audit *a = NULL;
@@ -1263,9 +1287,9 @@ static void test_pinned_head(void)
 	T_EQ_INT(verify(copy, &r, &err), 0);
 	T_EQ_INT(cfs_audit_verify_pinned(copy, PK, &pin, 1, &r, &err), -EBADMSG);
 	T_EQ_INT(r.first_bad, 15);
-	T_EQ_STR(err.msg, "event 15: differs from what the pinned head (checkpoint seq 3) sealed "
+	T_EQ_STR(err.msg, "event 15: differs from what the pinned head (checkpoint seq 4) sealed "
 		 "(rewritten, rolled back)");
-	/* sealed once more: a checkpoint seq 3 exists again, but not the pinned one */
+	/* sealed once more: a checkpoint seq 4 exists again, but not the pinned one */
 	{
 		struct cfs_audit *a = NULL;
 		struct cfs_event ev;
@@ -1275,18 +1299,18 @@ static void test_pinned_head(void)
 		T_EQ_INT(cfs_audit_append(a, &ev, &err), 0);
 		T_EQ_INT(cfs_audit_close(a, &err), 0);
 	}
-	T_EQ_INT(sql_int(copy, "SELECT count(*) FROM checkpoints WHERE seq = 3"), 1);
+	T_EQ_INT(sql_int(copy, "SELECT count(*) FROM checkpoints WHERE seq = 4"), 1);
 	T_EQ_INT(cfs_audit_verify_pinned(copy, PK, &pin, 1, &r, &err), -EBADMSG);
 	T_EQ_INT(r.first_bad, 15);
-	T_EQ_STR(err.msg, "event 15: checkpoint seq 3 differs from the pinned head (rewritten)");
+	T_EQ_STR(err.msg, "event 15: checkpoint seq 4 differs from the pinned head (rewritten)");
 	/* checkpoint gone but the rows intact */
 	unlink(copy);
 	T_EQ_INT(copy_file(t.db, copy), 0);
 	T_EQ_INT(sql(copy, DROP_GUARDS), 0);
-	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id > 2"), 0);
+	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id > 3"), 0);
 	T_EQ_INT(cfs_audit_verify_pinned(copy, PK, &pin, 1, &r, &err), -EBADMSG);
 	T_EQ_INT(r.first_bad, 15);
-	T_EQ_STR(err.msg, "checkpoint seq 3 of the pinned head (sealing events up to 15) is missing "
+	T_EQ_STR(err.msg, "checkpoint seq 4 of the pinned head (sealing events up to 15) is missing "
 		 "(checkpoints deleted or rolled back)");
 
 	/* a pin that is not signed by this key is a bad argument, not a bad log */
@@ -1294,7 +1318,7 @@ static void test_pinned_head(void)
 	bad.ts++;
 	T_EQ_INT(cfs_audit_head_check(&bad, PK), -EBADMSG);
 	T_EQ_INT(cfs_audit_verify_pinned(t.db, PK, &bad, 1, &r, &err), -EINVAL);
-	T_EQ_STR(err.msg, "pinned head 1 (checkpoint seq 3) is not signed by this public key");
+	T_EQ_STR(err.msg, "pinned head 1 (checkpoint seq 4) is not signed by this public key");
 	tdir_rm(&t);
 }
 
@@ -1493,6 +1517,48 @@ static void test_old_format_database(void)
 	tdir_rm(&t);
 }
 
+/* The key's holder (the daemon) never seals over a tampered log: a new
+ * checkpoint would make it verify. */
+static void test_signer_refuses_tampered_log(void)
+{
+	static const struct { const char *name, *sql, *msg; } cases[] = {
+		{ "checkpoints emptied", "DELETE FROM checkpoints",
+		  "has 5 events but no checkpoint (checkpoints deleted?); refusing to seal" },
+		{ "newest checkpoint forged", "UPDATE checkpoints SET sig = randomblob(64) WHERE id = 2",
+		  "the newest checkpoint (id 2) does not hold: its signature is bad; refusing to seal" },
+		{ "sealed rows cut", "DELETE FROM events WHERE id > 3",
+		  "the newest checkpoint (id 2) does not hold: event 5 is missing" },
+		{ "sealed row rewritten", "UPDATE events SET hash = zeroblob(32) WHERE id = 5",
+		  "the newest checkpoint (id 2) does not hold: event 5 was rewritten" },
+	};
+	struct tdir t;
+	char copy[160];
+	tdir_make(&t);
+	T_EQ_INT(build(t.db, 5, NULL), 0);
+	tpath(&t, "copy.db", copy, sizeof copy);
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		struct cfs_audit *a = NULL;
+		struct cfs_err err = { "" };
+		struct cfs_event ev;
+		unlink(copy);
+		T_EQ_INT(copy_file(t.db, copy), 0);
+		T_EQ_INT(sql(copy, DROP_GUARDS), 0);
+		T_EQ_INT(sql(copy, cases[k].sql), 0);
+		int64_t cps = sql_int(copy, "SELECT count(*) FROM checkpoints");
+		T_EQ_INT(cfs_audit_open(copy, 0, &a, &err), 0);
+		int rc = cfs_audit_start(a, 10, SK, &err);
+		if (rc != -EIO || !strstr(err.msg, cases[k].msg))
+			T_FAILF("%s: rc %d msg \"%.300s\"", cases[k].name, rc, err.msg);
+		/* a tool (no key) still appends; nothing is signed */
+		mk_event(&ev, 6);
+		T_EQ_INT(cfs_audit_append(a, &ev, &err), 0);
+		T_EQ_INT(cfs_audit_checkpoint(a, &err), -EINVAL);
+		T_EQ_INT(cfs_audit_close(a, &err), 0);
+		T_EQ_INT(sql_int(copy, "SELECT count(*) FROM checkpoints"), cps);
+	}
+	tdir_rm(&t);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -1522,5 +1588,6 @@ int main(void)
 	T_RUN(test_head_line);
 	T_RUN(test_empty_log_checkpoint_and_hook);
 	T_RUN(test_old_format_database);
+	T_RUN(test_signer_refuses_tampered_log);
 	T_END();
 }
