@@ -1383,6 +1383,7 @@ static void test_head_line(void)
 
 /* coach-admin init's checkpoint of an empty log; the hook sees every head. */
 struct hooked {
+	pthread_mutex_t mu;      /* the writer thread calls the hook */
 	int n;
 	char last[CFS_AUDIT_HEAD_LINE_MAX];
 };
@@ -1390,8 +1391,20 @@ struct hooked {
 static void hook(const char *line, void *arg)
 {
 	struct hooked *hk = arg;
+	pthread_mutex_lock(&hk->mu);
 	hk->n++;
 	snprintf(hk->last, sizeof hk->last, "%s", line);
+	pthread_mutex_unlock(&hk->mu);
+}
+
+/* What the hook saw so far: its count, and the last line copied to out. */
+static int hooked_get(struct hooked *hk, char *out, size_t cap)
+{
+	pthread_mutex_lock(&hk->mu);
+	int n = hk->n;
+	snprintf(out, cap, "%s", hk->last);
+	pthread_mutex_unlock(&hk->mu);
+	return n;
 }
 
 static void test_empty_log_checkpoint_and_hook(void)
@@ -1402,7 +1415,8 @@ static void test_empty_log_checkpoint_and_hook(void)
 	struct cfs_verify_report r;
 	struct cfs_audit_head h;
 	struct cfs_event ev;
-	struct hooked hk = { 0, "" };
+	struct hooked hk = { PTHREAD_MUTEX_INITIALIZER, 0, "" };
+	char seen[CFS_AUDIT_HEAD_LINE_MAX];
 	tdir_make(&t);
 	T_EQ_INT(cfs_audit_open(t.db, 1, &a, &err), 0);
 	T_EQ_INT(cfs_audit_set_head_hook(a, hook, &hk), 0);
@@ -1411,10 +1425,10 @@ static void test_empty_log_checkpoint_and_hook(void)
 	T_EQ_INT(cfs_audit_checkpoint(a, &err), 0);
 	T_EQ_INT(cfs_audit_checkpoint(a, &err), 0);   /* nothing new: no second one */
 	T_EQ_INT(cfs_audit_close(a, &err), 0);
-	T_EQ_INT(hk.n, 1);
+	T_EQ_INT(hooked_get(&hk, seen, sizeof seen), 1);
 	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints WHERE seq = 1 AND last_id = 0"
 			 " AND last_hash = zeroblob(32) AND prev = zeroblob(32)"), 1);
-	T_EQ_INT(cfs_audit_head_parse(hk.last, &h, &err), 0);
+	T_EQ_INT(cfs_audit_head_parse(seen, &h, &err), 0);
 	T_EQ_INT(cfs_audit_head_check(&h, PK), 0);
 	T_EQ_INT(verify(t.db, &r, &err), 0);
 	T_EQ_INT(r.rows, 0);
@@ -1431,7 +1445,9 @@ static void test_empty_log_checkpoint_and_hook(void)
 	T_EQ_INT(r.last_sealed_id, 0);
 	T_EQ_INT(r.unsealed, 1);
 	/* the daemon: its writer's checkpoints reach the hook too */
+	pthread_mutex_lock(&hk.mu);
 	hk.n = 0;
+	pthread_mutex_unlock(&hk.mu);
 	T_EQ_INT(cfs_audit_open(t.db, 0, &a, &err), 0);
 	T_EQ_INT(cfs_audit_set_head_hook(a, hook, &hk), 0);
 	T_EQ_INT(cfs_audit_set_checkpoint_interval(a, 50), 0);
@@ -1440,12 +1456,12 @@ static void test_empty_log_checkpoint_and_hook(void)
 	mk_event(&ev, 2);
 	T_EQ_INT(cfs_audit_queue(a, &ev), 0);
 	usleep(400 * 1000);
-	T_EQ_INT(hk.n, 1);
-	T_EQ_INT(cfs_audit_head_parse(hk.last, &h, &err), 0);
+	T_EQ_INT(hooked_get(&hk, seen, sizeof seen), 1);
+	T_EQ_INT(cfs_audit_head_parse(seen, &h, &err), 0);
 	T_EQ_INT(h.seq, 2);
 	T_EQ_INT(h.last_id, 2);
 	T_EQ_INT(cfs_audit_close(a, &err), 0);
-	T_EQ_INT(hk.n, 1);                              /* nothing new at close */
+	T_EQ_INT(hooked_get(&hk, seen, sizeof seen), 1);   /* nothing new at close */
 	T_EQ_INT(cfs_audit_verify_pinned(t.db, PK, &h, 1, &r, &err), 0);
 	T_EQ_INT(r.unsealed, 0);
 	tdir_rm(&t);
