@@ -8,7 +8,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The build passes the release and commit (Makefile VERSION). */
+#ifndef CFS_VERSION
 #define CFS_VERSION "0.1.0"
+#endif
 
 /* Errors travel up as a negative errno plus one message, printed in one
  * place (the program's main). */
