@@ -68,7 +68,8 @@ $(shell echo '$(VERSION)' | cmp -s - $(VERSION_STAMP) || echo '$(VERSION)' > $(V
 VERSION_DEF := -DCFS_VERSION='"$(VERSION)"'
 
 .PHONY: all test unit integration bench fuzz deps install uninstall clean check-deps demo tsan
-all: check-deps $(B)/bin/coachfs $(TOOL_BIN)
+GEN       := $(B)/coachfs.service $(B)/coachfs@.service $(B)/sbin/mount.fuse.coachfs
+all: check-deps $(B)/bin/coachfs $(TOOL_BIN) $(GEN)
 
 check-deps:
 	@pkg-config --exists $(PKGS) || { echo "missing build libraries; run 'make deps' (as root)"; exit 1; }
@@ -139,23 +140,36 @@ bench:
 fuzz:
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-# The systemd unit names the installed binary, so it is made from PREFIX.
-$(B)/coachfs.service: etc/coachfs.service.in Makefile
+# The systemd units and the mount(8) helper name the installed binary, so
+# they are made from PREFIX. mount(8) looks for helpers in /sbin only, so the
+# helper goes to SBINDIR whatever PREFIX is.
+SBINDIR ?= /sbin
+$(B)/%.service: etc/%.service.in Makefile
 	@mkdir -p $(dir $@)
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' $< > $@
+$(B)/sbin/mount.fuse.coachfs: etc/mount.fuse.coachfs.in Makefile
+	@mkdir -p $(dir $@)
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' $< > $@
+	chmod 0755 $@
 
 INSTALLED := $(DESTDIR)$(PREFIX)/bin/coachfs $(TOOL_BIN:$(B)/bin/%=$(DESTDIR)$(PREFIX)/bin/%) \
 	     $(DESTDIR)$(PREFIX)/share/doc/coachfs/README.md \
 	     $(DESTDIR)$(PREFIX)/share/doc/coachfs/coachfs.ini \
 	     $(DESTDIR)$(PREFIX)/share/doc/coachfs/LICENSE \
-	     $(DESTDIR)$(PREFIX)/lib/systemd/system/coachfs.service
+	     $(DESTDIR)$(PREFIX)/lib/systemd/system/coachfs.service \
+	     $(DESTDIR)$(PREFIX)/lib/systemd/system/coachfs@.service \
+	     $(DESTDIR)$(SBINDIR)/mount.fuse.coachfs
 
-install: all $(B)/coachfs.service
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/coachfs
+# The units and the helper are made again here: PREFIX may differ from the build's.
+install: all
+	@rm -f $(GEN)
+	@$(MAKE) --no-print-directory $(GEN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/coachfs $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(B)/bin/coachfs $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(B)/sbin/mount.fuse.coachfs $(DESTDIR)$(SBINDIR)/
 	install -m 0644 README.md LICENSE etc/coachfs.ini $(DESTDIR)$(PREFIX)/share/doc/coachfs/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0644 $(B)/coachfs.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 $(B)/coachfs.service $(B)/coachfs@.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
 
 # Removes exactly what install put there (configuration, the store and the
 # databases are the administrator's and stay).

@@ -59,4 +59,15 @@ int cfs_path_valid(const char *path);
  * "/inc" covers "/inc" and "/inc/a" but not "/incident"; "/" covers all. */
 int cfs_path_covers(const char *prefix, const char *path);
 
+/* Mount options as mount(8) and mount.fuse3 hand them over (an fstab line's
+ * fourth field, "rw,config=/etc/coachfs/a.ini,_netdev,allow_root"): take
+ * config=FILE out into config (ccap bytes), drop the words meant for mount(8)
+ * alone (rw, defaults, auto, noauto, nofail, _netdev, user, users, nouser,
+ * owner, group, comment=..., x-...), and append the rest, comma separated,
+ * to fuse (fcap bytes; it may already hold options from an earlier -o).
+ * 0; -EINVAL for an empty word or config=, or a second config= naming
+ * another file (err says which); -E2BIG when a result does not fit. */
+int cfs_mount_opts(const char *in, char *fuse, size_t fcap, char *config, size_t ccap,
+		   struct cfs_err *err);
+
 #endif
