@@ -1,5 +1,6 @@
 /* coach-audit — the auditor's tool (DESIGN §2, §6): history of a path, the
- * log, a summary, and verification of the hash chain and signed checkpoints.
+ * log, a summary, verification of the hash chain and signed checkpoints
+ * (against pinned heads too), and the newest head for an auditor to pin.
  * Owns argument parsing and output formats (aligned text in local time,
  * JSON, CSV); the database work is audit.c's. It must never modify an
  * audit database other than by appending its own audit_query row, never

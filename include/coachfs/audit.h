@@ -1,7 +1,7 @@
 /* audit.h — the tamper-evident audit database (DESIGN §6).
  * audit.c owns audit.db: the schema, the synchronous appender, the batched
- * read-row writer thread, the BLAKE2b hash chain, Ed25519 checkpoints and
- * verification. It must never record a key, passphrase, file content or link
+ * read-row writer thread, the BLAKE2b hash chain, counted and chained
+ * Ed25519 checkpoints, their one-line heads, and verification. It must never record a key, passphrase, file content or link
  * token, and never report success for a row it did not commit. */
 #ifndef COACHFS_AUDIT_H
 #define COACHFS_AUDIT_H
