@@ -364,6 +364,8 @@ static const char SCHEMA[] =
 	"CREATE TABLE IF NOT EXISTS checkpoints("
 	" id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, last_id INTEGER NOT NULL,"
 	" last_hash BLOB NOT NULL, sig BLOB NOT NULL, seq INTEGER, prev BLOB);"
+	/* verify --head looks each pinned head up by seq */
+	"CREATE INDEX IF NOT EXISTS checkpoints_seq ON checkpoints(seq);"
 	/* Rows are never changed. This stops mistakes, not an attacker with the
 	 * file (who can drop the triggers); verify catches the attacker. */
 	"CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events"
@@ -982,7 +984,9 @@ static int migrate(struct cfs_audit *a, struct cfs_err *err)
 	has = has_cp2_columns(a->db);   /* another process may have just done it */
 	if (has == 0 &&
 	    (exec_sql(a->db, "ALTER TABLE checkpoints ADD COLUMN seq INTEGER") != SQLITE_OK ||
-	     exec_sql(a->db, "ALTER TABLE checkpoints ADD COLUMN prev BLOB") != SQLITE_OK))
+	     exec_sql(a->db, "ALTER TABLE checkpoints ADD COLUMN prev BLOB") != SQLITE_OK ||
+	     exec_sql(a->db, "CREATE INDEX IF NOT EXISTS checkpoints_seq ON checkpoints(seq)") !=
+	     SQLITE_OK))
 		has = -1;
 	if (has < 0 || exec_sql(a->db, "COMMIT") != SQLITE_OK) {
 		int rc = dberr(a, err, "cannot upgrade the checkpoints table");

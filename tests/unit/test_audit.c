@@ -322,6 +322,8 @@ static void test_append_verify_ok(void)
 	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
 			 "name IN ('events_path', 'events_user', 'events_rare')"), 3);
 	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM sqlite_master WHERE name = 'events_action'"), 0);
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+			 "name = 'checkpoints_seq'"), 1);
 	/* the rare-action index leaves read rows out */
 	T_EQ_INT(sql_int(t.db, "SELECT sql LIKE '%WHERE action <> ''read''' FROM sqlite_master"
 			 " WHERE name = 'events_rare'"), 1);
@@ -1503,6 +1505,8 @@ static void test_old_format_database(void)
 	/* the daemon opens it: columns added, then a format-2 checkpoint */
 	T_EQ_INT(cfs_audit_open(t.db, 0, &a, &err), 0);
 	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM pragma_table_info('checkpoints')"), 7);
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM sqlite_master WHERE name = 'checkpoints_seq'"),
+		 1);
 	T_EQ_INT(cfs_audit_start(a, 10, SK, &err), 0);
 	mk_event(&ev, 9);
 	T_EQ_INT(cfs_audit_append(a, &ev, &err), 0);
