@@ -415,6 +415,61 @@ static void record_failed(struct cfs_ctx *c, const struct cfs_caller *cl, const 
 		record(c, action, path, "error", why);
 }
 
+static int is_write_open(int flags);
+
+/* May cl remove the existing entry at path (unlink, rmdir, rename it away
+ * or replace it)? Write rights on its class, or the admin role (policy.c,
+ * CFS_OP_DELETE). 0 with *d the decision, or -EACCES with a deny row. */
+static int may_remove(struct cfs_ctx *c, const struct cfs_caller *cl, const char *path,
+		      const struct stat *st, const char *action, const char *what,
+		      struct cfs_decision *d)
+{
+	struct cfs_eff *e = malloc(sizeof *e);
+	if (!e)
+		return -ENOMEM;
+	int rc = entry_eff(c, path, st, e);
+	if (rc == 0) {
+		cfs_access_decide(c, cl, e, path, CFS_OP_DELETE, 0, 0, d);
+	} else {
+		memset(d, 0, sizeof *d);
+		d->verdict = CFS_DENY;
+		snprintf(d->reason, sizeof d->reason, "the entry's policy cannot be resolved");
+	}
+	free(e);
+	if (d->verdict != CFS_DENY)
+		return 0;
+	char why[600];
+	snprintf(why, sizeof why, "%s: %s", what, d->reason);
+	cfs_access_audit(c, cl, action, path, "deny", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+	return -EACCES;
+}
+
+/* Before making an entry at path: is the name free? 0 when it is; -EEXIST
+ * when an entry the caller may see holds it; -EACCES (and a deny row) when
+ * one it may not see does (hide_denied): answering EEXIST would reveal it,
+ * and answering as if it were not there would mean replacing it. */
+static int name_free(struct cfs_ctx *c, const struct cfs_caller *cl, const char *path,
+		     const char *action)
+{
+	struct stat st;
+	int rc = cfs_store_lstat(c->store, path, &st);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc == -ELOOP ? -EACCES : rc;
+	struct seer w = { NULL, 0 };
+	rc = visible_to(c, &w, path, &st);
+	free(w.cl);
+	if (rc == 0)
+		return -EEXIST;
+	if (rc != -ENOENT)
+		return rc;
+	cfs_access_audit(c, cl, action, path, "deny",
+			 "the name is taken by an entry the caller may not see", 0, CFS_AUDIT_NONE,
+			 CFS_AUDIT_NONE, 1);
+	return -EACCES;
+}
+
 /* Is the handle's access still live? Grant expiry is exact; revocation,
  * class changes and role changes are noticed within 250 ms. */
 static int handle_live(struct cfs_ctx *c, struct handle *h, const char *what)
@@ -458,7 +513,10 @@ static int handle_live(struct cfs_ctx *c, struct handle *h, const char *what)
 	pthread_rwlock_unlock(&h->of->f->lock);
 	int rc = cfs_eff_resolve(c, h->path, meta, len, e);
 	if (rc == 0) {
-		cfs_access_decide(c, h->cl, e, h->path, CFS_OP_RECHECK, 0, h->grant, &d);
+		/* admit whoever the open admitted: a write handle keeps the writers */
+		cfs_access_decide(c, h->cl, e, h->path,
+				  is_write_open(h->flags) ? CFS_OP_RECHECK_WRITE : CFS_OP_RECHECK, 0,
+				  h->grant, &d);
 	} else {
 		memset(&d, 0, sizeof d);
 		d.verdict = CFS_DENY;
@@ -640,6 +698,8 @@ static int op_mkdir(const char *path, mode_t mode)
 		rc = path_ok(path);
 	if (rc == 0)
 		rc = may_create(c, cl, path, "create", e, &d);
+	if (rc == 0)
+		rc = name_free(c, cl, path, "create");
 	if (rc == 0 && (dfd = parent_of(c, path, &leaf)) < 0)
 		rc = dfd;
 	/* A process that read a higher class cannot make a lower folder. */
@@ -656,6 +716,8 @@ static int op_mkdir(const char *path, mode_t mode)
 		rc = mkdirat(dfd, leaf, mode & 07777) == 0 ? 0 : -errno;
 		if (rc < 0)
 			record_failed(c, cl, "create", path, rc);
+		if (rc == -EEXIST) /* made since the check: EEXIST only if the caller may see it */
+			rc = name_free(c, cl, path, "create") == -EEXIST ? -EEXIST : -EACCES;
 	}
 	if (rc == 0) {
 		set_owner(dfd, leaf);
@@ -681,18 +743,34 @@ static int op_unlink(const char *path)
 {
 	struct cfs_ctx *c = ctx_get();
 	const char *leaf;
+	struct stat st;
+	struct cfs_decision dec;
 	int rc = see(c, path);
+	if (rc == 0)
+		rc = cfs_store_lstat(c->store, path, &st);
 	if (rc < 0)
-		return rc;
-	int d = parent_of(c, path, &leaf);
-	if (d < 0)
-		return d;
-	rc = record(c, "unlink", path, "allow", "removed");
+		return rc == -ELOOP ? -ENOENT : rc;
+	struct cfs_caller *cl = who(c);
+	if (!cl)
+		return -ENOMEM;
+	rc = may_remove(c, cl, path, &st, "unlink", "remove", &dec);
+	int d = rc == 0 ? parent_of(c, path, &leaf) : -1;
+	if (rc == 0 && d < 0)
+		rc = d;
+	if (rc == 0) {
+		char why[300];
+		snprintf(why, sizeof why, "removed; %.250s", dec.reason);
+		if (cfs_access_audit(c, cl, "unlink", path, "allow", why, dec.grant_id, CFS_AUDIT_NONE,
+				     CFS_AUDIT_NONE, 1) < 0)
+			rc = -EIO;
+	}
 	if (rc == 0 && unlinkat(d, leaf, 0) != 0) {
 		rc = -errno;
-		record_failed(c, NULL, "unlink", path, rc);
+		record_failed(c, cl, "unlink", path, rc);
 	}
-	close(d);
+	if (d >= 0)
+		close(d);
+	free(cl);
 	return rc;
 }
 
@@ -724,7 +802,18 @@ static int op_rmdir(const char *path)
 {
 	struct cfs_ctx *c = ctx_get();
 	const char *leaf;
+	struct stat st;
+	struct cfs_decision dec;
 	int rc = see(c, path);
+	if (rc == 0)
+		rc = cfs_store_lstat(c->store, path, &st);
+	if (rc < 0)
+		return rc == -ELOOP ? -ENOENT : rc;
+	struct cfs_caller *cl = who(c);
+	if (!cl)
+		return -ENOMEM;
+	rc = may_remove(c, cl, path, &st, "unlink", "remove directory", &dec);
+	free(cl);
 	if (rc < 0)
 		return rc;
 	int d = parent_of(c, path, &leaf);
@@ -753,19 +842,81 @@ static int op_rmdir(const char *path)
 	return rc;
 }
 
+/* The mount path a relative link target names (cfs_store_link_ok has
+ * checked it stays inside the mount): the link's directory, minus one
+ * component per leading "..", plus the named components. */
+static void link_target_path(const char *link, const char *target, char *out, size_t n)
+{
+	size_t len = cfs_strlcpy(out, link, n);
+	if (len >= n) {
+		cfs_strlcpy(out, "(too long)", n);
+		return;
+	}
+	char *slash = strrchr(out, '/');
+	*(slash ? slash : out) = 0;                /* the link's directory ("" = root) */
+	len = strlen(out);
+	for (const char *p = target; *p;) {
+		const char *e = strchrnul(p, '/');
+		size_t k = (size_t)(e - p);
+		if (k == 2 && p[0] == '.' && p[1] == '.') {
+			char *up = strrchr(out, '/');
+			len = up ? (size_t)(up - out) : 0;
+			out[len] = 0;
+		} else if (k > 0 && !(k == 1 && p[0] == '.')) {
+			if (len + 1 + k >= n) {
+				cfs_strlcpy(out, "(too long)", n);
+				return;
+			}
+			out[len++] = '/';
+			memcpy(out + len, p, k);
+			out[len += k] = 0;
+		}
+		p = *e ? e + 1 : e;
+	}
+	if (!out[0])
+		cfs_strlcpy(out, "/", n);
+}
+
+/* A symbolic link is made like any other entry: write rights where it is
+ * made, and a create row naming (mount-relative) what it points at. */
 static int op_symlink(const char *target, const char *path)
 {
 	struct cfs_ctx *c = ctx_get();
 	const char *leaf;
+	struct cfs_decision dec;
 	if (cfs_store_link_ok(path, target) < 0)
 		return -EPERM; /* a shared link must not send another user outside the mount */
-	int d = parent_of(c, path, &leaf);
-	if (d < 0)
-		return d;
-	int rc = symlinkat(target, d, leaf) == 0 ? 0 : -errno;
+	struct cfs_caller *cl = who(c);
+	struct cfs_eff *e = malloc(sizeof *e);
+	int rc = cl && e ? path_ok(path) : -ENOMEM;
+	int d = -1;
+	if (rc == 0)
+		rc = may_create(c, cl, path, "create", e, &dec);
+	if (rc == 0)
+		rc = name_free(c, cl, path, "create");
+	if (rc == 0 && (d = parent_of(c, path, &leaf)) < 0)
+		rc = d;
+	if (rc == 0) {
+		char to[PATH_MAX], why[600];
+		link_target_path(path, target, to, sizeof to);
+		snprintf(why, sizeof why, "symbolic link to %.250s; %.250s", to, dec.reason);
+		if (cfs_access_audit(c, cl, "create", path, verdict_word(dec.verdict), why, dec.grant_id,
+				     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0)
+			rc = -EACCES; /* not recorded: refused (fail closed) */
+	}
+	if (rc == 0) {
+		rc = symlinkat(target, d, leaf) == 0 ? 0 : -errno;
+		if (rc < 0)
+			record_failed(c, cl, "create", path, rc);
+		if (rc == -EEXIST)
+			rc = name_free(c, cl, path, "create") == -EEXIST ? -EEXIST : -EACCES;
+	}
 	if (rc == 0)
 		set_owner(d, leaf);
-	close(d);
+	if (d >= 0)
+		close(d);
+	free(cl);
+	free(e);
 	return rc;
 }
 
@@ -830,10 +981,18 @@ static int keep_class(struct cfs_ctx *c, const char *from, const char *to)
 	return rc;
 }
 
+/* Rename: the source leaves its name, so it needs the rights of a removal
+ * (CFS_OP_DELETE); an existing target is replaced (or, with
+ * RENAME_EXCHANGE, moved), so it must be visible to the caller and needs
+ * them too. When there was no target, the backing rename is
+ * RENAME_NOREPLACE: a name made meanwhile is never clobbered. */
 static int op_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct cfs_ctx *c = ctx_get();
 	const char *l1, *l2;
+	struct stat st1, st2;
+	struct cfs_decision d;
+	char what[300];
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
 	int rc = see(c, from);
@@ -842,28 +1001,86 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 	if (rc == 0)
 		rc = path_ok(to);
 	if (rc == 0)
+		rc = cfs_store_lstat(c->store, from, &st1);
+	if (rc < 0)
+		return rc == -ELOOP ? -ENOENT : rc;
+	struct cfs_caller *cl = who(c);
+	if (!cl)
+		return -ENOMEM;
+	snprintf(what, sizeof what, "rename to %.250s", to);
+	rc = may_remove(c, cl, from, &st1, "rename", what, &d);
+	int target = 0;
+	if (rc == 0) {
+		rc = cfs_store_lstat(c->store, to, &st2);
+		if (rc == 0)
+			target = 1;
+		else if (rc == -ENOENT && !(flags & RENAME_EXCHANGE))
+			rc = 0;
+		else if (rc == -ELOOP)
+			rc = -EACCES;
+	}
+	if (rc == 0 && target) {
+		if (flags & RENAME_NOREPLACE) {
+			/* EEXIST only for a target the caller may see */
+			rc = name_free(c, cl, to, "rename");
+		} else {
+			struct seer w = { NULL, 0 };
+			rc = visible_to(c, &w, to, &st2);
+			free(w.cl);
+			if (rc == -ENOENT) {
+				snprintf(what, sizeof what,
+					 "rename onto %.200s: the name is taken by an entry the caller may not see",
+					 to);
+				cfs_access_audit(c, cl, "rename", from, "deny", what, 0, CFS_AUDIT_NONE,
+						 CFS_AUDIT_NONE, 1);
+				rc = -EACCES;
+			}
+		}
+		if (rc == 0) {
+			struct cfs_decision dt;
+			snprintf(what, sizeof what, "%s by rename from %.200s",
+				 (flags & RENAME_EXCHANGE) ? "exchange" : "replace", from);
+			rc = may_remove(c, cl, to, &st2, "rename", what, &dt);
+		}
+	}
+	if (rc == 0)
 		rc = keep_class(c, from, to);
 	if (rc == 0 && (flags & RENAME_EXCHANGE))
 		rc = keep_class(c, to, from);
-	if (rc < 0)
+	if (rc < 0) {
+		free(cl);
 		return rc;
+	}
 	int d1 = parent_of(c, from, &l1);
-	if (d1 < 0)
+	if (d1 < 0) {
+		free(cl);
 		return d1;
+	}
 	int d2 = parent_of(c, to, &l2);
 	if (d2 < 0) {
 		close(d1);
+		free(cl);
 		return d2;
 	}
-	char why[300];
-	snprintf(why, sizeof why, "renamed to %.250s", to);
-	rc = record(c, "rename", from, "allow", why);
-	if (rc == 0 && renameat2(d1, l1, d2, l2, flags) != 0) {
+	unsigned int bflags = flags;
+	if (!target)
+		bflags |= RENAME_NOREPLACE;
+	char why[600];
+	snprintf(why, sizeof why, "renamed to %.250s%s; %.250s", to, target ? " (replacing it)" : "",
+		 d.reason);
+	if (target && (flags & RENAME_EXCHANGE))
+		snprintf(why, sizeof why, "exchanged with %.250s; %.250s", to, d.reason);
+	rc = cfs_access_audit(c, cl, "rename", from, "allow", why, d.grant_id, CFS_AUDIT_NONE,
+			      CFS_AUDIT_NONE, 1) < 0 ? -EIO : 0;
+	if (rc == 0 && renameat2(d1, l1, d2, l2, bflags) != 0) {
 		rc = -errno;
-		record_failed(c, NULL, "rename", from, rc);
+		if (rc == -EEXIST && !(flags & RENAME_NOREPLACE))
+			rc = -EACCES; /* a name made since the check: never clobbered */
+		record_failed(c, cl, "rename", from, rc);
 	}
 	close(d1);
 	close(d2);
+	free(cl);
 	return rc;
 }
 
@@ -1225,6 +1442,15 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	int rc = cl && e ? path_ok(path) : -ENOMEM;
 	if (rc == 0)
 		rc = may_create(c, cl, path, "create", e, &d);
+	if (rc == 0)
+		rc = name_free(c, cl, path, "create");
+	if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
+		/* made since the kernel's lookup, and the caller may see it: an
+		 * open(O_CREAT) of an existing file opens it, decided as an open */
+		free(cl);
+		free(e);
+		return op_open(path, fi);
+	}
 	if (rc < 0) {
 		free(cl);
 		free(e);
@@ -1269,9 +1495,12 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		if (cfs_access_audit(c, cl, "create", path, verdict_word(d.verdict), why, d.grant_id,
 				     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
 			rc = -EACCES;
-		} else if (renameat2(d_fd, tmpname, d_fd, leaf, (fi->flags & O_EXCL) ? RENAME_NOREPLACE : 0) != 0) {
+		} else if (renameat2(d_fd, tmpname, d_fd, leaf, RENAME_NOREPLACE) != 0) {
+			/* never over an existing name: it may be one the caller cannot see */
 			rc = -errno;
 			record_failed(c, cl, "create", path, rc);
+			if (rc == -EEXIST)
+				rc = name_free(c, cl, path, "create") == -EEXIST ? -EEXIST : -EACCES;
 		}
 	}
 	if (rc < 0) {
@@ -1725,6 +1954,45 @@ static int op_setxattr(const char *path, const char *name, const char *value, si
 	return meta_update(c, path, xset_fn, &x);
 }
 
+/* A non-policy user.* attribute is content the entry's owner wrote: its
+ * value (and, for listxattr, its name) is read only by a caller who may open
+ * the entry for reading, decided like such an open (no open is counted) and
+ * audited as a read of the attribute. 0, or -EACCES with a deny row. */
+static int may_read_attr(struct cfs_ctx *c, const char *path, const unsigned char *meta, size_t len,
+			 const char *name, int64_t length, int audit_allow)
+{
+	struct cfs_caller *cl = who(c);
+	struct cfs_eff *e = malloc(sizeof *e);
+	struct cfs_decision d;
+	char why[600];
+	int rc = cl && e ? cfs_eff_resolve(c, path, meta, len, e) : -ENOMEM;
+	if (rc == 0) {
+		int tool = cfs_config_is_export_tool(c->cfg, cl->exe);
+		cfs_access_decide(c, cl, e, path, CFS_OP_READ, tool, 0, &d);
+	} else if (rc != -ENOMEM) {
+		memset(&d, 0, sizeof d);
+		d.verdict = CFS_DENY;
+		snprintf(d.reason, sizeof d.reason, "the entry's policy cannot be resolved");
+	}
+	if (rc == -ENOMEM) {
+		free(cl);
+		free(e);
+		return rc;
+	}
+	snprintf(why, sizeof why, "attribute %.200s; %.300s", name, d.reason);
+	if (d.verdict == CFS_DENY) {
+		cfs_access_audit(c, cl, "read", path, "deny", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+		rc = -EACCES;
+	} else if (audit_allow &&
+		   cfs_access_audit(c, cl, "read", path, verdict_word(d.verdict), why, d.grant_id,
+				    CFS_AUDIT_NONE, length, 0) < 0) {
+		rc = -EIO;
+	}
+	free(cl);
+	free(e);
+	return rc;
+}
+
 static int op_getxattr(const char *path, const char *name, char *value, size_t size)
 {
 	struct cfs_ctx *c = ctx_get();
@@ -1757,7 +2025,12 @@ static int op_getxattr(const char *path, const char *name, char *value, size_t s
 		v = (const unsigned char *)buf;
 		vl = (size_t)rc;
 	} else {
+		/* decided before it is looked up: EACCES says nothing of whether it exists */
 		rc = cfs_meta_get(meta, len, name, &v, &vl);
+		int dr = may_read_attr(c, path, meta, len, name, rc < 0 ? CFS_AUDIT_NONE : (int64_t)vl,
+				       rc == 0);
+		if (dr < 0)
+			return dr;
 		if (rc < 0)
 			return rc;
 	}
@@ -1800,6 +2073,15 @@ static int op_listxattr(const char *path, char *list, size_t size)
 	ssize_t own = cfs_meta_list(meta, len, tmp, sizeof tmp);
 	if (own < 0)
 		return (int)own;
+	for (size_t p = 0; p < (size_t)own; p += strlen(tmp + p) + 1) {
+		if (policy_key(tmp + p))
+			continue;
+		/* the entry has attributes of its own: their names are content too */
+		rc = may_read_attr(c, path, meta, len, "names (listxattr)", CFS_AUDIT_NONE, 1);
+		if (rc < 0)
+			return rc;
+		break;
+	}
 	for (size_t p = 0; p < (size_t)own; p += strlen(tmp + p) + 1) {
 		if (policy_key(tmp + p))
 			continue;
