@@ -37,6 +37,22 @@ struct cfs_ofile {
 	int holder_refs[8];
 };
 
+/* A process that read or wrote through a handle (the opener first; then
+ * another thread, a forked child, or whoever was passed the descriptor),
+ * cached so that reads by the same thread cost no /proc access: rows name
+ * the process that read, and derived-content tracking follows its thread
+ * group and (for writes) its ancestors. */
+struct rstr;
+struct reader {
+	pid_t pid;                  /* the requesting thread (FUSE's pid); 0 = empty */
+	uid_t uid;
+	char user[CFS_USER_MAX];
+	struct rstr *exe;
+	struct cfs_lineage lin;     /* its process, and ancestors once walked */
+	int noted;                  /* highest rank noted for lin.self through this handle */
+};
+#define READERS 4
+
 /* One open handle: what was decided at open, re-checked while it lives.
  * The kernel sends concurrent reads and writes on one handle to different
  * threads, so the fields that change after open are atomic. */
@@ -52,7 +68,34 @@ struct handle {
 	_Atomic int derived;        /* class lifted by derivation: the writer keeps its handle */
 	int64_t link;               /* opened through /.links/TOKEN: that link's id */
 	int64_t link_end;           /* and its expiry */
+	pthread_mutex_t rlock;      /* guards rd[] and rnext */
+	struct reader rd[READERS];  /* who read or wrote through it lately */
+	unsigned rnext;             /* the slot a new reader takes */
 };
+
+/* An immutable program name shared by a reader slot and the rows being
+ * written for it (a slot may be reused while a row is on its way). */
+struct rstr {
+	_Atomic int refs;
+	char s[];
+};
+
+static struct rstr *rstr_new(const char *s)
+{
+	size_t n = strlen(s);
+	struct rstr *r = malloc(sizeof *r + n + 1);
+	if (r) {
+		r->refs = 1;
+		memcpy(r->s, s, n + 1);
+	}
+	return r;
+}
+
+static void rstr_put(struct rstr *r)
+{
+	if (r && --r->refs == 0)
+		free(r);
+}
 
 /* Track which uids hold handles on an open file, so that a creator still
  * sees (getattr) a file it is writing even when derivation lifted its class
@@ -270,11 +313,12 @@ static struct cfs_caller *who_as(struct cfs_ctx *c, int full)
 {
 	struct fuse_context *fc = fuse_get_context();
 	gid_t groups[CFS_GROUPS_MAX];
-	int n = full < 0 ? 0 : fuse_getgroups(CFS_GROUPS_MAX, groups);
-	if (n < 0)
-		n = 0;
-	if (n > CFS_GROUPS_MAX)
-		n = CFS_GROUPS_MAX;
+	pid_t tgid = 0, ppid = 0;
+	int n = 0;
+	/* one read of /proc/TID/status (what fuse_getgroups reads) gives the
+	 * groups, the thread group and its parent */
+	if (full >= 0 && cfs_proc_status(fc->pid, &tgid, &ppid, groups, CFS_GROUPS_MAX, &n) < 0)
+		n = 0, tgid = 0, ppid = 0;
 	if (full < 0)
 		full = 0;
 	struct cfs_caller *cl = malloc(sizeof *cl);
@@ -284,6 +328,8 @@ static struct cfs_caller *who_as(struct cfs_ctx *c, int full)
 		free(cl);
 		return NULL;
 	}
+	if (full)
+		cfs_caller_set_process(cl, tgid, ppid);
 	return cl;
 }
 
@@ -533,10 +579,132 @@ static int handle_live(struct cfs_ctx *c, struct handle *h, const char *what)
 	return 0;
 }
 
-/* Derived content: a process that read class r writes only at class >= r. */
-static int lift_class(struct cfs_ctx *c, struct handle *h, pid_t pid, uint64_t start)
+/* A copy of the reader slot serving the current request. */
+struct rref {
+	int slot;
+	pid_t pid;
+	uid_t uid;
+	char user[CFS_USER_MAX];
+	struct rstr *exe;           /* a reference: rref_done drops it */
+	struct cfs_proc self;
+	int noted;
+};
+
+static void reader_fill(struct reader *r, const struct cfs_caller *cl, struct rstr *exe)
 {
-	int r = cfs_access_max_read(c, pid, start);
+	rstr_put(r->exe);
+	r->pid = cl->pid;
+	r->uid = cl->uid;
+	cfs_strlcpy(r->user, cl->user, sizeof r->user);
+	r->exe = exe;
+	cfs_lineage_init(&r->lin, cl);
+	r->noted = -1;
+}
+
+static int reader_find(struct handle *h, pid_t pid, uid_t uid)
+{
+	for (int i = 0; i < READERS; i++)
+		if (h->rd[i].pid == pid && h->rd[i].uid == uid && h->rd[i].exe)
+			return i;
+	return -1;
+}
+
+/* The process behind the current request on h: from the slot cache, or
+ * (a thread not seen on this handle) from /proc once. 0 or -ENOMEM. */
+static int reader_of(struct cfs_ctx *c, struct handle *h, struct rref *out)
+{
+	struct fuse_context *fc = fuse_get_context();
+	pthread_mutex_lock(&h->rlock);
+	int i = reader_find(h, fc->pid, fc->uid);
+	if (i < 0) {
+		pthread_mutex_unlock(&h->rlock);
+		struct cfs_caller *cl = who(c);
+		struct rstr *x = cl ? rstr_new(cl->exe) : NULL;
+		if (!x) {
+			free(cl);
+			return -ENOMEM;
+		}
+		pthread_mutex_lock(&h->rlock);
+		i = reader_find(h, fc->pid, fc->uid);
+		if (i < 0) {
+			i = (int)(h->rnext++ % READERS);
+			reader_fill(&h->rd[i], cl, x);
+		} else {
+			rstr_put(x);
+		}
+		free(cl);
+	}
+	const struct reader *r = &h->rd[i];
+	out->slot = i;
+	out->pid = r->pid;
+	out->uid = r->uid;
+	memcpy(out->user, r->user, sizeof out->user);
+	out->exe = r->exe;
+	out->exe->refs++;
+	out->self = r->lin.self;
+	out->noted = r->noted;
+	pthread_mutex_unlock(&h->rlock);
+	return 0;
+}
+
+static void rref_done(struct rref *r)
+{
+	rstr_put(r->exe);
+	r->exe = NULL;
+}
+
+static struct cfs_rowproc rref_row(const struct rref *r)
+{
+	struct cfs_rowproc rp = { r->uid, r->user, r->pid, r->exe->s };
+	return rp;
+}
+
+/* Derived content: the reading process now holds class `rank`. */
+static void rref_note(struct cfs_ctx *c, struct handle *h, struct rref *r, int rank)
+{
+	if (rank <= r->noted)
+		return;
+	cfs_access_note_read(c, r->self.pid, r->self.start, rank);
+	pthread_mutex_lock(&h->rlock);
+	struct reader *s = &h->rd[r->slot];
+	if (s->pid == r->pid && s->lin.self.pid == r->self.pid && s->noted < rank)
+		s->noted = rank;
+	pthread_mutex_unlock(&h->rlock);
+	r->noted = rank;
+}
+
+/* The highest class the writing process (or an ancestor) has read, when it
+ * is above floor; the ancestors are walked at most once per slot. */
+static int rref_max_read(struct cfs_ctx *c, struct handle *h, const struct rref *r, int floor)
+{
+	struct cfs_lineage lin;
+	pthread_mutex_lock(&h->rlock);
+	const struct reader *s = &h->rd[r->slot];
+	int same = s->pid == r->pid && s->lin.self.pid == r->self.pid;
+	if (same)
+		lin = s->lin;
+	pthread_mutex_unlock(&h->rlock);
+	if (!same) {
+		memset(&lin, 0, sizeof lin);
+		lin.self = r->self;   /* ancestors unknown: this process alone */
+		lin.walked = 1;
+	}
+	int was = lin.walked;
+	int rank = cfs_access_max_read(c, &lin, floor);
+	if (!was && lin.walked) {
+		pthread_mutex_lock(&h->rlock);
+		struct reader *w = &h->rd[r->slot];
+		if (w->pid == r->pid && w->lin.self.pid == r->self.pid)
+			w->lin = lin;
+		pthread_mutex_unlock(&h->rlock);
+	}
+	return rank;
+}
+
+/* Derived content: a process that read class r writes only at class >= r.
+ * rp names the writing process in the row. */
+static int lift_class(struct cfs_ctx *c, struct handle *h, int r, const struct cfs_rowproc *rp)
+{
 	if (r <= h->rank || r >= c->cfg->nclasses)
 		return 0;
 	const char *name = c->cfg->classes[r].name;
@@ -563,8 +731,8 @@ static int lift_class(struct cfs_ctx *c, struct handle *h, pid_t pid, uint64_t s
 	char why[256];
 	snprintf(why, sizeof why, "derived content: class %s -> %s (the writing process read class %s)",
 		 c->cfg->classes[old].name, name, name);
-	return cfs_access_audit(c, h->cl, "setxattr", h->path, "allow", why, 0, CFS_AUDIT_NONE,
-				CFS_AUDIT_NONE, 1) < 0 ? -EIO : 0;
+	return cfs_access_audit_proc(c, rp, "setxattr", h->path, "allow", why, 0, CFS_AUDIT_NONE,
+				     CFS_AUDIT_NONE, 1) < 0 ? -EIO : 0;
 }
 
 /* ---- FUSE operations ---- */
@@ -703,7 +871,12 @@ static int op_mkdir(const char *path, mode_t mode)
 	if (rc == 0 && (dfd = parent_of(c, path, &leaf)) < 0)
 		rc = dfd;
 	/* A process that read a higher class cannot make a lower folder. */
-	int r = rc == 0 ? cfs_access_max_read(c, cl->pid, cl->start_time) : -1;
+	int r = -1;
+	if (rc == 0) {
+		struct cfs_lineage lin;
+		cfs_lineage_init(&lin, cl);
+		r = cfs_access_max_read(c, &lin, e->class_rank);
+	}
 	if (rc == 0) {
 		char why[300];
 		snprintf(why, sizeof why, "directory; %.200s; class %s", d.reason,
@@ -1141,6 +1314,15 @@ static int handle_new(struct cfs_ofile *of, const char *path, int flags, struct 
 		free(h);
 		return -ENOMEM;
 	}
+	struct rstr *x = rstr_new(cl->exe);
+	if (!x || pthread_mutex_init(&h->rlock, NULL) != 0) {
+		free(x);
+		free(h->path);
+		free(h);
+		return -ENOMEM;
+	}
+	reader_fill(&h->rd[0], cl, x);  /* the opener: its reads cost no /proc access */
+	h->rnext = 1;
 	h->of = of;
 	h->flags = flags;
 	h->cl = cl;
@@ -1152,6 +1334,16 @@ static int handle_new(struct cfs_ofile *of, const char *path, int flags, struct 
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
 	return 0;
+}
+
+/* Free a handle's own memory (not its open file or caller). */
+static void handle_drop(struct handle *h)
+{
+	for (int i = 0; i < READERS; i++)
+		rstr_put(h->rd[i].exe);
+	pthread_mutex_destroy(&h->rlock);
+	free(h->path);
+	free(h);
 }
 
 static int is_write_open(int flags)
@@ -1395,7 +1587,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	if (rc == 0)
 		rc = decide_open(c, cl, of, path, fi->flags, e, &d);
 	if (rc == 0 && (fi->flags & O_ACCMODE) != O_WRONLY)
-		cfs_access_note_read(c, cl->pid, cl->start_time, e->class_rank);
+		cfs_access_note_read(c, cl->tgid, cl->start_time, e->class_rank);
 	if (rc == 0 && (fi->flags & O_TRUNC)) {
 		struct cfs_err err = { "" };
 		struct cfs_scratch *s = scratch(c);
@@ -1407,12 +1599,18 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		rc = handle_new(of, path, fi->flags, cl, d.grant_id, e->class_rank, fi);
 	if (rc == 0) {
 		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-		if (is_write_open(fi->flags))
-			rc = lift_class(c, h, cl->pid, cl->start_time);
+		if (is_write_open(fi->flags)) {
+			struct rref r;
+			rc = reader_of(c, h, &r);
+			if (rc == 0) {
+				struct cfs_rowproc rp = rref_row(&r);
+				rc = lift_class(c, h, rref_max_read(c, h, &r, h->rank), &rp);
+				rref_done(&r);
+			}
+		}
 		if (rc < 0) {
 			holder_add(c, of, cl->uid, -1);
-			free(h->path);
-			free(h);
+			handle_drop(h);
 		}
 	}
 	free(e);
@@ -1457,7 +1655,9 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		return rc;
 	}
 	/* Derived content: the highest class this process has read. */
-	int rank = e->class_rank, r = cfs_access_max_read(c, cl->pid, cl->start_time);
+	struct cfs_lineage lin;
+	cfs_lineage_init(&lin, cl);
+	int rank = e->class_rank, r = cfs_access_max_read(c, &lin, rank);
 	if (r > rank && r < c->cfg->nclasses) {
 		const char *name = c->cfg->classes[r].name;
 		if (cfs_meta_set(meta, &mlen, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name)) < 0) {
@@ -1595,18 +1795,26 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 	if (!s)
 		return -ENOMEM;
 	int rc = handle_live(c, h, "read");
+	struct rref r;
+	if (rc == 0)
+		rc = reader_of(c, h, &r);
 	if (rc < 0)
 		return rc;
+	/* the reading process holds this class from now on (before it gets a byte) */
+	rref_note(c, h, &r, h->rank);
 	pthread_rwlock_rdlock(&h->of->f->lock);
 	ssize_t n = cfs_content_read(h->of->f, buf, size, off, s, &e);
 	pthread_rwlock_unlock(&h->of->f->lock);
 	if (n == -EIO) {
+		rref_done(&r);
 		tamper(c, h, &e);
 		return -EIO;
 	}
+	struct cfs_rowproc rp = rref_row(&r);
 	if (n >= 0 && c->cfg->reads == CFS_READS_EVERY &&
-	    cfs_access_audit(c, h->cl, "read", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
-		return -EIO;
+	    cfs_access_audit_proc(c, &rp, "read", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
+		n = -EIO;
+	rref_done(&r);
 	return (int)n;
 }
 
@@ -1621,16 +1829,25 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	if (!s)
 		return -ENOMEM;
 	int rc = handle_live(c, h, "write");
+	struct rref r;
 	if (rc == 0)
-		rc = lift_class(c, h, h->cl->pid, h->cl->start_time);
+		rc = reader_of(c, h, &r);
 	if (rc < 0)
 		return rc;
+	/* the writing process (thread group, or an ancestor it was forked from) */
+	struct cfs_rowproc rp = rref_row(&r);
+	rc = lift_class(c, h, rref_max_read(c, h, &r, h->rank), &rp);
+	if (rc < 0) {
+		rref_done(&r);
+		return rc;
+	}
 	pthread_rwlock_wrlock(&h->of->f->lock);
 	if (h->flags & O_APPEND) {
 		off_t sz;
 		rc = cfs_content_size(h->of->f, &sz);
 		if (rc < 0) {
 			pthread_rwlock_unlock(&h->of->f->lock);
+			rref_done(&r);
 			return rc;
 		}
 		off = sz;
@@ -1638,12 +1855,14 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	ssize_t n = cfs_content_write(h->of->f, buf, size, off, s, &e);
 	pthread_rwlock_unlock(&h->of->f->lock);
 	if (n == -EIO) {
+		rref_done(&r);
 		tamper(c, h, &e);
 		return -EIO;
 	}
 	if (n >= 0 && c->cfg->reads == CFS_READS_EVERY &&
-	    cfs_access_audit(c, h->cl, "write", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
-		return -EIO;
+	    cfs_access_audit_proc(c, &rp, "write", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
+		n = -EIO;
+	rref_done(&r);
 	return (int)n;
 }
 
@@ -1697,15 +1916,17 @@ static ssize_t op_copy_file_range(const char *path_in, struct fuse_file_info *fi
 		free(cl);
 		return -EACCES;
 	}
-	free(cl);
 	/* Inside the mount the copy carries the source's class. */
-	cfs_access_note_read(c, in->cl->pid, in->cl->start_time, rank);
+	cfs_access_note_read(c, cl->tgid, cl->start_time, rank);
 	if (rank > out->rank) {
-		cfs_access_note_read(c, out->cl->pid, out->cl->start_time, rank);
-		rc = lift_class(c, out, out->cl->pid, out->cl->start_time);
-		if (rc < 0)
+		struct cfs_rowproc rp = { cl->uid, cl->user, cl->pid, cl->exe };
+		rc = lift_class(c, out, rank, &rp);
+		if (rc < 0) {
+			free(cl);
 			return rc;
+		}
 	}
+	free(cl);
 	struct cfs_scratch *s = scratch(c);
 	size_t chunk = len < (1u << 20) ? len : (1u << 20);
 	char *buf = malloc(chunk ? chunk : 1);
@@ -1756,8 +1977,7 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	holder_add(c, h->of, h->cl->uid, -1);
 	ofile_put(c, h->of);
 	free(h->cl);
-	free(h->path);
-	free(h);
+	handle_drop(h);
 	return 0;
 }
 

@@ -168,5 +168,33 @@ second
 third"
 has writer_only_cannot_read "$(as cfs_alice cat "$MNT/drop/report.md" 2>&1)" "Permission denied"
 
+# ---- 3. derived content follows the process: its threads, its children ----
+# (alice reads /sens under her read grant; /pub is public, which she may write)
+DER=$T/derive
+cp "$B/tests/derive" "$DER" && chmod 755 "$DER"
+ok derive_threads_runs as cfs_alice "$DER" threads "$MNT/sens/f.md" "$MNT/pub/threads.md"
+eq derive_threads_class "$(cls "$MNT/pub/threads.md")" sensitive
+ok derive_forkwrite_runs as cfs_alice "$DER" forkwrite "$MNT/sens/f.md" "$MNT/pub/forkwrite.md"
+eq derive_forkwrite_class "$(cls "$MNT/pub/forkwrite.md")" sensitive
+has derive_forkwrite_audit "$(row cfs_alice setxattr /pub/forkwrite.md)" \
+	"derived content: class public -> sensitive (the writing process read class sensitive)"
+ok derive_forkread_runs as cfs_alice "$DER" forkread "$MNT/sens/f.md" "$MNT/pub/forkread.md"
+eq derive_forkread_class "$(cls "$MNT/pub/forkread.md")" sensitive
+has derive_forkread_audit "$(row cfs_alice create /pub/forkread.md)" "class sensitive (derived from what this process read)"
+# a process that read nothing above public still writes public
+ok derive_plain_runs as cfs_alice sh -c "echo plain >$MNT/pub/plain.md"
+eq derive_plain_class "$(cls "$MNT/pub/plain.md")" public
+
+# ---- 7. read rows name the process that read ----
+out=$(as cfs_alice "$DER" inherit "$MNT/sens/f.md" 2>&1); echo "$out" >"$T/inherit.out"
+opid=$(echo "$out" | sed -n 's/^parent //p')
+rpid=$(echo "$out" | sed -n 's/^child //p')
+ok reader_pids_known test -n "$opid" -a -n "$rpid"
+sleep 0.2
+eq reader_open_row "$(audit_q "select count(*) from events where action in ('open','replay') and path='/sens/f.md' and pid=${opid:-0}")" 1
+eq reader_read_row "$(audit_q "select count(*), min(exe), min(user) from events where action='read' and path='/sens/f.md' and pid=${rpid:-0}")" \
+	"1|$DER|cfs_alice"
+eq reader_not_opener "$(audit_q "select count(*) from events where action='read' and path='/sens/f.md' and pid=${opid:-0}")" 0
+
 cfs_umount
 no tools_no_sanitizer_report grep -qE 'Sanitizer|runtime error:' "$T/tools.err"
