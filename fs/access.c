@@ -1,6 +1,7 @@
 /* access.c — the daemon's access layer: caller identity, effective policy
  * resolution through directory sidecars, candidate grants, decisions, open
- * counting, replay and derived-class tracking, and the audit row for each.
+ * counting, replay and derived-class tracking (per process, bounded), and
+ * the audit row for each.
  * It knows nothing of FUSE. It must never admit an open it could not decide
  * and record (fail closed), and never put a key, token or content in a row. */
 #include "coachfs/access.h"

@@ -1,6 +1,8 @@
-/* caller.c — who is calling: uid, gid and groups (from FUSE, reliable), the
- * program and its start time (from /proc, advisory), the login name, and the
- * roles of [roles] resolved once into a table of uids and gids.
+/* caller.c — who is calling: uid and gid (from FUSE, reliable), the groups,
+ * the process a thread belongs to, its parent, ancestors, program and start
+ * time (from /proc: the groups as the kernel reports them, the rest
+ * advisory), the login name, and the roles of [roles] resolved once into a
+ * table of uids and gids.
  * It owns the role table. It must never decide access (that is policy.c),
  * never trust pid or program for more than advice, and never read
  * /etc/passwd or /etc/group while deciding a role (only at table build). */
