@@ -764,6 +764,7 @@ struct rref {
 	char user[CFS_USER_MAX];
 	struct rstr *exe;           /* a reference: rref_done drops it */
 	struct cfs_proc self;
+	pid_t ppid;
 	int noted;
 };
 
@@ -819,6 +820,7 @@ static int reader_of(struct cfs_ctx *c, struct handle *h, struct rref *out)
 	out->exe = r->exe;
 	out->exe->refs++;
 	out->self = r->lin.self;
+	out->ppid = r->lin.ppid;
 	out->noted = r->noted;
 	pthread_mutex_unlock(&h->rlock);
 	return 0;
@@ -861,14 +863,14 @@ static int rref_max_read(struct cfs_ctx *c, struct handle *h, const struct rref 
 	if (same)
 		lin = s->lin;
 	pthread_mutex_unlock(&h->rlock);
-	if (!same) {
+	if (!same) {  /* the slot went to another thread meanwhile: walk afresh */
 		memset(&lin, 0, sizeof lin);
-		lin.self = r->self;   /* ancestors unknown: this process alone */
-		lin.walked = 1;
+		lin.self = r->self;
+		lin.ppid = r->ppid;
 	}
 	int was = lin.walked;
 	int rank = cfs_access_max_read(c, &lin, floor);
-	if (!was && lin.walked) {
+	if (same && !was && lin.walked) {
 		pthread_mutex_lock(&h->rlock);
 		struct reader *w = &h->rd[r->slot];
 		if (w->pid == r->pid && w->lin.self.pid == r->self.pid)
