@@ -152,3 +152,98 @@ has proof_lint_catches_macro "$w" "Xx"
 # the man(1) check alone catches what groff does
 printf '.Dd December 3, 2026\n.Dt X 8\n.Os\n.Sh NAME\n.Nm x\n.Nd y\n.Sh DESCRIPTION\n.Xx z\n' >"$T/x.8"
 ok proof_man_warns sh -c "MANWIDTH=80 LC_ALL=C.UTF-8 man --warnings -l '$T/x.8' 2>&1 >/dev/null | grep -q ."
+
+# ---- the pages' examples, run as written on a real mount ----
+# Each command line of a page's EXAMPLES ("# " root, "$ " a responder) is
+# run in the order a new installation would, with the test's users, paths
+# and mount put in for the page's; each must succeed, and what it claims
+# must hold.
+
+# examples PAGE: "N PROMPT COMMAND" for each command line of example N.
+examples() {
+	awk '/^\.Sh EXAMPLES/ { on = 1; next } /^\.Sh / { on = 0 }
+	     on && /^\.Bd/ { n++; b = 1; next } b && /^\.Ed/ { b = 0; next }
+	     b && /^[#$] / { print n, substr($0, 1, 1), substr($0, 3) }' "$1"
+}
+subst() {
+	sed -E -e "s|/mnt/coaching|$MNT|g; s|/evidence/|$T/evidence/|g; s|@soc|@cfs_soc|g" \
+		-e 's/\bmaya\b/cfs_alice/g; s/\bjon\b/cfs_carol/g; s/\blee\b/cfs_dave/g' \
+		-e 's/\bcontractor1\b/cfs_bob/g; s/revoke 12 /revoke 1 /'
+}
+# run_example PAGE N: run example N's commands; their output in $T/ex.out
+run_example() {
+	local page=$1 n=$2 k=0 num prompt cmd rc
+	: >"$T/ex.out"
+	while read -r num prompt cmd; do
+		[ "$num" = "$n" ] || continue
+		k=$((k + 1))
+		cmd=$(subst <<<"$cmd")
+		if [ "$prompt" = '#' ]; then
+			(cd "$W" && bash -c "$cmd") >>"$T/ex.out" 2>&1
+		else
+			(cd "$W" && as cfs_alice bash -c "$cmd") >>"$T/ex.out" 2>&1
+		fi
+		rc=$?
+		if [ $rc = 0 ]; then pass "example_${page}_${n}_$k"; else
+			fail "example_${page}_${n}_$k" "'$cmd' exited $rc: $(tail -n 2 "$T/ex.out" | tr '\n' ' ')"
+		fi
+	done < <(examples "$MAN/$page")
+	[ $k -gt 0 ] || fail "example_${page}_$n" "no example $n in $page"
+}
+
+cfs_users
+cfs_config
+W=$T/work
+export PATH="$BIN:$PATH"   # the programs as the pages name them
+mkdir -p "$W" "$T/evidence"
+chmod 755 "$W"
+printf 'correct horse battery staple %s\n' "$T_NAME" >"$PASSFILE"
+chmod 600 "$PASSFILE"
+
+# A new store: coach-admin init as the page shows it.
+run_example coach-admin.8 1
+has example_init_prints_key "$(cat "$T/ex.out")" "audit public key"
+# the material the examples name (set-up, not from the pages)
+cfs_mount || exit 1
+mkdir -p "$MNT/playbooks" "$MNT/incidents/2026-11" "$MNT/inc/2026-11"
+echo "isolate first, then image" >"$MNT/playbooks/ransomware.md"
+echo "call notes" >"$MNT/incidents/2026-11/notes.md"
+echo "contain the host" >"$MNT/inc/2026-11/playbook.md"
+cfs_umount
+
+run_example coachfs.8 1                 # mount; a responder reads
+DAEMON_PID=$(pgrep -n -f "^$BIN/coachfs $MNT\$" || true)
+eq example_mount_read "$(cat "$T/ex.out")" "isolate first, then image"
+run_example coachfs.8 2                 # classify a folder
+has example_class_inherited "$(cat "$T/ex.out")" 'user.coachfs.class="sensitive"'
+no example_class_denies as cfs_alice cat "$MNT/incidents/2026-11/notes.md"
+
+run_example coach-admin.8 2             # check --clean
+has example_check_counts "$(cat "$T/ex.out")" "0 bad, 0 temporary files removed"
+run_example coach-admin.8 3             # policy set, set, get
+has example_policy_get "$(cat "$T/ex.out")" "readers=/usr/bin/less,/usr/bin/mpv"
+has example_policy_get_class "$(cat "$T/ex.out")" "class=sensitive"
+
+for n in 1 2 3 4; do run_example coach-grant.8 $n; done
+link=$(grep '/.links/' "$T/ex.out" | tail -n 1)
+has example_link_printed "$link" "$MNT/.links/"
+eq example_link_opens "$(as cfs_bob cat "$link" 2>&1)" "contain the host"
+eq example_revoked "$(sqlite3 "$T/var/policy.db" 'SELECT revoked_at IS NOT NULL FROM grants WHERE id = 1')" 1
+
+run_example coach-audit.8 1             # who opened it, who exported it
+has example_history_open "$(grep ' open ' "$T/ex.out")" "cfs_alice"
+run_example coach-audit.8 2             # denials as CSV
+has example_denials_csv "$(head -n 1 "$W/denials.csv")" "id,ts,host,uid,user"
+sqlite3 "$T/var/audit.db" ".backup '$T/evidence/audit-copy.db'"
+cp "$T/var/audit.db.pub" "$T/evidence/audit.pub"
+run_example coach-audit.8 3             # verify a copy with the pinned key
+has example_verify_copy "$(cat "$T/ex.out")" "audit log verified"
+
+run_example coachfs.8 3                 # unmount
+for _ in $(seq 1 100); do [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.05; done
+no example_unmounted cfs_mounted
+# sealed at unmount: the one unsealed row is verify's own audit_query row
+v=$("$BIN/coach-audit" verify --json 2>&1)
+has example_unmount_verified "$v" '"verified":true'
+has example_unmount_sealed "$v" '"unsealed":1,'
+
