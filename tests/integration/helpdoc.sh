@@ -80,3 +80,38 @@ mdoc_cm_words() { # FILE
 has_token() { # TEXT TOKEN
 	grep -qE -- "(^|[^A-Za-z0-9_-])$2([^A-Za-z0-9_-]|\$)" <<<"$1"
 }
+
+# The options a page's mdoc source marks up as flags (Fl arguments, up to
+# the next macro, each with its leading '-' as rendered): "-c", "--config".
+mdoc_fl_words() { # FILE
+	LC_ALL=C awk '
+	/^\./ {
+		n = split($0, f, /[ \t]+/)
+		on = 0
+		for (i = 1; i <= n; i++) {
+			t = f[i]
+			sub(/^\./, "", t)
+			if (t ~ /^[A-Z][a-z][a-z]?$/) {
+				on = (t == "Fl")
+				continue
+			}
+			if (on) {
+				gsub(/[,;:.()]+$/, "", t)
+				if (t != "" && t != "|")
+					print "-" t
+			}
+		}
+	}' "$1" | sort -u
+}
+
+# Does the program whose source is SRC accept OPTION? Its getopt string
+# for a short one, its option table or a string compare for a long one.
+source_accepts() { # SRC OPTION
+	local o=$2
+	case $o in
+	--*) grep -qE "\{ *\"${o#--}\"|\"$o\"" "$1" ;;
+	-?) grep -oE 'getopt(_long)? *\([^;]*' "$1" | grep -oE '"[^"]*"' | grep -q "${o#-}" ||
+		grep -qF "\"$o\"" "$1" ;;
+	*) return 1 ;;
+	esac
+}

@@ -4,7 +4,8 @@
 # command and usage word its --help prints (helpdoc.sh); coachfs.ini(5)
 # documents every section and key fs/config.c accepts, each under its own
 # section, and its example configuration is one the programs accept. So an
-# option, command or key added without documentation fails here, naming it.
+# option, command or key added without documentation fails here, naming it;
+# so does a page that documents an option its program does not accept.
 # Both checks are run once more on altered copies of the pages, to show
 # that they fail when a page falls behind. The pages' examples are then run
 # as written against a real mount, as root and as a throwaway user.
@@ -63,6 +64,18 @@ config_sections() {
 	echo class.NAME
 }
 
+# What PAGE documents as an option of PROG that PROG does not accept (a
+# removed or misspelt option), one a line: each flag must be in --help or
+# in the program's source (fs/main.c, tools/PROG.c).
+unaccepted() { # PAGE HELP-FILE SRC
+	local o opts
+	opts=$(help_facts <"$2" | awk '$1 == "opt" { print $3 }')
+	for o in $(mdoc_fl_words "$1"); do
+		grep -qxF -- "$o" <<<"$opts" && continue
+		source_accepts "$3" "$o" || echo "option $o"
+	done
+}
+
 # "SECTION KEY" for each ".It Cm KEY" under ".Ss [SECTION]" in PAGE.
 page_keys() { # PAGE
 	awk '/^\.Ss / { s = $2; gsub(/^\[|\]$/, "", s); next }
@@ -107,6 +120,12 @@ for page in $PAGES; do
 	if [ -z "$miss" ]; then pass "documents_all_$page"; else
 		while IFS= read -r m; do fail "documents_all_$page" "$prog --help has $m, $page does not"; done <<<"$miss"
 	fi
+	src=$TOP/tools/$prog.c
+	[ "$prog" = coachfs ] && src=$TOP/fs/main.c
+	extra=$(unaccepted "$MAN/$page" "$T/$prog.help" "$src")
+	if [ -z "$extra" ]; then pass "documents_only_real_options_$page"; else
+		while IFS= read -r m; do fail "documents_only_real_options_$page" "$page documents $m, which $prog does not accept"; done <<<"$extra"
+	fi
 done
 
 n=$(config_keys | wc -l)
@@ -138,6 +157,10 @@ has proof_missing_word "$(undocumented "$T/coach-admin-w.8" "$T/coach-admin.help
 miss=$(undocumented "$MAN/coach-audit.8" "$T/grown.help")
 has proof_new_command "$miss" "command head"
 has proof_new_option "$miss" "option --head"
+# an option the program does not have, long and short
+{ cat "$MAN/coach-grant.8"; printf '.Sh BUGS\n.Fl -expire-all\nand\n.Fl z\n'; } >"$T/cg-extra.8"
+eq proof_unaccepted_option "$(unaccepted "$T/cg-extra.8" "$T/coach-grant.help" "$TOP/tools/coach-grant.c" | tr '\n' ' ')" \
+	"option --expire-all option -z "
 # a key dropped from a section, and one documented under the wrong section
 sed '/^\.It Cm flush_ms/d' "$MAN/coachfs.ini.5" >"$T/k1.5"
 eq proof_missing_key "$(undocumented_keys "$T/k1.5")" "key [audit] flush_ms"
