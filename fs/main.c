@@ -26,6 +26,7 @@
 #include "coachfs/config.h"
 #include "coachfs/content.h"
 #include "coachfs/crypto.h"
+#include "coachfs/passphrase.h"
 #include "coachfs/grants.h"
 #include "coachfs/links.h"
 #include "coachfs/ops.h"
@@ -362,7 +363,7 @@ int main(int argc, char **argv)
 	}
 	char *pass;
 	size_t passlen;
-	if (cfs_pass_read(ctx.cfg->passphrase_file, 0, "coachfs passphrase: ", &pass, &passlen, &e) < 0) {
+	if (cfs_pass_obtain(ctx.cfg, 0, "coachfs passphrase: ", &pass, &passlen, &e) < 0) {
 		fprintf(stderr, "coachfs: %s\n", e.msg);
 		cfs_config_free(ctx.cfg);
 		return 1;

@@ -528,7 +528,13 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 * (an open+close is 3 requests instead of 5). A change made through the
 	 * mount invalidates them; one made on another host that shares the
 	 * store shows within the second. */
-	cfg->entry_timeout = 0;
+	/* With hide_denied = no every caller sees the same names, so names may be
+	 * kept for a second too (gocryptfs's entry timeout): an open still
+	 * reaches the daemon and is decided for its caller, whoever looked the
+	 * name up, and names under /.links reveal nothing to anyone who does
+	 * not already hold the token. With hide_denied = yes a name one caller
+	 * may see must never serve another's path walk. */
+	cfg->entry_timeout = c->cfg->hide_denied ? 0 : 1.0;
 	cfg->attr_timeout = 1.0;
 	cfg->negative_timeout = 0;
 	cfg->direct_io = 1;

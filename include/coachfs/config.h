@@ -47,6 +47,7 @@ struct cfs_config {
 	/* [store] */
 	char *store_path;           /* required, absolute */
 	char *passphrase_file;      /* optional, absolute; NULL = terminal */
+	char *passphrase_command;   /* optional: "/ABS/PROGRAM ARG...", its first output line */
 	enum cfs_cipher cipher;
 	/* [mount] */
 	int hide_denied;            /* default yes */
