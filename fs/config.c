@@ -65,12 +65,12 @@ static const struct { enum sect s; const char *name; } fixed_keys[K_NKEYS] = {
 };
 
 enum ckey { C_GRANT, C_ROLES, C_WRITERS, C_MAX_TTL, C_EXPORT, C_APPROVAL, C_READERS,
-	    C_MAX_OPENS, C_NKEYS };
+	    C_MAX_OPENS, C_AUDIT_READS, C_NKEYS };
 
 static const char *const class_keys[C_NKEYS] = {
 	[C_GRANT] = "grant", [C_ROLES] = "roles", [C_WRITERS] = "writers",
 	[C_MAX_TTL] = "max_ttl", [C_EXPORT] = "export", [C_APPROVAL] = "approval",
-	[C_READERS] = "readers", [C_MAX_OPENS] = "max_opens",
+	[C_READERS] = "readers", [C_MAX_OPENS] = "max_opens", [C_AUDIT_READS] = "audit_reads",
 };
 
 struct parse {
@@ -339,6 +339,17 @@ static int set_command(struct parse *p, const char *what, const char *value, cha
 	return *slot ? 0 : oom(p);
 }
 
+static int parse_reads(const char *s, enum cfs_reads *out)
+{
+	if (!strcmp(s, "every"))
+		*out = CFS_READS_EVERY;
+	else if (!strcmp(s, "open"))
+		*out = CFS_READS_OPEN;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 static int fixed_key(struct parse *p, const char *value)
 {
 	struct cfs_config *cfg = p->cfg;
@@ -392,11 +403,7 @@ static int fixed_key(struct parse *p, const char *value)
 	case K_AUDIT_DB:
 		return set_path(p, what, value, &cfg->audit_db);
 	case K_AUDIT_READS:
-		if (!strcmp(value, "every"))
-			cfg->reads = CFS_READS_EVERY;
-		else if (!strcmp(value, "open"))
-			cfg->reads = CFS_READS_OPEN;
-		else
+		if (parse_reads(value, &cfg->reads) < 0)
 			return fail(p, -EINVAL, p->lineno, "%s: '%s' is not every or open", what, q);
 		return 0;
 	case K_AUDIT_FLUSH: {
@@ -475,6 +482,10 @@ static int class_key(struct parse *p, const char *value)
 		if (cfs_export_parse(value, &c->export) < 0)
 			return fail(p, -EINVAL, p->lineno, "%s: '%s' is not allow, log or deny",
 				    what, q);
+		return 0;
+	case C_AUDIT_READS:
+		if (parse_reads(value, &c->reads) < 0)
+			return fail(p, -EINVAL, p->lineno, "%s: '%s' is not every or open", what, q);
 		return 0;
 	case C_APPROVAL:
 		if (!strcmp(value, "none"))
@@ -741,6 +752,9 @@ static int post_checks(struct parse *p)
 		const struct cfs_class *c = &cfg->classes[i];
 		check_refs(&e, c, &c->roles, "roles", p->class_key_line[i][C_ROLES]);
 		check_refs(&e, c, &c->writers, "writers", p->class_key_line[i][C_WRITERS]);
+		/* a class without its own audit level takes [audit] reads */
+		if (!p->class_key_line[i][C_AUDIT_READS])
+			cfg->classes[i].reads = cfg->reads;
 	}
 	if (p->key_line[K_STORE_PASSFILE] && p->key_line[K_STORE_PASSCMD])
 		post_err(&e, p->key_line[K_STORE_PASSFILE] > p->key_line[K_STORE_PASSCMD]
