@@ -96,9 +96,9 @@ $(B)/bin/%: tools/%.c $(B)/libcoachfs.a $(HDRS) $(FLAGS_STAMP) $(VERSION_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(VERSION_DEF) $(LDFLAGS) -o $@ $< $(B)/libcoachfs.a $(LDLIBS)
 
-$(B)/tests/%: tests/unit/%.c tests/unit/t.h $(B)/libcoachfs.a $(HDRS) $(FLAGS_STAMP)
+$(B)/tests/%: tests/unit/%.c tests/unit/t.h $(B)/libcoachfs.a $(HDRS) $(FLAGS_STAMP) $(VERSION_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(B)/libcoachfs.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(VERSION_DEF) -Itests/unit $(LDFLAGS) -o $@ $< $(B)/libcoachfs.a $(LDLIBS)
 
 $(B)/tests/%: tests/integration/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
