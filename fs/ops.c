@@ -1190,7 +1190,7 @@ struct approval {
 };
 
 /* The effective class of path, whatever it is (file or directory). */
-static int path_class(struct cfs_ctx *c, const char *path, struct cfs_eff *e)
+static int path_class(struct cfs_ctx *c, const char *path, struct cfs_eff *e, int *is_dir)
 {
 	struct stat st;
 	unsigned char meta[CFS_META_MAX];
@@ -1198,6 +1198,7 @@ static int path_class(struct cfs_ctx *c, const char *path, struct cfs_eff *e)
 	int rc = cfs_store_lstat(c->store, path, &st);
 	if (rc < 0)
 		return rc;
+	*is_dir = S_ISDIR(st.st_mode);
 	if (S_ISDIR(st.st_mode)) {
 		if ((rc = cfs_dir_meta_load(c, path, meta, &len)) < 0)
 			return rc;
@@ -1239,10 +1240,15 @@ static int approval_check(struct approval *ap, const char *path, const char *gra
 		return cfs_errf(err, -EACCES, "%s has expired", ap->what);
 	if (!(e = malloc(sizeof *e)))
 		return cfs_errf(err, -ENOMEM, "out of memory");
-	rc = path_class(ap->c, path, e);
+	/* for a two-person class: the path's own, or, for a directory, any
+	 * class of the configuration (its subtree may hold such files) */
+	int is_dir = 0, any = 0;
+	for (int i = 0; i < ap->c->cfg->nclasses; i++)
+		any |= ap->c->cfg->classes[i].approval == CFS_APPROVAL_TWO_PERSON;
+	rc = path_class(ap->c, path, e, &is_dir);
 	if (rc < 0)
 		rc = cfs_errf(err, -EINVAL, "%s: %s: %s", ap->what, path, strerror(-rc));
-	else if (e->fp.cls->approval != CFS_APPROVAL_TWO_PERSON)
+	else if (e->fp.cls->approval != CFS_APPROVAL_TWO_PERSON && !(is_dir && any))
 		rc = cfs_errf(err, -EINVAL, "%s: class %s of %s needs no two-person approval", ap->what,
 			      e->fp.cls->name, path);
 	free(e);
