@@ -1217,6 +1217,17 @@ static int path_class(struct cfs_ctx *c, const char *path, struct cfs_eff *e, in
 	return cfs_eff_resolve(c, path, meta, len, e);
 }
 
+/* Who may approve at all, whatever the row: an admin, never root. */
+static int approver_check(struct approval *ap, struct cfs_err *err)
+{
+	if (ap->cl->uid == 0)
+		return cfs_errf(err, -EPERM, "%s: root is a shared identity, not a second person: approve "
+				"as yourself", ap->what);
+	if (!cfs_caller_has_role(ap->cl, "admin"))
+		return cfs_errf(err, -EPERM, "%s: %s is not in the admin role", ap->what, ap->cl->user);
+	return 0;
+}
+
 /* Everything the approver must be, and the approval's audit row (committed
  * inside the policy.db transaction: an approval never stands unrecorded). */
 static int approval_check(struct approval *ap, const char *path, const char *granted_by, int is_subject,
@@ -1225,11 +1236,8 @@ static int approval_check(struct approval *ap, const char *path, const char *gra
 	const struct cfs_caller *cl = ap->cl;
 	struct cfs_eff *e;
 	int rc;
-	if (cl->uid == 0)
-		return cfs_errf(err, -EPERM, "%s: root is a shared identity, not a second person: approve "
-				"as yourself", ap->what);
-	if (!cfs_caller_has_role(cl, "admin"))
-		return cfs_errf(err, -EPERM, "%s: %s is not in the admin role", ap->what, cl->user);
+	if ((rc = approver_check(ap, err)) < 0)
+		return rc;
 	if (strcmp(cl->user, granted_by) == 0)
 		return cfs_errf(err, -EPERM, "%s: %s granted it and cannot also approve it", ap->what,
 				cl->user);
@@ -1295,7 +1303,9 @@ static int link_approve(struct cfs_ctx *c, const char *name, const char *value, 
 		return -ENOMEM;
 	struct approval ap = { c, cl, what };
 	struct cfs_err err = { "" };
-	int rc = is_link ? cfs_links_approve(c->links, (int64_t)id, cl->user, cfs_now_s(), approve_link_cb, &ap, &err)
+	int rc = approver_check(&ap, &err);
+	if (rc == 0)
+		rc = is_link ? cfs_links_approve(c->links, (int64_t)id, cl->user, cfs_now_s(), approve_link_cb, &ap, &err)
 			 : cfs_grants_approve(c->grants, (int64_t)id, cl->user, cfs_now_s(), approve_grant_cb, &ap,
 					      &err);
 	if (rc < 0) {
