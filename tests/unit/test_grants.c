@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "coachfs/grants.h"
+#include "coachfs/links.h"
 
 /* the row MAC key a test store would derive (keys->rowmac) */
 static const unsigned char KEY[32] = "test rowmac key, 32 bytes long!";
@@ -1059,6 +1060,159 @@ static void test_seal_legacy(void)
 	}
 }
 
+/* ---- links: sealed rows, audit hook, approval, legacy sealing --------------- */
+
+static int link_fail_hook(const struct cfs_link *rec, void *arg, struct cfs_err *err)
+{
+	*(int64_t *)arg = rec->id;
+	return cfs_errf(err, -EIO, "audit: refused");
+}
+
+static struct cfs_links *open_links_db(void)
+{
+	struct cfs_links *l = NULL;
+	struct cfs_err err = { "" };
+	if (cfs_links_open(dbpath, &l, &err) < 0 || cfs_links_set_key(l, KEY, &err) < 0) {
+		fprintf(stderr, "links: %s\n", err.msg);
+		cfs_links_close(l);
+		return NULL;
+	}
+	return l;
+}
+
+static void mk_link(struct cfs_link *r, const char *token, int64_t uid)
+{
+	memset(r, 0, sizeof *r);
+	T_EQ_INT(cfs_link_token_hash(KEY, token, r->hash), 0);
+	snprintf(r->path, sizeof r->path, "/inc/a.md");
+	snprintf(r->user, sizeof r->user, "%s", uid >= 0 ? "alice" : "");
+	r->uid = uid;
+	r->start = r->created = NOW - 1;
+	r->end = NOW + 100;
+	r->uses = 2;
+	snprintf(r->issued_by, sizeof r->issued_by, "root");
+}
+
+static void test_links_sealed(void)
+{
+	struct cfs_err err = { "" };
+	struct cfs_link r, got;
+	unsigned char h[CFS_LINK_HASH_BYTES];
+	char why[300];
+	int64_t seen = 0;
+	fresh_db();
+	struct cfs_grants *g = open_db(1); /* the schema */
+	struct cfs_links *l = open_links_db();
+	if (!g || !l) {
+		T_CHECK(0);
+		cfs_grants_close(g);
+		cfs_links_close(l);
+		return;
+	}
+	/* a failing audit hook: no link at all */
+	mk_link(&r, "AAAAAAAAAAAAAAAAAAAAAA", 1001);
+	T_EQ_INT(cfs_links_add(l, &r, link_fail_hook, &seen, &err), -EIO);
+	T_EQ_INT(seen, 1);
+	T_EQ_INT(cfs_links_get(l, 1, &got, &err), -ENOENT);
+	/* stored, sealed, used */
+	mk_link(&r, "BBBBBBBBBBBBBBBBBBBBBB", 1001);
+	T_EQ_INT(cfs_links_add(l, &r, NULL, NULL, &err), 0);
+	int64_t id = r.id;
+	T_EQ_INT(cfs_links_get(l, id, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	T_EQ_INT(cfs_link_token_hash(KEY, "BBBBBBBBBBBBBBBBBBBBBB", h), 0);
+	T_EQ_INT(cfs_links_use(l, h, 1001, NOW, 0, &got, why, sizeof why, &err), 0);
+	T_EQ_INT(got.used, 1);
+	/* the class's cap: at most 1 use */
+	T_EQ_INT(cfs_links_use(l, h, 1001, NOW, 1, &got, why, sizeof why, &err), -EACCES);
+	T_CONTAINS(why, "is used up (its class allows 1 opens)");
+	T_EQ_INT(cfs_links_get(l, id, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	/* edited by hand: refused, not authentic */
+	char sql[200];
+	snprintf(sql, sizeof sql, "UPDATE links SET uses = 50 WHERE id = %lld", (long long)id);
+	T_EQ_INT(raw_sql(sql), SQLITE_OK);
+	T_EQ_INT(cfs_links_get(l, id, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_BADMAC);
+	T_EQ_INT(cfs_link_check(&got, 1001, NOW, why, sizeof why), -EBADMSG);
+	T_CONTAINS(why, "failed authentication: INVALID (MAC)");
+	T_EQ_INT(cfs_links_use(l, h, 1001, NOW, 0, &got, why, sizeof why, &err), -EBADMSG);
+	T_EQ_INT(cfs_links_approve(l, id, "carol", NOW, NULL, NULL, &err), -EBADMSG);
+	/* revocation text is bounded and printable */
+	char longr[300];
+	memset(longr, 'x', 299);
+	longr[299] = 0;
+	T_EQ_INT(cfs_links_revoke(l, id, "root", longr, NOW, &err), -EINVAL);
+	T_EQ_INT(cfs_links_revoke(l, id, "root", "a\nb", NOW, &err), -EINVAL);
+	/* approval of an authentic link, once */
+	mk_link(&r, "CCCCCCCCCCCCCCCCCCCCCC", -1);
+	T_EQ_INT(cfs_links_add(l, &r, NULL, NULL, &err), 0);
+	T_EQ_INT(cfs_links_approve(l, r.id, "carol", NOW + 3, NULL, NULL, &err), 0);
+	T_EQ_INT(cfs_links_get(l, r.id, &got, &err), 0);
+	T_EQ_STR(got.approved_by, "carol");
+	T_EQ_INT(got.approved_at, NOW + 3);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	T_EQ_INT(cfs_links_approve(l, r.id, "carol", NOW, NULL, NULL, &err), -EALREADY);
+	T_EQ_INT(cfs_links_revoke(l, r.id, "root", "done", NOW, &err), 0);
+	T_EQ_INT(cfs_links_get(l, r.id, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	T_EQ_INT(got.revoked_at, NOW);
+	/* as policy.c sees it */
+	struct cfs_grant gv;
+	cfs_link_as_grant(&got, &gv);
+	T_EQ_INT(gv.link, 1);
+	T_EQ_INT(gv.kind, CFS_SUBJ_ANY);
+	T_EQ_INT(gv.max_opens, 2);
+	T_EQ_INT(gv.approved_at, NOW + 3);
+	T_EQ_STR(gv.approved_by, "carol");
+	T_EQ_STR(gv.granted_by, "root");
+	cfs_links_close(l);
+	cfs_grants_close(g);
+}
+
+static void test_links_seal_legacy(void)
+{
+	struct cfs_err err = { "" };
+	struct cfs_link got;
+	int64_t sealed = -1;
+	fresh_db();
+	/* links as the first format wrote them: no approval, no MAC columns */
+	T_EQ_INT(raw_sql("CREATE TABLE links (id INTEGER PRIMARY KEY, token_hash BLOB NOT NULL UNIQUE, "
+			 "path TEXT NOT NULL, user TEXT NOT NULL, uid INTEGER NOT NULL, start INTEGER "
+			 "NOT NULL, \"end\" INTEGER NOT NULL, uses INTEGER NOT NULL, used INTEGER NOT "
+			 "NULL DEFAULT 0, issued_by TEXT NOT NULL, created INTEGER NOT NULL, revoked_at "
+			 "INTEGER, revoked_by TEXT, revoke_reason TEXT);"
+			 "INSERT INTO links VALUES(1, randomblob(32), '/a', 'alice', 1001, 1, "
+			 "99999999999, 3, 1, 'root', 1, NULL, NULL, NULL);"
+			 "INSERT INTO links VALUES(2, randomblob(32), '/b', '', -1, 1, 99999999999, 1, 0, "
+			 "'root', 1, NULL, NULL, NULL);"), SQLITE_OK);
+	struct cfs_links *nk = NULL;
+	T_EQ_INT(cfs_links_open(dbpath, &nk, &err), 0);
+	if (nk) {
+		T_EQ_INT(cfs_links_seal_legacy(nk, &sealed, &err), -EPERM);
+		cfs_links_close(nk);
+	}
+	struct cfs_links *l = open_links_db();
+	if (!l) {
+		T_CHECK(0);
+		return;
+	}
+	T_EQ_INT(cfs_links_get(l, 1, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_UNSEALED);
+	T_EQ_INT(raw_sql("UPDATE links SET mac = randomblob(32) WHERE id = 2"), SQLITE_OK);
+	T_EQ_INT(cfs_links_seal_legacy(l, &sealed, &err), 0);
+	T_EQ_INT(sealed, 1); /* the row with a (bad) MAC is left alone */
+	T_EQ_INT(cfs_links_get(l, 1, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	T_EQ_INT(got.used, 1);
+	T_EQ_INT(got.approved_at, 0);
+	T_EQ_INT(cfs_links_get(l, 2, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_BADMAC);
+	T_EQ_INT(cfs_links_seal_legacy(l, &sealed, &err), 0);
+	T_EQ_INT(sealed, 0);
+	cfs_links_close(l);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/cfs-grants-XXXXXX");
@@ -1083,6 +1237,8 @@ int main(void)
 	T_RUN(test_opens_tamper);
 	T_RUN(test_approve);
 	T_RUN(test_seal_legacy);
+	T_RUN(test_links_sealed);
+	T_RUN(test_links_seal_legacy);
 	fresh_db();
 	rmdir(dir);
 	T_END();
