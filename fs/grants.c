@@ -1410,7 +1410,10 @@ int cfs_grants_seal_legacy(struct cfs_grants *g, int64_t *sealed, struct cfs_err
 	pthread_mutex_lock(&g->mu);
 	if ((rc = need_key(g, err)) < 0 || (rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
 		goto out;
-	/* open counters first: a grant's total is the sum of its counters */
+	/* open counters first: a grant's total is the sum of its counters.
+	 * Read them all, then write (never while stepping over the table). */
+	struct ocount { int64_t id; uint32_t v; char path[4096]; } *oc = NULL;
+	size_t on = 0, ocap = 0;
 	if ((rc = prepare(g, "SELECT grant_id, path, count FROM opens WHERE mac IS NULL", &st,
 			  err)) < 0)
 		goto fail;
@@ -1420,23 +1423,35 @@ int cfs_grants_seal_legacy(struct cfs_grants *g, int64_t *sealed, struct cfs_err
 			break;
 		if (s != SQLITE_ROW) {
 			rc = db_err(g, s, "reading open counts", err);
-			goto fail;
+			break;
 		}
-		int64_t id, v;
-		char path[4096];
-		if (col_int(st, 0, 1, 1, INT64_MAX, 0, &id) || col_text(st, 1, 1, path, sizeof path) ||
-		    cfs_path_valid(path) < 0 || col_int(st, 2, 1, 0, UINT32_MAX, 0, &v)) {
+		if (on == ocap) {
+			size_t ncap = ocap ? ocap * 2 : 16;
+			struct ocount *nr = realloc(oc, ncap * sizeof *nr);
+			if (!nr) {
+				rc = cfs_errf(err, -ENOMEM, "%s: out of memory", g->file);
+				break;
+			}
+			oc = nr;
+			ocap = ncap;
+		}
+		int64_t v;
+		if (col_int(st, 0, 1, 1, INT64_MAX, 0, &oc[on].id) ||
+		    col_text(st, 1, 1, oc[on].path, sizeof oc[on].path) ||
+		    cfs_path_valid(oc[on].path) < 0 || col_int(st, 2, 1, 0, UINT32_MAX, 0, &v)) {
 			rc = cfs_errf(err, -EIO, "%s: a malformed open count: not sealed", g->file);
-			goto fail;
+			break;
 		}
-		/* writing the same (grant_id, path) row while stepping: SQLite
-		 * allows it, and the row does not move or come back (mac set) */
-		if ((rc = opens_write(g, id, path, (uint32_t)v, err)) < 0)
-			goto fail;
-		count++;
+		oc[on++].v = (uint32_t)v;
 	}
 	sqlite3_finalize(st);
 	st = NULL;
+	for (size_t i = 0; rc == 0 && i < on; i++)
+		if ((rc = opens_write(g, oc[i].id, oc[i].path, oc[i].v, err)) == 0)
+			count++;
+	free(oc);
+	if (rc < 0)
+		goto fail;
 	if ((rc = prepare(g, "SELECT " GRANT_COLS " FROM grants WHERE mac IS NULL ORDER BY id", &st,
 			  err)) < 0)
 		goto fail;
