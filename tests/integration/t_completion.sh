@@ -99,7 +99,7 @@ case_ admin_policy_get_no_value "" coach-admin policy get /inc class ""
 case_ admin_policy_mount_then_keys "class export readers max_opens" coach-admin policy --mount /m set /inc ""
 
 # coach-grant
-case_ grant_commands "add list show revoke link" coach-grant ""
+case_ grant_commands "add list show revoke link approve" coach-grant ""
 case_ grant_global "--help --version" coach-grant --
 case_ grant_add_opts "--ttl --start --max-opens --write --reason --approved-by -c" coach-grant add -
 case_ grant_add_user "cfs_alice" coach-grant add cfs_al
@@ -136,8 +136,8 @@ case_ audit_verify_opts "--pubkey --head -c --config --db --json --csv" coach-au
 case_ audit_pubkey_file "key.pub" coach-audit verify --pubkey k
 case_ audit_head_file "key.pub" coach-audit verify --head k
 case_ audit_head_opts "--pubkey -c --config --db --json" coach-audit head ""
-case_ audit_actions "grant_add grant_revoke" coach-audit log --action grant
-case_ audit_actions_all "mount unmount open replay read write release create unlink rename export setxattr tamper grant_add grant_revoke link_issue link_use audit_query" coach-audit log --action ""
+case_ audit_actions "grant_add grant_revoke grant_approve" coach-audit log --action grant
+case_ audit_actions_all "mount unmount open replay read write release create unlink rename export setxattr tamper grant_add grant_revoke grant_approve link_issue link_use audit_query" coach-audit log --action ""
 case_ audit_results "allow flag deny error" coach-audit log --result ""
 case_ audit_result_d "deny" coach-audit summary --result d
 case_ audit_user "cfs_dave" coach-audit log --user cfs_d
@@ -208,10 +208,10 @@ done
 miss=$(not_offered coach-audit "$T/a.help")
 has proof_new_command "$miss" "command prune"
 has proof_new_option "$miss" "option --prune of verify"
-{ cat "$T/coach-grant.help"; printf '  approve ID [--note TEXT]\nOptions:\n  --quiet   say less\n'; } >"$T/g.help"
+{ cat "$T/coach-grant.help"; printf '  renew ID [--note TEXT]\nOptions:\n  --quiet   say less\n'; } >"$T/g.help"
 miss=$(not_offered coach-grant "$T/g.help")
-has proof_new_command2 "$miss" "command approve"
-has proof_new_option2 "$miss" "option --note of approve"
+has proof_new_command2 "$miss" "command renew"
+has proof_new_option2 "$miss" "option --note of renew"
 has proof_new_global "$miss" "option --quiet"
 { cat "$T/coach-admin.help"; printf '  policy [--mount DIR] get PATH | freeze PATH\n'; } >"$T/ad.help"
 has proof_new_word "$(not_offered coach-admin "$T/ad.help")" "word 'freeze' of policy"
