@@ -2177,14 +2177,15 @@ int cfs_audit_read_pubkey(const char *file_or_hex, unsigned char pk[CFS_AUDIT_PK
 
 /* -------------------------------------------------------------- queries */
 
-/* WHERE clause for f with numbered parameters ?1..?8 bound by bind_filter. */
+/* WHERE clause for f with numbered parameters ?1..?9 bound by bind_filter. */
 static void filter_sql(const struct cfs_audit_filter *f, char *out, size_t cap)
 {
 	int has_path = f->path && strcmp(f->path, "/") != 0;
 	/* "action <> 'read'" is implied by "action = ?7" when ?7 is not read;
 	 * written out, it lets the planner use the partial index events_rare. */
 	int rare = f->action && strcmp(f->action, "read") != 0;
-	snprintf(out, cap, " WHERE 1%s%s%s%s%s%s%s",
+	snprintf(out, cap, " WHERE 1%s%s%s%s%s%s%s%s",
+		 f->after_id > 0 ? " AND id > ?9" : "",
 		 has_path ? " AND (path = ?1 OR (path >= ?2 AND path < ?3))" : "",
 		 f->since_us != CFS_AUDIT_NONE ? " AND ts >= ?4" : "",
 		 f->until_us != CFS_AUDIT_NONE ? " AND ts < ?5" : "",
@@ -2227,6 +2228,8 @@ static int bind_filter(sqlite3_stmt *st, const struct cfs_audit_filter *f, char 
 		rc = sqlite3_bind_text(st, 7, f->action, -1, SQLITE_STATIC);
 	if (!rc && f->result)
 		rc = sqlite3_bind_text(st, 8, f->result, -1, SQLITE_STATIC);
+	if (!rc && f->after_id > 0)
+		rc = sqlite3_bind_int64(st, 9, f->after_id);
 	return rc;
 }
 

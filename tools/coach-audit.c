@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,11 @@ static const char usage_text[] =
 	"                 create, unlink, rename, export, setxattr, tamper, grant_add,\n"
 	"                 grant_revoke, grant_approve, link_issue, link_use, audit_query\n"
 	"  --result R     allow, flag, deny or error\n"
+	"  --after ID     (history, log) only events with an id above ID\n"
+	"  --follow       (history, log) after the matching events, keep printing\n"
+	"                 new ones as they are committed, until interrupted; with\n"
+	"                 --json one object per line (JSON Lines), resumable with\n"
+	"                 --after the last id seen\n"
 	"T is now, 2h (ago), +2h, 2026-11-27T10:00:00Z, 2026-11-27 10:00 (local time)\n"
 	"or @EPOCHSECONDS.\n"
 	"\n"
@@ -290,6 +296,8 @@ static const char CSV_HEADER[] =
 struct out {
 	enum fmt fmt;
 	int64_t n;
+	int lines;            /* JSON Lines: one object per line, no array */
+	int64_t last_id;      /* the newest id printed */
 };
 
 static void row_text(const struct cfs_audit_row *r)
@@ -330,13 +338,12 @@ static void row_text(const struct cfs_audit_row *r)
 	putchar('\n');
 }
 
-static void row_json(const struct cfs_audit_row *r, int first)
+static void row_json_obj(const struct cfs_audit_row *r)
 {
 	const struct cfs_event *e = &r->ev;
 	char ph[65], h[65];
 	hex(r->prev_hash, r->prev_hash_len, ph);
 	hex(r->hash, r->hash_len, h);
-	fputs(first ? "[\n" : ",\n", stdout);
 	printf("{\"id\":%lld,\"ts\":", (long long)r->id);
 	put_json_int(stdout, e->ts);
 	fputs(",\"host\":", stdout);
@@ -409,12 +416,17 @@ static int row_cb(const struct cfs_audit_row *r, void *arg)
 			printf("%7s  %-19s  %-12s  %-12s  %-6s  %s\n", "ID", "TIME", "USER", "ACTION",
 			       "RESULT", "PATH  DETAILS");
 		row_text(r);
+	} else if (o->fmt == FMT_JSON && o->lines) {
+		row_json_obj(r);
+		putchar('\n');
 	} else if (o->fmt == FMT_JSON) {
-		row_json(r, o->n == 0);
+		fputs(o->n == 0 ? "[\n" : ",\n", stdout);
+		row_json_obj(r);
 	} else {
 		row_csv(r);
 	}
 	o->n++;
+	o->last_id = r->id;
 	return ferror(stdout) ? -EIO : 0;
 }
 
@@ -559,9 +571,9 @@ static void who_am_i(struct who *w)
 
 struct opts {
 	const char *cfile, *db, *pubkey, *head;
-	const char *since, *until, *user, *action, *result;
+	const char *since, *until, *user, *action, *result, *after;
 	enum fmt fmt;
-	int json, csv;
+	int json, csv, follow;
 	const char *cmd, *path_arg;
 };
 
@@ -934,6 +946,41 @@ static int cmd_head(const struct opts *o, const char *db, int live)
 	return EXIT_OK;
 }
 
+static volatile sig_atomic_t stop_follow;
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_follow = 1;
+}
+
+/* --follow: print what was committed since the last row printed, every
+ * FOLLOW_MS, until SIGINT, SIGTERM or a closed pipe. Rows are committed in
+ * id order, so "id > the last one printed" neither skips nor repeats. */
+#define FOLLOW_MS 200
+static int follow(struct cfs_audit *a, struct cfs_audit_filter *f, struct out *out,
+		  struct cfs_err *err)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	while (!stop_follow) {
+		if (fflush(stdout) != 0)
+			return -EIO;
+		struct timespec nap = { 0, FOLLOW_MS * 1000000L };
+		nanosleep(&nap, NULL);
+		if (stop_follow)
+			break;
+		f->after_id = out->last_id;
+		int rc = cfs_audit_query(a, f, row_cb, out, err);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int cmd_query(const struct opts *o, const char *db, int live)
 {
 	struct cfs_audit_filter f;
@@ -982,17 +1029,28 @@ static int cmd_query(const struct opts *o, const char *db, int live)
 		f.result = o->result;
 		w += (size_t)snprintf(words + w, sizeof words - w, " result=%s", o->result);
 	}
+	if (o->after) {
+		uint64_t id;
+		if (cfs_parse_uint(o->after, INT64_MAX, &id) < 0)
+			return say(EXIT_USAGE, "--after '%.80s': not an event id", o->after);
+		f.after_id = (int64_t)id;
+		w += (size_t)snprintf(words + w, sizeof words - w, " after=%lld", (long long)id);
+	}
+	if (o->follow)
+		w += (size_t)snprintf(words + w, sizeof words - w, " follow");
 	(void)w;
 	if ((rc = open_for_query(db, live, 1, o->cmd, f.path, words, &a)) != 0)
 		return rc;
 	if (strcmp(o->cmd, "summary") == 0) {
 		rc = summary(a, &f, o->fmt, words, &err);
 	} else {
-		struct out out = { o->fmt, 0 };
+		struct out out = { o->fmt, 0, o->follow, f.after_id };
 		if (o->fmt == FMT_CSV)
 			fputs(CSV_HEADER, stdout);
 		rc = cfs_audit_query(a, &f, row_cb, &out, &err);
-		if (rc == 0) {
+		if (rc == 0 && o->follow)
+			rc = follow(a, &f, &out, &err);
+		else if (rc == 0) {
 			if (o->fmt == FMT_JSON)
 				fputs(out.n ? "\n]\n" : "[]\n", stdout);
 			else if (o->fmt == FMT_TEXT && out.n == 0)
@@ -1011,7 +1069,8 @@ static int cmd_query(const struct opts *o, const char *db, int live)
 
 int main(int argc, char **argv)
 {
-	enum { O_DB = 256, O_PUBKEY, O_HEAD, O_SINCE, O_UNTIL, O_USER, O_ACTION, O_RESULT, O_JSON, O_CSV };
+	enum { O_DB = 256, O_PUBKEY, O_HEAD, O_SINCE, O_UNTIL, O_USER, O_ACTION, O_RESULT, O_JSON, O_CSV,
+	       O_AFTER, O_FOLLOW };
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, O_DB },
@@ -1024,6 +1083,8 @@ int main(int argc, char **argv)
 		{ "result", required_argument, NULL, O_RESULT },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "csv", no_argument, NULL, O_CSV },
+		{ "after", required_argument, NULL, O_AFTER },
+		{ "follow", no_argument, NULL, O_FOLLOW },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 } };
@@ -1045,6 +1106,8 @@ int main(int argc, char **argv)
 		case O_RESULT: o.result = optarg; break;
 		case O_JSON: o.json = 1; break;
 		case O_CSV: o.csv = 1; break;
+		case O_AFTER: o.after = optarg; break;
+		case O_FOLLOW: o.follow = 1; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
@@ -1093,6 +1156,8 @@ int main(int argc, char **argv)
 		return say(EXIT_USAGE, "--pubkey is for verify and head");
 	if (!is_verify && o.head)
 		return say(EXIT_USAGE, "--head is for verify");
+	if ((o.after || o.follow) && (is_verify || is_head || strcmp(o.cmd, "summary") == 0))
+		return say(EXIT_USAGE, "--after and --follow are for history and log");
 	if (is_head && o.csv)
 		return say(EXIT_USAGE, "head prints a line or --json, not --csv");
 	if (o.db && !*o.db)

@@ -178,6 +178,7 @@ struct cfs_audit_filter {
 	const char *user;      /* NULL = any */
 	const char *action;
 	const char *result;
+	int64_t after_id;      /* 0 = from the first event; else only ids > after_id */
 };
 void cfs_audit_filter_init(struct cfs_audit_filter *f);
 

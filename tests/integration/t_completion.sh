@@ -124,14 +124,15 @@ case_ grant_unknown_cmd "" coach-grant frobnicate ""
 
 # coach-audit
 case_ audit_commands "history log summary verify head" coach-audit ""
-case_ audit_all_opts "-c --config --db --json --csv --pubkey --head --since --until --user --action --result -h --help -V --version" coach-audit -
+case_ audit_all_opts "-c --config --db --json --csv --pubkey --head --since --until --user --action --result --after --follow -h --help -V --version" coach-audit -
 case_ audit_db_file "copy.db" coach-audit --db cop
 case_ audit_db_eq "copy.db" coach-audit --db = cop
 case_ audit_cmd_after_db "verify" coach-audit --db copy.db v
 case_ audit_history_path "" coach-audit history ""
-case_ audit_history_opts "--since --until --user --action --result --config --db --json --csv" coach-audit history /inc --
-case_ audit_history_after_path "--since --until --user --action --result -c --config --db --json --csv" coach-audit history /inc ""
-case_ audit_log_opts "--since --until --user --action --result -c --config --db --json --csv" coach-audit log ""
+case_ audit_history_opts "--since --until --user --action --result --after --follow --config --db --json --csv" coach-audit history /inc --
+case_ audit_history_after_path "--since --until --user --action --result --after --follow -c --config --db --json --csv" coach-audit history /inc ""
+case_ audit_log_opts "--since --until --user --action --result --after --follow -c --config --db --json --csv" coach-audit log ""
+case_ audit_summary_opts "--since --until --user --action --result -c --config --db --json --csv" coach-audit summary ""
 case_ audit_verify_opts "--pubkey --head -c --config --db --json --csv" coach-audit verify ""
 case_ audit_pubkey_file "key.pub" coach-audit verify --pubkey k
 case_ audit_head_file "key.pub" coach-audit verify --head k
