@@ -42,7 +42,7 @@ static const char *const sect_names[] = {
 
 /* Keys of the fixed sections, one line-number slot each (0 = not seen). */
 enum key {
-	K_STORE_PATH, K_STORE_PASSFILE, K_STORE_CIPHER,
+	K_STORE_PATH, K_STORE_PASSFILE, K_STORE_CIPHER, K_STORE_STATE,
 	K_MOUNT_HIDE,
 	K_POLICY_DB, K_POLICY_DEFCLASS,
 	K_AUDIT_DB, K_AUDIT_READS, K_AUDIT_FLUSH,
@@ -54,6 +54,7 @@ static const struct { enum sect s; const char *name; } fixed_keys[K_NKEYS] = {
 	[K_STORE_PATH] = { S_STORE, "path" },
 	[K_STORE_PASSFILE] = { S_STORE, "passphrase_file" },
 	[K_STORE_CIPHER] = { S_STORE, "cipher" },
+	[K_STORE_STATE] = { S_STORE, "state_db" },
 	[K_MOUNT_HIDE] = { S_MOUNT, "hide_denied" },
 	[K_POLICY_DB] = { S_POLICY, "db" },
 	[K_POLICY_DEFCLASS] = { S_POLICY, "default_class" },
@@ -341,6 +342,8 @@ static int fixed_key(struct parse *p, const char *value)
 		return set_path(p, what, value, &cfg->store_path);
 	case K_STORE_PASSFILE:
 		return set_path(p, what, value, &cfg->passphrase_file);
+	case K_STORE_STATE:
+		return set_path(p, what, value, &cfg->state_db);
 	case K_STORE_CIPHER:
 		if (!strcmp(value, "auto"))
 			cfg->cipher = CFS_CIPHER_AUTO;
@@ -723,6 +726,16 @@ static int post_checks(struct parse *p)
 			 cfg->default_class);
 	if (e.line >= 0)
 		return fail(p, -EINVAL, e.line, "%s", e.msg);
+	if (!cfg->state_db && cfg->policy_db) {
+		/* default: state.db beside the policy database */
+		const char *slash = strrchr(cfg->policy_db, '/');
+		size_t n = slash ? (size_t)(slash - cfg->policy_db) + 1 : 0;
+		cfg->state_db = malloc(n + sizeof "state.db");
+		if (!cfg->state_db)
+			return oom(p);
+		memcpy(cfg->state_db, cfg->policy_db, n);
+		memcpy(cfg->state_db + n, "state.db", sizeof "state.db");
+	}
 	return 0;
 }
 
@@ -746,6 +759,7 @@ void cfs_config_free(struct cfs_config *cfg)
 	free(cfg->file);
 	free(cfg->store_path);
 	free(cfg->passphrase_file);
+	free(cfg->state_db);
 	free(cfg->policy_db);
 	free(cfg->default_class);
 	free(cfg->audit_db);

@@ -48,6 +48,7 @@ struct cfs_config {
 	char *store_path;           /* required, absolute */
 	char *passphrase_file;      /* optional, absolute; NULL = terminal */
 	enum cfs_cipher cipher;
+	char *state_db;             /* optional, absolute; default state.db beside [policy] db */
 	/* [mount] */
 	int hide_denied;            /* default yes */
 	/* [policy] */
