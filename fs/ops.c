@@ -24,6 +24,7 @@
 #include "coachfs/access.h"
 #include "coachfs/content.h"
 #include "coachfs/links.h"
+#include "coachfs/state.h"
 
 struct cfs_ofile {
 	struct cfs_ofile *next;
@@ -146,7 +147,7 @@ static int ofile_adopt(struct cfs_ctx *c, int fd, struct cfs_file *f, const char
 		}
 	}
 	struct cfs_ofile *o = calloc(1, sizeof *o);
-	int rc = !o ? -ENOMEM : f ? 0 : cfs_content_open_s(fd, c->keys, scratch(c), &o->f, &e);
+	int rc = !o ? -ENOMEM : f ? 0 : cfs_entry_open(c, path, fd, scratch(c), &o->f, &e);
 	if (rc < 0) {
 		pthread_mutex_unlock(&c->lock);
 		if (rc == -EIO)
@@ -310,7 +311,7 @@ static int own_meta(struct cfs_ctx *c, const char *path, const struct stat *st, 
 	int fd = cfs_store_openat(c->store, path, O_RDONLY, 0);
 	if (fd < 0)
 		return fd == -ELOOP ? -ENOENT : fd;
-	int rc = cfs_content_meta(fd, c->keys, meta, len, &e);
+	int rc = cfs_entry_meta(c, path, fd, meta, len, &e);
 	close(fd);
 	if (rc < 0)
 		*len = 0; /* a damaged header: decided on the inherited policy, fails on open */
@@ -653,23 +654,22 @@ static int op_mkdir(const char *path, mode_t mode)
 			rc = -EACCES; /* not recorded: refused (fail closed) */
 	}
 	if (rc == 0) {
-		rc = mkdirat(dfd, leaf, mode & 07777) == 0 ? 0 : -errno;
+		/* made whole under a temporary name with its sidecar (its id, and the
+		 * derived class: an unclassified folder would be a downgrade) */
+		unsigned char meta[CFS_META_MAX];
+		size_t len = 0;
+		struct cfs_err err = { "" };
+		if (r > e->class_rank && r < c->cfg->nclasses) {
+			const char *name = c->cfg->classes[r].name;
+			rc = cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
+		}
+		if (rc == 0 && (rc = cfs_dir_create(c, dfd, leaf, e->dir_id, meta, len, mode, &err)) < 0)
+			log_err("mkdir", path, &err);
 		if (rc < 0)
 			record_failed(c, cl, "create", path, rc);
 	}
-	if (rc == 0) {
+	if (rc == 0)
 		set_owner(dfd, leaf);
-		if (r > e->class_rank && r < c->cfg->nclasses) {
-			unsigned char meta[CFS_META_MAX];
-			size_t len = 0;
-			const char *name = c->cfg->classes[r].name;
-			rc = cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
-			if (rc == 0)
-				rc = cfs_dir_meta_store(c, path, meta, len);
-			if (rc < 0) /* an unclassified folder would be a downgrade: take it back */
-				unlinkat(dfd, leaf, AT_REMOVEDIR);
-		}
-	}
 	if (dfd >= 0)
 		close(dfd);
 	free(cl);
@@ -830,6 +830,67 @@ static int keep_class(struct cfs_ctx *c, const char *from, const char *to)
 	return rc;
 }
 
+/* A moved entry: where it goes, what it is, and the place it was bound to. */
+struct rebind {
+	const char *to;
+	int kind;                   /* CFS_KIND_*, or -1: nothing to rebind (a symlink) */
+	struct cfs_bind old;
+};
+
+static int rebind_prepare(struct cfs_ctx *c, const char *from, const char *to, struct rebind *rb)
+{
+	struct stat st;
+	struct cfs_err e = { "" };
+	int rc = cfs_store_lstat(c->store, from, &st);
+	rb->to = to;
+	rb->kind = S_ISDIR(st.st_mode) ? CFS_KIND_DIR : S_ISREG(st.st_mode) ? CFS_KIND_FILE : -1;
+	if (rc < 0 || rb->kind < 0)
+		return rc;
+	rc = cfs_rename_intent(c, from, rb->kind, &rb->old, &e);
+	if (rc < 0)
+		log_err("rename", from, &e);
+	return rc;
+}
+
+/* Rebind a moved file through its shared open file (an open one keeps its
+ * version and binding in memory) or a moved directory's sidecar. */
+static int rebind_finish(struct cfs_ctx *c, const struct rebind *rb)
+{
+	struct cfs_err e = { "" };
+	struct cfs_bind nb;
+	struct cfs_ofile *of;
+	struct cfs_file *f = NULL;
+	int rc;
+	if (rb->kind < 0)
+		return 0;
+	if (rb->kind == CFS_KIND_DIR) {
+		rc = cfs_dir_rebind(c, rb->to, &rb->old, &e);
+		if (rc < 0)
+			log_err("rename", rb->to, &e);
+		return rc;
+	}
+	rc = cfs_entry_bind(c, rb->to, CFS_KIND_FILE, &nb);
+	int fd = rc < 0 ? rc : cfs_store_openat(c->store, rb->to, O_RDWR, 0);
+	if (fd < 0)
+		return fd == -ELOOP ? -EPERM : fd;
+	unsigned char id[CFS_FILE_ID_BYTES];
+	rc = cfs_content_open_b(fd, c->keys, &rb->old, c->state, scratch(c), &f, &e);
+	if (rc == 0)
+		memcpy(id, f->id, sizeof id);
+	rc = rc < 0 ? (close(fd), rc) : ofile_adopt(c, fd, f, rb->to, &of);
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&of->f->lock);
+		rc = cfs_content_rebind(of->f, &nb, &e);
+		pthread_rwlock_unlock(&of->f->lock);
+		ofile_put(c, of);
+	}
+	if (rc == 0 && c->state)
+		cfs_state_intent_clear(c->state, id, &e);
+	if (rc < 0)
+		log_err("rename", rb->to, &e);
+	return rc;
+}
+
 static int op_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct cfs_ctx *c = ctx_get();
@@ -858,10 +919,20 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 	char why[300];
 	snprintf(why, sizeof why, "renamed to %.250s", to);
 	rc = record(c, "rename", from, "allow", why);
-	if (rc == 0 && renameat2(d1, l1, d2, l2, flags) != 0) {
+	/* the moved entries' headers are bound to their places: record where
+	 * they were, rename, rebind them where they are */
+	struct rebind rb[2];
+	int nrb = 0;
+	if (rc == 0)
+		rc = rebind_prepare(c, from, to, &rb[nrb++]);
+	if (rc == 0 && (flags & RENAME_EXCHANGE))
+		rc = rebind_prepare(c, to, from, &rb[nrb++]);
+	if (rc == 0 && renameat2(d1, l1, d2, l2, flags) != 0)
 		rc = -errno;
+	for (int i = 0; rc == 0 && i < nrb; i++)
+		rc = rebind_finish(c, &rb[i]);
+	if (rc < 0)
 		record_failed(c, NULL, "rename", from, rc);
-	}
 	close(d1);
 	close(d2);
 	return rc;
@@ -953,6 +1024,14 @@ static int decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofil
 	memcpy(meta, of->f->meta, len);
 	pthread_rwlock_unlock(&of->f->lock);
 	int rc = cfs_eff_resolve(c, path, meta, len, e), counted = 0;
+	if (rc == 0 && memcmp(e->dir_id, of->f->bind.parent, sizeof e->dir_id) != 0) {
+		rc = -EIO; /* the parent's id changed between the open and the chain's proof */
+		snprintf(e->why, sizeof e->why, "the parent directory's sidecar changed while opening");
+	}
+	if (rc == -EIO) {
+		cfs_access_audit(c, cl, "tamper", path, "error", e->why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+		return -EIO;
+	}
 	if (rc < 0) {
 		memset(d, 0, sizeof *d);
 		d->verdict = CFS_DENY;
@@ -1090,6 +1169,11 @@ static int link_open(struct cfs_ctx *c, const char *token, struct fuse_file_info
 			memcpy(meta, of->f->meta, len);
 			pthread_rwlock_unlock(&of->f->lock);
 			rc = cfs_eff_resolve(c, lk->path, meta, len, e);
+			if (rc == 0 && memcmp(e->dir_id, of->f->bind.parent, sizeof e->dir_id) != 0)
+				rc = -EIO;
+			if (rc == -EIO)
+				snprintf(why, sizeof why, "link L%lld: target %.200s failed authentication",
+					 (long long)lk->id, lk->path);
 		}
 		if (rc == 0) {
 			struct cfs_grant g;
@@ -1186,6 +1270,16 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		rc = s ? cfs_content_truncate(of->f, 0, s, &err) : -ENOMEM;
 		pthread_rwlock_unlock(&of->f->lock);
 	}
+	if (rc == 0 && is_write_open(fi->flags)) {
+		/* a new header version per write handle: an older copy of the whole
+		 * file is then a rollback the record catches */
+		struct cfs_err err = { "" };
+		pthread_rwlock_wrlock(&of->f->lock);
+		rc = cfs_content_bump(of->f, &err);
+		pthread_rwlock_unlock(&of->f->lock);
+		if (rc < 0)
+			log_err("open", path, &err);
+	}
 	if (rc == 0)
 		rc = handle_new(of, path, fi->flags, cl, d.grant_id, e->class_rank, fi);
 	if (rc == 0) {
@@ -1241,8 +1335,10 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		}
 		rank = r;
 	}
+	struct cfs_bind bind;
+	rc = cfs_bind_set(&bind, e->dir_id, strrchr(path, '/') + 1, CFS_KIND_FILE);
 	free(e);
-	int d_fd = parent_of(c, path, &leaf);
+	int d_fd = rc < 0 ? rc : parent_of(c, path, &leaf);
 	if (d_fd < 0) {
 		free(cl);
 		return d_fd;
@@ -1260,7 +1356,7 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		rc = -errno;
 	f = NULL;
 	if (rc == 0)
-		rc = cfs_content_create_s(fd, c->keys, meta, mlen, scratch(c), &f, &err);
+		rc = cfs_content_create_b(fd, c->keys, &bind, c->state, NULL, 1, meta, mlen, scratch(c), &f, &err);
 	if (rc == 0) {
 		/* Recorded before it appears under its name: not recorded, not created. */
 		char why[300];

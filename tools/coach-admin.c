@@ -1,7 +1,8 @@
 /* coach-admin — the administrator's tool: create a store (init), change its
- * passphrase (passwd), verify every file offline (check), print the audit
- * public key (pubkey), and read or set policy attributes (policy). It owns
- * only its command line; it must never print a key or a passphrase. */
+ * passphrase (passwd), verify every file offline (check), convert a format-1
+ * store (upgrade), print the audit public key (pubkey), and read or set
+ * policy attributes (policy). It owns only its command line; it must never
+ * print a key or a passphrase. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include "coachfs/content.h"
 #include "coachfs/crypto.h"
 #include "coachfs/grants.h"
+#include "coachfs/state.h"
 #include "coachfs/store.h"
 
 static const char *prog = "coach-admin";
@@ -41,12 +43,20 @@ static void usage(FILE *out)
 		"  passwd [--new-passphrase-file FILE]\n"
 		"        re-wrap the store key under a new passphrase\n"
 		"  check [-q] [--clean]\n"
-		"        verify every file's header and chunk tags offline; names each bad\n"
-		"        file and exits 1 if there is any. --clean removes the temporary\n"
+		"        verify every file's header and chunk tags offline, every\n"
+		"        directory's sidecar, each header's place (moved, copied or\n"
+		"        swapped entries) and version (rolled back, against the local\n"
+		"        record); names each bad one and exits 1 if there is any. --clean removes the temporary\n"
 		"        files (.coachfs-tmp.*) an interrupted write left behind: regular\n"
 		"        files of exactly the daemon's naming, untouched for an hour (a\n"
 		"        running daemon may be writing a newer one); symlinks are never\n"
 		"        followed\n"
+		"  upgrade\n"
+		"        convert a format-1 store to format 2 in place (with the store\n"
+		"        unmounted): directory ids and sidecars, headers bound to their\n"
+		"        places, version counters. Each file is rewritten through a\n"
+		"        temporary file and a rename, the store header last; after a\n"
+		"        crash, run it again\n"
 		"  pubkey\n"
 		"        print the audit public key\n"
 		"  policy [--mount DIR] get PATH [KEY] | set PATH KEY VALUE | unset PATH KEY\n"
@@ -93,6 +103,22 @@ static int mkparents(const char *file, struct cfs_err *err)
 		*s = '/';
 	}
 	return 0;
+}
+
+/* The root directory's sidecar: its id and the root marker binding. */
+static int root_sidecar(struct cfs_config *cfg, const struct cfs_keys *k, struct cfs_err *e)
+{
+	char tree[PATH_MAX];
+	struct cfs_bind b;
+	static const unsigned char zero[CFS_FILE_ID_BYTES];
+	snprintf(tree, sizeof tree, "%s/%s", cfg->store_path, CFS_STORE_TREE);
+	int fd = open(tree, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cfs_errf(e, -errno, "%s: %s", tree, strerror(errno));
+	cfs_bind_set(&b, zero, "", CFS_KIND_DIR);
+	int rc = cfs_sidecar_write_at(fd, k, NULL, &b, NULL, 1, NULL, 0, e);
+	close(fd);
+	return rc;
 }
 
 static int cmd_init(struct cfs_config *cfg, int argc, char **argv)
@@ -152,6 +178,13 @@ static int cmd_init(struct cfs_config *cfg, int argc, char **argv)
 		rc = cfs_store_create(hdr, pass, passlen, aead, chunk_log2, kdf, &k, &e);
 	}
 	cfs_pass_free(pass, passlen);
+	if (rc == 0)
+		rc = root_sidecar(cfg, k, &e);
+	if (rc == 0 && (rc = mkparents(cfg->state_db, &e)) == 0) {
+		struct cfs_state *st = NULL;
+		rc = cfs_state_open(cfg->state_db, k, 1, &st, &e);
+		cfs_state_close(st);
+	}
 	if (rc == 0 && (rc = mkparents(cfg->policy_db, &e)) == 0)
 		rc = cfs_grants_open(cfg->policy_db, 1, &g, &e);
 	if (rc == 0 && (rc = mkparents(cfg->audit_db, &e)) == 0)
@@ -230,6 +263,7 @@ static int cmd_passwd(struct cfs_config *cfg, int argc, char **argv)
 
 struct checker {
 	const struct cfs_keys *keys;
+	struct cfs_state *state;         /* the integrity record, NULL when there is none */
 	struct cfs_scratch scratch;
 	long files, bad, dirs, removed;
 	int quiet, tty, clean;
@@ -260,25 +294,75 @@ static void bad(struct checker *ck, const char *path, const char *why)
 	ck->bad++;
 }
 
-static void check_file(struct checker *ck, int dfd, const char *name, const char *path)
+/* A header that fails in its place but authenticates in the place the
+ * record says it had before a rename: the rename was interrupted, and the
+ * daemon finishes it on the entry's next use. 1 if so. */
+static int interrupted_rename(struct checker *ck, int fd, int kind)
+{
+	unsigned char id[CFS_FILE_ID_BYTES], meta[CFS_META_MAX];
+	size_t len;
+	struct cfs_bind old;
+	struct cfs_err e = { "" };
+	if (!ck->state || cfs_content_peek_id(fd, id) < 0 ||
+	    cfs_state_intent_get(ck->state, id, old.parent, old.name, sizeof old.name, &e) < 0)
+		return 0;
+	old.kind = kind;
+	int ok = cfs_content_meta_b(fd, ck->keys, &old, ck->state, meta, &len, NULL, NULL, &e) == 0;
+	sodium_memzero(meta, sizeof meta);
+	return ok;
+}
+
+static void check_file(struct checker *ck, int dfd, const char *name, const char *path,
+		       const unsigned char dir_id[CFS_FILE_ID_BYTES])
 {
 	struct cfs_err e = { "" };
 	struct cfs_file *f;
+	struct cfs_bind b;
 	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		bad(ck, path, strerror(errno));
 		return;
 	}
-	if (cfs_content_open(fd, ck->keys, &f, &e) < 0) {
-		bad(ck, path, e.msg);
+	if (cfs_bind_set(&b, dir_id, name, CFS_KIND_FILE) < 0) {
+		bad(ck, path, "name too long");
+	} else if (cfs_content_open_b(fd, ck->keys, &b, ck->state, &ck->scratch, &f, &e) < 0) {
+		if (!interrupted_rename(ck, fd, CFS_KIND_FILE))
+			bad(ck, path, e.msg);
 	} else {
 		if (cfs_content_verify(f, &ck->scratch, &e) < 0)
 			bad(ck, path, e.msg);
-		cfs_content_close(f);
+		cfs_content_release(f, &ck->scratch);
 	}
 	close(fd);
 	ck->files++;
 	progress(ck, 0);
+}
+
+/* Check the sidecar of the directory open at dfd, bound to b; id gets the
+ * directory's id (the one it claims when it fails, so the check goes on). */
+static void check_sidecar(struct checker *ck, int dfd, const char *path, const struct cfs_bind *b,
+			  unsigned char id[CFS_FILE_ID_BYTES])
+{
+	unsigned char meta[CFS_META_MAX];
+	size_t len;
+	struct cfs_err e = { "" };
+	memset(id, 0, CFS_FILE_ID_BYTES);
+	int fd = openat(dfd, CFS_DIR_SIDECAR, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		bad(ck, path, errno == ENOENT ? "directory has no sidecar (deleted: its class and id are lost)"
+			      : strerror(errno));
+		return;
+	}
+	if (cfs_content_meta_b(fd, ck->keys, b, ck->state, meta, &len, id, NULL, &e) < 0) {
+		if (!interrupted_rename(ck, fd, CFS_KIND_DIR)) {
+			char why[300];
+			snprintf(why, sizeof why, "directory sidecar: %s", e.msg);
+			bad(ck, path, why);
+		}
+		cfs_content_peek_id(fd, id);
+	}
+	sodium_memzero(meta, sizeof meta);
+	close(fd);
 }
 
 /* Exactly the daemon's temporary-file name: the prefix and 16 lowercase hex. */
@@ -327,7 +411,8 @@ static void leftover_tmp(struct checker *ck, int dfd, const char *name, const ch
 	ck->removed++;
 }
 
-static void check_dir(struct checker *ck, int dfd, const char *path, int depth)
+static void check_dir(struct checker *ck, int dfd, const char *path, int depth,
+		      const unsigned char dir_id[CFS_FILE_ID_BYTES])
 {
 	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
@@ -342,7 +427,7 @@ static void check_dir(struct checker *ck, int dfd, const char *path, int depth)
 	while ((de = readdir(dp))) {
 		char sub[PATH_MAX];
 		struct stat st;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, CFS_DIR_SIDECAR))
 			continue;
 		snprintf(sub, sizeof sub, "%s%s%s", path, depth ? "/" : "", de->d_name);
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -354,14 +439,18 @@ static void check_dir(struct checker *ck, int dfd, const char *path, int depth)
 			continue;
 		}
 		if (S_ISREG(st.st_mode)) {
-			check_file(ck, dfd, de->d_name, sub);
+			check_file(ck, dfd, de->d_name, sub, dir_id);
 		} else if (S_ISDIR(st.st_mode)) {
 			int sfd = openat(dfd, de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sfd < 0) {
 				bad(ck, sub, strerror(errno));
 				continue;
 			}
-			check_dir(ck, sfd, sub, depth + 1);
+			struct cfs_bind b;
+			unsigned char id[CFS_FILE_ID_BYTES];
+			if (cfs_bind_set(&b, dir_id, de->d_name, CFS_KIND_DIR) == 0)
+				check_sidecar(ck, sfd, sub, &b, id);
+			check_dir(ck, sfd, sub, depth + 1, id);
 			close(sfd);
 		} else if (!S_ISLNK(st.st_mode)) {
 			bad(ck, sub, "not a file, directory or symlink (nothing else belongs in a store)");
@@ -394,6 +483,12 @@ static int cmd_check(struct cfs_config *cfg, int argc, char **argv)
 	cfs_pass_free(pass, passlen);
 	if (rc < 0)
 		return die(e.msg);
+	if (access(cfg->state_db, F_OK) != 0) {
+		fprintf(stderr, "%s: %s: no integrity record here: rollbacks cannot be checked\n", prog, cfg->state_db);
+	} else if (cfs_state_open(cfg->state_db, k, 0, &ck.state, &e) < 0) {
+		cfs_keys_free(k);
+		return die(e.msg);
+	}
 	snprintf(tree, sizeof tree, "%s/%s", cfg->store_path, CFS_STORE_TREE);
 	int fd = open(tree, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -405,10 +500,16 @@ static int cmd_check(struct cfs_config *cfg, int argc, char **argv)
 	ck.tty = isatty(2);
 	ck.now = time(NULL);
 	clock_gettime(CLOCK_MONOTONIC, &ck.last);
-	check_dir(&ck, fd, "/", 0);
+	struct cfs_bind rb;
+	unsigned char rid[CFS_FILE_ID_BYTES];
+	static const unsigned char zero[CFS_FILE_ID_BYTES];
+	cfs_bind_set(&rb, zero, "", CFS_KIND_DIR);
+	check_sidecar(&ck, fd, "/", &rb, rid);
+	check_dir(&ck, fd, "/", 0, rid);
 	close(fd);
 	progress(&ck, 1);
 	cfs_scratch_free(&ck.scratch);
+	cfs_state_close(ck.state);
 	cfs_keys_free(k);
 	printf("%s: %ld files checked in %ld directories, %ld bad", cfg->store_path, ck.files, ck.dirs,
 	       ck.bad);

@@ -18,12 +18,14 @@ struct cfs_track;
 struct cfs_links;
 struct cfs_workers;
 struct cfs_shells;
+struct cfs_state;
 
 /* The daemon's one context struct: all of its mutable state lives here. */
 struct cfs_ctx {
 	struct cfs_config *cfg;
 	struct cfs_keys *keys;
 	struct cfs_store *store;
+	struct cfs_state *state;        /* the local integrity record (versions seen) */
 	struct cfs_audit *audit;
 	struct cfs_grants *grants;
 	struct cfs_links *links;

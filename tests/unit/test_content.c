@@ -807,8 +807,9 @@ static void test_tamper(void)
 		struct { size_t off; const char *what; } hf[] = {
 			{ 0, "magic" }, { 3, "magic" }, { 4, "version" }, { 5, "cipher" }, { 6, "chunk size" },
 			{ 7, "flags" }, { 8, "file id" }, { 23, "file id" }, { 24, "meta_len" }, { 25, "meta_len" },
-			{ 26, "reserved" }, { 31, "reserved" }, { 32, "nonce" }, { 55, "nonce" },
-			{ 56, "meta ciphertext/tag" }, { 71, "meta tag" }, { 72, "padding" }, { 500, "padding" },
+			{ 26, "reserved" }, { 31, "reserved" }, { 32, "header version" }, { 39, "header version" },
+			{ 40, "nonce" }, { 63, "nonce" },
+			{ 64, "meta ciphertext/tag" }, { 79, "meta tag" }, { 80, "padding" }, { 500, "padding" },
 			{ FHDR - 1, "padding" },
 		};
 		for (size_t i = 0; i < sizeof hf / sizeof hf[0]; i++) {
