@@ -164,8 +164,12 @@ int cfs_sidecar_write_at(int dirfd, const struct cfs_keys *keys, struct cfs_stat
 	int fd = cfs_store_tmpfile(dirfd, tmpname, sizeof tmpname);
 	if (fd < 0)
 		return cfs_errf(err, fd, "cannot make a temporary sidecar: %s", strerror(-fd));
-	int rc = cfs_content_create_b(fd, keys, b, st, id, version, meta, len, NULL, &f, err);
+	/* the record is raised only once the new sidecar is in place: before,
+	 * a reader would find the old one "older than recorded" */
+	unsigned char myid[CFS_FILE_ID_BYTES];
+	int rc = cfs_content_create_b(fd, keys, b, NULL, id, version, meta, len, NULL, &f, err);
 	if (rc == 0) {
+		memcpy(myid, f->id, sizeof myid);
 		cfs_content_close(f);
 		if (fsync(fd) != 0)
 			rc = cfs_errf(err, -errno, "fsync: %s", strerror(errno));
@@ -175,6 +179,8 @@ int cfs_sidecar_write_at(int dirfd, const struct cfs_keys *keys, struct cfs_stat
 		rc = cfs_errf(err, -errno, "rename: %s", strerror(errno));
 	if (rc < 0)
 		unlinkat(dirfd, tmpname, 0);
+	if (rc == 0 && st && version > 1)
+		rc = cfs_state_note(st, myid, version, err);
 	return rc;
 }
 
@@ -204,6 +210,18 @@ static int sidecar_load(struct cfs_ctx *c, const char *dir, const struct cfs_bin
 	unsigned char myid[CFS_FILE_ID_BYTES];
 	uint64_t v;
 	int rc = cfs_content_meta_b(fd, c->keys, b, c->state, meta, len, myid, &v, err);
+	if (rc == -EIO) {
+		/* a sidecar is replaced by a rename and its version recorded after
+		 * it: one opened just before a rewrite reads as older than recorded,
+		 * or (while its directory is being renamed) bound elsewhere. Open
+		 * the name again once. */
+		int fd2 = sidecar_open(c, dir);
+		if (fd2 >= 0) {
+			close(fd);
+			fd = fd2;
+			rc = cfs_content_meta_b(fd, c->keys, b, c->state, meta, len, myid, &v, err);
+		}
+	}
 	if (rc == -EIO && c->state && cfs_content_peek_id(fd, myid) == 0) {
 		struct cfs_bind old;
 		struct cfs_err e2 = { "" };

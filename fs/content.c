@@ -659,8 +659,8 @@ static int record_check(struct cfs_state *st, const unsigned char *id, uint64_t 
 	int rc = cfs_state_get(st, id, &seen, err);
 	if (rc < 0)
 		return rc;
-	if (v < seen)
-		return cfs_errf(err, -EIO, "rolled back: header version %llu is older than version %llu seen before",
+	if (v < seen) /* -ESTALE: the callers below look once more before calling it a rollback */
+		return cfs_errf(err, -ESTALE, "rolled back: header version %llu is older than version %llu seen before",
 				(unsigned long long)v, (unsigned long long)seen);
 	if (v > seen && v > 1)
 		return cfs_state_note(st, id, v, err);
@@ -688,6 +688,16 @@ int cfs_content_open_b(int fd, const struct cfs_keys *keys, const struct cfs_bin
 	int rc = header_read(fd, keys, b->kind, h, &ml, err);
 	if (rc < 0)
 		return rc;
+	/* A header is written before its version is recorded: a reader that
+	 * read the old header just before a writer recorded the new version
+	 * sees "older than recorded". It reads once more; a rollback on disk
+	 * stays one. */
+	uint64_t seen;
+	if (st && cfs_state_get(st, h + 8, &seen, err) == 0 && get64(h + HVER_OFF) < seen) {
+		rc = header_read(fd, keys, b->kind, h, &ml, err);
+		if (rc < 0)
+			return rc;
+	}
 	struct cfs_file *f = file_new(fd, keys, h[5], s);
 	if (!f)
 		return cfs_errf(err, -ENOMEM, "out of memory");
@@ -705,7 +715,7 @@ int cfs_content_open_b(int fd, const struct cfs_keys *keys, const struct cfs_bin
 		rc = record_check(st, f->id, f->version, err);
 	if (rc < 0) {
 		cfs_content_close(f);
-		return rc;
+		return rc == -ESTALE ? -EIO : rc;
 	}
 	file_key(f);
 	*out = f;
@@ -726,14 +736,19 @@ int cfs_content_meta_b(int fd, const struct cfs_keys *keys, const struct cfs_bin
 	size_t ml = 0;
 	if (!b)
 		b = &DETACHED;
-	int rc = header_read(fd, keys, b->kind, h, &ml, err);
-	if (rc == 0)
-		rc = header_meta(h, ml, b, keys, meta, err);
-	if (rc == 0)
-		rc = record_check(st, h + 8, get64(h + HVER_OFF), err);
+	int rc = 0;
+	for (int tries = 0; tries < 2; tries++) { /* once more on -ESTALE: see cfs_content_open_b */
+		rc = header_read(fd, keys, b->kind, h, &ml, err);
+		if (rc == 0)
+			rc = header_meta(h, ml, b, keys, meta, err);
+		if (rc == 0)
+			rc = record_check(st, h + 8, get64(h + HVER_OFF), err);
+		if (rc != -ESTALE)
+			break;
+	}
 	if (rc < 0) {
 		sodium_memzero(meta, ml <= CFS_META_MAX ? ml : 0);
-		return rc;
+		return rc == -ESTALE ? -EIO : rc;
 	}
 	*len = ml;
 	if (id)

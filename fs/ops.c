@@ -875,12 +875,16 @@ static int rebind_finish(struct cfs_ctx *c, const struct rebind *rb)
 		return fd == -ELOOP ? -EPERM : fd;
 	unsigned char id[CFS_FILE_ID_BYTES];
 	rc = cfs_content_open_b(fd, c->keys, &rb->old, c->state, scratch(c), &f, &e);
+	int done = 0;
+	if (rc == -EIO && cfs_content_open_b(fd, c->keys, &nb, c->state, scratch(c), &f, &e) == 0)
+		rc = 0, done = 1; /* an open meanwhile found it moved and rebound it (cfs_entry_open) */
 	if (rc == 0)
 		memcpy(id, f->id, sizeof id);
 	rc = rc < 0 ? (close(fd), rc) : ofile_adopt(c, fd, f, rb->to, &of);
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&of->f->lock);
-		rc = cfs_content_rebind(of->f, &nb, &e);
+		if (!done || memcmp(of->f->bind.parent, nb.parent, sizeof nb.parent) || strcmp(of->f->bind.name, nb.name))
+			rc = cfs_content_rebind(of->f, &nb, &e);
 		pthread_rwlock_unlock(&of->f->lock);
 		ofile_put(c, of);
 	}

@@ -352,7 +352,7 @@ static void test_header_edits(void)
 	memcpy(img, g_hdr, sizeof img);
 	img[8] = 7;
 	T_EQ_INT(cfs_store_hdr_parse(img, sizeof img, &h, &e), -EINVAL);
-	T_CONTAINS(em(&e), "store format version 7 is newer than this coachfs supports (1)");
+	T_CONTAINS(em(&e), "store format version 7 is newer than this coachfs supports (2)");
 }
 
 static void test_truncated(void)
