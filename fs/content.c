@@ -25,6 +25,7 @@
  * nonce at 32, ciphertext at 56, AD = bytes 0..31 (cfs_content_upgrade_v1). */
 #include "coachfs/content.h"
 #include "coachfs/state.h"
+#include "coachfs/store.h"
 #include "coachfs/workers.h"
 
 #include <errno.h>
@@ -1207,6 +1208,97 @@ int cfs_content_truncate(struct cfs_file *f, off_t new_size, struct cfs_scratch 
 	rc = cfs_pwrite_all(f->fd, ct, nlen + f->ovh, chunk_off(f, L));
 	if (rc < 0)
 		return cfs_errf(err, rc, "writing ciphertext: %s", strerror(-rc));
+	return 0;
+}
+
+/* Copy [0, len) of fd `in` to the empty file `out`. */
+static int copy_prefix(int in, int out, off_t len, struct cfs_err *err)
+{
+	loff_t io = 0, oo = 0;
+	while (io < len) {
+		ssize_t n = copy_file_range(in, &io, out, &oo, (size_t)(len - io), 0);
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
+			unsigned char buf[65536];
+			size_t want = len - io < (off_t)sizeof buf ? (size_t)(len - io) : sizeof buf;
+			ssize_t r = cfs_pread_full(in, buf, want, io);
+			if (r == (ssize_t)want && cfs_pwrite_all(out, buf, want, oo) == 0) {
+				io += r;
+				oo += r;
+				continue;
+			}
+			n = r < 0 ? r : -EIO;
+			errno = (int)-n;
+			n = -1;
+		}
+		if (n <= 0)
+			return cfs_errf(err, n < 0 ? -errno : -EIO, "copying the kept chunks: %s",
+					n < 0 ? strerror(errno) : "the file shrank meanwhile");
+	}
+	return 0;
+}
+
+int cfs_content_truncate_at(struct cfs_file *f, off_t new_size, int dirfd, const char *leaf, int *replaced,
+			    struct cfs_scratch *s, struct cfs_err *err)
+{
+	off_t size;
+	struct stat st, cur;
+	*replaced = 0;
+	if (new_size < 0 || new_size > INT64_MAX / 2)
+		return cfs_errf(err, -EINVAL, "truncate to a negative or too large size");
+	int rc = body_size(f, &size, err);
+	if (rc < 0)
+		return rc;
+	if (new_size >= size) /* a grow puts the file back as it was if it fails half-way */
+		return cfs_content_truncate(f, new_size, s, err);
+	/* A shrink re-seals the new last chunk: built, with the kept chunks
+	 * before it, in a temporary file renamed over the name, so the name
+	 * always holds the old content or the new, whatever crashes when. */
+	uint64_t old_last = nchunks(f, size) - 1, L = nchunks(f, new_size) - 1;
+	size_t cs = f->chunk + f->ovh, nlen = chunk_len(f, new_size, L), olen = chunk_len(f, size, L);
+	if (scratch_need(s, cs + f->chunk) < 0)
+		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
+	unsigned char *ct = s->buf, *pt = s->buf + cs, nonce[24];
+	if (nlen) {
+		ssize_t got = cfs_pread_full(f->fd, ct, olen + f->ovh, chunk_off(f, L));
+		if (got < 0)
+			return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+		if ((size_t)got != olen + f->ovh || chunk_open(f, L, L == old_last, ct, olen + f->ovh, pt) < 0)
+			return cfs_errf(err, -EIO, "chunk %llu failed authentication", (unsigned long long)L);
+	}
+	randombytes_buf(nonce, sizeof nonce);
+	chunk_seal(f, L, 1, pt, nlen, nonce, ct);
+	sodium_memzero(pt, f->chunk);
+	if (fstat(f->fd, &st) != 0)
+		return cfs_errf(err, -errno, "stat: %s", strerror(errno));
+	char tmp[64];
+	int t = cfs_store_tmpfile(dirfd, tmp, sizeof tmp);
+	if (t < 0)
+		return cfs_errf(err, t, "cannot make a temporary file: %s", strerror(-t));
+	rc = copy_prefix(f->fd, t, chunk_off(f, L), err);
+	if (rc == 0 && (rc = cfs_pwrite_all(t, ct, nlen + f->ovh, chunk_off(f, L))) < 0)
+		cfs_errf(err, rc, "writing ciphertext: %s", strerror(-rc));
+	if (rc == 0 && (fchown(t, st.st_uid, st.st_gid) != 0 || fchmod(t, st.st_mode & 07777) != 0 || fsync(t) != 0))
+		rc = cfs_errf(err, -errno, "%s", strerror(errno));
+	/* the name must still be this file (a rename through the mount holds no
+	 * lock of the file's; it is rebound under it, which this lock orders) */
+	if (rc == 0 && (fstatat(dirfd, leaf, &cur, AT_SYMLINK_NOFOLLOW) != 0 || cur.st_dev != st.st_dev ||
+			cur.st_ino != st.st_ino))
+		rc = cfs_errf(err, -ESTALE, "the file moved while it was being truncated");
+	if (rc == 0 && renameat(dirfd, tmp, dirfd, leaf) != 0)
+		rc = cfs_errf(err, -errno, "rename: %s", strerror(errno));
+	if (rc < 0) {
+		unlinkat(dirfd, tmp, 0);
+		close(t);
+		return rc;
+	}
+	/* every handle shares f->fd: point it at the new file */
+	if (dup3(t, f->fd, O_CLOEXEC) < 0) {
+		rc = cfs_errf(err, -errno, "dup3: %s", strerror(errno));
+		close(t);
+		return rc;
+	}
+	close(t);
+	*replaced = 1;
 	return 0;
 }
 

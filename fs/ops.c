@@ -178,6 +178,34 @@ static int ofile_get(struct cfs_ctx *c, const char *path, struct cfs_ofile **out
 	return ofile_adopt(c, fd, NULL, path, out);
 }
 
+/* Truncate of's file crash-safely through its current name (path), and
+ * follow it to its new inode; nameless (unlinked while open): in place. */
+static int ofile_truncate(struct cfs_ctx *c, struct cfs_ofile *o, const char *path, off_t size,
+			  struct cfs_scratch *s, struct cfs_err *e)
+{
+	const char *leaf;
+	int replaced = 0, rc;
+	int d = path ? cfs_store_parent(c->store, path, &leaf) : -ENOENT;
+	pthread_rwlock_wrlock(&o->f->lock);
+	rc = d >= 0 ? cfs_content_truncate_at(o->f, size, d, leaf, &replaced, s, e) : -ESTALE;
+	if (rc == -ESTALE) {
+		/* unlinked, or renamed since it was opened: no name to build the
+		 * new file beside, so in place (not crash-safe; see the README) */
+		rc = cfs_content_truncate(o->f, size, s, e);
+	}
+	struct stat st;
+	if (replaced && fstat(o->fd, &st) == 0) {
+		pthread_mutex_lock(&c->lock);
+		o->dev = st.st_dev;
+		o->ino = st.st_ino;
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_rwlock_unlock(&o->f->lock);
+	if (d >= 0)
+		close(d);
+	return rc;
+}
+
 static void ofile_put(struct cfs_ctx *c, struct cfs_ofile *o)
 {
 	pthread_mutex_lock(&c->lock);
@@ -1270,9 +1298,9 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	if (rc == 0 && (fi->flags & O_TRUNC)) {
 		struct cfs_err err = { "" };
 		struct cfs_scratch *s = scratch(c);
-		pthread_rwlock_wrlock(&of->f->lock);
-		rc = s ? cfs_content_truncate(of->f, 0, s, &err) : -ENOMEM;
-		pthread_rwlock_unlock(&of->f->lock);
+		rc = s ? ofile_truncate(c, of, path, 0, s, &err) : -ENOMEM;
+		if (rc < 0)
+			log_err("truncate", path, &err);
 	}
 	if (rc == 0 && is_write_open(fi->flags)) {
 		/* a new header version per write handle: an older copy of the whole
@@ -1414,6 +1442,8 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		if (rc < 0)
 			return rc;
 		of = h->of;
+		if (!path)
+			path = h->path; /* nullpath_ok: the name it was opened by (checked to still be it) */
 	} else {
 		/* truncate(2) by path: decided like an open for writing */
 		struct cfs_caller *cl = who(c);
@@ -1438,11 +1468,11 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	if (!s)
 		rc = -ENOMEM;
 	else {
-		pthread_rwlock_wrlock(&of->f->lock);
-		rc = cfs_content_truncate(of->f, size, s, &e);
-		pthread_rwlock_unlock(&of->f->lock);
+		rc = ofile_truncate(c, of, path, size, s, &e);
 		if (rc == -EIO)
 			log_err("tamper", path, &e);
+		else if (rc < 0)
+			log_err("truncate", path, &e);
 	}
 	if (own)
 		ofile_put(c, of);
