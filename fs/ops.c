@@ -766,10 +766,17 @@ static int op_rmdir(const char *path)
 		if (rc == 1 && record(c, "unlink", path, "allow", "directory removed") < 0) {
 			rc = -EIO;
 		} else if (rc == 1) {
-			if (unlinkat(dd, CFS_DIR_SIDECAR, 0) != 0 && errno != ENOENT)
+			/* out of the tree's view first (a temporary name), then its
+			 * sidecar, then itself: a crash never leaves a directory
+			 * without its sidecar under its name */
+			char tmp[64];
+			rc = cfs_store_tmpname(tmp, sizeof tmp);
+			if (rc == 0 && renameat2(d, leaf, d, tmp, RENAME_NOREPLACE) != 0)
 				rc = -errno;
-			else
-				rc = unlinkat(d, leaf, AT_REMOVEDIR) == 0 ? 0 : -errno;
+			if (rc == 0 && unlinkat(dd, CFS_DIR_SIDECAR, 0) != 0 && errno != ENOENT)
+				rc = -errno;
+			if (rc == 0 && unlinkat(d, tmp, AT_REMOVEDIR) != 0)
+				rc = -errno;
 			if (rc < 0)
 				record_failed(c, NULL, "unlink", path, rc);
 		} else if (rc == 0) {

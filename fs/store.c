@@ -165,7 +165,7 @@ int cfs_store_link_ok(const char *link, const char *target)
 	return 0;
 }
 
-static int tmp_name(char *name, size_t namelen)
+int cfs_store_tmpname(char *name, size_t namelen)
 {
 	unsigned char rnd[8];
 	randombytes_buf(rnd, sizeof rnd);
@@ -177,7 +177,7 @@ static int tmp_name(char *name, size_t namelen)
 
 int cfs_store_tmpdir(int dirfd, char *name, size_t namelen, mode_t mode)
 {
-	int rc = tmp_name(name, namelen);
+	int rc = cfs_store_tmpname(name, namelen);
 	if (rc < 0)
 		return rc;
 	return mkdirat(dirfd, name, mode & 07777) == 0 ? 0 : -errno;

@@ -377,6 +377,47 @@ static int is_tmp_name(const char *name)
 	return 1;
 }
 
+/* A directory made (mkdir) or being removed (rmdir) under a temporary
+ * name, left by a crash: with --clean, removed when it holds nothing but
+ * its sidecar and is old enough. */
+static void leftover_tmpdir(struct checker *ck, int dfd, const char *name, const char *path,
+			    const struct stat *st)
+{
+	if (!ck->clean) {
+		bad(ck, path, "leftover temporary directory from an interrupted mkdir or rmdir (check --clean "
+		    "removes it once empty but for its sidecar and older than an hour)");
+		return;
+	}
+	if (ck->now - st->st_mtime < CLEAN_AGE_S) {
+		bad(ck, path, "temporary directory changed within the last hour: a daemon may be making it (left alone)");
+		return;
+	}
+	int d = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *dp = d >= 0 ? fdopendir(d) : NULL;
+	int other = !dp;
+	struct dirent *de;
+	while (dp && (de = readdir(dp)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, CFS_DIR_SIDECAR))
+			other = 1;
+	if (!other) {
+		unlinkat(dirfd(dp), CFS_DIR_SIDECAR, 0);
+		other = unlinkat(dfd, name, AT_REMOVEDIR) != 0;
+	}
+	if (dp)
+		closedir(dp);
+	else if (d >= 0)
+		close(d);
+	if (other) {
+		bad(ck, path, "leftover temporary directory that is not empty (left alone)");
+		return;
+	}
+	if (ck->tty && !ck->quiet)
+		fputc('\r', stderr);
+	printf("removed %s: leftover temporary directory from an interrupted mkdir or rmdir\n", path);
+	fflush(stdout);
+	ck->removed++;
+}
+
 /* A leftover temporary file: with --clean, remove it when it is one of ours
  * and old enough; otherwise report it. st is from fstatat without following
  * a symlink, and unlinkat never follows one either. */
@@ -384,6 +425,10 @@ static void leftover_tmp(struct checker *ck, int dfd, const char *name, const ch
 			 const struct stat *st)
 {
 	time_t touched = st->st_mtime;   /* every write by the daemon moves it */
+	if (is_tmp_name(name) && S_ISDIR(st->st_mode)) {
+		leftover_tmpdir(ck, dfd, name, path, st);
+		return;
+	}
 	if (!is_tmp_name(name) || !S_ISREG(st->st_mode)) {
 		bad(ck, path, "named like a temporary file but not one the daemon makes (left alone)");
 		return;

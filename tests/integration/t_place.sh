@@ -110,3 +110,16 @@ cfs_mount || exit 1
 eq restored_reads "$(getfattr --only-values -n user.coachfs.class "$MNT/cls/inherit.md") $(cat "$MNT/body.md")" "secret content two"
 eq restored_class "$(getfattr --only-values -n user.coachfs.class "$MNT/roll.md")" secret
 cfs_umount
+
+# A directory left under a temporary name by a crash in mkdir or rmdir:
+# reported, and removed by check --clean once old (never one with content)
+mkdir "$S/.coachfs-tmp.0123456789abcdef" "$S/.coachfs-tmp.fedcba9876543210"
+cp "$S/cls/.coachfs-dir" "$S/.coachfs-tmp.0123456789abcdef/.coachfs-dir"
+cp "$S/cls/.coachfs-dir" "$S/.coachfs-tmp.fedcba9876543210/keep"
+touch -d '2 hours ago' "$S/.coachfs-tmp.0123456789abcdef" "$S/.coachfs-tmp.fedcba9876543210"
+has check_tmpdir_reported "$("$BIN/coach-admin" -c "$CFG" check 2>&1)" "BAD /.coachfs-tmp.0123456789abcdef: leftover temporary directory"
+out=$("$BIN/coach-admin" -c "$CFG" check --clean 2>&1)
+has clean_tmpdir_removed "$out" "removed /.coachfs-tmp.0123456789abcdef"
+has clean_tmpdir_kept_nonempty "$out" "BAD /.coachfs-tmp.fedcba9876543210: leftover temporary directory that is not empty"
+no clean_tmpdir_gone test -e "$S/.coachfs-tmp.0123456789abcdef"
+ok clean_tmpdir_kept test -e "$S/.coachfs-tmp.fedcba9876543210/keep"
