@@ -42,7 +42,7 @@ static const char *const sect_names[] = {
 
 /* Keys of the fixed sections, one line-number slot each (0 = not seen). */
 enum key {
-	K_STORE_PATH, K_STORE_PASSFILE, K_STORE_CIPHER, K_STORE_STATE,
+	K_STORE_PATH, K_STORE_PASSFILE, K_STORE_PASSCMD, K_STORE_CIPHER, K_STORE_STATE,
 	K_MOUNT_HIDE,
 	K_POLICY_DB, K_POLICY_DEFCLASS,
 	K_AUDIT_DB, K_AUDIT_READS, K_AUDIT_FLUSH,
@@ -53,6 +53,7 @@ enum key {
 static const struct { enum sect s; const char *name; } fixed_keys[K_NKEYS] = {
 	[K_STORE_PATH] = { S_STORE, "path" },
 	[K_STORE_PASSFILE] = { S_STORE, "passphrase_file" },
+	[K_STORE_PASSCMD] = { S_STORE, "passphrase_command" },
 	[K_STORE_CIPHER] = { S_STORE, "cipher" },
 	[K_STORE_STATE] = { S_STORE, "state_db" },
 	[K_MOUNT_HIDE] = { S_MOUNT, "hide_denied" },
@@ -65,12 +66,12 @@ static const struct { enum sect s; const char *name; } fixed_keys[K_NKEYS] = {
 };
 
 enum ckey { C_GRANT, C_ROLES, C_WRITERS, C_MAX_TTL, C_EXPORT, C_APPROVAL, C_READERS,
-	    C_MAX_OPENS, C_NKEYS };
+	    C_MAX_OPENS, C_AUDIT_READS, C_NKEYS };
 
 static const char *const class_keys[C_NKEYS] = {
 	[C_GRANT] = "grant", [C_ROLES] = "roles", [C_WRITERS] = "writers",
 	[C_MAX_TTL] = "max_ttl", [C_EXPORT] = "export", [C_APPROVAL] = "approval",
-	[C_READERS] = "readers", [C_MAX_OPENS] = "max_opens",
+	[C_READERS] = "readers", [C_MAX_OPENS] = "max_opens", [C_AUDIT_READS] = "audit_reads",
 };
 
 struct parse {
@@ -318,6 +319,38 @@ static int set_path(struct parse *p, const char *what, const char *value, char *
 	return *slot ? 0 : oom(p);
 }
 
+/* "PROGRAM ARG..." split on blanks when run (no shell): PROGRAM must be an
+ * absolute path like every other path here, and the line must not be blank. */
+static int set_command(struct parse *p, const char *what, const char *value, char **slot)
+{
+	char q[CFG_QUOTE_MAX * 4 + 8], prog[4096];
+	size_t n = strcspn(value, " \t");
+	if (n >= sizeof prog)
+		return fail(p, -EINVAL, p->lineno, "%s: program path too long", what);
+	memcpy(prog, value, n);
+	prog[n] = 0;
+	for (const char *c = value; *c; c++)
+		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+			return fail(p, -EINVAL, p->lineno, "%s: contains a control character", what);
+	const char *bad = abs_path_problem(prog);
+	if (bad)
+		return fail(p, -EINVAL, p->lineno, "%s: program '%s' %s", what, quote(q, sizeof q, prog),
+			    bad);
+	*slot = strdup(value);
+	return *slot ? 0 : oom(p);
+}
+
+static int parse_reads(const char *s, enum cfs_reads *out)
+{
+	if (!strcmp(s, "every"))
+		*out = CFS_READS_EVERY;
+	else if (!strcmp(s, "open"))
+		*out = CFS_READS_OPEN;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 static int fixed_key(struct parse *p, const char *value)
 {
 	struct cfs_config *cfg = p->cfg;
@@ -344,6 +377,8 @@ static int fixed_key(struct parse *p, const char *value)
 		return set_path(p, what, value, &cfg->passphrase_file);
 	case K_STORE_STATE:
 		return set_path(p, what, value, &cfg->state_db);
+	case K_STORE_PASSCMD:
+		return set_command(p, what, value, &cfg->passphrase_command);
 	case K_STORE_CIPHER:
 		if (!strcmp(value, "auto"))
 			cfg->cipher = CFS_CIPHER_AUTO;
@@ -371,11 +406,7 @@ static int fixed_key(struct parse *p, const char *value)
 	case K_AUDIT_DB:
 		return set_path(p, what, value, &cfg->audit_db);
 	case K_AUDIT_READS:
-		if (!strcmp(value, "every"))
-			cfg->reads = CFS_READS_EVERY;
-		else if (!strcmp(value, "open"))
-			cfg->reads = CFS_READS_OPEN;
-		else
+		if (parse_reads(value, &cfg->reads) < 0)
 			return fail(p, -EINVAL, p->lineno, "%s: '%s' is not every or open", what, q);
 		return 0;
 	case K_AUDIT_FLUSH: {
@@ -454,6 +485,10 @@ static int class_key(struct parse *p, const char *value)
 		if (cfs_export_parse(value, &c->export) < 0)
 			return fail(p, -EINVAL, p->lineno, "%s: '%s' is not allow, log or deny",
 				    what, q);
+		return 0;
+	case C_AUDIT_READS:
+		if (parse_reads(value, &c->reads) < 0)
+			return fail(p, -EINVAL, p->lineno, "%s: '%s' is not every or open", what, q);
 		return 0;
 	case C_APPROVAL:
 		if (!strcmp(value, "none"))
@@ -720,7 +755,14 @@ static int post_checks(struct parse *p)
 		const struct cfs_class *c = &cfg->classes[i];
 		check_refs(&e, c, &c->roles, "roles", p->class_key_line[i][C_ROLES]);
 		check_refs(&e, c, &c->writers, "writers", p->class_key_line[i][C_WRITERS]);
+		/* a class without its own audit level takes [audit] reads */
+		if (!p->class_key_line[i][C_AUDIT_READS])
+			cfg->classes[i].reads = cfg->reads;
 	}
+	if (p->key_line[K_STORE_PASSFILE] && p->key_line[K_STORE_PASSCMD])
+		post_err(&e, p->key_line[K_STORE_PASSFILE] > p->key_line[K_STORE_PASSCMD]
+			     ? p->key_line[K_STORE_PASSFILE] : p->key_line[K_STORE_PASSCMD],
+			 "[store] passphrase_file and passphrase_command exclude each other");
 	if (cfg->default_class && !cfs_config_class(cfg, cfg->default_class))
 		post_err(&e, p->key_line[K_POLICY_DEFCLASS], "[policy] default_class: unknown class '%s'",
 			 cfg->default_class);
@@ -760,6 +802,7 @@ void cfs_config_free(struct cfs_config *cfg)
 	free(cfg->store_path);
 	free(cfg->passphrase_file);
 	free(cfg->state_db);
+	free(cfg->passphrase_command);
 	free(cfg->policy_db);
 	free(cfg->default_class);
 	free(cfg->audit_db);

@@ -579,6 +579,44 @@ static ssize_t read_line(int fd, char *buf, size_t cap)
 	return (ssize_t)got;
 }
 
+/* The first line of fd into p (PASS_MAX + 1 bytes), its length in *n;
+ * `what` names the source in messages. */
+static int first_line(int fd, const char *what, char *p, size_t *n, struct cfs_err *err)
+{
+	ssize_t r = read_line(fd, p, PASS_MAX + 1);
+	/* the first line counts; what follows it may be longer */
+	char *nl = r > 0 ? memchr(p, '\n', (size_t)r) : NULL;
+	if (r < 0)
+		return cfs_errf(err, (int)r, "%s: %s", what, strerror((int)-r));
+	if (!nl && r > PASS_MAX)
+		return cfs_errf(err, -E2BIG, "%s: passphrase longer than %d bytes", what, PASS_MAX);
+	*n = nl ? (size_t)(nl - p) : (size_t)r;
+	if (*n && p[*n - 1] == '\r')
+		(*n)--;
+	p[*n] = 0;
+	if (memchr(p, 0, *n))
+		return cfs_errf(err, -EINVAL, "%s: passphrase contains a NUL byte", what);
+	if (*n == 0)
+		return cfs_errf(err, -EINVAL, "%s: the passphrase is empty", what);
+	return 0;
+}
+
+int cfs_pass_read_fd(int fd, const char *what, char **out, size_t *len, struct cfs_err *err)
+{
+	char *p = sodium_malloc(PASS_MAX + 1);
+	size_t n = 0;
+	if (!p)
+		return cfs_errf(err, -ENOMEM, "out of secure memory");
+	int rc = first_line(fd, what, p, &n, err);
+	if (rc < 0) {
+		cfs_pass_free(p, PASS_MAX);
+		return rc;
+	}
+	*out = p;
+	*len = n;
+	return 0;
+}
+
 int cfs_pass_read(const char *file, int confirm, const char *prompt, char **out, size_t *len,
 		  struct cfs_err *err)
 {
@@ -592,22 +630,8 @@ int cfs_pass_read(const char *file, int confirm, const char *prompt, char **out,
 		if (fd < 0) {
 			rc = cfs_errf(err, -errno, "%s: cannot read the passphrase file: %s", file, strerror(errno));
 		} else {
-			ssize_t r = read_line(fd, p, PASS_MAX + 1);
+			rc = first_line(fd, file, p, &n, err);
 			close(fd);
-			/* the first line counts; what follows it may be longer */
-			char *nl = r > 0 ? memchr(p, '\n', (size_t)r) : NULL;
-			if (r < 0)
-				rc = cfs_errf(err, (int)r, "%s: %s", file, strerror((int)-r));
-			else if (!nl && r > PASS_MAX)
-				rc = cfs_errf(err, -E2BIG, "%s: passphrase longer than %d bytes", file, PASS_MAX);
-			else {
-				n = nl ? (size_t)(nl - p) : (size_t)r;
-				if (n && p[n - 1] == '\r')
-					n--;
-				p[n] = 0;
-				if (memchr(p, 0, n))
-					rc = cfs_errf(err, -EINVAL, "%s: passphrase contains a NUL byte", file);
-			}
 		}
 	} else {
 		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);

@@ -26,6 +26,7 @@
 #include "coachfs/config.h"
 #include "coachfs/content.h"
 #include "coachfs/crypto.h"
+#include "coachfs/passphrase.h"
 #include "coachfs/grants.h"
 #include "coachfs/links.h"
 #include "coachfs/ops.h"
@@ -36,13 +37,17 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: coachfs [-c FILE] [-f] [-o OPTIONS] MOUNTPOINT\n"
+		"usage: coachfs [-c FILE] [-f] [-o OPTIONS] [STORE] MOUNTPOINT\n"
 		"\n"
 		"Mount the coachfs store named by the configuration at MOUNTPOINT.\n"
+		"STORE, when given (as mount(8) does for an fstab line), must be the\n"
+		"configuration's [store] path.\n"
 		"\n"
 		"  -c, --config FILE   configuration (default: $COACHFS_CONFIG, else %s)\n"
 		"  -f, --foreground    stay in the foreground (log to stderr as well)\n"
-		"  -o OPTIONS          extra FUSE mount options, comma separated\n"
+		"  -o OPTIONS          extra FUSE mount options, comma separated; may repeat.\n"
+		"                      config=FILE is the same as -c FILE; mount(8)'s own\n"
+		"                      words (_netdev, nofail, noauto, x-*, ...) are ignored\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n"
 		"\n"
@@ -273,6 +278,17 @@ static void scratch_free(void *p)
 	}
 }
 
+/* Do a and b name the same directory (1), different ones (0), or is one
+ * missing (-errno)? Compared by device and inode, so a symlink or a
+ * trailing slash in an fstab line does not matter. */
+static int same_dir(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	if (stat(a, &sa) != 0 || stat(b, &sb) != 0)
+		return -errno;
+	return S_ISDIR(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -283,6 +299,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cfgfile = NULL, *fuse_opts = NULL;
+	static char optbuf[4096], optcfg[4096];
 	int foreground = 0, opt;
 	struct cfs_err e = { "" };
 	struct cfs_ctx ctx;
@@ -291,18 +308,33 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'c': cfgfile = optarg; break;
 		case 'f': foreground = 1; break;
-		case 'o': fuse_opts = optarg; break;
+		case 'o':
+			if (cfs_mount_opts(optarg, optbuf, sizeof optbuf, optcfg, sizeof optcfg, &e) < 0) {
+				fprintf(stderr, "coachfs: %s\n", e.msg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("coachfs %s\n", CFS_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind >= argc || argc - optind > 2) {
 		fprintf(stderr, "coachfs: %s\n", optind >= argc ? "missing MOUNTPOINT" : "too many arguments");
 		usage(stderr);
 		return 2;
 	}
-	const char *mnt = argv[optind];
+	if (optbuf[0])
+		fuse_opts = optbuf;
+	if (optcfg[0]) {
+		if (cfgfile && strcmp(cfgfile, optcfg) != 0) {
+			fprintf(stderr, "coachfs: -c %s and -o config=%s name different files\n", cfgfile, optcfg);
+			return 2;
+		}
+		cfgfile = optcfg;
+	}
+	const char *source = argc - optind == 2 ? argv[optind] : NULL;
+	const char *mnt = argv[argc - 1];
 	openlog("coachfs", LOG_PID | (foreground ? LOG_PERROR : 0), LOG_DAEMON);
 	if (harden() < 0)
 		return 1;
@@ -320,6 +352,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "coachfs: %s\n", e.msg);
 		return 1;
 	}
+	if (source && same_dir(source, ctx.cfg->store_path) != 1) {
+		fprintf(stderr, "coachfs: %s: not the store %s names ([store] path = %s)\n", source,
+			cfs_config_path(cfgfile), ctx.cfg->store_path);
+		cfs_config_free(ctx.cfg);
+		return 1;
+	}
 	struct stat st;
 	if (stat(mnt, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "coachfs: %s: not a directory\n", mnt);
@@ -328,7 +366,7 @@ int main(int argc, char **argv)
 	}
 	char *pass;
 	size_t passlen;
-	if (cfs_pass_read(ctx.cfg->passphrase_file, 0, "coachfs passphrase: ", &pass, &passlen, &e) < 0) {
+	if (cfs_pass_obtain(ctx.cfg, 0, "coachfs passphrase: ", &pass, &passlen, &e) < 0) {
 		fprintf(stderr, "coachfs: %s\n", e.msg);
 		cfs_config_free(ctx.cfg);
 		return 1;

@@ -53,7 +53,35 @@ struct handle {
 	_Atomic int derived;        /* class lifted by derivation: the writer keeps its handle */
 	int64_t link;               /* opened through /.links/TOKEN: that link's id */
 	int64_t link_end;           /* and its expiry */
+	int every;                  /* its class audits every read: direct_io, a row per read */
+	/* page-cached handles (every = 0) only, guarded by the watcher's lock: */
+	struct handle *cnext, *cprev;
+	char *cpath;                /* where the file is now, for dropping its pages */
+	int dropped;                /* access ended and its pages were dropped */
 };
+
+/* ---- the page cache for classes audited per open ----
+ * A file whose class audits reads per open (audit_reads = open) is opened
+ * without direct_io, so the kernel serves it through the page cache with
+ * readahead: its reads are no rows anyway, and the cache spares a FUSE round
+ * trip per request. keep_cache stays 0, so every open drops the file's
+ * cached pages and reaches the daemon, which decides it for its own caller:
+ * nobody reads cached pages without a handle of their own. What the cache
+ * must not outlive is a handle's access: this watcher rechecks every cached
+ * handle at the recheck interval and, once one's grant or role no longer
+ * admits it (revocation, expiry, reclassification), drops the file's pages,
+ * so its next read reaches the daemon and is refused. A file unlinked while
+ * open can no longer be named to the kernel: its pages then stay until the
+ * handle closes (README, "What responders see"). */
+struct cfs_cwatch {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	int started, stop;
+	struct fuse *fuse;
+	struct handle *head;
+};
+#define CWATCH_PERIOD_MS 100
 
 /* Track which uids hold handles on an open file, so that a creator still
  * sees (getattr) a file it is writing even when derivation lifted its class
@@ -504,6 +532,148 @@ static int handle_live(struct cfs_ctx *c, struct handle *h, const char *what)
 	return 0;
 }
 
+static void cwatch_add(struct cfs_ctx *c, struct handle *h)
+{
+	struct cfs_cwatch *w = c->cwatch;
+	pthread_mutex_lock(&w->lock);
+	h->cprev = NULL;
+	h->cnext = w->head;
+	if (w->head)
+		w->head->cprev = h;
+	w->head = h;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void cwatch_remove(struct cfs_ctx *c, struct handle *h)
+{
+	struct cfs_cwatch *w = c->cwatch;
+	pthread_mutex_lock(&w->lock);
+	if (h->cprev)
+		h->cprev->cnext = h->cnext;
+	else if (w->head == h)
+		w->head = h->cnext;
+	if (h->cnext)
+		h->cnext->cprev = h->cprev;
+	free(h->cpath);
+	h->cpath = NULL;
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* A rename moved `from` (and everything under it) to `to`, or swapped the
+ * two (exchange): keep the cached handles' paths right, so their pages can
+ * still be dropped. */
+static int under(const char *p, const char *dir, size_t n)
+{
+	return strncmp(p, dir, n) == 0 && (p[n] == 0 || p[n] == '/');
+}
+
+static void cwatch_renamed(struct cfs_ctx *c, const char *from, const char *to, int exchange)
+{
+	struct cfs_cwatch *w = c->cwatch;
+	size_t nf = strlen(from), nt = strlen(to);
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	for (struct handle *h = w->head; h; h = h->cnext) {
+		const char *rest, *base;
+		if (!h->cpath)
+			continue;
+		if (under(h->cpath, from, nf)) {
+			base = to;
+			rest = h->cpath + nf;
+		} else if (exchange && under(h->cpath, to, nt)) {
+			base = from;
+			rest = h->cpath + nt;
+		} else {
+			continue;
+		}
+		char *np = malloc(strlen(base) + strlen(rest) + 1);
+		if (!np) {
+			syslog(LOG_ERR, "coachfs: out of memory following a rename of an open file");
+			continue;
+		}
+		strcpy(np, base);
+		strcat(np, rest);
+		free(h->cpath);
+		h->cpath = np;
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+#define CWATCH_BATCH 64
+
+static void *cwatch_run(void *arg)
+{
+	struct cfs_ctx *c = arg;
+	struct cfs_cwatch *w = c->cwatch;
+	char *drop[CWATCH_BATCH];
+	pthread_mutex_lock(&w->lock);
+	while (!w->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += CWATCH_PERIOD_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+		int n = 0;
+		for (struct handle *h = w->head; h && !w->stop && n < CWATCH_BATCH; h = h->cnext) {
+			if (h->dropped || !h->cpath || handle_live(c, h, "read") == 0)
+				continue;
+			h->dropped = 1;
+			if ((drop[n] = strdup(h->cpath)) != NULL)
+				n++;
+		}
+		/* outside the lock: the kernel may wait on a read a FUSE thread serves */
+		pthread_mutex_unlock(&w->lock);
+		for (int i = 0; i < n; i++) {
+			int rc = fuse_invalidate_path(w->fuse, drop[i]);
+			if (rc < 0 && rc != -ENOENT)
+				syslog(LOG_WARNING, "coachfs: %s: cannot drop cached pages: %s", drop[i],
+				       strerror(-rc));
+			free(drop[i]);
+		}
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static int cwatch_start(struct cfs_ctx *c, struct fuse *fuse)
+{
+	struct cfs_cwatch *w = calloc(1, sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->fuse = fuse;
+	c->cwatch = w;
+	int rc = pthread_create(&w->thread, NULL, cwatch_run, c);
+	if (rc != 0)
+		return -rc;
+	w->started = 1;
+	return 0;
+}
+
+static void cwatch_stop(struct cfs_ctx *c)
+{
+	struct cfs_cwatch *w = c->cwatch;
+	if (!w)
+		return;
+	if (w->started) {
+		pthread_mutex_lock(&w->lock);
+		w->stop = 1;
+		pthread_cond_signal(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+		pthread_join(w->thread, NULL);
+	}
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+	c->cwatch = NULL;
+}
+
 /* Derived content: a process that read class r writes only at class >= r. */
 static int lift_class(struct cfs_ctx *c, struct handle *h, pid_t pid, uint64_t start)
 {
@@ -557,10 +727,16 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 * (an open+close is 3 requests instead of 5). A change made through the
 	 * mount invalidates them; one made on another host that shares the
 	 * store shows within the second. */
-	cfg->entry_timeout = 0;
+	/* With hide_denied = no every caller sees the same names, so names may be
+	 * kept for a second too (gocryptfs's entry timeout): an open still
+	 * reaches the daemon and is decided for its caller, whoever looked the
+	 * name up, and names under /.links reveal nothing to anyone who does
+	 * not already hold the token. With hide_denied = yes a name one caller
+	 * may see must never serve another's path walk. */
+	cfg->entry_timeout = c->cfg->hide_denied ? 0 : 1.0;
 	cfg->attr_timeout = 1.0;
 	cfg->negative_timeout = 0;
-	cfg->direct_io = 1;
+	cfg->direct_io = 0;   /* chosen per open: handle_new */
 	cfg->kernel_cache = 0;
 	cfg->hard_remove = 1;
 	cfg->nullpath_ok = 1;
@@ -571,6 +747,9 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	conn->want &= ~(unsigned)FUSE_CAP_SPLICE_READ;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* Without the watcher no page may be cached: every open is direct_io. */
+	if (cwatch_start(c, fuse_get_context()->fuse) < 0)
+		syslog(LOG_WARNING, "coachfs: no page-cache watcher: every read goes through the daemon");
 	return c;
 }
 
@@ -972,6 +1151,8 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 		rc = rebind_finish(c, &rb[i]);
 	if (rc < 0)
 		record_failed(c, NULL, "rename", from, rc);
+	if (rc == 0)
+		cwatch_renamed(c, from, to, (flags & RENAME_EXCHANGE) != 0);
 	close(d1);
 	close(d2);
 	return rc;
@@ -1040,9 +1221,20 @@ static int handle_new(struct cfs_ofile *of, const char *path, int flags, struct 
 	h->grant = grant;
 	h->rank = rank;
 	h->next_check_ms = now_ms() + 250;
-	holder_add(ctx_get(), of, cl->uid, 1);
+	struct cfs_ctx *c = ctx_get();
+	/* a row per read, or one per open and the page cache (see cfs_cwatch) */
+	h->every = rank < 0 || rank >= c->cfg->nclasses ||
+		   c->cfg->classes[rank].reads == CFS_READS_EVERY || !c->cwatch || !c->cwatch->started;
+	if (!h->every && !(h->cpath = strdup(h->path))) {
+		free(h->path);
+		free(h);
+		return -ENOMEM;
+	}
+	holder_add(c, of, cl->uid, 1);
+	if (!h->every)
+		cwatch_add(c, h);
 	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->direct_io = 1;
+	fi->direct_io = h->every;
 	fi->keep_cache = 0;
 	return 0;
 }
@@ -1512,7 +1704,7 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 		tamper(c, h, &e);
 		return -EIO;
 	}
-	if (n >= 0 && c->cfg->reads == CFS_READS_EVERY &&
+	if (n >= 0 && h->every &&
 	    cfs_access_audit(c, h->cl, "read", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
 		return -EIO;
 	return (int)n;
@@ -1549,7 +1741,7 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		tamper(c, h, &e);
 		return -EIO;
 	}
-	if (n >= 0 && c->cfg->reads == CFS_READS_EVERY &&
+	if (n >= 0 && h->every &&
 	    cfs_access_audit(c, h->cl, "write", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
 		return -EIO;
 	return (int)n;
@@ -1661,6 +1853,8 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	struct cfs_ctx *c = ctx_get();
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	(void)path;
+	if (!h->every)
+		cwatch_remove(c, h);
 	holder_add(c, h->of, h->cl->uid, -1);
 	ofile_put(c, h->of);
 	free(h->cl);
@@ -2068,6 +2262,7 @@ static int op_utimens(const char *path, const struct timespec tv[2], struct fuse
 
 static void op_destroy(void *private_data)
 {
+	cwatch_stop(private_data);
 	cfs_access_free(private_data);
 }
 

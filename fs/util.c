@@ -254,3 +254,54 @@ int cfs_path_covers(const char *prefix, const char *path)
 		return 0;
 	return path[n] == 0 || path[n] == '/';
 }
+
+static int opt_is(const char *w, size_t n, const char *name)
+{
+	return strlen(name) == n && memcmp(w, name, n) == 0;
+}
+
+int cfs_mount_opts(const char *in, char *fuse, size_t fcap, char *config, size_t ccap,
+		   struct cfs_err *err)
+{
+	static const char *const mount_only[] = { "rw", "defaults", "auto", "noauto", "nofail",
+						  "_netdev", "user", "users", "nouser", "owner",
+						  "group", NULL };
+	const char *w = in;
+	for (;;) {
+		const char *end = strchr(w, ',');
+		size_t n = end ? (size_t)(end - w) : strlen(w);
+		int keep = 1;
+		if (n == 0)
+			return cfs_errf(err, -EINVAL, "-o %s: empty option", in);
+		for (size_t i = 0; mount_only[i]; i++)
+			if (opt_is(w, n, mount_only[i]))
+				keep = 0;
+		if ((n >= 2 && memcmp(w, "x-", 2) == 0) || (n >= 8 && memcmp(w, "comment=", 8) == 0))
+			keep = 0;
+		if (n >= 7 && memcmp(w, "config=", 7) == 0) {
+			size_t vn = n - 7;
+			if (vn == 0)
+				return cfs_errf(err, -EINVAL, "-o %s: config= names no file", in);
+			if (vn >= ccap)
+				return cfs_errf(err, -E2BIG, "-o %s: config= path too long", in);
+			if (config[0] && (strlen(config) != vn || memcmp(config, w + 7, vn) != 0))
+				return cfs_errf(err, -EINVAL, "-o config=%.*s: the configuration is already %s",
+						(int)vn, w + 7, config);
+			memcpy(config, w + 7, vn);
+			config[vn] = 0;
+			keep = 0;
+		}
+		if (keep) {
+			size_t have = strlen(fuse);
+			if (have + (have ? 1 : 0) + n + 1 > fcap)
+				return cfs_errf(err, -E2BIG, "-o %s: too many options", in);
+			if (have)
+				fuse[have++] = ',';
+			memcpy(fuse + have, w, n);
+			fuse[have + n] = 0;
+		}
+		if (!end)
+			return 0;
+		w = end + 1;
+	}
+}

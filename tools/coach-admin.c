@@ -24,6 +24,7 @@
 #include "coachfs/config.h"
 #include "coachfs/content.h"
 #include "coachfs/crypto.h"
+#include "coachfs/passphrase.h"
 #include "coachfs/grants.h"
 #include "coachfs/state.h"
 #include "coachfs/store.h"
@@ -165,7 +166,7 @@ static int cmd_init(struct cfs_config *cfg, int argc, char **argv)
 	}
 	char *pass;
 	size_t passlen;
-	if (cfs_pass_read(cfg->passphrase_file, 1, "New store passphrase: ", &pass, &passlen, &e) < 0)
+	if (cfs_pass_obtain(cfg, 1, "New store passphrase: ", &pass, &passlen, &e) < 0)
 		return die(e.msg);
 	struct cfs_keys *k = NULL;
 	struct cfs_grants *g = NULL;
@@ -241,7 +242,7 @@ static int cmd_passwd(struct cfs_config *cfg, int argc, char **argv)
 	size_t oldl, newl;
 	if (cfs_store_header_path(cfg->store_path, hdr, sizeof hdr) < 0)
 		return die("store path too long");
-	if (cfs_pass_read(cfg->passphrase_file, 0, "Current passphrase: ", &oldp, &oldl, &e) < 0)
+	if (cfs_pass_obtain(cfg, 0, "Current passphrase: ", &oldp, &oldl, &e) < 0)
 		return die(e.msg);
 	if (cfs_pass_read(newfile, 1, "New passphrase: ", &newp, &newl, &e) < 0) {
 		cfs_pass_free(oldp, oldl);
@@ -522,7 +523,7 @@ static int cmd_check(struct cfs_config *cfg, int argc, char **argv)
 	struct cfs_keys *k;
 	if (cfs_store_header_path(cfg->store_path, hdr, sizeof hdr) < 0)
 		return die("store path too long");
-	if (cfs_pass_read(cfg->passphrase_file, 0, "Store passphrase: ", &pass, &passlen, &e) < 0)
+	if (cfs_pass_obtain(cfg, 0, "Store passphrase: ", &pass, &passlen, &e) < 0)
 		return die(e.msg);
 	int rc = cfs_store_unlock(hdr, pass, passlen, &k, &e);
 	cfs_pass_free(pass, passlen);

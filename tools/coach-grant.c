@@ -30,6 +30,7 @@
 #include "coachfs/audit.h"
 #include "coachfs/config.h"
 #include "coachfs/crypto.h"
+#include "coachfs/passphrase.h"
 #include "coachfs/grants.h"
 #include "coachfs/links.h"
 #include "coachfs/store.h"
@@ -808,7 +809,7 @@ static int link_key(const struct cfs_config *cfg, unsigned char key[32])
 		return say(EXIT_FAIL, "%s", err.msg);
 	if (cfs_store_header_path(cfg->store_path, hdr, sizeof hdr) < 0)
 		return say(EXIT_FAIL, "store path too long");
-	if (cfs_pass_read(cfg->passphrase_file, 0, "Store passphrase: ", &pass, &passlen, &err) < 0)
+	if (cfs_pass_obtain(cfg, 0, "Store passphrase: ", &pass, &passlen, &err) < 0)
 		return say(EXIT_FAIL, "%s", err.msg);
 	int rc = cfs_store_unlock(hdr, pass, passlen, &k, &err);
 	cfs_pass_free(pass, passlen);

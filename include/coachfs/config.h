@@ -39,6 +39,7 @@ struct cfs_class {
 	enum cfs_approval approval; /* approval = none | two-person */
 	struct cfs_list readers;    /* absolute program paths; empty = any */
 	uint32_t max_opens;         /* 0 = unlimited */
+	enum cfs_reads reads;       /* audit_reads = every | open (default: [audit] reads) */
 	int line;
 };
 
@@ -47,6 +48,7 @@ struct cfs_config {
 	/* [store] */
 	char *store_path;           /* required, absolute */
 	char *passphrase_file;      /* optional, absolute; NULL = terminal */
+	char *passphrase_command;   /* optional: "/ABS/PROGRAM ARG...", its first output line */
 	enum cfs_cipher cipher;
 	char *state_db;             /* optional, absolute; default state.db beside [policy] db */
 	/* [mount] */

@@ -95,6 +95,10 @@ void cfs_audit_keypair(const struct cfs_keys *k, unsigned char pk[32], unsigned 
 int cfs_pass_read(const char *file, int confirm, const char *prompt, char **out, size_t *len,
 		  struct cfs_err *err);
 void cfs_pass_free(char *p, size_t len);
+/* The first line of fd as a passphrase (what names the source in messages):
+ * sodium_malloc memory in *out, refused when empty, over 1024 bytes or
+ * holding a NUL. Reads no further than the first newline. */
+int cfs_pass_read_fd(int fd, const char *what, char **out, size_t *len, struct cfs_err *err);
 
 /* "xchacha20poly1305" / "aes256gcm" */
 const char *cfs_aead_name(int aead);

@@ -19,6 +19,7 @@ struct cfs_links;
 struct cfs_workers;
 struct cfs_shells;
 struct cfs_state;
+struct cfs_cwatch;
 
 /* The daemon's one context struct: all of its mutable state lives here. */
 struct cfs_ctx {
@@ -38,6 +39,7 @@ struct cfs_ctx {
 	pthread_mutex_t lock;           /* guards the tables below */
 	struct cfs_ofile *ofiles;       /* open backing files, shared by handles */
 	struct cfs_track *tracks;       /* replay and derived-class tracking */
+	struct cfs_cwatch *cwatch;      /* page-cached handles and their watcher (ops.c) */
 };
 
 /* Operation table for fuse_new(); private_data must be a struct cfs_ctx. */

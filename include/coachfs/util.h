@@ -8,7 +8,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The build passes the release and commit (Makefile VERSION). */
+#ifndef CFS_VERSION
 #define CFS_VERSION "0.1.0"
+#endif
 
 /* Errors travel up as a negative errno plus one message, printed in one
  * place (the program's main). */
@@ -55,5 +58,16 @@ int cfs_path_valid(const char *path);
 /* Does grant/prefix path `prefix` cover `path` at a component boundary?
  * "/inc" covers "/inc" and "/inc/a" but not "/incident"; "/" covers all. */
 int cfs_path_covers(const char *prefix, const char *path);
+
+/* Mount options as mount(8) and mount.fuse3 hand them over (an fstab line's
+ * fourth field, "rw,config=/etc/coachfs/a.ini,_netdev,allow_root"): take
+ * config=FILE out into config (ccap bytes), drop the words meant for mount(8)
+ * alone (rw, defaults, auto, noauto, nofail, _netdev, user, users, nouser,
+ * owner, group, comment=..., x-...), and append the rest, comma separated,
+ * to fuse (fcap bytes; it may already hold options from an earlier -o).
+ * 0; -EINVAL for an empty word or config=, or a second config= naming
+ * another file (err says which); -E2BIG when a result does not fit. */
+int cfs_mount_opts(const char *in, char *fuse, size_t fcap, char *config, size_t ccap,
+		   struct cfs_err *err);
 
 #endif

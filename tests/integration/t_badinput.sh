@@ -53,7 +53,10 @@ for p in coachfs coach-admin coach-grant coach-audit; do
 	row "unknown_option_$p" 2 "--bogus" "$BIN/$p" --bogus
 done
 row coachfs_no_mountpoint 2 "missing MOUNTPOINT" "$BIN/coachfs"
-row coachfs_two_mountpoints 2 "too many arguments" "$BIN/coachfs" "$MNT" "$T"
+row coachfs_three_arguments 2 "too many arguments" "$BIN/coachfs" "$STORE" "$MNT" "$T"
+# two arguments are STORE MOUNTPOINT (as mount(8) passes them): the first must be the store
+refuse coachfs_not_the_store "$MNT: not the store $CFG names ([store] path = $STORE)" "$BIN/coachfs" "$MNT" "$T"
+row coachfs_bad_config_option 2 "-o rw,,x: empty option" "$BIN/coachfs" -o "rw,,x" "$MNT"
 refuse coachfs_mountpoint_missing "$T/nowhere: not a directory" "$BIN/coachfs" "$T/nowhere"
 refuse coachfs_mountpoint_file "$CFG: not a directory" "$BIN/coachfs" "$CFG"
 refuse coachfs_bad_fuse_option "FUSE rejected the mount options" "$BIN/coachfs" -o no_such_option "$MNT"

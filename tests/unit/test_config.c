@@ -310,6 +310,22 @@ static void test_variants(void)
 		T_EQ_INT(cfs_config_class(c, "x")->max_ttl, 1);
 		cfs_config_free(c);
 	}
+	/* audit_reads: a class's own level, else [audit] reads, wherever that comes */
+	c = parse_ok(STORE POLICY ROLES CLASS "[class.brief]\naudit_reads = every\n"
+		     "[class.aware]\naudit_reads = open\n" AUDIT "reads = open\n", &err);
+	if (c) {
+		T_EQ_INT(c->reads, CFS_READS_OPEN);
+		T_EQ_INT(cfs_config_class(c, "internal")->reads, CFS_READS_OPEN);
+		T_EQ_INT(cfs_config_class(c, "brief")->reads, CFS_READS_EVERY);
+		T_EQ_INT(cfs_config_class(c, "aware")->reads, CFS_READS_OPEN);
+		cfs_config_free(c);
+	}
+	c = parse_ok(VALID "[class.aware]\naudit_reads = open\n", &err);
+	if (c) {
+		T_EQ_INT(cfs_config_class(c, "internal")->reads, CFS_READS_EVERY);
+		T_EQ_INT(cfs_config_class(c, "aware")->reads, CFS_READS_OPEN);
+		cfs_config_free(c);
+	}
 	c = parse_ok(STORE "cipher = xchacha20poly1305\n" POLICY AUDIT ROLES CLASS
 		     "[mount]\nhide_denied = yes\n", &err);
 	if (c) {
@@ -407,10 +423,20 @@ static const struct bad bad_rows[] = {
 	  "t.ini:2: [store] path: '/srv/../c' " NOTCLEAN },
 	{ "trailing slash store path", "[store]\npath = /srv/c/\n" POLICY AUDIT ROLES CLASS, -EINVAL,
 	  "t.ini:2: [store] path: '/srv/c/' " NOTCLEAN },
+	{ "bad class audit_reads", VALID "[class.x]\naudit_reads = some\n", -EINVAL,
+	  "t.ini:13: [class.x] audit_reads: 'some' is not every or open" },
 	{ "relative passphrase_file", STORE "passphrase_file = pass\n" POLICY AUDIT ROLES CLASS, -EINVAL,
 	  "t.ini:3: [store] passphrase_file: 'pass' is not an absolute path" },
 	{ "control char in path", STORE "passphrase_file = /etc/p\x01x\n" POLICY AUDIT ROLES CLASS, -EINVAL,
 	  "t.ini:3: [store] passphrase_file: '/etc/p\\x01x' contains a control character" },
+	{ "relative passphrase_command", STORE "passphrase_command = pass-helper --id 3\n" POLICY AUDIT ROLES CLASS, -EINVAL,
+	  "t.ini:3: [store] passphrase_command: program 'pass-helper' is not an absolute path" },
+	{ "blank passphrase_command", STORE "passphrase_command = \n" POLICY AUDIT ROLES CLASS, -EINVAL,
+	  "t.ini:3: [store] passphrase_command: program '' is not an absolute path" },
+	{ "control char in passphrase_command", STORE "passphrase_command = /bin/x a\x02" "b\n" POLICY AUDIT ROLES CLASS, -EINVAL,
+	  "t.ini:3: [store] passphrase_command: contains a control character" },
+	{ "passphrase file and command", STORE "passphrase_command = /bin/x\npassphrase_file = /etc/p\n" POLICY AUDIT ROLES CLASS, -EINVAL,
+	  "t.ini:4: [store] passphrase_file and passphrase_command exclude each other" },
 	/* [mount] */
 	{ "bad bool", VALID "[mount]\nhide_denied = maybe\n", -EINVAL,
 	  "t.ini:13: [mount] hide_denied: 'maybe' " NOTBOOL },

@@ -309,6 +309,39 @@ static void test_io(void)
 	close(ro);
 }
 
+/* What mount(8) passes for an fstab line, taken apart: config= out, its own
+ * words dropped, FUSE's kept in order; several -o accumulate. */
+static void test_mount_opts(void)
+{
+	char fuse[64] = "", cfg[32] = "";
+	struct cfs_err e = { "" };
+	T_EQ_INT(cfs_mount_opts("rw,config=/etc/a.ini,_netdev,nofail,allow_root,x-systemd.automount,"
+				"comment=boot,noauto,auto,defaults,user,users,nouser,owner,group,ro",
+				fuse, sizeof fuse, cfg, sizeof cfg, &e), 0);
+	T_EQ_STR(fuse, "allow_root,ro");
+	T_EQ_STR(cfg, "/etc/a.ini");
+	T_EQ_INT(cfs_mount_opts("max_read=65536", fuse, sizeof fuse, cfg, sizeof cfg, &e), 0);
+	T_EQ_STR(fuse, "allow_root,ro,max_read=65536");
+	/* the same config= again is fine; another is not */
+	T_EQ_INT(cfs_mount_opts("config=/etc/a.ini", fuse, sizeof fuse, cfg, sizeof cfg, &e), 0);
+	T_EQ_INT(cfs_mount_opts("config=/etc/b.ini", fuse, sizeof fuse, cfg, sizeof cfg, &e), -EINVAL);
+	T_EQ_STR(e.msg, "-o config=/etc/b.ini: the configuration is already /etc/a.ini");
+	T_EQ_INT(cfs_mount_opts("config=", fuse, sizeof fuse, cfg, sizeof cfg, &e), -EINVAL);
+	T_EQ_STR(e.msg, "-o config=: config= names no file");
+	T_EQ_INT(cfs_mount_opts("rw,,ro", fuse, sizeof fuse, cfg, sizeof cfg, &e), -EINVAL);
+	T_EQ_STR(e.msg, "-o rw,,ro: empty option");
+	T_EQ_INT(cfs_mount_opts("", fuse, sizeof fuse, cfg, sizeof cfg, &e), -EINVAL);
+	char small[8] = "", c2[8] = "";
+	T_EQ_INT(cfs_mount_opts("allow_root", small, sizeof small, c2, sizeof c2, &e), -E2BIG);
+	T_EQ_STR(small, "");
+	T_EQ_INT(cfs_mount_opts("config=/etc/coachfs.ini", small, sizeof small, c2, sizeof c2, &e), -E2BIG);
+	/* only mount(8)'s words: nothing for FUSE */
+	char f3[16] = "", c3[16] = "";
+	T_EQ_INT(cfs_mount_opts("rw,_netdev", f3, sizeof f3, c3, sizeof c3, &e), 0);
+	T_EQ_STR(f3, "");
+	T_EQ_STR(c3, "");
+}
+
 int main(void)
 {
 	T_RUN(test_duration_ok);
@@ -321,5 +354,6 @@ int main(void)
 	T_RUN(test_errf_and_strlcpy);
 	T_RUN(test_clock);
 	T_RUN(test_io);
+	T_RUN(test_mount_opts);
 	T_END();
 }
