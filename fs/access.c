@@ -108,7 +108,8 @@ static int sidecar_open(struct cfs_ctx *c, const char *dir)
 	int rc = sidecar_path(dir, p, sizeof p);
 	if (rc < 0)
 		return rc;
-	int fd = cfs_store_openat(c->store, p, O_RDONLY, 0);
+	/* O_NONBLOCK: a FIFO planted in its place must not hang the daemon */
+	int fd = cfs_store_openat(c->store, p, O_RDONLY | O_NONBLOCK, 0);
 	return fd == -ELOOP ? -EIO : fd;
 }
 

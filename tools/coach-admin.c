@@ -348,7 +348,7 @@ static void check_sidecar(struct checker *ck, int dfd, const char *path, const s
 	size_t len;
 	struct cfs_err e = { "" };
 	memset(id, 0, CFS_FILE_ID_BYTES);
-	int fd = openat(dfd, CFS_DIR_SIDECAR, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dfd, CFS_DIR_SIDECAR, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		bad(ck, path, errno == ENOENT ? "directory has no sidecar (deleted: its class and id are lost)"
 			      : strerror(errno));
@@ -640,14 +640,14 @@ static int up_sidecar(struct upgrader *u, int dfd, const char *path, const struc
 	struct cfs_err e = { "" };
 	unsigned char meta[CFS_META_MAX];
 	size_t len;
-	int fd = openat(dfd, CFS_DIR_SIDECAR, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dfd, CFS_DIR_SIDECAR, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 && errno != ENOENT)
 		return up_fail(path, strerror(errno));
 	if (fd < 0) {
 		/* format 1 made sidecars only for directories with attributes */
 		if (cfs_sidecar_write_at(dfd, u->keys, NULL, b, NULL, 1, NULL, 0, &e) < 0)
 			return up_fail(path, e.msg);
-		fd = openat(dfd, CFS_DIR_SIDECAR, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(dfd, CFS_DIR_SIDECAR, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		int rc = fd < 0 ? -errno : cfs_content_peek_id(fd, id);
 		if (fd >= 0)
 			close(fd);

@@ -123,3 +123,10 @@ has clean_tmpdir_removed "$out" "removed /.coachfs-tmp.0123456789abcdef"
 has clean_tmpdir_kept_nonempty "$out" "BAD /.coachfs-tmp.fedcba9876543210: leftover temporary directory that is not empty"
 no clean_tmpdir_gone test -e "$S/.coachfs-tmp.0123456789abcdef"
 ok clean_tmpdir_kept test -e "$S/.coachfs-tmp.fedcba9876543210/keep"
+
+# A FIFO planted where a sidecar belongs: EIO and BAD, never a hung daemon
+rm "$S/pub/.coachfs-dir"; mkfifo "$S/pub/.coachfs-dir"
+cfs_mount || exit 1
+has fifo_sidecar_eio "$(timeout 10 cat "$MNT/pub/p.md" 2>&1)" "Input/output error"
+cfs_umount
+has fifo_sidecar_check "$(timeout 20 "$BIN/coach-admin" -c "$CFG" check 2>&1)" "BAD /pub: directory sidecar"
