@@ -152,8 +152,8 @@ static struct cfs_scratch *scratch(struct cfs_ctx *c)
 
 /* Take a reference on the open file behind backing fd `fd` (consumed).
  * f: that fd's file as just created (consumed too), or NULL to open it. */
-static int ofile_adopt(struct cfs_ctx *c, int fd, struct cfs_file *f, const char *path,
-		       struct cfs_ofile **out)
+static int ofile_adopt_e(struct cfs_ctx *c, int fd, struct cfs_file *f, const char *path,
+			 struct cfs_ofile **out, struct cfs_err *why)
 {
 	struct stat st;
 	struct cfs_err e = { "" };
@@ -180,6 +180,8 @@ static int ofile_adopt(struct cfs_ctx *c, int fd, struct cfs_file *f, const char
 		pthread_mutex_unlock(&c->lock);
 		if (rc == -EIO)
 			log_err("tamper", path, &e);
+		if (why)
+			*why = e;
 		cfs_content_close(f);
 		free(o);
 		close(fd);
@@ -198,12 +200,24 @@ static int ofile_adopt(struct cfs_ctx *c, int fd, struct cfs_file *f, const char
 	return 0;
 }
 
-static int ofile_get(struct cfs_ctx *c, const char *path, struct cfs_ofile **out)
+static int ofile_adopt(struct cfs_ctx *c, int fd, struct cfs_file *f, const char *path,
+		       struct cfs_ofile **out)
+{
+	return ofile_adopt_e(c, fd, f, path, out, NULL);
+}
+
+/* why: the reason an open of the header failed (tamper rows say it). */
+static int ofile_get_e(struct cfs_ctx *c, const char *path, struct cfs_ofile **out, struct cfs_err *why)
 {
 	int fd = cfs_store_openat(c->store, path, O_RDWR, 0);
 	if (fd < 0)
 		return fd == -ELOOP ? -EPERM : fd;
-	return ofile_adopt(c, fd, NULL, path, out);
+	return ofile_adopt_e(c, fd, NULL, path, out, why);
+}
+
+static int ofile_get(struct cfs_ctx *c, const char *path, struct cfs_ofile **out)
+{
+	return ofile_get_e(c, path, out, NULL);
 }
 
 /* Truncate of's file crash-safely through its current name (path), and
@@ -1485,10 +1499,10 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	struct cfs_eff *e = malloc(sizeof *e);
 	int rc = cl && e ? path_ok(path) : -ENOMEM;
 	if (rc == 0) {
-		rc = ofile_get(c, path, &of);
+		struct cfs_err why = { "file header failed authentication" };
+		rc = ofile_get_e(c, path, &of, &why);
 		if (rc == -EIO)
-			cfs_access_audit(c, cl, "tamper", path, "error", "file header failed authentication",
-					 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+			cfs_access_audit(c, cl, "tamper", path, "error", why.msg, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
 	}
 	if (rc == 0)
 		rc = decide_open(c, cl, of, path, fi->flags, e, &d);

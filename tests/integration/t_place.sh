@@ -74,7 +74,7 @@ cfs_mount || exit 1
 has moved_file_eio "$(err_of as cfs_bob cat "$MNT/pub/inherit.md")" "Input/output error"
 has moved_file_eio_root "$(err_of cat "$MNT/pub/inherit.md")" "Input/output error"
 cfs_umount
-eq moved_file_tamper_row "$(audit_q "SELECT count(*) > 0 FROM events WHERE action = 'tamper' AND path = '/pub/inherit.md'")" 1
+eq moved_file_tamper_row "$(audit_q "SELECT count(*) > 0 FROM events WHERE action = 'tamper' AND path = '/pub/inherit.md' AND reason LIKE '%moved, copied or swapped%'")" 1
 out=$("$BIN/coach-admin" -c "$CFG" check 2>&1)
 has check_moved "$out" "BAD /pub/inherit.md"
 mv "$S/pub/inherit.md" "$S/cls/inherit.md"
@@ -97,7 +97,7 @@ has rollback_header_eio "$(err_of cat "$MNT/roll.md")" "Input/output error"
 has rollback_body_eio "$(err_of cat "$MNT/body.md")" "Input/output error"
 has rollback_sidecar_eio "$(err_of cat "$MNT/cls/inherit.md")" "Input/output error"
 cfs_umount
-eq rollback_tamper_row "$(audit_q "SELECT count(*) > 0 FROM events WHERE action = 'tamper' AND path = '/roll.md'")" 1
+eq rollback_tamper_row "$(audit_q "SELECT count(*) > 0 FROM events WHERE action = 'tamper' AND path = '/roll.md' AND reason LIKE 'rolled back: header version %'")" 1
 eq rollback_sidecar_tamper_row "$(audit_q "SELECT count(*) > 0 FROM events WHERE action = 'tamper' AND reason LIKE '%rolled back%'")" 1
 out=$("$BIN/coach-admin" -c "$CFG" check 2>&1)
 has check_rollback_header "$out" "BAD /roll.md: rolled back"
