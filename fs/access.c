@@ -1,6 +1,7 @@
 /* access.c — the daemon's access layer: caller identity, effective policy
  * resolution through directory sidecars, candidate grants, decisions, open
- * counting, replay and derived-class tracking, and the audit row for each.
+ * counting, replay and derived-class tracking (per process, bounded), and
+ * the audit row for each.
  * It knows nothing of FUSE. It must never admit an open it could not decide
  * and record (fail closed), and never put a key, token or content in a row. */
 #include "coachfs/access.h"
@@ -723,13 +724,21 @@ struct track_ent {
 
 struct cfs_track {
 	struct track_ent *b[TRACK_BUCKETS];
-	size_t n;
+	size_t n;                  /* all entries */
+	size_t nproc;              /* process (derived-content) entries */
+	size_t proc_cap;           /* at most this many of them */
+	int hiwater;               /* highest rank ever noted (-1: none) */
+	int overflow;              /* highest rank that found no room (-1: none) */
+	int64_t last_sweep_ms;
 };
 
 static struct cfs_track *tracks(struct cfs_ctx *c)
 {
-	if (!c->tracks)
-		c->tracks = calloc(1, sizeof *c->tracks);
+	if (!c->tracks && (c->tracks = calloc(1, sizeof *c->tracks))) {
+		c->tracks->proc_cap = CFS_TRACK_PROCS;
+		c->tracks->hiwater = -1;
+		c->tracks->overflow = -1;
+	}
 	return c->tracks;
 }
 
@@ -789,46 +798,150 @@ void cfs_access_replay_forget(struct cfs_ctx *c, uid_t uid, int64_t grant, const
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Process entries (derived content) are bounded: when the table holds
+ * proc_cap of them, those of processes that are gone (their pid no longer
+ * has the recorded start time) are dropped — at most one such sweep a
+ * second, with /proc read outside the lock. A live process's entry is never
+ * dropped. When there is still no room, the rank goes into `overflow`,
+ * which every process is then taken to have read (fail closed: files are
+ * classified higher, never lower) for the rest of the mount. */
+static struct track_ent *proc_find(struct cfs_track *t, pid_t pid, uint64_t start)
+{
+	for (struct track_ent *e = t->b[hash_of(2, (uint64_t)pid, start, NULL)]; e; e = e->next)
+		if (e->kind == 2 && e->pid == pid && e->start == start)
+			return e;
+	return NULL;
+}
+
+static void proc_sweep(struct cfs_ctx *c)
+{
+	struct cfs_track *t = c->tracks;
+	int64_t now = cfs_now_us() / 1000;
+	if (now - t->last_sweep_ms < 1000 && t->last_sweep_ms)
+		return;
+	t->last_sweep_ms = now;
+	size_t n = 0, cap = t->nproc;
+	struct cfs_proc *v = cap ? malloc(cap * sizeof *v) : NULL;
+	if (!v)
+		return;
+	for (size_t i = 0; i < TRACK_BUCKETS && n < cap; i++)
+		for (struct track_ent *e = t->b[i]; e && n < cap; e = e->next)
+			if (e->kind == 2) {
+				v[n].pid = e->pid;
+				v[n++].start = e->start;
+			}
+	pthread_mutex_unlock(&c->lock);
+	size_t dead = 0;
+	for (size_t i = 0; i < n; i++)
+		if (cfs_proc_start(v[i].pid) != v[i].start)
+			v[dead++] = v[i];
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < dead; i++) {
+		struct track_ent **pp = &t->b[hash_of(2, (uint64_t)v[i].pid, v[i].start, NULL)];
+		for (; *pp; pp = &(*pp)->next) {
+			struct track_ent *e = *pp;
+			if (e->kind == 2 && e->pid == v[i].pid && e->start == v[i].start) {
+				*pp = e->next;
+				free(e);
+				t->n--;
+				t->nproc--;
+				break;
+			}
+		}
+	}
+	free(v);
+}
+
 void cfs_access_note_read(struct cfs_ctx *c, pid_t pid, uint64_t start, int rank)
 {
+	if (rank <= 0)
+		return;  /* nothing lies below the least sensitive class */
 	pthread_mutex_lock(&c->lock);
 	struct cfs_track *t = tracks(c);
-	if (t) {
-		size_t h = hash_of(2, (uint64_t)pid, start, NULL);
-		struct track_ent *e;
-		for (e = t->b[h]; e; e = e->next)
-			if (e->kind == 2 && e->pid == pid && e->start == start)
-				break;
-		if (e) {
-			if (rank > e->rank)
-				e->rank = rank;
-		} else if ((e = calloc(1, sizeof *e + 1))) {
-			/* process entries are never refused: losing one would let a
-			 * copy slide to a lower class */
-			e->kind = 2;
-			e->pid = pid;
-			e->start = start;
+	if (!t) {
+		pthread_mutex_unlock(&c->lock);
+		syslog(LOG_ERR, "coachfs: out of memory tracking reads");
+		return;
+	}
+	if (rank > t->hiwater)
+		t->hiwater = rank;
+	struct track_ent *e = proc_find(t, pid, start);
+	if (!e && t->nproc >= t->proc_cap) {
+		proc_sweep(c);   /* drops and retakes the lock */
+		e = proc_find(t, pid, start);
+	}
+	if (e) {
+		if (rank > e->rank)
 			e->rank = rank;
-			e->next = t->b[h];
-			t->b[h] = e;
-			t->n++;
-		}
+	} else if (t->nproc < t->proc_cap && (e = calloc(1, sizeof *e + 1))) {
+		e->kind = 2;
+		e->pid = pid;
+		e->start = start;
+		e->rank = rank;
+		size_t h = hash_of(2, (uint64_t)pid, start, NULL);
+		e->next = t->b[h];
+		t->b[h] = e;
+		t->n++;
+		t->nproc++;
+	} else if (rank > t->overflow) {
+		if (t->overflow < 0)
+			syslog(LOG_WARNING, "coachfs: read tracking is full (%zu live processes); "
+			       "new files are classified as if every process had read class rank %d",
+			       t->nproc, rank);
+		t->overflow = rank;
 	}
 	pthread_mutex_unlock(&c->lock);
 }
 
-int cfs_access_max_read(struct cfs_ctx *c, pid_t pid, uint64_t start)
+static int rank_of(struct cfs_track *t, pid_t pid, uint64_t start)
 {
-	int rank = -1;
+	struct track_ent *e = proc_find(t, pid, start);
+	return e ? e->rank : -1;
+}
+
+int cfs_access_max_read(struct cfs_ctx *c, struct cfs_lineage *l, int floor)
+{
+	int rank = -1, hi = -1;
 	pthread_mutex_lock(&c->lock);
 	struct cfs_track *t = tracks(c);
 	if (t) {
-		for (struct track_ent *e = t->b[hash_of(2, (uint64_t)pid, start, NULL)]; e; e = e->next)
-			if (e->kind == 2 && e->pid == pid && e->start == start)
-				rank = e->rank;
+		rank = rank_of(t, l->self.pid, l->self.start);
+		if (t->overflow > rank)
+			rank = t->overflow;
+		hi = t->hiwater;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!t)
+		return c->cfg && c->cfg->nclasses > 0 ? c->cfg->nclasses - 1 : INT_MAX; /* fail closed */
+	/* The ancestors matter only when something above both is on record. */
+	if (hi <= floor || hi <= rank)
+		return rank;
+	cfs_lineage_walk(l);
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < l->n && i < CFS_ANCESTORS_MAX; i++) {
+		int r = rank_of(t, l->anc[i].pid, l->anc[i].start);
+		if (r > rank)
+			rank = r;
 	}
 	pthread_mutex_unlock(&c->lock);
 	return rank;
+}
+
+void cfs_access_track_limit(struct cfs_ctx *c, size_t cap)
+{
+	pthread_mutex_lock(&c->lock);
+	struct cfs_track *t = tracks(c);
+	if (t)
+		t->proc_cap = cap;
+	pthread_mutex_unlock(&c->lock);
+}
+
+size_t cfs_access_track_procs(struct cfs_ctx *c)
+{
+	pthread_mutex_lock(&c->lock);
+	size_t n = c->tracks ? c->tracks->nproc : 0;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 void cfs_access_free(struct cfs_ctx *c)
@@ -853,15 +966,27 @@ int cfs_access_audit(struct cfs_ctx *c, const struct cfs_caller *cl, const char 
 		     const char *result, const char *reason, int64_t grant, int64_t offset, int64_t length,
 		     int sync)
 {
+	if (!cl)
+		return cfs_access_audit_proc(c, NULL, action, path, result, reason, grant, offset,
+					     length, sync);
+	struct cfs_rowproc rp = { cl->uid, cl->user, cl->pid, cl->exe };
+	return cfs_access_audit_proc(c, &rp, action, path, result, reason, grant, offset, length,
+				     sync);
+}
+
+int cfs_access_audit_proc(struct cfs_ctx *c, const struct cfs_rowproc *rp, const char *action,
+			  const char *path, const char *result, const char *reason, int64_t grant,
+			  int64_t offset, int64_t length, int sync)
+{
 	struct cfs_event ev;
 	struct cfs_err e = { "" };
 	cfs_event_init(&ev);
 	ev.host = c->host;
-	if (cl) {
-		ev.uid = cl->uid;
-		ev.user = cl->user;
-		ev.pid = cl->pid;
-		ev.exe = cl->exe;
+	if (rp) {
+		ev.uid = rp->uid;
+		ev.user = rp->user;
+		ev.pid = rp->pid;
+		ev.exe = rp->exe;
 	}
 	ev.action = action;
 	ev.path = path;

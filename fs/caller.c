@@ -1,6 +1,8 @@
-/* caller.c — who is calling: uid, gid and groups (from FUSE, reliable), the
- * program and its start time (from /proc, advisory), the login name, and the
- * roles of [roles] resolved once into a table of uids and gids.
+/* caller.c — who is calling: uid and gid (from FUSE, reliable), the groups,
+ * the process a thread belongs to, its parent, ancestors, program and start
+ * time (from /proc: the groups as the kernel reports them, the rest
+ * advisory), the login name, and the roles of [roles] resolved once into a
+ * table of uids and gids.
  * It owns the role table. It must never decide access (that is policy.c),
  * never trust pid or program for more than advice, and never read
  * /etc/passwd or /etc/group while deciding a role (only at table build). */
@@ -312,26 +314,182 @@ int cfs_parse_proc_stat_start(const char *line, uint64_t *out)
 	return 0;
 }
 
-static uint64_t proc_start_time(pid_t pid)
+int cfs_parse_proc_stat(const char *line, pid_t *ppid, uint64_t *start)
 {
-	char path[64], buf[4096];
-	uint64_t v;
-	ssize_t n;
-	int fd;
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	const char *p;
+	uint64_t v = 0;
+	if (!line || !ppid || !start)
+		return -EINVAL;
+	if (cfs_parse_proc_stat_start(line, start) < 0)
+		return -EINVAL;
+	/* field 4 (ppid) is the second after the last ')': " S 1234 " */
+	p = strrchr(line, ')');
+	if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
+		return -EINVAL;
+	p += 4;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (unsigned)(*p - '0');
+		if (v > INT32_MAX)
+			return -EINVAL;
+	}
+	if (*p != ' ')
+		return -EINVAL;
+	*ppid = (pid_t)v;
+	return 0;
+}
+
+/* Read a small /proc file into buf (NUL-terminated); its length or -errno. */
+static ssize_t proc_read(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return 0;
-	n = cfs_pread_full(fd, buf, sizeof buf - 1, 0);
+		return -errno;
+	ssize_t n = cfs_pread_full(fd, buf, cap - 1, 0);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return n < 0 ? n : -EIO;
 	buf[n] = 0;
-	if (strlen(buf) != (size_t)n)  /* a NUL inside: not a stat line */
+	if (strlen(buf) != (size_t)n)  /* a NUL inside: not what /proc writes */
+		return -EIO;
+	return n;
+}
+
+static int proc_stat(pid_t pid, pid_t *ppid, uint64_t *start)
+{
+	char path[64], buf[4096];
+	if (pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	ssize_t n = proc_read(path, buf, sizeof buf);
+	if (n < 0)
+		return (int)n;
+	return cfs_parse_proc_stat(buf, ppid, start);
+}
+
+uint64_t cfs_proc_start(pid_t pid)
+{
+	pid_t pp;
+	uint64_t v;
+	return proc_stat(pid, &pp, &v) == 0 ? v : 0;
+}
+
+static uint64_t proc_start_time(pid_t pid)
+{
+	return cfs_proc_start(pid);
+}
+
+/* A decimal pid after "Name:" up to the end of its line. */
+static int status_pid(const char *text, const char *key, pid_t *out)
+{
+	size_t kl = strlen(key);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, key, kl) != 0)
+			continue;
+		p += kl;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		uint64_t v = 0;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			v = v * 10 + (unsigned)(*p - '0');
+			if (v > INT32_MAX)
+				return -EINVAL;
+		}
+		if (*p != '\n' && *p != 0)
+			return -EINVAL;
+		*out = (pid_t)v;
 		return 0;
-	return cfs_parse_proc_stat_start(buf, &v) == 0 ? v : 0;
+	}
+	return -EINVAL;
+}
+
+int cfs_parse_proc_status(const char *text, pid_t *tgid, pid_t *ppid, gid_t *groups, int max,
+			  int *ngroups)
+{
+	if (!text || !tgid || !ppid || !ngroups || max < 0 || (max > 0 && !groups))
+		return -EINVAL;
+	*ngroups = 0;
+	if (status_pid(text, "Tgid:", tgid) < 0 || status_pid(text, "PPid:", ppid) < 0 ||
+	    *tgid <= 0)
+		return -EINVAL;
+	const char *p = NULL;
+	for (const char *q = text; q && *q; q = strchr(q, '\n'), q = q ? q + 1 : NULL)
+		if (strncmp(q, "Groups:", 7) == 0) {
+			p = q + 7;
+			break;
+		}
+	if (!p)
+		return -EINVAL;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\n' || *p == 0)
+			break;
+		uint64_t v = 0;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			v = v * 10 + (unsigned)(*p - '0');
+			if (v > UINT32_MAX)
+				return -EINVAL;
+		}
+		if (*ngroups < max)
+			groups[(*ngroups)++] = (gid_t)v;
+	}
+	return 0;
+}
+
+int cfs_proc_status(pid_t tid, pid_t *tgid, pid_t *ppid, gid_t *groups, int max, int *ngroups)
+{
+	char path[64], buf[8192];
+	if (tid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)tid);
+	ssize_t n = proc_read(path, buf, sizeof buf);
+	if (n < 0)
+		return (int)n;
+	return cfs_parse_proc_status(buf, tgid, ppid, groups, max, ngroups);
+}
+
+void cfs_caller_set_process(struct cfs_caller *c, pid_t tgid, pid_t ppid)
+{
+	if (!c || tgid <= 0)
+		return;
+	if (tgid != c->tgid) {
+		c->tgid = tgid;
+		c->start_time = proc_start_time(tgid);
+	}
+	c->ppid = ppid > 0 ? ppid : 0;
+}
+
+void cfs_lineage_init(struct cfs_lineage *l, const struct cfs_caller *c)
+{
+	memset(l, 0, sizeof *l);
+	l->self.pid = c->tgid > 0 ? c->tgid : c->pid;
+	l->self.start = c->start_time;
+	l->ppid = c->ppid;
+}
+
+void cfs_lineage_walk(struct cfs_lineage *l)
+{
+	if (l->walked)
+		return;
+	l->walked = 1;
+	l->n = 0;
+	for (pid_t p = l->ppid; p > 1 && l->n < CFS_ANCESTORS_MAX;) {
+		pid_t pp;
+		uint64_t st;
+		if (proc_stat(p, &pp, &st) < 0)
+			break;
+		l->anc[l->n].pid = p;
+		l->anc[l->n++].start = st;
+		if (pp == p)
+			break;
+		p = pp;
+	}
 }
 
 static void proc_exe(pid_t pid, char *out, size_t outlen)
@@ -365,6 +523,7 @@ int cfs_caller_ids(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid,
 	c->uid = uid;
 	c->gid = gid;
 	c->pid = pid;
+	c->tgid = pid;  /* until /proc says otherwise (cfs_caller_set_process) */
 	c->groups[c->ngroups++] = gid;
 	for (int i = 0; i < ngroups && c->ngroups < CFS_GROUPS_MAX; i++) {
 		int dup = 0;

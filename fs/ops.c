@@ -38,6 +38,22 @@ struct cfs_ofile {
 	int holder_refs[8];
 };
 
+/* A process that read or wrote through a handle (the opener first; then
+ * another thread, a forked child, or whoever was passed the descriptor),
+ * cached so that reads by the same thread cost no /proc access: rows name
+ * the process that read, and derived-content tracking follows its thread
+ * group and (for writes) its ancestors. */
+struct rstr;
+struct reader {
+	pid_t pid;                  /* the requesting thread (FUSE's pid); 0 = empty */
+	uid_t uid;
+	char user[CFS_USER_MAX];
+	struct rstr *exe;
+	struct cfs_lineage lin;     /* its process, and ancestors once walked */
+	int noted;                  /* highest rank noted for lin.self through this handle */
+};
+#define READERS 4
+
 /* One open handle: what was decided at open, re-checked while it lives.
  * The kernel sends concurrent reads and writes on one handle to different
  * threads, so the fields that change after open are atomic. */
@@ -53,12 +69,39 @@ struct handle {
 	_Atomic int derived;        /* class lifted by derivation: the writer keeps its handle */
 	int64_t link;               /* opened through /.links/TOKEN: that link's id */
 	int64_t link_end;           /* and its expiry */
+	pthread_mutex_t rlock;      /* guards rd[] and rnext */
+	struct reader rd[READERS];  /* who read or wrote through it lately */
+	unsigned rnext;             /* the slot a new reader takes */
 	int every;                  /* its class audits every read: direct_io, a row per read */
 	/* page-cached handles (every = 0) only, guarded by the watcher's lock: */
 	struct handle *cnext, *cprev;
 	char *cpath;                /* where the file is now, for dropping its pages */
 	int dropped;                /* access ended and its pages were dropped */
 };
+
+/* An immutable program name shared by a reader slot and the rows being
+ * written for it (a slot may be reused while a row is on its way). */
+struct rstr {
+	_Atomic int refs;
+	char s[];
+};
+
+static struct rstr *rstr_new(const char *s)
+{
+	size_t n = strlen(s);
+	struct rstr *r = malloc(sizeof *r + n + 1);
+	if (r) {
+		r->refs = 1;
+		memcpy(r->s, s, n + 1);
+	}
+	return r;
+}
+
+static void rstr_put(struct rstr *r)
+{
+	if (r && --r->refs == 0)
+		free(r);
+}
 
 /* ---- the page cache for classes audited per open ----
  * A file whose class audits reads per open (audit_reads = open) is opened
@@ -341,11 +384,12 @@ static struct cfs_caller *who_as(struct cfs_ctx *c, int full)
 {
 	struct fuse_context *fc = fuse_get_context();
 	gid_t groups[CFS_GROUPS_MAX];
-	int n = full < 0 ? 0 : fuse_getgroups(CFS_GROUPS_MAX, groups);
-	if (n < 0)
-		n = 0;
-	if (n > CFS_GROUPS_MAX)
-		n = CFS_GROUPS_MAX;
+	pid_t tgid = 0, ppid = 0;
+	int n = 0;
+	/* one read of /proc/TID/status (what fuse_getgroups reads) gives the
+	 * groups, the thread group and its parent */
+	if (full >= 0 && cfs_proc_status(fc->pid, &tgid, &ppid, groups, CFS_GROUPS_MAX, &n) < 0)
+		n = 0, tgid = 0, ppid = 0;
 	if (full < 0)
 		full = 0;
 	struct cfs_caller *cl = malloc(sizeof *cl);
@@ -355,6 +399,8 @@ static struct cfs_caller *who_as(struct cfs_ctx *c, int full)
 		free(cl);
 		return NULL;
 	}
+	if (full)
+		cfs_caller_set_process(cl, tgid, ppid);
 	return cl;
 }
 
@@ -486,6 +532,68 @@ static void record_failed(struct cfs_ctx *c, const struct cfs_caller *cl, const 
 		record(c, action, path, "error", why);
 }
 
+static int is_write_open(int flags);
+
+/* May cl remove the existing entry at path (unlink, rmdir, rename it away
+ * or replace it)? Write rights on its class, or the admin role (policy.c,
+ * CFS_OP_DELETE). 0 with *d the decision, or -EACCES with a deny row. */
+static int may_remove(struct cfs_ctx *c, const struct cfs_caller *cl, const char *path,
+		      const struct stat *st, const char *action, const char *what,
+		      struct cfs_decision *d)
+{
+	struct cfs_eff *e = malloc(sizeof *e);
+	if (!e)
+		return -ENOMEM;
+	int rc = 0;
+	if (cfs_caller_has_role(cl, "admin")) {
+		/* admins manage entries whatever the class: no header to read */
+		memset(e, 0, sizeof *e);
+		e->fp.cls = &c->cfg->classes[0];
+	} else {
+		rc = entry_eff(c, path, st, e);
+	}
+	if (rc == 0) {
+		cfs_access_decide(c, cl, e, path, CFS_OP_DELETE, 0, 0, d);
+	} else {
+		memset(d, 0, sizeof *d);
+		d->verdict = CFS_DENY;
+		snprintf(d->reason, sizeof d->reason, "the entry's policy cannot be resolved");
+	}
+	free(e);
+	if (d->verdict != CFS_DENY)
+		return 0;
+	char why[600];
+	snprintf(why, sizeof why, "%s: %s", what, d->reason);
+	cfs_access_audit(c, cl, action, path, "deny", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+	return -EACCES;
+}
+
+/* Before making an entry at path: is the name free? 0 when it is; -EEXIST
+ * when an entry the caller may see holds it; -EACCES (and a deny row) when
+ * one it may not see does (hide_denied): answering EEXIST would reveal it,
+ * and answering as if it were not there would mean replacing it. */
+static int name_free(struct cfs_ctx *c, const struct cfs_caller *cl, const char *path,
+		     const char *action)
+{
+	struct stat st;
+	int rc = cfs_store_lstat(c->store, path, &st);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc == -ELOOP ? -EACCES : rc;
+	struct seer w = { NULL, 0 };
+	rc = visible_to(c, &w, path, &st);
+	free(w.cl);
+	if (rc == 0)
+		return -EEXIST;
+	if (rc != -ENOENT)
+		return rc;
+	cfs_access_audit(c, cl, action, path, "deny",
+			 "the name is taken by an entry the caller may not see", 0, CFS_AUDIT_NONE,
+			 CFS_AUDIT_NONE, 1);
+	return -EACCES;
+}
+
 /* Is the handle's access still live? Grant expiry is exact; revocation,
  * class changes and role changes are noticed within 250 ms. */
 static int handle_live(struct cfs_ctx *c, struct handle *h, const char *what)
@@ -529,7 +637,10 @@ static int handle_live(struct cfs_ctx *c, struct handle *h, const char *what)
 	pthread_rwlock_unlock(&h->of->f->lock);
 	int rc = cfs_eff_resolve(c, h->path, meta, len, e);
 	if (rc == 0) {
-		cfs_access_decide(c, h->cl, e, h->path, CFS_OP_RECHECK, 0, h->grant, &d);
+		/* admit whoever the open admitted: a write handle keeps the writers */
+		cfs_access_decide(c, h->cl, e, h->path,
+				  is_write_open(h->flags) ? CFS_OP_RECHECK_WRITE : CFS_OP_RECHECK, 0,
+				  h->grant, &d);
 	} else {
 		memset(&d, 0, sizeof d);
 		d.verdict = CFS_DENY;
@@ -688,10 +799,134 @@ static void cwatch_stop(struct cfs_ctx *c)
 	c->cwatch = NULL;
 }
 
-/* Derived content: a process that read class r writes only at class >= r. */
-static int lift_class(struct cfs_ctx *c, struct handle *h, pid_t pid, uint64_t start)
+/* A copy of the reader slot serving the current request. */
+struct rref {
+	int slot;
+	pid_t pid;
+	uid_t uid;
+	char user[CFS_USER_MAX];
+	struct rstr *exe;           /* a reference: rref_done drops it */
+	struct cfs_proc self;
+	pid_t ppid;
+	int noted;
+};
+
+static void reader_fill(struct reader *r, const struct cfs_caller *cl, struct rstr *exe)
 {
-	int r = cfs_access_max_read(c, pid, start);
+	rstr_put(r->exe);
+	r->pid = cl->pid;
+	r->uid = cl->uid;
+	cfs_strlcpy(r->user, cl->user, sizeof r->user);
+	r->exe = exe;
+	cfs_lineage_init(&r->lin, cl);
+	r->noted = -1;
+}
+
+static int reader_find(struct handle *h, pid_t pid, uid_t uid)
+{
+	for (int i = 0; i < READERS; i++)
+		if (h->rd[i].pid == pid && h->rd[i].uid == uid && h->rd[i].exe)
+			return i;
+	return -1;
+}
+
+/* The process behind the current request on h: from the slot cache, or
+ * (a thread not seen on this handle) from /proc once. 0 or -ENOMEM. */
+static int reader_of(struct cfs_ctx *c, struct handle *h, struct rref *out)
+{
+	struct fuse_context *fc = fuse_get_context();
+	pthread_mutex_lock(&h->rlock);
+	int i = reader_find(h, fc->pid, fc->uid);
+	if (i < 0) {
+		pthread_mutex_unlock(&h->rlock);
+		struct cfs_caller *cl = who(c);
+		struct rstr *x = cl ? rstr_new(cl->exe) : NULL;
+		if (!x) {
+			free(cl);
+			return -ENOMEM;
+		}
+		pthread_mutex_lock(&h->rlock);
+		i = reader_find(h, fc->pid, fc->uid);
+		if (i < 0) {
+			i = (int)(h->rnext++ % READERS);
+			reader_fill(&h->rd[i], cl, x);
+		} else {
+			rstr_put(x);
+		}
+		free(cl);
+	}
+	const struct reader *r = &h->rd[i];
+	out->slot = i;
+	out->pid = r->pid;
+	out->uid = r->uid;
+	memcpy(out->user, r->user, sizeof out->user);
+	out->exe = r->exe;
+	out->exe->refs++;
+	out->self = r->lin.self;
+	out->ppid = r->lin.ppid;
+	out->noted = r->noted;
+	pthread_mutex_unlock(&h->rlock);
+	return 0;
+}
+
+static void rref_done(struct rref *r)
+{
+	rstr_put(r->exe);
+	r->exe = NULL;
+}
+
+static struct cfs_rowproc rref_row(const struct rref *r)
+{
+	struct cfs_rowproc rp = { r->uid, r->user, r->pid, r->exe->s };
+	return rp;
+}
+
+/* Derived content: the reading process now holds class `rank`. */
+static void rref_note(struct cfs_ctx *c, struct handle *h, struct rref *r, int rank)
+{
+	if (rank <= r->noted)
+		return;
+	cfs_access_note_read(c, r->self.pid, r->self.start, rank);
+	pthread_mutex_lock(&h->rlock);
+	struct reader *s = &h->rd[r->slot];
+	if (s->pid == r->pid && s->lin.self.pid == r->self.pid && s->noted < rank)
+		s->noted = rank;
+	pthread_mutex_unlock(&h->rlock);
+	r->noted = rank;
+}
+
+/* The highest class the writing process (or an ancestor) has read, when it
+ * is above floor; the ancestors are walked at most once per slot. */
+static int rref_max_read(struct cfs_ctx *c, struct handle *h, const struct rref *r, int floor)
+{
+	struct cfs_lineage lin;
+	pthread_mutex_lock(&h->rlock);
+	const struct reader *s = &h->rd[r->slot];
+	int same = s->pid == r->pid && s->lin.self.pid == r->self.pid;
+	if (same)
+		lin = s->lin;
+	pthread_mutex_unlock(&h->rlock);
+	if (!same) {  /* the slot went to another thread meanwhile: walk afresh */
+		memset(&lin, 0, sizeof lin);
+		lin.self = r->self;
+		lin.ppid = r->ppid;
+	}
+	int was = lin.walked;
+	int rank = cfs_access_max_read(c, &lin, floor);
+	if (same && !was && lin.walked) {
+		pthread_mutex_lock(&h->rlock);
+		struct reader *w = &h->rd[r->slot];
+		if (w->pid == r->pid && w->lin.self.pid == r->self.pid)
+			w->lin = lin;
+		pthread_mutex_unlock(&h->rlock);
+	}
+	return rank;
+}
+
+/* Derived content: a process that read class r writes only at class >= r.
+ * rp names the writing process in the row. */
+static int lift_class(struct cfs_ctx *c, struct handle *h, int r, const struct cfs_rowproc *rp)
+{
 	if (r <= h->rank || r >= c->cfg->nclasses)
 		return 0;
 	const char *name = c->cfg->classes[r].name;
@@ -718,8 +953,8 @@ static int lift_class(struct cfs_ctx *c, struct handle *h, pid_t pid, uint64_t s
 	char why[256];
 	snprintf(why, sizeof why, "derived content: class %s -> %s (the writing process read class %s)",
 		 c->cfg->classes[old].name, name, name);
-	return cfs_access_audit(c, h->cl, "setxattr", h->path, "allow", why, 0, CFS_AUDIT_NONE,
-				CFS_AUDIT_NONE, 1) < 0 ? -EIO : 0;
+	return cfs_access_audit_proc(c, rp, "setxattr", h->path, "allow", why, 0, CFS_AUDIT_NONE,
+				     CFS_AUDIT_NONE, 1) < 0 ? -EIO : 0;
 }
 
 /* ---- FUSE operations ---- */
@@ -862,10 +1097,17 @@ static int op_mkdir(const char *path, mode_t mode)
 		rc = path_ok(path);
 	if (rc == 0)
 		rc = may_create(c, cl, path, "create", e, &d);
+	if (rc == 0)
+		rc = name_free(c, cl, path, "create");
 	if (rc == 0 && (dfd = parent_of(c, path, &leaf)) < 0)
 		rc = dfd;
 	/* A process that read a higher class cannot make a lower folder. */
-	int r = rc == 0 ? cfs_access_max_read(c, cl->pid, cl->start_time) : -1;
+	int r = -1;
+	if (rc == 0) {
+		struct cfs_lineage lin;
+		cfs_lineage_init(&lin, cl);
+		r = cfs_access_max_read(c, &lin, e->class_rank);
+	}
 	if (rc == 0) {
 		char why[300];
 		snprintf(why, sizeof why, "directory; %.200s; class %s", d.reason,
@@ -888,6 +1130,8 @@ static int op_mkdir(const char *path, mode_t mode)
 			log_err("mkdir", path, &err);
 		if (rc < 0)
 			record_failed(c, cl, "create", path, rc);
+		if (rc == -EEXIST) /* made since the check: EEXIST only if the caller may see it */
+			rc = name_free(c, cl, path, "create") == -EEXIST ? -EEXIST : -EACCES;
 	}
 	if (rc == 0)
 		set_owner(dfd, leaf);
@@ -902,18 +1146,34 @@ static int op_unlink(const char *path)
 {
 	struct cfs_ctx *c = ctx_get();
 	const char *leaf;
+	struct stat st;
+	struct cfs_decision dec;
 	int rc = see(c, path);
+	if (rc == 0)
+		rc = cfs_store_lstat(c->store, path, &st);
 	if (rc < 0)
-		return rc;
-	int d = parent_of(c, path, &leaf);
-	if (d < 0)
-		return d;
-	rc = record(c, "unlink", path, "allow", "removed");
+		return rc == -ELOOP ? -ENOENT : rc;
+	struct cfs_caller *cl = who(c);
+	if (!cl)
+		return -ENOMEM;
+	rc = may_remove(c, cl, path, &st, "unlink", "remove", &dec);
+	int d = rc == 0 ? parent_of(c, path, &leaf) : -1;
+	if (rc == 0 && d < 0)
+		rc = d;
+	if (rc == 0) {
+		char why[300];
+		snprintf(why, sizeof why, "removed; %.250s", dec.reason);
+		if (cfs_access_audit(c, cl, "unlink", path, "allow", why, dec.grant_id, CFS_AUDIT_NONE,
+				     CFS_AUDIT_NONE, 1) < 0)
+			rc = -EIO;
+	}
 	if (rc == 0 && unlinkat(d, leaf, 0) != 0) {
 		rc = -errno;
-		record_failed(c, NULL, "unlink", path, rc);
+		record_failed(c, cl, "unlink", path, rc);
 	}
-	close(d);
+	if (d >= 0)
+		close(d);
+	free(cl);
 	return rc;
 }
 
@@ -945,7 +1205,18 @@ static int op_rmdir(const char *path)
 {
 	struct cfs_ctx *c = ctx_get();
 	const char *leaf;
+	struct stat st;
+	struct cfs_decision dec;
 	int rc = see(c, path);
+	if (rc == 0)
+		rc = cfs_store_lstat(c->store, path, &st);
+	if (rc < 0)
+		return rc == -ELOOP ? -ENOENT : rc;
+	struct cfs_caller *cl = who(c);
+	if (!cl)
+		return -ENOMEM;
+	rc = may_remove(c, cl, path, &st, "unlink", "remove directory", &dec);
+	free(cl);
 	if (rc < 0)
 		return rc;
 	int d = parent_of(c, path, &leaf);
@@ -981,19 +1252,81 @@ static int op_rmdir(const char *path)
 	return rc;
 }
 
+/* The mount path a relative link target names (cfs_store_link_ok has
+ * checked it stays inside the mount): the link's directory, minus one
+ * component per leading "..", plus the named components. */
+static void link_target_path(const char *link, const char *target, char *out, size_t n)
+{
+	size_t len = cfs_strlcpy(out, link, n);
+	if (len >= n) {
+		cfs_strlcpy(out, "(too long)", n);
+		return;
+	}
+	char *slash = strrchr(out, '/');
+	*(slash ? slash : out) = 0;                /* the link's directory ("" = root) */
+	len = strlen(out);
+	for (const char *p = target; *p;) {
+		const char *e = strchrnul(p, '/');
+		size_t k = (size_t)(e - p);
+		if (k == 2 && p[0] == '.' && p[1] == '.') {
+			char *up = strrchr(out, '/');
+			len = up ? (size_t)(up - out) : 0;
+			out[len] = 0;
+		} else if (k > 0 && !(k == 1 && p[0] == '.')) {
+			if (len + 1 + k >= n) {
+				cfs_strlcpy(out, "(too long)", n);
+				return;
+			}
+			out[len++] = '/';
+			memcpy(out + len, p, k);
+			out[len += k] = 0;
+		}
+		p = *e ? e + 1 : e;
+	}
+	if (!out[0])
+		cfs_strlcpy(out, "/", n);
+}
+
+/* A symbolic link is made like any other entry: write rights where it is
+ * made, and a create row naming (mount-relative) what it points at. */
 static int op_symlink(const char *target, const char *path)
 {
 	struct cfs_ctx *c = ctx_get();
 	const char *leaf;
+	struct cfs_decision dec;
 	if (cfs_store_link_ok(path, target) < 0)
 		return -EPERM; /* a shared link must not send another user outside the mount */
-	int d = parent_of(c, path, &leaf);
-	if (d < 0)
-		return d;
-	int rc = symlinkat(target, d, leaf) == 0 ? 0 : -errno;
+	struct cfs_caller *cl = who(c);
+	struct cfs_eff *e = malloc(sizeof *e);
+	int rc = cl && e ? path_ok(path) : -ENOMEM;
+	int d = -1;
+	if (rc == 0)
+		rc = may_create(c, cl, path, "create", e, &dec);
+	if (rc == 0)
+		rc = name_free(c, cl, path, "create");
+	if (rc == 0 && (d = parent_of(c, path, &leaf)) < 0)
+		rc = d;
+	if (rc == 0) {
+		char to[PATH_MAX], why[600];
+		link_target_path(path, target, to, sizeof to);
+		snprintf(why, sizeof why, "symbolic link to %.250s; %.250s", to, dec.reason);
+		if (cfs_access_audit(c, cl, "create", path, verdict_word(dec.verdict), why, dec.grant_id,
+				     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0)
+			rc = -EACCES; /* not recorded: refused (fail closed) */
+	}
+	if (rc == 0) {
+		rc = symlinkat(target, d, leaf) == 0 ? 0 : -errno;
+		if (rc < 0)
+			record_failed(c, cl, "create", path, rc);
+		if (rc == -EEXIST)
+			rc = name_free(c, cl, path, "create") == -EEXIST ? -EEXIST : -EACCES;
+	}
 	if (rc == 0)
 		set_owner(d, leaf);
-	close(d);
+	if (d >= 0)
+		close(d);
+	free(cl);
+	free(e);
 	return rc;
 }
 
@@ -1060,7 +1393,7 @@ static int keep_class(struct cfs_ctx *c, const char *from, const char *to)
 
 /* A moved entry: where it goes, what it is, and the place it was bound to. */
 struct rebind {
-	const char *to;
+	const char *from, *to;
 	int kind;                   /* CFS_KIND_*, or -1: nothing to rebind (a symlink) */
 	struct cfs_bind old;
 };
@@ -1071,6 +1404,7 @@ static int rebind_prepare(struct cfs_ctx *c, const char *from, const char *to, s
 	struct cfs_err e = { "" };
 	int rc = cfs_store_lstat(c->store, from, &st);
 	rb->to = to;
+	rb->from = from;
 	rb->kind = S_ISDIR(st.st_mode) ? CFS_KIND_DIR : S_ISREG(st.st_mode) ? CFS_KIND_FILE : -1;
 	if (rc < 0 || rb->kind < 0)
 		return rc;
@@ -1078,6 +1412,27 @@ static int rebind_prepare(struct cfs_ctx *c, const char *from, const char *to, s
 	if (rc < 0)
 		log_err("rename", from, &e);
 	return rc;
+}
+
+/* The rename did not happen: drop the intents (each entry is still where
+ * its header says). */
+static void rebind_cancel(struct cfs_ctx *c, const struct rebind *rb, int n)
+{
+	struct cfs_err e = { "" };
+	for (int i = 0; i < n && c->state; i++) {
+		unsigned char id[CFS_FILE_ID_BYTES];
+		int ok = 0;
+		if (rb[i].kind == CFS_KIND_DIR) {
+			ok = cfs_dir_id_claimed(c, rb[i].from, id) == 0;
+		} else if (rb[i].kind == CFS_KIND_FILE) {
+			int fd = cfs_store_openat(c->store, rb[i].from, O_RDONLY | O_NONBLOCK, 0);
+			ok = fd >= 0 && cfs_content_peek_id(fd, id) == 0;
+			if (fd >= 0)
+				close(fd);
+		}
+		if (ok)
+			cfs_state_intent_clear(c->state, id, &e);
+	}
 }
 
 /* Rebind a moved file through its shared open file (an open one keeps its
@@ -1123,10 +1478,18 @@ static int rebind_finish(struct cfs_ctx *c, const struct rebind *rb)
 	return rc;
 }
 
+/* Rename: the source leaves its name, so it needs the rights of a removal
+ * (CFS_OP_DELETE); an existing target is replaced (or, with
+ * RENAME_EXCHANGE, moved), so it must be visible to the caller and needs
+ * them too. When there was no target, the backing rename is
+ * RENAME_NOREPLACE: a name made meanwhile is never clobbered. */
 static int op_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct cfs_ctx *c = ctx_get();
 	const char *l1, *l2;
+	struct stat st1, st2;
+	struct cfs_decision d;
+	char what[300];
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
 	int rc = see(c, from);
@@ -1135,22 +1498,77 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 	if (rc == 0)
 		rc = path_ok(to);
 	if (rc == 0)
+		rc = cfs_store_lstat(c->store, from, &st1);
+	if (rc < 0)
+		return rc == -ELOOP ? -ENOENT : rc;
+	struct cfs_caller *cl = who(c);
+	if (!cl)
+		return -ENOMEM;
+	snprintf(what, sizeof what, "rename to %.250s", to);
+	rc = may_remove(c, cl, from, &st1, "rename", what, &d);
+	int target = 0;
+	if (rc == 0) {
+		rc = cfs_store_lstat(c->store, to, &st2);
+		if (rc == 0)
+			target = 1;
+		else if (rc == -ENOENT && !(flags & RENAME_EXCHANGE))
+			rc = 0;
+		else if (rc == -ELOOP)
+			rc = -EACCES;
+	}
+	if (rc == 0 && target) {
+		if (flags & RENAME_NOREPLACE) {
+			/* EEXIST only for a target the caller may see */
+			rc = name_free(c, cl, to, "rename");
+		} else {
+			struct seer w = { NULL, 0 };
+			rc = visible_to(c, &w, to, &st2);
+			free(w.cl);
+			if (rc == -ENOENT) {
+				snprintf(what, sizeof what,
+					 "rename onto %.200s: the name is taken by an entry the caller may not see",
+					 to);
+				cfs_access_audit(c, cl, "rename", from, "deny", what, 0, CFS_AUDIT_NONE,
+						 CFS_AUDIT_NONE, 1);
+				rc = -EACCES;
+			}
+		}
+		if (rc == 0) {
+			struct cfs_decision dt;
+			snprintf(what, sizeof what, "%s by rename from %.200s",
+				 (flags & RENAME_EXCHANGE) ? "exchange" : "replace", from);
+			rc = may_remove(c, cl, to, &st2, "rename", what, &dt);
+		}
+	}
+	if (rc == 0)
 		rc = keep_class(c, from, to);
 	if (rc == 0 && (flags & RENAME_EXCHANGE))
 		rc = keep_class(c, to, from);
-	if (rc < 0)
+	if (rc < 0) {
+		free(cl);
 		return rc;
+	}
 	int d1 = parent_of(c, from, &l1);
-	if (d1 < 0)
+	if (d1 < 0) {
+		free(cl);
 		return d1;
+	}
 	int d2 = parent_of(c, to, &l2);
 	if (d2 < 0) {
 		close(d1);
+		free(cl);
 		return d2;
 	}
-	char why[300];
-	snprintf(why, sizeof why, "renamed to %.250s", to);
-	rc = record(c, "rename", from, "allow", why);
+	unsigned int bflags = flags;
+	if (!target)
+		bflags |= RENAME_NOREPLACE;
+	char why[600];
+	snprintf(why, sizeof why, "renamed to %.250s%s; %.250s", to, target ? " (replacing it)" : "",
+		 d.reason);
+	if (target && (flags & RENAME_EXCHANGE))
+		snprintf(why, sizeof why, "exchanged with %.250s; %.250s", to, d.reason);
+	rc = cfs_access_audit(c, cl, "rename", from, "allow", why, d.grant_id, CFS_AUDIT_NONE,
+			      CFS_AUDIT_NONE, 1) < 0 ? -EIO : 0;
 	/* the moved entries' headers are bound to their places: record where
 	 * they were, rename, rebind them where they are */
 	struct rebind rb[2];
@@ -1159,16 +1577,22 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 		rc = rebind_prepare(c, from, to, &rb[nrb++]);
 	if (rc == 0 && (flags & RENAME_EXCHANGE))
 		rc = rebind_prepare(c, to, from, &rb[nrb++]);
-	if (rc == 0 && renameat2(d1, l1, d2, l2, flags) != 0)
+	if (rc == 0 && renameat2(d1, l1, d2, l2, bflags) != 0) {
 		rc = -errno;
-	for (int i = 0; rc == 0 && i < nrb; i++)
-		rc = rebind_finish(c, &rb[i]);
+		if (rc == -EEXIST && !(flags & RENAME_NOREPLACE))
+			rc = -EACCES; /* a name made since the check: never clobbered */
+		rebind_cancel(c, rb, nrb);
+	} else {
+		for (int i = 0; rc == 0 && i < nrb; i++)
+			rc = rebind_finish(c, &rb[i]);
+	}
 	if (rc < 0)
-		record_failed(c, NULL, "rename", from, rc);
+		record_failed(c, cl, "rename", from, rc);
 	if (rc == 0)
 		cwatch_renamed(c, from, to, (flags & RENAME_EXCHANGE) != 0);
 	close(d1);
 	close(d2);
+	free(cl);
 	return rc;
 }
 
@@ -1221,6 +1645,19 @@ static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_inf
 	return rc;
 }
 
+/* Free a handle's own memory (not its open file or caller). A page-cached
+ * handle must be off the watcher's list (cwatch_remove) before its open
+ * file goes. */
+static void handle_drop(struct handle *h)
+{
+	free(h->cpath);
+	for (int i = 0; i < READERS; i++)
+		rstr_put(h->rd[i].exe);
+	pthread_mutex_destroy(&h->rlock);
+	free(h->path);
+	free(h);
+}
+
 static int handle_new(struct cfs_ofile *of, const char *path, int flags, struct cfs_caller *cl,
 		      int64_t grant, int rank, struct fuse_file_info *fi)
 {
@@ -1229,6 +1666,15 @@ static int handle_new(struct cfs_ofile *of, const char *path, int flags, struct 
 		free(h);
 		return -ENOMEM;
 	}
+	struct rstr *x = rstr_new(cl->exe);
+	if (!x || pthread_mutex_init(&h->rlock, NULL) != 0) {
+		free(x);
+		free(h->path);
+		free(h);
+		return -ENOMEM;
+	}
+	reader_fill(&h->rd[0], cl, x);  /* the opener: its reads cost no /proc access */
+	h->rnext = 1;
 	h->of = of;
 	h->flags = flags;
 	h->cl = cl;
@@ -1240,8 +1686,7 @@ static int handle_new(struct cfs_ofile *of, const char *path, int flags, struct 
 	h->every = rank < 0 || rank >= c->cfg->nclasses ||
 		   c->cfg->classes[rank].reads == CFS_READS_EVERY || !c->cwatch || !c->cwatch->started;
 	if (!h->every && !(h->cpath = strdup(h->path))) {
-		free(h->path);
-		free(h);
+		handle_drop(h);
 		return -ENOMEM;
 	}
 	holder_add(c, of, cl->uid, 1);
@@ -1507,7 +1952,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	if (rc == 0)
 		rc = decide_open(c, cl, of, path, fi->flags, e, &d);
 	if (rc == 0 && (fi->flags & O_ACCMODE) != O_WRONLY)
-		cfs_access_note_read(c, cl->pid, cl->start_time, e->class_rank);
+		cfs_access_note_read(c, cl->tgid, cl->start_time, e->class_rank);
 	if (rc == 0 && (fi->flags & O_TRUNC)) {
 		struct cfs_err err = { "" };
 		struct cfs_scratch *s = scratch(c);
@@ -1529,12 +1974,20 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		rc = handle_new(of, path, fi->flags, cl, d.grant_id, e->class_rank, fi);
 	if (rc == 0) {
 		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-		if (is_write_open(fi->flags))
-			rc = lift_class(c, h, cl->pid, cl->start_time);
+		if (is_write_open(fi->flags)) {
+			struct rref r;
+			rc = reader_of(c, h, &r);
+			if (rc == 0) {
+				struct cfs_rowproc rp = rref_row(&r);
+				rc = lift_class(c, h, rref_max_read(c, h, &r, h->rank), &rp);
+				rref_done(&r);
+			}
+		}
 		if (rc < 0) {
+			if (!h->every)
+				cwatch_remove(c, h);
 			holder_add(c, of, cl->uid, -1);
-			free(h->path);
-			free(h);
+			handle_drop(h);
 		}
 	}
 	free(e);
@@ -1564,13 +2017,24 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	int rc = cl && e ? path_ok(path) : -ENOMEM;
 	if (rc == 0)
 		rc = may_create(c, cl, path, "create", e, &d);
+	if (rc == 0)
+		rc = name_free(c, cl, path, "create");
+	if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
+		/* made since the kernel's lookup, and the caller may see it: an
+		 * open(O_CREAT) of an existing file opens it, decided as an open */
+		free(cl);
+		free(e);
+		return op_open(path, fi);
+	}
 	if (rc < 0) {
 		free(cl);
 		free(e);
 		return rc;
 	}
 	/* Derived content: the highest class this process has read. */
-	int rank = e->class_rank, r = cfs_access_max_read(c, cl->pid, cl->start_time);
+	struct cfs_lineage lin;
+	cfs_lineage_init(&lin, cl);
+	int rank = e->class_rank, r = cfs_access_max_read(c, &lin, rank);
 	if (r > rank && r < c->cfg->nclasses) {
 		const char *name = c->cfg->classes[r].name;
 		if (cfs_meta_set(meta, &mlen, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name)) < 0) {
@@ -1610,9 +2074,12 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		if (cfs_access_audit(c, cl, "create", path, verdict_word(d.verdict), why, d.grant_id,
 				     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
 			rc = -EACCES;
-		} else if (renameat2(d_fd, tmpname, d_fd, leaf, (fi->flags & O_EXCL) ? RENAME_NOREPLACE : 0) != 0) {
+		} else if (renameat2(d_fd, tmpname, d_fd, leaf, RENAME_NOREPLACE) != 0) {
+			/* never over an existing name: it may be one the caller cannot see */
 			rc = -errno;
 			record_failed(c, cl, "create", path, rc);
+			if (rc == -EEXIST)
+				rc = name_free(c, cl, path, "create") == -EEXIST ? -EEXIST : -EACCES;
 		}
 	}
 	if (rc < 0) {
@@ -1709,18 +2176,26 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 	if (!s)
 		return -ENOMEM;
 	int rc = handle_live(c, h, "read");
+	struct rref r;
+	if (rc == 0)
+		rc = reader_of(c, h, &r);
 	if (rc < 0)
 		return rc;
+	/* the reading process holds this class from now on (before it gets a byte) */
+	rref_note(c, h, &r, h->rank);
 	pthread_rwlock_rdlock(&h->of->f->lock);
 	ssize_t n = cfs_content_read(h->of->f, buf, size, off, s, &e);
 	pthread_rwlock_unlock(&h->of->f->lock);
 	if (n == -EIO) {
+		rref_done(&r);
 		tamper(c, h, &e);
 		return -EIO;
 	}
+	struct cfs_rowproc rp = rref_row(&r);
 	if (n >= 0 && h->every &&
-	    cfs_access_audit(c, h->cl, "read", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
-		return -EIO;
+	    cfs_access_audit_proc(c, &rp, "read", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
+		n = -EIO;
+	rref_done(&r);
 	return (int)n;
 }
 
@@ -1735,16 +2210,25 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	if (!s)
 		return -ENOMEM;
 	int rc = handle_live(c, h, "write");
+	struct rref r;
 	if (rc == 0)
-		rc = lift_class(c, h, h->cl->pid, h->cl->start_time);
+		rc = reader_of(c, h, &r);
 	if (rc < 0)
 		return rc;
+	/* the writing process (thread group, or an ancestor it was forked from) */
+	struct cfs_rowproc rp = rref_row(&r);
+	rc = lift_class(c, h, rref_max_read(c, h, &r, h->rank), &rp);
+	if (rc < 0) {
+		rref_done(&r);
+		return rc;
+	}
 	pthread_rwlock_wrlock(&h->of->f->lock);
 	if (h->flags & O_APPEND) {
 		off_t sz;
 		rc = cfs_content_size(h->of->f, &sz);
 		if (rc < 0) {
 			pthread_rwlock_unlock(&h->of->f->lock);
+			rref_done(&r);
 			return rc;
 		}
 		off = sz;
@@ -1752,12 +2236,14 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	ssize_t n = cfs_content_write(h->of->f, buf, size, off, s, &e);
 	pthread_rwlock_unlock(&h->of->f->lock);
 	if (n == -EIO) {
+		rref_done(&r);
 		tamper(c, h, &e);
 		return -EIO;
 	}
 	if (n >= 0 && h->every &&
-	    cfs_access_audit(c, h->cl, "write", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
-		return -EIO;
+	    cfs_access_audit_proc(c, &rp, "write", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
+		n = -EIO;
+	rref_done(&r);
 	return (int)n;
 }
 
@@ -1811,15 +2297,17 @@ static ssize_t op_copy_file_range(const char *path_in, struct fuse_file_info *fi
 		free(cl);
 		return -EACCES;
 	}
-	free(cl);
 	/* Inside the mount the copy carries the source's class. */
-	cfs_access_note_read(c, in->cl->pid, in->cl->start_time, rank);
+	cfs_access_note_read(c, cl->tgid, cl->start_time, rank);
 	if (rank > out->rank) {
-		cfs_access_note_read(c, out->cl->pid, out->cl->start_time, rank);
-		rc = lift_class(c, out, out->cl->pid, out->cl->start_time);
-		if (rc < 0)
+		struct cfs_rowproc rp = { cl->uid, cl->user, cl->pid, cl->exe };
+		rc = lift_class(c, out, rank, &rp);
+		if (rc < 0) {
+			free(cl);
 			return rc;
+		}
 	}
+	free(cl);
 	struct cfs_scratch *s = scratch(c);
 	size_t chunk = len < (1u << 20) ? len : (1u << 20);
 	char *buf = malloc(chunk ? chunk : 1);
@@ -1872,8 +2360,7 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	holder_add(c, h->of, h->cl->uid, -1);
 	ofile_put(c, h->of);
 	free(h->cl);
-	free(h->path);
-	free(h);
+	handle_drop(h);
 	return 0;
 }
 
@@ -2070,6 +2557,45 @@ static int op_setxattr(const char *path, const char *name, const char *value, si
 	return meta_update(c, path, xset_fn, &x);
 }
 
+/* A non-policy user.* attribute is content the entry's owner wrote: its
+ * value (and, for listxattr, its name) is read only by a caller who may open
+ * the entry for reading, decided like such an open (no open is counted) and
+ * audited as a read of the attribute. 0, or -EACCES with a deny row. */
+static int may_read_attr(struct cfs_ctx *c, const char *path, const unsigned char *meta, size_t len,
+			 const char *name, int64_t length, int audit_allow)
+{
+	struct cfs_caller *cl = who(c);
+	struct cfs_eff *e = malloc(sizeof *e);
+	struct cfs_decision d;
+	char why[600];
+	int rc = cl && e ? cfs_eff_resolve(c, path, meta, len, e) : -ENOMEM;
+	if (rc == 0) {
+		int tool = cfs_config_is_export_tool(c->cfg, cl->exe);
+		cfs_access_decide(c, cl, e, path, CFS_OP_READ, tool, 0, &d);
+	} else if (rc != -ENOMEM) {
+		memset(&d, 0, sizeof d);
+		d.verdict = CFS_DENY;
+		snprintf(d.reason, sizeof d.reason, "the entry's policy cannot be resolved");
+	}
+	if (rc == -ENOMEM) {
+		free(cl);
+		free(e);
+		return rc;
+	}
+	snprintf(why, sizeof why, "attribute %.200s; %.300s", name, d.reason);
+	if (d.verdict == CFS_DENY) {
+		cfs_access_audit(c, cl, "read", path, "deny", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+		rc = -EACCES;
+	} else if (audit_allow &&
+		   cfs_access_audit(c, cl, "read", path, verdict_word(d.verdict), why, d.grant_id,
+				    CFS_AUDIT_NONE, length, 0) < 0) {
+		rc = -EIO;
+	}
+	free(cl);
+	free(e);
+	return rc;
+}
+
 static int op_getxattr(const char *path, const char *name, char *value, size_t size)
 {
 	struct cfs_ctx *c = ctx_get();
@@ -2102,7 +2628,12 @@ static int op_getxattr(const char *path, const char *name, char *value, size_t s
 		v = (const unsigned char *)buf;
 		vl = (size_t)rc;
 	} else {
+		/* decided before it is looked up: EACCES says nothing of whether it exists */
 		rc = cfs_meta_get(meta, len, name, &v, &vl);
+		int dr = may_read_attr(c, path, meta, len, name, rc < 0 ? CFS_AUDIT_NONE : (int64_t)vl,
+				       rc == 0);
+		if (dr < 0)
+			return dr;
 		if (rc < 0)
 			return rc;
 	}
@@ -2145,6 +2676,15 @@ static int op_listxattr(const char *path, char *list, size_t size)
 	ssize_t own = cfs_meta_list(meta, len, tmp, sizeof tmp);
 	if (own < 0)
 		return (int)own;
+	for (size_t p = 0; p < (size_t)own; p += strlen(tmp + p) + 1) {
+		if (policy_key(tmp + p))
+			continue;
+		/* the entry has attributes of its own: their names are content too */
+		rc = may_read_attr(c, path, meta, len, "names (listxattr)", CFS_AUDIT_NONE, 1);
+		if (rc < 0)
+			return rc;
+		break;
+	}
 	for (size_t p = 0; p < (size_t)own; p += strlen(tmp + p) + 1) {
 		if (policy_key(tmp + p))
 			continue;

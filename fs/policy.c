@@ -4,12 +4,14 @@
  * environment or keep state between calls: every input is an argument.
  *
  * The order of a decision (and so which reason a caller sees):
- *   0. CFS_OP_ADMIN: the admin role, nothing else.
+ *   0. CFS_OP_ADMIN: the admin role, nothing else. CFS_OP_DELETE: the admin
+ *      role (it manages entries), else as WRITE below.
  *   1. The request path must be a canonical mount path.
  *   2. Access. Role admission first: a class with grant = no admits, for
  *      SEE/READ/RECHECK, a caller holding one of its `roles` (or any caller
  *      when they contain "*"), and for WRITE one of its `writers` (same "*"
- *      rule; a writer need not also be listed in roles). When a role
+ *      rule; a writer need not also be listed in roles); DELETE is decided
+ *      as WRITE throughout (reasons included). When a role
  *      suffices, grant_id is 0 and no grant is looked at. Otherwise the
  *      FIRST grant in array order that satisfies every check allows.
  *      Checks of one grant, in order: names the caller, covers the path,
@@ -18,9 +20,10 @@
  *      opens left (READ and WRITE only).
  *      RECHECK with held_grant != 0 looks at that grant only (subject, path,
  *      revocation, time, approval; no opens, no write bit); with
- *      held_grant == 0 role admission for reading must still hold.
- *   3. Programs (READ and WRITE only): a non-empty readers list must name
- *      the caller's program.
+ *      held_grant == 0 role admission for reading must still hold, or for a
+ *      handle opened for writing (CFS_OP_RECHECK_WRITE) admission for writing.
+ *   3. Programs (READ and WRITE only; SEE, RECHECK and DELETE stop at 2):
+ *      a non-empty readers list must name the caller's program.
  *   4. Export (READ and WRITE with export_tool only): allow, flag or deny by
  *      the file's export rule; is_export = 1 only when this stage is reached.
  * So a caller without access gets the access reason, not a program or
@@ -197,6 +200,17 @@ static uint32_t opens_limit(const struct cfs_grant *g, const struct cfs_file_pol
 	return a < b ? a : b;
 }
 
+static int is_recheck(enum cfs_op op)
+{
+	return op == CFS_OP_RECHECK || op == CFS_OP_RECHECK_WRITE;
+}
+
+/* Operations that need write rights on the class. */
+static int needs_write(enum cfs_op op)
+{
+	return op == CFS_OP_WRITE || op == CFS_OP_DELETE;
+}
+
 static int str_empty(const char *s)
 {
 	return !s || !s[0];
@@ -220,7 +234,7 @@ static enum gstage check_grant(const struct cfs_grant *g, const struct cfs_calle
 	    (str_empty(g->approved_by) ||
 	     strcmp(g->approved_by, str_empty(g->granted_by) ? "" : g->granted_by) == 0))
 		return G_APPROVAL;
-	if (req->op == CFS_OP_WRITE && !g->write)
+	if (needs_write(req->op) && !g->write)
 		return G_WRITE;
 	if (req->op == CFS_OP_READ || req->op == CFS_OP_WRITE) {
 		uint32_t lim = opens_limit(g, fp);
@@ -292,7 +306,7 @@ static void grant_reason(const struct cfs_grant *g, enum gstage st, const struct
 		     (uint64_t)g->opens_used + 1, lim);
 	else
 		setf(out, n, "grant %" PRId64 " admits %s%s until %s", id, name,
-		     req->op == CFS_OP_WRITE ? " to write" : "", tbuf);
+		     needs_write(req->op) ? " to write" : "", tbuf);
 }
 
 /* Step 2: may this caller reach the content at all? 1 = yes (out->reason
@@ -302,12 +316,12 @@ static int decide_access(const struct cfs_caller *c, const struct cfs_file_polic
 			 const struct cfs_request *req, struct cfs_decision *out)
 {
 	const struct cfs_class *cls = fp->cls;
-	const int write = req->op == CFS_OP_WRITE;
+	const int write = needs_write(req->op);
 	const char *rrole = NULL, *wrole = NULL;
 	char name[WHO_MAX];
 	who(c, name, sizeof name);
 
-	if (req->op == CFS_OP_RECHECK && req->held_grant != 0) {
+	if (is_recheck(req->op) && req->held_grant != 0) {
 		for (size_t i = 0; grants && i < ngrants; i++) {
 			if (grants[i].id != req->held_grant)
 				continue;
@@ -345,7 +359,17 @@ static int decide_access(const struct cfs_caller *c, const struct cfs_file_polic
 			     cls->name);
 		return 1;
 	}
-	if (req->op == CFS_OP_RECHECK) {  /* held_grant == 0: opened by role */
+	if (req->op == CFS_OP_RECHECK_WRITE && wrole) {
+		/* a handle opened for writing by a role in writers: it keeps it */
+		if (strcmp(wrole, "*") == 0)
+			setf(out->reason, sizeof out->reason, "class %s lets every caller write",
+			     cls->name);
+		else
+			setf(out->reason, sizeof out->reason, "role %s may write class %s", wrole,
+			     cls->name);
+		return 1;
+	}
+	if (is_recheck(req->op)) {  /* held_grant == 0: opened by role */
 		if (cls->grant)
 			setf(out->reason, sizeof out->reason,
 			     "class %s requires a grant and this handle was opened without one",
@@ -420,10 +444,18 @@ void cfs_decide(const struct cfs_caller *caller, const struct cfs_file_policy *f
 			     "only the admin role may change policy or manage entries");
 		}
 		return;
+	case CFS_OP_DELETE:
+		if (cfs_caller_has_role(caller, "admin")) {
+			out->verdict = CFS_ALLOW;
+			setf(out->reason, sizeof out->reason, "admin role manages entries");
+			return;
+		}
+		break;
 	case CFS_OP_SEE:
 	case CFS_OP_READ:
 	case CFS_OP_WRITE:
 	case CFS_OP_RECHECK:
+	case CFS_OP_RECHECK_WRITE:
 		break;
 	default:
 		setf(out->reason, sizeof out->reason, "unknown operation %d: denied", (int)req->op);
@@ -439,7 +471,7 @@ void cfs_decide(const struct cfs_caller *caller, const struct cfs_file_policy *f
 		return;
 	}
 	out->verdict = CFS_ALLOW;
-	if (req->op == CFS_OP_SEE || req->op == CFS_OP_RECHECK)
+	if (req->op == CFS_OP_SEE || is_recheck(req->op) || req->op == CFS_OP_DELETE)
 		return;
 
 	const struct cfs_class *cls = fp->cls;

@@ -107,10 +107,19 @@ int cfs_access_replay(struct cfs_ctx *c, uid_t uid, int64_t grant, const char *p
  * (its row could not be committed), so the next open is not a replay. */
 void cfs_access_replay_forget(struct cfs_ctx *c, uid_t uid, int64_t grant, const char *path);
 
-/* Derived content: remember that process (pid, start) read class rank r;
- * and the highest rank it has read (-1 if none). */
+/* Derived content: remember that process (its thread group id and start
+ * time: threads share what they read) read class rank r. */
 void cfs_access_note_read(struct cfs_ctx *c, pid_t pid, uint64_t start, int rank);
-int cfs_access_max_read(struct cfs_ctx *c, pid_t pid, uint64_t start);
+/* The highest rank this process has read (-1 if none) or, when a rank above
+ * both that and floor is on record anywhere, any of its ancestors had read
+ * (a forked child holds what its parent read): then l is walked (reads
+ * /proc once). Ranks at or below floor do not matter to the caller. */
+int cfs_access_max_read(struct cfs_ctx *c, struct cfs_lineage *l, int floor);
+/* At most this many processes are tracked (CFS_TRACK_PROCS by default);
+ * and how many are. */
+#define CFS_TRACK_PROCS 8192
+void cfs_access_track_limit(struct cfs_ctx *c, size_t cap);
+size_t cfs_access_track_procs(struct cfs_ctx *c);
 /* Free all tracking state. */
 void cfs_access_free(struct cfs_ctx *c);
 
@@ -121,5 +130,18 @@ void cfs_access_free(struct cfs_ctx *c);
 int cfs_access_audit(struct cfs_ctx *c, const struct cfs_caller *cl, const char *action,
 		     const char *path, const char *result, const char *reason, int64_t grant,
 		     int64_t offset, int64_t length, int sync);
+
+/* The process a row names, when it is not the caller that opened the
+ * handle (a read or write by another thread, a child, or a receiver of the
+ * descriptor). */
+struct cfs_rowproc {
+	uid_t uid;
+	const char *user;
+	pid_t pid;
+	const char *exe;
+};
+int cfs_access_audit_proc(struct cfs_ctx *c, const struct cfs_rowproc *rp, const char *action,
+			  const char *path, const char *result, const char *reason, int64_t grant,
+			  int64_t offset, int64_t length, int sync);
 
 #endif

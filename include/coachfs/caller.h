@@ -19,8 +19,10 @@ struct cfs_caller {
 	gid_t gid;
 	int ngroups;                     /* supplementary groups, gid included */
 	gid_t groups[CFS_GROUPS_MAX];
-	pid_t pid;
-	uint64_t start_time;             /* /proc/PID/stat field 22: pins the pid */
+	pid_t pid;                       /* the calling thread (FUSE reports the thread id) */
+	pid_t tgid;                      /* its thread group, i.e. the process (pid when unknown) */
+	pid_t ppid;                      /* the process's parent (0 when unknown) */
+	uint64_t start_time;             /* /proc/TGID/stat field 22: pins the process */
 	char user[CFS_USER_MAX];         /* login name, or "#UID" when unknown */
 	char exe[CFS_EXE_MAX];           /* /proc/PID/exe, "" when unreadable */
 	int nroles;
@@ -54,6 +56,45 @@ int cfs_caller_ids(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid,
  * start time, roles. Unreadable /proc entries leave exe "" and start_time 0. */
 int cfs_caller_fill(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid, gid_t gid,
 		    pid_t pid, const gid_t *groups, int ngroups);
+
+/* What /proc/TID/status says of a thread: its thread group (the process),
+ * the process's parent and the supplementary groups (at most max kept;
+ * *ngroups is how many were kept). Parsed from text, or read for tid.
+ * 0 or -EINVAL / -errno. */
+int cfs_parse_proc_status(const char *text, pid_t *tgid, pid_t *ppid, gid_t *groups, int max,
+			  int *ngroups);
+int cfs_proc_status(pid_t tid, pid_t *tgid, pid_t *ppid, gid_t *groups, int max, int *ngroups);
+
+/* Record what /proc/TID/status said (tgid, ppid > 0) in a filled caller:
+ * start_time then pins the process rather than the thread. */
+void cfs_caller_set_process(struct cfs_caller *c, pid_t tgid, pid_t ppid);
+
+/* A process pinned by its start time (a pid alone can be reused). */
+struct cfs_proc {
+	pid_t pid;
+	uint64_t start;
+};
+
+/* Fields 4 (ppid) and 22 (starttime) of a /proc/PID/stat line. 0 or -EINVAL. */
+int cfs_parse_proc_stat(const char *line, pid_t *ppid, uint64_t *start);
+/* Start time of a live process (0 when it is gone or unreadable). */
+uint64_t cfs_proc_start(pid_t pid);
+
+/* A process and, once walked, its ancestors (parent first), for the
+ * derived-content rule: a forked child holds in memory whatever its
+ * ancestors had read. The walk reads /proc (one stat per ancestor), stops at
+ * pid 1, at an unreadable entry or after CFS_ANCESTORS_MAX, and is done at
+ * most once (walked). */
+#define CFS_ANCESTORS_MAX 16
+struct cfs_lineage {
+	struct cfs_proc self;
+	pid_t ppid;
+	int walked;
+	int n;
+	struct cfs_proc anc[CFS_ANCESTORS_MAX];
+};
+void cfs_lineage_init(struct cfs_lineage *l, const struct cfs_caller *c);
+void cfs_lineage_walk(struct cfs_lineage *l);
 
 /* Resolve a user name for a uid (cached by the caller if it wants). */
 void cfs_user_name(uid_t uid, char *out, size_t outlen);

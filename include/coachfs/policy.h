@@ -20,6 +20,11 @@ enum cfs_op {
 	CFS_OP_RECHECK,  /* a read or write on a handle already open: is its grant still live?
 			    (no open counting, no program checks) */
 	CFS_OP_ADMIN,    /* set/remove policy xattrs, manage entries: admin role only */
+	CFS_OP_DELETE,   /* unlink, rmdir, rename away or replace an entry: write rights on its
+			    class (like WRITE, without open counts, programs or export), or
+			    the admin role, which manages entries */
+	CFS_OP_RECHECK_WRITE, /* CFS_OP_RECHECK of a handle opened for writing: a role in
+				 the class's writers keeps it as well */
 };
 
 /* A file's effective policy, resolved by the daemon (own xattr, else nearest
