@@ -144,9 +144,13 @@ static void place_case(const unsigned char *data, size_t len)
 	other.name[nl] = 'z';
 	other.name[nl + 1] = 0;
 	REQUIRE(cfs_content_open_b(g_fd, g_keys, &other, NULL, NULL, &f, &e) == -EIO && !f);
+	/* a file header is no sidecar (one sealed as a sidecar, kind byte 1, may
+	 * well open as one: that is its place) */
 	other = b;
 	other.kind = CFS_KIND_DIR;
-	REQUIRE(cfs_content_open_b(g_fd, g_keys, &other, NULL, NULL, &f, &e) == -EIO && !f);
+	if (img[7] != CFS_KIND_DIR)
+		REQUIRE(cfs_content_open_b(g_fd, g_keys, &other, NULL, NULL, &f, &e) == -EIO && !f);
+	cfs_content_close(f);
 	free(img);
 }
 
