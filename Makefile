@@ -7,7 +7,8 @@
 #   make fuzz            libFuzzer targets (clang), bounded time each
 #   make demo            the README's demo (as root)
 #   make deps            install the Debian packages the build and tests need
-#   make install PREFIX=/usr/local DESTDIR=   (make uninstall undoes it)
+#   make install PREFIX=/usr/local DESTDIR=   (make uninstall undoes it;
+#                        MANDIR, COMPDIR: where the pages and completion go)
 #   WERROR=1             warnings are errors (make test, make tsan and CI set it;
 #                        a user's plain build keeps warnings as warnings)
 
@@ -152,13 +153,23 @@ $(B)/sbin/mount.fuse.coachfs: etc/mount.fuse.coachfs.in Makefile
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' $< > $@
 	chmod 0755 $@
 
+# Manual pages, and bash completion: one file, which bash-completion loads
+# by the command's name, so the tools' names are links to it.
+MANDIR  ?= $(PREFIX)/share/man
+COMPDIR ?= $(PREFIX)/share/bash-completion/completions
+MAN5    := $(wildcard man/*.5)
+MAN8    := $(wildcard man/*.8)
+COMPLETIONS := coachfs coach-admin coach-grant coach-audit
+
 INSTALLED := $(DESTDIR)$(PREFIX)/bin/coachfs $(TOOL_BIN:$(B)/bin/%=$(DESTDIR)$(PREFIX)/bin/%) \
 	     $(DESTDIR)$(PREFIX)/share/doc/coachfs/README.md \
 	     $(DESTDIR)$(PREFIX)/share/doc/coachfs/coachfs.ini \
 	     $(DESTDIR)$(PREFIX)/share/doc/coachfs/LICENSE \
 	     $(DESTDIR)$(PREFIX)/lib/systemd/system/coachfs.service \
 	     $(DESTDIR)$(PREFIX)/lib/systemd/system/coachfs@.service \
-	     $(DESTDIR)$(SBINDIR)/mount.fuse.coachfs
+	     $(DESTDIR)$(SBINDIR)/mount.fuse.coachfs \
+	     $(MAN5:man/%=$(DESTDIR)$(MANDIR)/man5/%) $(MAN8:man/%=$(DESTDIR)$(MANDIR)/man8/%) \
+	     $(COMPLETIONS:%=$(DESTDIR)$(COMPDIR)/%)
 
 # The units and the helper are made again here: PREFIX may differ from the build's.
 install: all
@@ -170,6 +181,11 @@ install: all
 	install -m 0644 README.md LICENSE etc/coachfs.ini $(DESTDIR)$(PREFIX)/share/doc/coachfs/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0644 $(B)/coachfs.service $(B)/coachfs@.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPDIR)
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 etc/bash_completion.d/coachfs $(DESTDIR)$(COMPDIR)/coachfs
+	for c in coach-admin coach-grant coach-audit; do ln -sf coachfs $(DESTDIR)$(COMPDIR)/$$c; done
 
 # Removes exactly what install put there (configuration, the store and the
 # databases are the administrator's and stay).

@@ -2,13 +2,17 @@
  * and the daemon's reference-counted grant snapshot. It owns the SQLite
  * connection and its lock. It must never decide access (policy.c does), never
  * print, and never trust a row: every value read back is type-checked,
- * bounded and validated before it reaches a struct. */
+ * bounded and validated before it reaches a struct, and every grant and open
+ * counter carries a MAC under the store's rowmac key, so a row written or
+ * edited without the key grants nothing. It never blesses a row it did not
+ * write itself, except in cfs_grants_seal_legacy (an administrator's act). */
 #include "coachfs/grants.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,20 +33,25 @@ struct cfs_grants {
 	struct cfs_grant_snap *snap;   /* cached; the handle holds one reference */
 	int64_t snap_version;          /* data_version it was built at */
 	int snap_stale;                /* this handle wrote grants (data_version misses that) */
+	unsigned char *key;            /* rowmac key, sodium_malloc; NULL = none */
+	void (*report)(void *arg, int64_t id, const char *path, const char *why);
+	void *report_arg;
 };
 
 #define GRANT_COLS "id, subject, kind, ugid, role, path, write, start, \"end\", max_opens, " \
-		   "reason, granted_by, approved_by, created, revoked_at, revoked_by, revoke_reason"
+		   "reason, granted_by, approved_by, created, revoked_at, revoked_by, revoke_reason, " \
+		   "approved_at, opens_total, mac"
 enum { C_ID, C_SUBJECT, C_KIND, C_UGID, C_ROLE, C_PATH, C_WRITE, C_START, C_END, C_MAX_OPENS,
        C_REASON, C_GRANTED_BY, C_APPROVED_BY, C_CREATED, C_REVOKED_AT, C_REVOKED_BY,
-       C_REVOKE_REASON };
+       C_REVOKE_REASON, C_APPROVED_AT, C_OPENS_TOTAL, C_MAC };
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS grants(id INTEGER PRIMARY KEY, subject TEXT, kind INTEGER, "
 	"ugid INTEGER, role TEXT, path TEXT, write INTEGER, start INTEGER, \"end\" INTEGER, "
 	"max_opens INTEGER, reason TEXT, granted_by TEXT, approved_by TEXT, created INTEGER, "
-	"revoked_at INTEGER, revoked_by TEXT, revoke_reason TEXT);"
-	"CREATE TABLE IF NOT EXISTS opens(grant_id INTEGER, path TEXT, count INTEGER, "
+	"revoked_at INTEGER, revoked_by TEXT, revoke_reason TEXT, approved_at INTEGER, "
+	"opens_total INTEGER, mac BLOB);"
+	"CREATE TABLE IF NOT EXISTS opens(grant_id INTEGER, path TEXT, count INTEGER, mac BLOB, "
 	"PRIMARY KEY(grant_id, path));"
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);";
 
@@ -123,6 +132,125 @@ static void point_into(struct cfs_grant_rec *rec)
 	rec->g.role = rec->g.kind == CFS_SUBJ_ROLE ? rec->role : NULL;
 	rec->g.granted_by = rec->granted_by;
 	rec->g.approved_by = rec->approved_by;
+}
+
+/* ---- row MACs ------------------------------------------------------------ */
+
+const char *cfs_row_state_name(int state)
+{
+	switch (state) {
+	case CFS_ROW_OK: return "valid";
+	case CFS_ROW_UNSEALED: return "INVALID (no MAC)";
+	case CFS_ROW_BADMAC: return "INVALID (MAC)";
+	case CFS_ROW_NOKEY: return "unverified (no key)";
+	}
+	return "INVALID";
+}
+
+static void mac_bytes(crypto_generichash_state *h, const void *p, size_t n)
+{
+	unsigned char hd[5] = { 's', (unsigned char)(n & 0xff), (unsigned char)((n >> 8) & 0xff),
+				(unsigned char)((n >> 16) & 0xff), (unsigned char)((n >> 24) & 0xff) };
+	crypto_generichash_update(h, hd, sizeof hd);
+	if (n)
+		crypto_generichash_update(h, p, n);
+}
+
+void cfs_rowmac(const unsigned char key[32], const char *domain, const struct cfs_macf *f,
+		size_t n, unsigned char out[CFS_ROWMAC_BYTES])
+{
+	crypto_generichash_state h;
+	crypto_generichash_init(&h, key, 32, CFS_ROWMAC_BYTES);
+	mac_bytes(&h, domain, strlen(domain));
+	for (size_t i = 0; i < n; i++) {
+		if (f[i].is_bytes) {
+			const void *p = f[i].s ? f[i].s : "";
+			mac_bytes(&h, p, f[i].len == SIZE_MAX ? strlen(p) : f[i].len);
+		} else {
+			unsigned char b[9];
+			uint64_t v = (uint64_t)f[i].i;
+			b[0] = 'i';
+			for (int k = 0; k < 8; k++)
+				b[1 + k] = (unsigned char)(v >> (8 * k));
+			crypto_generichash_update(&h, b, sizeof b);
+		}
+	}
+	crypto_generichash_final(&h, out, CFS_ROWMAC_BYTES);
+	sodium_memzero(&h, sizeof h);
+}
+
+#define MF_S(x) { 1, 0, (x), SIZE_MAX }
+#define MF_I(x) { 0, (int64_t)(x), NULL, 0 }
+
+static void grant_mac(const unsigned char *key, const struct cfs_grant_rec *r,
+		      unsigned char out[CFS_ROWMAC_BYTES])
+{
+	const int role = r->g.kind == CFS_SUBJ_ROLE;
+	const struct cfs_macf f[] = {
+		MF_I(r->g.id), MF_S(r->subject), MF_I(r->g.kind), MF_I(role ? 0 : r->g.ugid),
+		MF_S(role ? r->role : ""), MF_S(r->path), MF_I(r->g.write), MF_I(r->g.start),
+		MF_I(r->g.end), MF_I(r->g.max_opens), MF_S(r->reason), MF_S(r->granted_by),
+		MF_S(r->approved_by), MF_I(r->approved_at), MF_I(r->created), MF_I(r->g.revoked_at),
+		MF_S(r->revoked_by), MF_S(r->revoke_reason), MF_I(r->opens_total) };
+	cfs_rowmac(key, "coachfs policy.db grant v1", f, sizeof f / sizeof f[0], out);
+}
+
+static void opens_mac(const unsigned char *key, int64_t id, const char *path, uint32_t count,
+		      unsigned char out[CFS_ROWMAC_BYTES])
+{
+	const struct cfs_macf f[] = { MF_I(id), MF_S(path), MF_I(count) };
+	cfs_rowmac(key, "coachfs policy.db opens v1", f, sizeof f / sizeof f[0], out);
+}
+
+/* Is the MAC in column col of st the expected one? want is computed only
+ * when the handle has a key. */
+static int mac_state(struct cfs_grants *g, sqlite3_stmt *st, int col,
+		     const unsigned char want[CFS_ROWMAC_BYTES])
+{
+	int t = sqlite3_column_type(st, col);
+	if (t == SQLITE_NULL)
+		return CFS_ROW_UNSEALED;
+	if (!g->key)
+		return CFS_ROW_NOKEY;
+	if (t != SQLITE_BLOB || sqlite3_column_bytes(st, col) != CFS_ROWMAC_BYTES)
+		return CFS_ROW_BADMAC;
+	const void *b = sqlite3_column_blob(st, col);
+	return b && sodium_memcmp(b, want, CFS_ROWMAC_BYTES) == 0 ? CFS_ROW_OK : CFS_ROW_BADMAC;
+}
+
+int cfs_grants_set_key(struct cfs_grants *g, const unsigned char key[32], struct cfs_err *err)
+{
+	if (sodium_init() < 0) /* idempotent; secure memory needs it */
+		return cfs_errf(err, -EIO, "%s: libsodium cannot start", g->file);
+	unsigned char *k = sodium_malloc(32);
+	if (!k)
+		return cfs_errf(err, -ENOMEM, "%s: out of secure memory", g->file);
+	memcpy(k, key, 32);
+	pthread_mutex_lock(&g->mu);
+	if (g->key)
+		sodium_free(g->key);
+	g->key = k;
+	g->snap_stale = 1;
+	pthread_mutex_unlock(&g->mu);
+	return 0;
+}
+
+void cfs_grants_set_report(struct cfs_grants *g,
+			   void (*report)(void *arg, int64_t id, const char *path, const char *why),
+			   void *arg)
+{
+	pthread_mutex_lock(&g->mu);
+	g->report = report;
+	g->report_arg = arg;
+	pthread_mutex_unlock(&g->mu);
+}
+
+static int need_key(struct cfs_grants *g, struct cfs_err *err)
+{
+	if (!g->key)
+		return cfs_errf(err, -EPERM, "%s: changing grants needs the store key (unlock the store)",
+				g->file);
+	return 0;
 }
 
 /* The rules every stored grant satisfies, checked before writing and after
@@ -246,7 +374,7 @@ static int row_to_rec(struct cfs_grants *g, sqlite3_stmt *st, struct cfs_grant_r
 	static const char *const names[] = {
 		"id", "subject", "kind", "ugid", "role", "path", "write", "start", "end",
 		"max_opens", "reason", "granted_by", "approved_by", "created", "revoked_at",
-		"revoked_by", "revoke_reason" };
+		"revoked_by", "revoke_reason", "approved_at", "opens_total", "mac" };
 	int64_t id = sqlite3_column_int64(st, C_ID); /* rowid: always an integer */
 	int64_t v;
 	const char *bad = NULL;
@@ -280,6 +408,8 @@ static int row_to_rec(struct cfs_grants *g, sqlite3_stmt *st, struct cfs_grant_r
 	INT_COL(C_REVOKED_AT, 0, 0, INT64_MAX / 2, 0, rec->g.revoked_at)
 	TEXT_COL(C_REVOKED_BY, 0, rec->revoked_by)
 	TEXT_COL(C_REVOKE_REASON, 0, rec->revoke_reason)
+	INT_COL(C_APPROVED_AT, 0, 0, INT64_MAX / 2, 0, rec->approved_at)
+	INT_COL(C_OPENS_TOTAL, 0, 0, UINT32_MAX, 0, rec->opens_total)
 #undef INT_COL
 #undef TEXT_COL
 	if (bad)
@@ -296,7 +426,12 @@ static int row_to_rec(struct cfs_grants *g, sqlite3_stmt *st, struct cfs_grant_r
 	if (bad)
 		return cfs_errf(err, -EIO, "%s: grant %lld: %s%s", g->file, (long long)id, bad,
 				too_long ? " too long" : "");
+	rec->g.approved_at = rec->approved_at;
 	point_into(rec);
+	unsigned char want[CFS_ROWMAC_BYTES];
+	if (g->key)
+		grant_mac(g->key, rec, want);
+	rec->row_state = mac_state(g, st, C_MAC, want);
 	return 0;
 }
 
@@ -330,6 +465,62 @@ static int has_meta_table(struct cfs_grants *g, int *yes, struct cfs_err *err)
 	else
 		rc = db_err(g, s, "reading the schema", err);
 	sqlite3_finalize(st);
+	return rc;
+}
+
+/* A policy.db from before row MACs lacks their columns: add them (empty, so
+ * its rows read back as CFS_ROW_UNSEALED until an administrator seals them). */
+static int has_column(struct cfs_grants *g, const char *table, const char *col, int *yes,
+		      struct cfs_err *err)
+{
+	char sql[160];
+	sqlite3_stmt *st;
+	int rc;
+	snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('%s') WHERE name = '%s'", table,
+		 col);
+	if ((rc = prepare(g, sql, &st, err)) < 0)
+		return rc;
+	int s = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (s != SQLITE_ROW && s != SQLITE_DONE)
+		return db_err(g, s, "reading the schema", err);
+	*yes = s == SQLITE_ROW;
+	return 0;
+}
+
+static int add_mac_columns(struct cfs_grants *g, struct cfs_err *err)
+{
+	static const char *const cols[][3] = {
+		{ "grants", "approved_at", "INTEGER" }, { "grants", "opens_total", "INTEGER" },
+		{ "grants", "mac", "BLOB" }, { "opens", "mac", "BLOB" } };
+	const size_t n = sizeof cols / sizeof cols[0];
+	int rc, yes, missing = 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = has_column(g, cols[i][0], cols[i][1], &yes, err)) < 0)
+			return rc;
+		missing |= !yes;
+	}
+	if (!missing)
+		return 0;
+	/* again, under the write lock: another process may have added them */
+	if ((rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		char sql[160];
+		if ((rc = has_column(g, cols[i][0], cols[i][1], &yes, err)) < 0)
+			goto fail;
+		if (yes)
+			continue;
+		snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", cols[i][0], cols[i][1],
+			 cols[i][2]);
+		if ((rc = exec(g, sql, "adding the row MAC columns", err)) < 0)
+			goto fail;
+	}
+	if ((rc = exec(g, "COMMIT", "commit", err)) < 0)
+		goto fail;
+	return 0;
+fail:
+	rollback(g);
 	return rc;
 }
 
@@ -381,13 +572,15 @@ static int configure(struct cfs_grants *g, int create, struct cfs_err *err)
 	}
 	if ((rc = check_format(g, err)) < 0)
 		return rc;
+	if ((rc = add_mac_columns(g, err)) < 0)
+		return rc;
 
 	if ((rc = prepare(g, "PRAGMA data_version", &g->st_version, err)) < 0 ||
-	    (rc = prepare(g, "SELECT count FROM opens WHERE grant_id = ?1 AND path = ?2",
+	    (rc = prepare(g, "SELECT count, mac FROM opens WHERE grant_id = ?1 AND path = ?2",
 			  &g->st_opens_get, err)) < 0 ||
-	    (rc = prepare(g, "INSERT INTO opens(grant_id, path, count) VALUES(?1, ?2, 1) "
-			  "ON CONFLICT(grant_id, path) DO UPDATE SET count = count + 1",
-			  &g->st_opens_bump, err)) < 0)
+	    (rc = prepare(g, "INSERT INTO opens(grant_id, path, count, mac) VALUES(?1, ?2, ?3, ?4) "
+			  "ON CONFLICT(grant_id, path) DO UPDATE SET count = excluded.count, "
+			  "mac = excluded.mac", &g->st_opens_bump, err)) < 0)
 		return rc;
 	return 0;
 }
@@ -453,6 +646,8 @@ void cfs_grants_close(struct cfs_grants *g)
 		sqlite3_close(g->db);
 	if (g->snap)
 		cfs_grants_snap_put(g->snap);
+	if (g->key)
+		sodium_free(g->key);
 	pthread_mutex_destroy(&g->mu);
 	free(g->file);
 	free(g);
@@ -540,6 +735,62 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
+/* Write rec's MAC (and approval, revocation and open total, the columns that
+ * change after the insert) to its row. Caller holds the lock, in a write
+ * transaction, with a key. */
+static int store_mac(struct cfs_grants *g, const struct cfs_grant_rec *rec, struct cfs_err *err)
+{
+	unsigned char mac[CFS_ROWMAC_BYTES];
+	sqlite3_stmt *st;
+	int rc;
+	grant_mac(g->key, rec, mac);
+	if ((rc = prepare(g, "UPDATE grants SET approved_by = ?2, approved_at = ?3, revoked_at = ?4, "
+			  "revoked_by = ?5, revoke_reason = ?6, opens_total = ?7, mac = ?8 WHERE id = ?1",
+			  &st, err)) < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, rec->g.id);
+	bind_text_or_null(st, 2, rec->approved_by);
+	if (rec->approved_at)
+		sqlite3_bind_int64(st, 3, rec->approved_at);
+	else
+		sqlite3_bind_null(st, 3);
+	if (rec->g.revoked_at)
+		sqlite3_bind_int64(st, 4, rec->g.revoked_at);
+	else
+		sqlite3_bind_null(st, 4);
+	bind_text_or_null(st, 5, rec->revoked_by);
+	bind_text_or_null(st, 6, rec->revoke_reason);
+	sqlite3_bind_int64(st, 7, rec->opens_total);
+	sqlite3_bind_blob(st, 8, mac, sizeof mac, SQLITE_TRANSIENT);
+	int s = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (s != SQLITE_DONE || sqlite3_changes(g->db) != 1)
+		return s != SQLITE_DONE ? db_err(g, s, "sealing a grant", err)
+					: cfs_errf(err, -EIO, "%s: grant %lld vanished", g->file,
+						   (long long)rec->g.id);
+	return 0;
+}
+
+/* Read grant id inside the caller's transaction (lock held). */
+static int read_rec(struct cfs_grants *g, int64_t id, struct cfs_grant_rec *rec,
+		    struct cfs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(g, "SELECT " GRANT_COLS " FROM grants WHERE id = ?1", &st, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	int s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		rc = row_to_rec(g, st, rec, err);
+	else if (s == SQLITE_DONE)
+		rc = cfs_errf(err, -ENOENT, "%s: no grant %lld", g->file, (long long)id);
+	else
+		rc = db_err(g, s, "reading a grant", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int cfs_grants_add_ex(struct cfs_grants *g, struct cfs_grant_rec *rec,
 		      int (*before_commit)(const struct cfs_grant_rec *, void *, struct cfs_err *),
 		      void *arg, struct cfs_err *err)
@@ -551,6 +802,8 @@ int cfs_grants_add_ex(struct cfs_grants *g, struct cfs_grant_rec *rec,
 	if (rec->g.kind != CFS_SUBJ_ROLE && bounded_len(rec->role, sizeof rec->role) < sizeof rec->role)
 		rec->role[0] = 0;
 	rec->g.revoked_at = 0;
+	rec->approved_at = rec->g.approved_at = 0; /* only cfs_grants_approve approves */
+	rec->opens_total = 0;
 	if (bounded_len(rec->revoked_by, CFS_TEXT_MAX) < CFS_TEXT_MAX)
 		rec->revoked_by[0] = 0;
 	if (bounded_len(rec->revoke_reason, CFS_TEXT_MAX) < CFS_TEXT_MAX)
@@ -561,7 +814,7 @@ int cfs_grants_add_ex(struct cfs_grants *g, struct cfs_grant_rec *rec,
 				too_long ? " too long" : "");
 
 	pthread_mutex_lock(&g->mu);
-	if ((rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
+	if ((rc = need_key(g, err)) < 0 || (rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
 		goto out;
 	if ((rc = prepare(g, "INSERT INTO grants(subject, kind, ugid, role, path, write, start, "
 			  "\"end\", max_opens, reason, granted_by, approved_by, created) "
@@ -591,6 +844,9 @@ int cfs_grants_add_ex(struct cfs_grants *g, struct cfs_grant_rec *rec,
 	}
 	rec->g.id = sqlite3_last_insert_rowid(g->db);
 	point_into(rec);
+	if ((rc = store_mac(g, rec, err)) < 0)
+		goto fail;
+	rec->row_state = CFS_ROW_OK;
 	if (before_commit && (rc = before_commit(rec, arg, err)) != 0) {
 		if (rc > 0)
 			rc = -EIO;
@@ -619,7 +875,8 @@ int cfs_grants_revoke(struct cfs_grants *g, int64_t id, const char *by, const ch
 		      int64_t now, struct cfs_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc, s;
+	struct cfs_grant_rec *rec = NULL;
+	int rc, s, authentic = 0;
 	if (id <= 0)
 		return cfs_errf(err, -ENOENT, "%s: no grant %lld", g->file, (long long)id);
 	if (now <= 0)
@@ -628,6 +885,8 @@ int cfs_grants_revoke(struct cfs_grants *g, int64_t id, const char *by, const ch
 		return cfs_errf(err, -EINVAL, "%s: revoke: revoked_by missing or too long", g->file);
 	if (reason && strlen(reason) >= CFS_TEXT_MAX)
 		return cfs_errf(err, -EINVAL, "%s: revoke: reason too long", g->file);
+	if (!(rec = malloc(sizeof *rec)))
+		return cfs_errf(err, -ENOMEM, "%s: out of memory", g->file);
 
 	pthread_mutex_lock(&g->mu);
 	if ((rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
@@ -653,6 +912,12 @@ int cfs_grants_revoke(struct cfs_grants *g, int64_t id, const char *by, const ch
 	}
 	sqlite3_finalize(st);
 	st = NULL;
+	/* An authentic row stays authentic, revoked; any other row keeps its
+	 * (missing or wrong) MAC: revoking never blesses a forgery. */
+	if (g->key) {
+		struct cfs_err e2 = { "" };
+		authentic = read_rec(g, id, rec, &e2) == 0 && rec->row_state == CFS_ROW_OK;
+	}
 	if ((rc = prepare(g, "UPDATE grants SET revoked_at = ?2, revoked_by = ?3, "
 			  "revoke_reason = ?4 WHERE id = ?1", &st, err)) < 0)
 		goto fail;
@@ -665,6 +930,13 @@ int cfs_grants_revoke(struct cfs_grants *g, int64_t id, const char *by, const ch
 		rc = db_err(g, s, "revoking a grant", err);
 		goto fail;
 	}
+	if (authentic) {
+		rec->g.revoked_at = now;
+		cfs_strlcpy(rec->revoked_by, by, sizeof rec->revoked_by);
+		cfs_strlcpy(rec->revoke_reason, reason ? reason : "", sizeof rec->revoke_reason);
+		if ((rc = store_mac(g, rec, err)) < 0)
+			goto fail;
+	}
 	if ((rc = exec(g, "COMMIT", "commit", err)) < 0)
 		goto fail;
 	g->snap_stale = 1;
@@ -674,6 +946,63 @@ fail:
 out:
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&g->mu);
+	free(rec);
+	return rc;
+}
+
+int cfs_grants_approve(struct cfs_grants *g, int64_t id, const char *approver, int64_t now,
+		       int (*check)(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *err),
+		       void *arg, struct cfs_err *err)
+{
+	struct cfs_grant_rec *rec;
+	int rc;
+	if (!approver || !*approver || strlen(approver) >= CFS_TEXT_MAX || now <= 0)
+		return cfs_errf(err, -EINVAL, "%s: approve: bad approver or time", g->file);
+	if (!(rec = malloc(sizeof *rec)))
+		return cfs_errf(err, -ENOMEM, "%s: out of memory", g->file);
+	pthread_mutex_lock(&g->mu);
+	if ((rc = need_key(g, err)) < 0 || (rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
+		goto out;
+	if ((rc = read_rec(g, id, rec, err)) < 0)
+		goto fail;
+	if (rec->row_state != CFS_ROW_OK) {
+		rc = cfs_errf(err, -EBADMSG, "grant %lld is %s: it grants nothing and cannot be "
+			      "approved", (long long)id, cfs_row_state_name(rec->row_state));
+		goto fail;
+	}
+	if (rec->approved_at) {
+		rc = cfs_errf(err, -EALREADY, "grant %lld is already approved by %s", (long long)id,
+			      rec->approved_by);
+		goto fail;
+	}
+	if (rec->g.revoked_at) {
+		rc = cfs_errf(err, -EACCES, "grant %lld is revoked", (long long)id);
+		goto fail;
+	}
+	if (rec->approved_by[0] && strcmp(rec->approved_by, approver) != 0) {
+		rc = cfs_errf(err, -EPERM, "grant %lld names %s as its approver, not %s",
+			      (long long)id, rec->approved_by, approver);
+		goto fail;
+	}
+	cfs_strlcpy(rec->approved_by, approver, sizeof rec->approved_by);
+	rec->approved_at = rec->g.approved_at = now;
+	point_into(rec);
+	if ((rc = store_mac(g, rec, err)) < 0)
+		goto fail;
+	if (check && (rc = check(rec, arg, err)) != 0) {
+		if (rc > 0)
+			rc = -EIO;
+		goto fail;
+	}
+	if ((rc = exec(g, "COMMIT", "commit", err)) < 0)
+		goto fail;
+	g->snap_stale = 1;
+	goto out;
+fail:
+	rollback(g);
+out:
+	pthread_mutex_unlock(&g->mu);
+	free(rec);
 	return rc;
 }
 
@@ -728,7 +1057,8 @@ int cfs_grants_list(struct cfs_grants *g, const struct cfs_grants_filter *f,
 			if ((rc = row_to_rec(g, st, rec, err)) < 0)
 				break;
 			if (f) {
-				if (f->active_only && (rec->g.revoked_at != 0 || rec->g.end <= f->now))
+				if (f->active_only && (rec->g.revoked_at != 0 || rec->g.end <= f->now ||
+						       rec->row_state != CFS_ROW_OK))
 					continue;
 				if (f->subject && strcmp(f->subject, rec->subject) != 0)
 					continue;
@@ -802,6 +1132,14 @@ static int build_snapshot(struct cfs_grants *g, struct cfs_grant_snap **out, str
 		}
 		if ((rc = row_to_rec(g, st, &snap->recs[snap->n], err)) < 0)
 			break;
+		if (snap->recs[snap->n].row_state != CFS_ROW_OK) {
+			/* not written with the key: grants nothing, and is reported */
+			if (g->report)
+				g->report(g->report_arg, snap->recs[snap->n].g.id,
+					  snap->recs[snap->n].path,
+					  cfs_row_state_name(snap->recs[snap->n].row_state));
+			continue;
+		}
 		snap->n++;
 	}
 	sqlite3_finalize(st);
@@ -859,7 +1197,7 @@ int cfs_grants_snapshot(struct cfs_grants *g, struct cfs_grant_snap **out, struc
 
 /* ---- open counts ----------------------------------------------------------- */
 
-/* Read the count (0 when no row). Caller holds the lock. */
+/* Read the count (0 when no row), authenticated. Caller holds the lock. */
 static int opens_read(struct cfs_grants *g, int64_t id, const char *path, uint32_t *used,
 		      struct cfs_err *err)
 {
@@ -872,10 +1210,20 @@ static int opens_read(struct cfs_grants *g, int64_t id, const char *path, uint32
 		*used = 0;
 	} else if (s == SQLITE_ROW) {
 		int64_t v;
+		unsigned char want[CFS_ROWMAC_BYTES];
 		const char *bad = col_int(st, 0, 1, 0, UINT32_MAX, 0, &v);
+		int ms = CFS_ROW_NOKEY;
+		if (!bad) {
+			if (g->key)
+				opens_mac(g->key, id, path, (uint32_t)v, want);
+			ms = mac_state(g, st, 1, want);
+		}
 		if (bad)
 			rc = cfs_errf(err, -EIO, "%s: grant %lld: open count %s", g->file,
 				      (long long)id, bad);
+		else if (ms != CFS_ROW_OK)
+			rc = cfs_errf(err, -EBADMSG, "%s: grant %lld: open count of %s is %s",
+				      g->file, (long long)id, path, cfs_row_state_name(ms));
 		else
 			*used = (uint32_t)v;
 	} else {
@@ -883,6 +1231,71 @@ static int opens_read(struct cfs_grants *g, int64_t id, const char *path, uint32
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+/* Set the count of (id, path) to n with its MAC. Lock held, in a transaction. */
+static int opens_write(struct cfs_grants *g, int64_t id, const char *path, uint32_t n,
+		       struct cfs_err *err)
+{
+	sqlite3_stmt *st = g->st_opens_bump;
+	unsigned char mac[CFS_ROWMAC_BYTES];
+	opens_mac(g->key, id, path, n, mac);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, n);
+	sqlite3_bind_blob(st, 4, mac, sizeof mac, SQLITE_TRANSIENT);
+	int s = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return s == SQLITE_DONE ? 0 : db_err(g, s, "counting an open", err);
+}
+
+/* The grant's row, authentic, and every counter under it authentic and adding
+ * up to its opens_total (a deleted or reset counter does not). */
+static int opens_consistent(struct cfs_grants *g, int64_t id, struct cfs_grant_rec *rec,
+			    struct cfs_err *err)
+{
+	sqlite3_stmt *st;
+	uint64_t sum = 0;
+	int rc = read_rec(g, id, rec, err);
+	if (rc < 0)
+		return rc;
+	if (rec->row_state != CFS_ROW_OK)
+		return cfs_errf(err, -EBADMSG, "%s: grant %lld is %s", g->file, (long long)id,
+				cfs_row_state_name(rec->row_state));
+	if ((rc = prepare(g, "SELECT path, count, mac FROM opens WHERE grant_id = ?1", &st, err)) < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	for (;;) {
+		int s = sqlite3_step(st);
+		if (s == SQLITE_DONE)
+			break;
+		if (s != SQLITE_ROW) {
+			rc = db_err(g, s, "reading open counts", err);
+			break;
+		}
+		char path[4096];
+		int64_t v;
+		unsigned char want[CFS_ROWMAC_BYTES];
+		if (col_text(st, 0, 1, path, sizeof path) || col_int(st, 1, 1, 0, UINT32_MAX, 0, &v)) {
+			rc = cfs_errf(err, -EBADMSG, "%s: grant %lld: a malformed open count", g->file,
+				      (long long)id);
+			break;
+		}
+		opens_mac(g->key, id, path, (uint32_t)v, want);
+		if (mac_state(g, st, 2, want) != CFS_ROW_OK) {
+			rc = cfs_errf(err, -EBADMSG, "%s: grant %lld: the open count of %s failed "
+				      "authentication", g->file, (long long)id, path);
+			break;
+		}
+		sum += (uint64_t)v;
+	}
+	sqlite3_finalize(st);
+	if (rc == 0 && sum != rec->opens_total)
+		rc = cfs_errf(err, -EBADMSG, "%s: grant %lld: its open counts add up to %llu, not "
+			      "%u (a count was removed or reset)", g->file, (long long)id,
+			      (unsigned long long)sum, rec->opens_total);
 	return rc;
 }
 
@@ -911,35 +1324,52 @@ int cfs_grants_opens(struct cfs_grants *g, int64_t id, const char *path, uint32_
 int cfs_grants_uncount_open(struct cfs_grants *g, int64_t id, const char *path,
 			    struct cfs_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int s, rc = opens_args_ok(g, id, path, err);
+	struct cfs_grant_rec *rec;
+	uint32_t n = 0;
+	int rc = opens_args_ok(g, id, path, err);
 	if (rc < 0)
 		return rc;
+	if (!(rec = malloc(sizeof *rec)))
+		return cfs_errf(err, -ENOMEM, "%s: out of memory", g->file);
 	pthread_mutex_lock(&g->mu);
-	s = sqlite3_prepare_v2(g->db, "UPDATE opens SET count = count - 1 WHERE grant_id = ?1 "
-			       "AND path = ?2 AND count > 0", -1, &st, NULL);
-	if (s == SQLITE_OK && (s = sqlite3_bind_int64(st, 1, id)) == SQLITE_OK &&
-	    (s = sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC)) == SQLITE_OK)
-		s = sqlite3_step(st);
-	if (s != SQLITE_DONE)
-		rc = db_err(g, s, "giving back an open", err);
-	sqlite3_finalize(st);
+	if ((rc = need_key(g, err)) < 0 || (rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
+		goto out;
+	if ((rc = opens_consistent(g, id, rec, err)) < 0 ||
+	    (rc = opens_read(g, id, path, &n, err)) < 0)
+		goto fail;
+	if (n > 0 && rec->opens_total > 0) {
+		rec->opens_total--;
+		if ((rc = opens_write(g, id, path, n - 1, err)) < 0 ||
+		    (rc = store_mac(g, rec, err)) < 0)
+			goto fail;
+	}
+	if ((rc = exec(g, "COMMIT", "commit", err)) < 0)
+		goto fail;
+	g->snap_stale = 1;
+	goto out;
+fail:
+	rollback(g);
+out:
 	pthread_mutex_unlock(&g->mu);
+	free(rec);
 	return rc;
 }
 
 int cfs_grants_count_open(struct cfs_grants *g, int64_t id, const char *path, uint32_t limit,
 			  uint32_t *used, struct cfs_err *err)
 {
-	sqlite3_stmt *st = g->st_opens_bump;
+	struct cfs_grant_rec *rec;
 	uint32_t n = 0;
-	int s, rc = opens_args_ok(g, id, path, err);
+	int rc = opens_args_ok(g, id, path, err);
 	if (rc < 0)
 		return rc;
+	if (!(rec = malloc(sizeof *rec)))
+		return cfs_errf(err, -ENOMEM, "%s: out of memory", g->file);
 	pthread_mutex_lock(&g->mu);
-	if ((rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
+	if ((rc = need_key(g, err)) < 0 || (rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
 		goto out;
-	if ((rc = opens_read(g, id, path, &n, err)) < 0)
+	if ((rc = opens_consistent(g, id, rec, err)) < 0 ||
+	    (rc = opens_read(g, id, path, &n, err)) < 0)
 		goto fail;
 	*used = n;
 	if (limit > 0 && n >= limit) {
@@ -947,26 +1377,139 @@ int cfs_grants_count_open(struct cfs_grants *g, int64_t id, const char *path, ui
 			      limit, path);
 		goto fail;
 	}
-	if (n == UINT32_MAX) {
+	if (n == UINT32_MAX || rec->opens_total == UINT32_MAX) {
 		rc = cfs_errf(err, -EOVERFLOW, "grant %lld: open count overflow", (long long)id);
 		goto fail;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
-	s = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (s != SQLITE_DONE) {
-		rc = db_err(g, s, "counting an open", err);
+	rec->opens_total++;
+	if ((rc = opens_write(g, id, path, n + 1, err)) < 0 || (rc = store_mac(g, rec, err)) < 0)
 		goto fail;
-	}
 	if ((rc = exec(g, "COMMIT", "commit", err)) < 0)
 		goto fail;
+	g->snap_stale = 1;
 	*used = n + 1;
 	goto out;
 fail:
 	rollback(g);
 out:
 	pthread_mutex_unlock(&g->mu);
+	free(rec);
+	return rc;
+}
+
+/* ---- sealing an older policy.db -------------------------------------------- */
+
+int cfs_grants_seal_legacy(struct cfs_grants *g, int64_t *sealed, struct cfs_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct cfs_grant_rec *recs = NULL;
+	size_t n = 0, cap = 0;
+	int64_t count = 0;
+	int rc, s;
+	*sealed = 0;
+	pthread_mutex_lock(&g->mu);
+	if ((rc = need_key(g, err)) < 0 || (rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
+		goto out;
+	/* open counters first: a grant's total is the sum of its counters.
+	 * Read them all, then write (never while stepping over the table). */
+	struct ocount { int64_t id; uint32_t v; char path[4096]; } *oc = NULL;
+	size_t on = 0, ocap = 0;
+	if ((rc = prepare(g, "SELECT grant_id, path, count FROM opens WHERE mac IS NULL", &st,
+			  err)) < 0)
+		goto fail;
+	for (;;) {
+		s = sqlite3_step(st);
+		if (s == SQLITE_DONE)
+			break;
+		if (s != SQLITE_ROW) {
+			rc = db_err(g, s, "reading open counts", err);
+			break;
+		}
+		if (on == ocap) {
+			size_t ncap = ocap ? ocap * 2 : 16;
+			struct ocount *nr = realloc(oc, ncap * sizeof *nr);
+			if (!nr) {
+				rc = cfs_errf(err, -ENOMEM, "%s: out of memory", g->file);
+				break;
+			}
+			oc = nr;
+			ocap = ncap;
+		}
+		int64_t v;
+		if (col_int(st, 0, 1, 1, INT64_MAX, 0, &oc[on].id) ||
+		    col_text(st, 1, 1, oc[on].path, sizeof oc[on].path) ||
+		    cfs_path_valid(oc[on].path) < 0 || col_int(st, 2, 1, 0, UINT32_MAX, 0, &v)) {
+			rc = cfs_errf(err, -EIO, "%s: a malformed open count: not sealed", g->file);
+			break;
+		}
+		oc[on++].v = (uint32_t)v;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	for (size_t i = 0; rc == 0 && i < on; i++)
+		if ((rc = opens_write(g, oc[i].id, oc[i].path, oc[i].v, err)) == 0)
+			count++;
+	free(oc);
+	if (rc < 0)
+		goto fail;
+	if ((rc = prepare(g, "SELECT " GRANT_COLS " FROM grants WHERE mac IS NULL ORDER BY id", &st,
+			  err)) < 0)
+		goto fail;
+	for (;;) {
+		s = sqlite3_step(st);
+		if (s == SQLITE_DONE)
+			break;
+		if (s != SQLITE_ROW) {
+			rc = db_err(g, s, "reading grants", err);
+			goto fail;
+		}
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct cfs_grant_rec *nr = realloc(recs, ncap * sizeof *nr);
+			if (!nr) {
+				rc = cfs_errf(err, -ENOMEM, "%s: out of memory", g->file);
+				goto fail;
+			}
+			recs = nr;
+			cap = ncap;
+		}
+		if ((rc = row_to_rec(g, st, &recs[n], err)) < 0)
+			goto fail; /* malformed: sealed never, reported by name */
+		n++;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct cfs_grant_rec *r = &recs[i];
+		if ((rc = prepare(g, "SELECT coalesce(sum(count), 0) FROM opens WHERE grant_id = ?1",
+				  &st, err)) < 0)
+			goto fail;
+		sqlite3_bind_int64(st, 1, r->g.id);
+		s = sqlite3_step(st);
+		int64_t total = s == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+		sqlite3_finalize(st);
+		st = NULL;
+		if (total < 0 || total > UINT32_MAX) {
+			rc = cfs_errf(err, -EIO, "%s: grant %lld: open counts out of range", g->file,
+				      (long long)r->g.id);
+			goto fail;
+		}
+		r->opens_total = (uint32_t)total;
+		point_into(r);
+		if ((rc = store_mac(g, r, err)) < 0)
+			goto fail;
+		count++;
+	}
+	if ((rc = exec(g, "COMMIT", "commit", err)) < 0)
+		goto fail;
+	g->snap_stale = 1;
+	*sealed = count;
+	goto out;
+fail:
+	rollback(g);
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&g->mu);
+	free(recs);
 	return rc;
 }

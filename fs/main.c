@@ -26,6 +26,7 @@
 #include "coachfs/config.h"
 #include "coachfs/content.h"
 #include "coachfs/crypto.h"
+#include "coachfs/access.h"
 #include "coachfs/passphrase.h"
 #include "coachfs/grants.h"
 #include "coachfs/links.h"
@@ -117,6 +118,19 @@ static int audit_row(struct cfs_ctx *c, const char *action, const char *result, 
 	return rc;
 }
 
+/* A grant row left out of a snapshot because it is not authentic (forged,
+ * edited, or an unsealed legacy row): a tamper row and syslog, once per row
+ * per snapshot rebuild. Called under the grants handle's lock. */
+static void grant_tamper(void *arg, int64_t id, const char *path, const char *why)
+{
+	struct cfs_ctx *c = arg;
+	char reason[300];
+	snprintf(reason, sizeof reason, "policy.db: grant %lld is %s: ignored, it grants nothing",
+		 (long long)id, why);
+	syslog(LOG_ERR, "coachfs: %s", reason);
+	cfs_access_audit(c, NULL, "tamper", path, "error", reason, id, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+}
+
 /* Everything after the passphrase: unlock, open, mount, serve.
  * notify_fd >= 0 when a parent waits for the outcome. */
 static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const char *fuse_opts,
@@ -145,6 +159,14 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 		status = fail(notify_fd, e.msg);
 		goto out;
 	}
+	/* every grant and link row must carry a MAC under the store's key; a
+	 * grant row that does not is left out and reported (grant_tamper) */
+	if ((rc = cfs_grants_set_key(c->grants, c->keys->rowmac, &e)) < 0 ||
+	    (rc = cfs_links_set_key(c->links, c->keys->rowmac, &e)) < 0) {
+		status = fail(notify_fd, e.msg);
+		goto out;
+	}
+	cfs_grants_set_report(c->grants, grant_tamper, c);
 	sk = sodium_malloc(CFS_AUDIT_SK_BYTES);
 	unsigned char pk[CFS_AUDIT_PK_BYTES];
 	if (!sk) {

@@ -174,6 +174,7 @@ int cfs_grant_matches_caller(const struct cfs_grant *g, const struct cfs_caller 
 	case CFS_SUBJ_USER: return (uint32_t)c->uid == g->ugid;
 	case CFS_SUBJ_GROUP: return cfs_caller_in_group(c, (gid_t)g->ugid);
 	case CFS_SUBJ_ROLE: return g->role && g->role[0] && cfs_caller_has_role(c, g->role);
+	case CFS_SUBJ_ANY: return g->link; /* a bearer link; never a grant */
 	}
 	return 0;
 }
@@ -230,8 +231,9 @@ static enum gstage check_grant(const struct cfs_grant *g, const struct cfs_calle
 		return G_EARLY;
 	if (req->now >= cfs_grant_effective_end(g, cls))
 		return G_EXPIRED;
+	/* a real approval: confirmed (approved_at) by someone other than the granter */
 	if (cls->approval == CFS_APPROVAL_TWO_PERSON &&
-	    (str_empty(g->approved_by) ||
+	    (str_empty(g->approved_by) || g->approved_at <= 0 ||
 	     strcmp(g->approved_by, str_empty(g->granted_by) ? "" : g->granted_by) == 0))
 		return G_APPROVAL;
 	if (needs_write(req->op) && !g->write)
@@ -250,48 +252,56 @@ static void grant_reason(const struct cfs_grant *g, enum gstage st, const struct
 			 char *out, size_t n)
 {
 	const struct cfs_class *cls = fp->cls;
-	char name[WHO_MAX], tbuf[TIME_MAX], dbuf[32];
-	int64_t id = g->id, eend;
+	char name[WHO_MAX], tbuf[TIME_MAX], dbuf[32], id[40];
+	int64_t eend;
+	if (g->link)
+		setf(id, sizeof id, "link L%" PRId64, g->id);
+	else
+		setf(id, sizeof id, "grant %" PRId64, g->id);
 	switch (st) {
 	case G_SUBJECT:
-		setf(out, n, "grant %" PRId64 " does not name %s", id, who(c, name, sizeof name));
+		setf(out, n, "%s does not name %s", id, who(c, name, sizeof name));
 		return;
 	case G_PATH:
-		setf(out, n, "grant %" PRId64 " does not cover %s", id, req->path);
+		setf(out, n, "%s does not cover %s", id, req->path);
 		return;
 	case G_REVOKED:
-		setf(out, n, "grant %" PRId64 " is revoked", id);
+		setf(out, n, "%s is revoked", id);
 		return;
 	case G_EARLY:
 		fmt_utc(g->start, tbuf, sizeof tbuf);
-		setf(out, n, "grant %" PRId64 " starts at %s", id, tbuf);
+		setf(out, n, "%s starts at %s", id, tbuf);
 		return;
 	case G_EXPIRED:
 		eend = cfs_grant_effective_end(g, cls);
 		fmt_utc(eend, tbuf, sizeof tbuf);
 		if (eend < g->end) {
 			fmt_dur(cls->max_ttl, dbuf, sizeof dbuf);
-			setf(out, n, "grant %" PRId64 " expired at %s (class %s allows at most %s)",
+			setf(out, n, "%s expired at %s (class %s allows at most %s)",
 			     id, tbuf, cls->name, dbuf);
 		} else {
-			setf(out, n, "grant %" PRId64 " expired at %s", id, tbuf);
+			setf(out, n, "%s expired at %s", id, tbuf);
 		}
 		return;
 	case G_APPROVAL:
 		if (str_empty(g->approved_by))
-			setf(out, n, "grant %" PRId64 " needs two-person approval (approved by nobody)",
+			setf(out, n, "%s needs two-person approval (approved by nobody)",
 			     id);
+		else if (g->approved_at <= 0 &&
+			 strcmp(g->approved_by, str_empty(g->granted_by) ? "" : g->granted_by) != 0)
+			setf(out, n, "%s needs two-person approval (waiting for %s to approve)", id,
+			     g->approved_by);
 		else
 			setf(out, n,
-			     "grant %" PRId64
+			     "%s"
 			     " needs two-person approval (approved by its own granter %s)",
 			     id, g->approved_by);
 		return;
 	case G_WRITE:
-		setf(out, n, "grant %" PRId64 " does not allow writing", id);
+		setf(out, n, "%s does not allow writing", id);
 		return;
 	case G_OPENS:
-		setf(out, n, "grant %" PRId64 " has used its %" PRIu32 " opens", id,
+		setf(out, n, "%s has used its %" PRIu32 " opens", id,
 		     opens_limit(g, fp));
 		return;
 	case G_OK:
@@ -301,11 +311,11 @@ static void grant_reason(const struct cfs_grant *g, enum gstage st, const struct
 	who(c, name, sizeof name);
 	uint32_t lim = opens_limit(g, fp);
 	if ((req->op == CFS_OP_READ || req->op == CFS_OP_WRITE) && lim)
-		setf(out, n, "grant %" PRId64 " admits %s%s until %s (open %" PRIu64 " of %" PRIu32 ")",
+		setf(out, n, "%s admits %s%s until %s (open %" PRIu64 " of %" PRIu32 ")",
 		     id, name, req->op == CFS_OP_WRITE ? " to write" : "", tbuf,
 		     (uint64_t)g->opens_used + 1, lim);
 	else
-		setf(out, n, "grant %" PRId64 " admits %s%s until %s", id, name,
+		setf(out, n, "%s admits %s%s until %s", id, name,
 		     needs_write(req->op) ? " to write" : "", tbuf);
 }
 
@@ -422,6 +432,10 @@ static void deny(struct cfs_decision *out)
 	out->grant_id = 0;
 }
 
+static void programs_and_export(const struct cfs_caller *caller,
+				const struct cfs_file_policy *fp,
+				const struct cfs_request *req, struct cfs_decision *out);
+
 void cfs_decide(const struct cfs_caller *caller, const struct cfs_file_policy *fp,
 		const struct cfs_grant *grants, size_t ngrants, const struct cfs_request *req,
 		struct cfs_decision *out)
@@ -473,7 +487,48 @@ void cfs_decide(const struct cfs_caller *caller, const struct cfs_file_policy *f
 	out->verdict = CFS_ALLOW;
 	if (req->op == CFS_OP_SEE || is_recheck(req->op) || req->op == CFS_OP_DELETE)
 		return;
+	programs_and_export(caller, fp, req, out);
+}
 
+void cfs_decide_link(const struct cfs_caller *caller, const struct cfs_file_policy *fp,
+		     const struct cfs_grant *link, const struct cfs_request *req,
+		     struct cfs_decision *out)
+{
+	if (!out)
+		return;
+	memset(out, 0, sizeof *out);
+	deny(out);
+	if (!caller || !fp || !fp->cls || !req || !link || !link->link) {
+		setf(out->reason, sizeof out->reason, "incomplete request: denied");
+		return;
+	}
+	if (req->op != CFS_OP_READ) {
+		setf(out->reason, sizeof out->reason, "link L%" PRId64 " is read-only", link->id);
+		return;
+	}
+	if (!req->path || cfs_path_valid(req->path) != 0) {
+		setf(out->reason, sizeof out->reason, "not a canonical mount path: denied");
+		return;
+	}
+	/* exactly its target: a link never covers a subtree */
+	if (!link->path || strcmp(link->path, req->path) != 0) {
+		setf(out->reason, sizeof out->reason, "link L%" PRId64 " does not cover %s", link->id,
+		     req->path);
+		return;
+	}
+	enum gstage st = check_grant(link, caller, fp, req);
+	grant_reason(link, st, caller, fp, req, out->reason, sizeof out->reason);
+	if (st != G_OK)
+		return;
+	out->verdict = CFS_ALLOW;
+	programs_and_export(caller, fp, req, out);
+}
+
+/* Steps 3 and 4 for READ and WRITE once access is settled (out allows). */
+static void programs_and_export(const struct cfs_caller *caller,
+				const struct cfs_file_policy *fp,
+				const struct cfs_request *req, struct cfs_decision *out)
+{
 	const struct cfs_class *cls = fp->cls;
 	if (list_len(fp->readers) > 0 && !list_has(fp->readers, caller->exe)) {
 		deny(out);

@@ -51,7 +51,7 @@ static const char usage_text[] =
 	"  --user U       events by login name U\n"
 	"  --action A     one of: mount, unmount, open, replay, read, write, release,\n"
 	"                 create, unlink, rename, export, setxattr, tamper, grant_add,\n"
-	"                 grant_revoke, link_issue, link_use, audit_query\n"
+	"                 grant_revoke, grant_approve, link_issue, link_use, audit_query\n"
 	"  --result R     allow, flag, deny or error\n"
 	"T is now, 2h (ago), +2h, 2026-11-27T10:00:00Z, 2026-11-27 10:00 (local time)\n"
 	"or @EPOCHSECONDS.\n"
@@ -557,10 +557,10 @@ struct opts {
 /* The action words of DESIGN §6: the only values the log holds. */
 static const char *const ACTIONS[] = {
 	"mount", "unmount", "open", "replay", "read", "write", "release", "create", "unlink",
-	"rename", "export", "setxattr", "tamper", "grant_add", "grant_revoke", "link_issue",
+	"rename", "export", "setxattr", "tamper", "grant_add", "grant_revoke", "grant_approve", "link_issue",
 	"link_use", "audit_query" };
 #define ACTIONS_TEXT "mount, unmount, open, replay, read, write, release, create, unlink, " \
-	"rename, export, setxattr, tamper, grant_add, grant_revoke, link_issue, link_use, " \
+	"rename, export, setxattr, tamper, grant_add, grant_revoke, grant_approve, link_issue, link_use, " \
 	"audit_query"
 
 static int action_arg(const char *v)

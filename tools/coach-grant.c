@@ -1,8 +1,12 @@
 /* coach-grant — add, list, show and revoke time-bound grants (DESIGN §2).
  * Owns argument parsing, resolving USER to a uid/gid/role, and printing; the
  * database work is grants.c's and the audit rows are audit.c's. It must never
- * change a grant without root, never leave an added grant without its audit
- * row, and never print a key or a passphrase (it handles none).
+ * change a grant without root and the store's key, never leave an added grant
+ * or link without its audit row, and never print a key or a passphrase. It
+ * unlocks the store only to derive the row MAC and link-hashing keys (in
+ * secure memory, wiped when the command ends). `approve` is the one command
+ * run without root: it goes through the mount, so the daemon learns the
+ * approver from the kernel, not from this program.
  *
  * Add and audit: the grant row is inserted inside a policy.db write
  * transaction, the grant_add audit row is appended (and committed) while that
@@ -25,9 +29,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/xattr.h>
 #include <sodium.h>
 
 #include "coachfs/audit.h"
+#include "coachfs/caller.h"
 #include "coachfs/config.h"
 #include "coachfs/crypto.h"
 #include "coachfs/passphrase.h"
@@ -58,6 +64,9 @@ static const char usage_text[] =
 	"  revoke ID [--reason TEXT]\n"
 	"                 end a grant now (open files lose access within a second);\n"
 	"                 a link's id is written L7\n"
+	"  approve ID [--mount DIR]\n"
+	"                 confirm, as yourself (not root), a grant or link (L7) on a\n"
+	"                 two-person class; the daemon checks you are a second admin\n"
 	"  link PATH --ttl DURATION [--uses N] [--user U] [--mount DIR]\n"
 	"                 issue an expiring delivery link: prints MOUNT/.links/TOKEN,\n"
 	"                 which opens PATH read-only until it expires or is used N\n"
@@ -70,8 +79,9 @@ static const char usage_text[] =
 	"TIME is now, +2h (from now), 2h (ago), 2026-11-27T10:00:00Z,\n"
 	"2026-11-27 10:00 (local time) or @EPOCHSECONDS.\n"
 	"The daemon ends a grant no later than its start plus the max_ttl of the\n"
-	"file's class; a class with approval = two-person needs --approved-by\n"
-	"naming someone other than the granting admin.\n"
+	"file's class; on a class with approval = two-person a grant or link opens\n"
+	"nothing until a second admin runs `coach-grant approve ID` as themselves\n"
+	"(--approved-by NAME names who must).\n"
 	"\n"
 	"Options:\n"
 	"  -c FILE        configuration (default: $COACHFS_CONFIG, else\n"
@@ -79,8 +89,9 @@ static const char usage_text[] =
 	"  -h, --help     show this help\n"
 	"  -V, --version  show the version\n"
 	"\n"
-	"Only root (or an admin via sudo) may add or revoke grants; both are recorded\n"
-	"in the audit database, and fail when they cannot be.\n"
+	"Only root (or an admin via sudo) may add, revoke, link, list or show: each\n"
+	"needs the store passphrase (rows are sealed with a key derived from it).\n"
+	"Changes are recorded in the audit database, and fail when they cannot be.\n"
 	"Exit status: 0 done, 1 failed, 2 bad usage or argument.\n";
 
 /* ---- messages ------------------------------------------------------------- */
@@ -207,6 +218,8 @@ static void fmt_duration(int64_t s, char *out, size_t cap)
 
 static const char *state_of(const struct cfs_grant_rec *r, int64_t now)
 {
+	if (r->row_state != CFS_ROW_OK)
+		return cfs_row_state_name(r->row_state);
 	if (r->g.revoked_at)
 		return "revoked";
 	if (r->g.end <= now)
@@ -256,29 +269,43 @@ struct admin {
 	char exe[4096];
 };
 
-/* Who is changing grants: $SUDO_USER when root via sudo, else the real uid. */
+/* Who is changing grants, honestly: the uid this program runs as; for root,
+ * the login uid (/proc/self/loginuid, set by the login and kept through su and
+ * sudo) when set, else $SUDO_USER (root can set it to anything: root is
+ * trusted, see the README's threat model), else "root". */
 static void who_am_i(struct admin *a)
 {
-	const char *su = getenv("SUDO_USER");
 	uid_t ruid = getuid();
+	int64_t uid = ruid;
 	memset(a, 0, sizeof *a);
-	a->uid = ruid;
-	if (geteuid() == 0 && su && *su && strlen(su) < CFS_USER_MAX && printable(su)) {
-		const char *sid = getenv("SUDO_UID");
-		uint64_t v;
-		struct passwd *pw;
-		cfs_strlcpy(a->name, su, sizeof a->name);
-		if (sid && cfs_parse_uint(sid, 0xfffffffeu, &v) == 0)
-			a->uid = (int64_t)v;
-		else if ((pw = getpwnam(su)) != NULL)
-			a->uid = pw->pw_uid;
-	} else {
-		struct passwd *pw = getpwuid(ruid);
-		if (pw && pw->pw_name && strlen(pw->pw_name) < sizeof a->name)
-			cfs_strlcpy(a->name, pw->pw_name, sizeof a->name);
-		else
-			snprintf(a->name, sizeof a->name, "#%u", (unsigned)ruid);
+	if (geteuid() == 0 && ruid == 0) {
+		FILE *f = fopen("/proc/self/loginuid", "r");
+		unsigned long long lu = 0;
+		int have = f && fscanf(f, "%llu", &lu) == 1 && lu < 0xffffffffULL;
+		if (f)
+			fclose(f);
+		const char *su = getenv("SUDO_USER");
+		if (have) {
+			uid = (int64_t)lu;
+		} else if (su && *su && strlen(su) < CFS_USER_MAX && printable(su)) {
+			const char *sid = getenv("SUDO_UID");
+			uint64_t v;
+			struct passwd *pw;
+			cfs_strlcpy(a->name, su, sizeof a->name);
+			if (sid && cfs_parse_uint(sid, 0xfffffffeu, &v) == 0)
+				a->uid = (int64_t)v;
+			else if ((pw = getpwnam(su)) != NULL)
+				a->uid = pw->pw_uid;
+			goto exe;
+		}
 	}
+	a->uid = uid;
+	struct passwd *pw = getpwuid((uid_t)uid);
+	if (pw && pw->pw_name && strlen(pw->pw_name) < sizeof a->name && printable(pw->pw_name))
+		cfs_strlcpy(a->name, pw->pw_name, sizeof a->name);
+	else
+		snprintf(a->name, sizeof a->name, "#%u", (unsigned)uid);
+exe:;
 	ssize_t n = readlink("/proc/self/exe", a->exe, sizeof a->exe - 1);
 	a->exe[n > 0 ? n : 0] = 0;
 }
@@ -299,12 +326,50 @@ static int load_config(const char *cfile, struct cfs_config **cfg)
 	return 0;
 }
 
-static int open_grants(const struct cfs_config *cfg, struct cfs_grants **g)
+/* Unlock the store to derive the keys this tool uses (row MACs, link
+ * hashing); they live in sodium_malloc memory, freed with cfs_keys_free. */
+static int unlock_keys(const struct cfs_config *cfg, struct cfs_keys **k)
 {
+	char hdr[4096], *pass;
+	size_t passlen;
 	struct cfs_err err = { "" };
-	if (cfs_grants_open(cfg->policy_db, 0, g, &err) < 0)
+	*k = NULL;
+	if (cfs_crypto_init(&err) < 0)
+		return say(EXIT_FAIL, "%s", err.msg);
+	if (cfs_store_header_path(cfg->store_path, hdr, sizeof hdr) < 0)
+		return say(EXIT_FAIL, "store path too long");
+	if (cfs_pass_obtain(cfg, 0, "Store passphrase: ", &pass, &passlen, &err) < 0)
+		return say(EXIT_FAIL, "%s", err.msg);
+	int rc = cfs_store_unlock(hdr, pass, passlen, k, &err);
+	cfs_pass_free(pass, passlen);
+	if (rc < 0)
 		return say(EXIT_FAIL, "%s", err.msg);
 	return 0;
+}
+
+/* policy.db's grants, with the row MAC key when keys is given. */
+static int open_grants(const struct cfs_config *cfg, const struct cfs_keys *keys,
+		       struct cfs_grants **g)
+{
+	struct cfs_err err = { "" };
+	if (cfs_grants_open(cfg->policy_db, 0, g, &err) < 0 ||
+	    (keys && cfs_grants_set_key(*g, keys->rowmac, &err) < 0)) {
+		cfs_grants_close(*g);
+		*g = NULL;
+		return say(EXIT_FAIL, "%s", err.msg);
+	}
+	return 0;
+}
+
+static int open_links(const struct cfs_config *cfg, const struct cfs_keys *keys,
+		      struct cfs_links **l, struct cfs_err *err)
+{
+	int rc = cfs_links_open(cfg->policy_db, l, err);
+	if (rc == 0 && keys && (rc = cfs_links_set_key(*l, keys->rowmac, err)) < 0) {
+		cfs_links_close(*l);
+		*l = NULL;
+	}
+	return rc;
 }
 
 /* Close the audit database at the end of a command; a failure here cannot
@@ -367,7 +432,7 @@ static void describe_grant(const struct cfs_grant_rec *r, char *out, size_t cap)
 	if (r->approved_by[0]) {
 		char t[CFS_TEXT_MAX * 4];
 		term_text(r->approved_by, t, sizeof t);
-		snprintf(appr, sizeof appr, "approved by %s", t);
+		snprintf(appr, sizeof appr, r->approved_at ? "approved by %s" : "to be approved by %s", t);
 	} else {
 		snprintf(appr, sizeof appr, "no approver");
 	}
@@ -452,6 +517,42 @@ static int64_t largest_max_ttl(const struct cfs_config *cfg, int *any)
 	return m;
 }
 
+/* --approved-by NAME: a real user, in the admin role, not root. (That it is
+ * not the granter nor the grantee is checked by the caller; the daemon checks
+ * all of it again when NAME approves.) */
+static int approver_ok(const struct cfs_config *cfg, const char *name)
+{
+	struct passwd *pw = getpwnam(name);
+	struct cfs_roletab *rt = NULL;
+	struct cfs_caller *cl = NULL;
+	struct cfs_err err = { "" };
+	gid_t groups[256];
+	int ng = 256, rc;
+	if (!pw)
+		return say(EXIT_USAGE, "--approved-by: no user '%s'", name);
+	if (pw->pw_uid == 0)
+		return say(EXIT_USAGE, "--approved-by: root is a shared identity, not a second person");
+	if (getgrouplist(name, pw->pw_gid, groups, &ng) < 0)
+		ng = 0;
+	if (cfs_roletab_build(cfg, &rt, &err) < 0)
+		return say(EXIT_FAIL, "%s", err.msg);
+	if (!(cl = calloc(1, sizeof *cl))) {
+		cfs_roletab_free(rt);
+		return say(EXIT_FAIL, "out of memory");
+	}
+	rc = cfs_caller_ids(rt, cl, pw->pw_uid, pw->pw_gid, 0, groups, ng);
+	if (rc < 0)
+		rc = say(EXIT_FAIL, "--approved-by: cannot resolve the roles of '%s'", name);
+	else if (!cfs_caller_has_role(cl, "admin"))
+		rc = say(EXIT_USAGE, "--approved-by: '%s' is not in the admin role ([roles] admin in %s)",
+			 name, cfg->file);
+	else
+		rc = 0;
+	free(cl);
+	cfs_roletab_free(rt);
+	return rc;
+}
+
 static int cmd_add(int argc, char **argv, const char **cfile)
 {
 	static const struct option lo[] = {
@@ -526,6 +627,7 @@ static int cmd_add(int argc, char **argv, const char **cfile)
 		return rc;
 	struct cfs_grant_rec *rec = calloc(1, sizeof *rec);
 	struct cfs_grants *g = NULL;
+	struct cfs_keys *keys = NULL;
 	struct add_audit aa;
 	struct cfs_err err = { "" };
 	memset(&aa, 0, sizeof aa);
@@ -539,6 +641,8 @@ static int cmd_add(int argc, char **argv, const char **cfile)
 		rc = say(EXIT_USAGE, "--approved-by must name a second person, not the grantee");
 		goto out;
 	}
+	if (approver && (rc = approver_ok(cfg, approver)) != 0)
+		goto out;
 	cfs_strlcpy(rec->path, path, sizeof rec->path);
 	rec->g.write = write;
 	rec->g.start = start;
@@ -567,7 +671,7 @@ static int cmd_add(int argc, char **argv, const char **cfile)
 		goto out;
 	}
 	aa.adm = &adm;
-	if ((rc = open_grants(cfg, &g)) != 0)
+	if ((rc = unlock_keys(cfg, &keys)) != 0 || (rc = open_grants(cfg, keys, &g)) != 0)
 		goto out;
 	if (cfs_grants_add_ex(g, rec, add_audit_hook, &aa, &err) < 0) {
 		if (aa.failed) {
@@ -595,9 +699,14 @@ static int cmd_add(int argc, char **argv, const char **cfile)
 		goto out;
 	}
 	printf("%lld\n", (long long)rec->g.id);
+	if (approver)
+		fprintf(stderr, PROG ": grant %lld is not approved yet: on a two-person class it opens "
+			"nothing until %s runs: coach-grant approve %lld\n", (long long)rec->g.id,
+			approver, (long long)rec->g.id);
 	rc = fflush(stdout) == 0 ? EXIT_OK : say(EXIT_FAIL, "writing the grant id: %s",
 						   strerror(errno));
 out:
+	cfs_keys_free(keys);
 	cfs_grants_close(g);
 	close_audit(aa.a);
 	free(rec);
@@ -661,12 +770,23 @@ static void print_json_rec(FILE *f, const struct cfs_grant_rec *r, int64_t now)
 	json_str(f, r->revoked_by);
 	fputs(",\"revoke_reason\":", f);
 	json_str(f, r->revoke_reason);
+	fputs(",\"approved_at\":", f);
+	if (r->approved_at)
+		fprintf(f, "%lld", (long long)r->approved_at);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"valid\":%s,\"invalid\":", r->row_state == CFS_ROW_OK ? "true" : "false");
+	if (r->row_state == CFS_ROW_OK)
+		fputs("null", f);
+	else
+		fprintf(f, "\"%s\"", r->row_state == CFS_ROW_UNSEALED ? "unsealed"
+				     : r->row_state == CFS_ROW_NOKEY ? "unverified" : "mac");
 	fprintf(f, ",\"state\":\"%s\"}", state_of(r, now));
 }
 
 static char *dup_term(const char *s)
 {
-	size_t cap = strlen(s) * 4 + 1;
+	size_t cap = strlen(s) * 4 + 6; /* term_text keeps 5 bytes spare: "/" must fit */
 	char *o = malloc(cap);
 	if (o)
 		term_text(s, o, cap);
@@ -719,7 +839,14 @@ static int list_cb(const struct cfs_grant_rec *r, void *arg)
 	row->col[L_OPENS] = r->g.max_opens ? dup_fmt("%u", r->g.max_opens) : dup_fmt("-");
 	row->col[L_STATE] = dup_fmt("%s", state_of(r, lc->now));
 	row->col[L_BY] = dup_term(r->granted_by);
-	row->col[L_APPROVED] = r->approved_by[0] ? dup_term(r->approved_by) : dup_fmt("-");
+	if (r->approved_by[0] && r->approved_at)
+		row->col[L_APPROVED] = dup_term(r->approved_by);
+	else if (r->approved_by[0]) {
+		char *t = dup_term(r->approved_by);
+		row->col[L_APPROVED] = t ? dup_fmt("(waiting: %s)", t) : NULL;
+		free(t);
+	} else
+		row->col[L_APPROVED] = dup_fmt("-");
 	for (int i = 0; i < L_NCOL; i++)
 		if (!row->col[i]) {
 			lc->oom = 1;
@@ -764,7 +891,8 @@ static int link_row(const struct cfs_link *r, void *arg)
 {
 	struct link_list *ll = arg;
 	char why[300], s[32], e[32], who[300];
-	int live = cfs_link_check(r, r->uid < 0 ? 0 : r->uid, ll->now, why, sizeof why) == 0;
+	int live = cfs_link_check(r, r->uid < 0 ? 0 : r->uid, ll->now, why, sizeof why) == 0 &&
+		   r->row_state == CFS_ROW_OK;
 	if (ll->active_only && !live)
 		return 0;
 	if (ll->n++ == 0)
@@ -773,8 +901,10 @@ static int link_row(const struct cfs_link *r, void *arg)
 	fmt_local(r->end, e, sizeof e);
 	(void)s;
 	term_text(r->user[0] ? r->user : "(bearer)", who, sizeof who);
-	const char *state = r->revoked_at ? "revoked" : ll->now >= r->end ? "expired"
-			  : r->used >= r->uses ? "used" : ll->now < r->start ? "pending" : "active";
+	const char *state = r->row_state != CFS_ROW_OK ? cfs_row_state_name(r->row_state)
+			  : r->revoked_at ? "revoked" : ll->now >= r->end ? "expired"
+			  : r->used >= r->uses ? "used" : ll->now < r->start ? "pending"
+			  : r->approved_at ? "approved" : "active";
 	char path[300], by[300];
 	term_text(r->path, path, sizeof path);
 	term_text(r->issued_by, by, sizeof by);
@@ -784,12 +914,13 @@ static int link_row(const struct cfs_link *r, void *arg)
 }
 
 /* Links follow the grants table in `list`; a policy.db without links is fine. */
-static void print_links(const struct cfs_config *cfg, int active_only, int64_t now)
+static void print_links(const struct cfs_config *cfg, const struct cfs_keys *keys, int active_only,
+			int64_t now)
 {
 	struct cfs_links *l;
 	struct cfs_err err = { "" };
 	struct link_list ll = { active_only, now, 0 };
-	if (cfs_links_open(cfg->policy_db, &l, &err) < 0) {
+	if (open_links(cfg, keys, &l, &err) < 0) {
 		fprintf(stderr, PROG ": links: %s\n", err.msg);
 		return;
 	}
@@ -798,26 +929,88 @@ static void print_links(const struct cfs_config *cfg, int active_only, int64_t n
 	cfs_links_close(l);
 }
 
-/* Unlock the store just to derive the link-hashing key. */
-static int link_key(const struct cfs_config *cfg, unsigned char key[32])
+/* The mount to go through: --mount, else the one the daemon recorded in
+ * policy.db. */
+static int mount_dir(const struct cfs_config *cfg, const char *mnt, char *buf, size_t cap)
 {
-	char hdr[4096], *pass;
-	size_t passlen;
-	struct cfs_keys *k;
+	struct cfs_grants *g = NULL;
 	struct cfs_err err = { "" };
-	if (cfs_crypto_init(&err) < 0)
-		return say(EXIT_FAIL, "%s", err.msg);
-	if (cfs_store_header_path(cfg->store_path, hdr, sizeof hdr) < 0)
-		return say(EXIT_FAIL, "store path too long");
-	if (cfs_pass_obtain(cfg, 0, "Store passphrase: ", &pass, &passlen, &err) < 0)
-		return say(EXIT_FAIL, "%s", err.msg);
-	int rc = cfs_store_unlock(hdr, pass, passlen, &k, &err);
-	cfs_pass_free(pass, passlen);
-	if (rc < 0)
-		return say(EXIT_FAIL, "%s", err.msg);
-	memcpy(key, k->link, 32);
-	cfs_keys_free(k);
+	if (mnt) {
+		if (strlen(mnt) >= cap || !printable(mnt))
+			return say(EXIT_USAGE, "--mount: too long or not printable");
+		cfs_strlcpy(buf, mnt, cap);
+		return 0;
+	}
+	if (!cfg)
+		return say(EXIT_FAIL, "no mount known: give --mount DIR");
+	if (cfs_grants_open(cfg->policy_db, 0, &g, &err) < 0 ||
+	    cfs_grants_meta_get(g, "mountpoint", buf, cap, &err) < 0 || !buf[0]) {
+		cfs_grants_close(g);
+		return say(EXIT_FAIL, "no mount recorded in %s (mount coachfs first, or give --mount DIR)",
+			   cfg->policy_db);
+	}
+	cfs_grants_close(g);
 	return 0;
+}
+
+/* The effective class, max_opens and (for messages) name of PATH, asked of
+ * the running mount: the daemon resolves inheritance and the file's own
+ * attributes, which only it can read. */
+static int link_limits(const struct cfs_config *cfg, const char *mnt, const char *path,
+		       const struct cfs_class **cls, uint64_t *max_opens)
+{
+	char full[8400], val[256];
+	snprintf(full, sizeof full, "%s%s", mnt, path);
+	ssize_t n = getxattr(full, "user.coachfs.class", val, sizeof val - 1);
+	if (n < 0)
+		return say(EXIT_FAIL, "cannot learn the class of %s through the mount (%s): %s", path,
+			   mnt, strerror(errno));
+	val[n] = 0;
+	*cls = NULL;
+	for (int i = 0; i < cfg->nclasses; i++)
+		if (strcmp(cfg->classes[i].name, val) == 0)
+			*cls = &cfg->classes[i];
+	if (!*cls)
+		return say(EXIT_FAIL, "%s: the mount reports class '%.80s', which %s does not define",
+			   path, val, cfg->file);
+	*max_opens = 0;
+	n = getxattr(full, "user.coachfs.max_opens", val, sizeof val - 1);
+	if (n >= 0) {
+		val[n] = 0;
+		if (cfs_parse_uint(val, UINT32_MAX, max_opens) < 0)
+			return say(EXIT_FAIL, "%s: the mount reports max_opens '%.80s'", path, val);
+	} else if (errno != ENODATA) {
+		return say(EXIT_FAIL, "cannot learn max_opens of %s through the mount: %s", path,
+			   strerror(errno));
+	}
+	return 0;
+}
+
+struct link_audit {
+	struct cfs_audit *a;
+	const struct admin *adm;
+	const char *ttl_s, *user;
+	int failed;
+};
+
+/* Inside the link's write transaction: its link_issue row, so no link is
+ * ever usable without it. */
+static int link_audit_hook(const struct cfs_link *rec, void *arg, struct cfs_err *err)
+{
+	struct link_audit *la = arg;
+	char why[700];
+	struct cfs_event ev;
+	snprintf(why, sizeof why, "link L%lld to %.300s for %s, ttl %s, %u use%s", (long long)rec->id,
+		 rec->path, la->user ? la->user : "any holder (bearer)", la->ttl_s, rec->uses,
+		 rec->uses == 1 ? "" : "s");
+	event_base(&ev, la->adm, "link_issue");
+	ev.path = rec->path;
+	ev.result = "allow";
+	ev.reason = why;
+	int rc = cfs_audit_append(la->a, &ev, err);
+	if (rc < 0)
+		la->failed = 1;
+	return rc;
 }
 
 static int cmd_link(int argc, char **argv, const char **cfile)
@@ -829,7 +1022,7 @@ static int cmd_link(int argc, char **argv, const char **cfile)
 		{ "mount", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 } };
 	const char *ttl_s = NULL, *user = NULL, *mnt = NULL;
-	uint64_t uses = 1;
+	uint64_t uses = 1, max_opens = 0;
 	int64_t ttl;
 	int c, rc;
 	opterr = 0;
@@ -857,6 +1050,8 @@ static int cmd_link(int argc, char **argv, const char **cfile)
 		return say(EXIT_USAGE, "--ttl: '%.80s' is not a duration (like 90s, 15m, 4h, 2d)", ttl_s);
 	int64_t uid = -1;
 	if (user) {
+		if ((rc = text_arg("--user", user)) != 0)
+			return rc;
 		struct passwd *pw = getpwnam(user);
 		if (!pw)
 			return say(EXIT_USAGE, "unknown user '%.80s'", user);
@@ -868,31 +1063,35 @@ static int cmd_link(int argc, char **argv, const char **cfile)
 	who_am_i(&adm);
 	struct cfs_config *cfg = NULL;
 	struct cfs_links *l = NULL;
-	struct cfs_audit *a = NULL;
-	struct cfs_grants *g = NULL;
+	struct cfs_keys *keys = NULL;
+	struct link_audit la = { NULL, &adm, ttl_s, user, 0 };
 	struct cfs_err err = { "" };
 	struct cfs_link *rec = calloc(1, sizeof *rec);
-	unsigned char key[32];
-	char token[CFS_TOKEN_CHARS + 1], mbuf[4096];
+	const struct cfs_class *cls = NULL;
+	char token[CFS_TOKEN_CHARS + 1] = "", mbuf[4096];
 	if (!rec)
 		return say(EXIT_FAIL, "out of memory");
-	if ((rc = load_config(*cfile, &cfg)) != 0)
+	if ((rc = load_config(*cfile, &cfg)) != 0 || (rc = mount_dir(cfg, mnt, mbuf, sizeof mbuf)) != 0 ||
+	    (rc = link_limits(cfg, mbuf, path, &cls, &max_opens)) != 0)
 		goto out;
-	if (!mnt) {
-		if ((rc = open_grants(cfg, &g)) != 0)
-			goto out;
-		if (cfs_grants_meta_get(g, "mountpoint", mbuf, sizeof mbuf, &err) < 0 || !mbuf[0]) {
-			rc = say(EXIT_FAIL, "no mount recorded in %s (mount coachfs first, or give --mount DIR)",
-				 cfg->policy_db);
-			goto out;
-		}
-		mnt = mbuf;
+	/* a link obeys its class like a grant: refuse what the daemon would cut */
+	if (cls->max_ttl > 0 && ttl > cls->max_ttl) {
+		char a[32], b[32];
+		fmt_duration(ttl, a, sizeof a);
+		fmt_duration(cls->max_ttl, b, sizeof b);
+		rc = say(EXIT_USAGE, "--ttl %s is longer than max_ttl %s of class %s (%s)", a, b,
+			 cls->name, path);
+		goto out;
 	}
-	if ((rc = link_key(cfg, key)) != 0)
+	if (max_opens > 0 && uses > max_opens) {
+		rc = say(EXIT_USAGE, "--uses %llu is more than max_opens %llu of %s (class %s)",
+			 (unsigned long long)uses, (unsigned long long)max_opens, path, cls->name);
+		goto out;
+	}
+	if ((rc = unlock_keys(cfg, &keys)) != 0)
 		goto out;
 	cfs_link_token_new(token);
-	cfs_link_token_hash(key, token, rec->hash);
-	sodium_memzero(key, sizeof key);
+	cfs_link_token_hash(keys->link, token, rec->hash);
 	cfs_strlcpy(rec->path, path, sizeof rec->path);
 	cfs_strlcpy(rec->user, user ? user : "", sizeof rec->user);
 	rec->uid = uid;
@@ -900,35 +1099,28 @@ static int cmd_link(int argc, char **argv, const char **cfile)
 	rec->end = rec->start + ttl;
 	rec->uses = (uint32_t)uses;
 	cfs_strlcpy(rec->issued_by, adm.name, sizeof rec->issued_by);
-	if (open_audit(cfg->audit_db, &a, &err) < 0) {
+	if (open_audit(cfg->audit_db, &la.a, &err) < 0) {
 		rc = say(EXIT_FAIL, "audit: %s", err.msg);
 		goto out;
 	}
-	if (cfs_links_open(cfg->policy_db, &l, &err) < 0 || cfs_links_add(l, rec, &err) < 0) {
-		rc = say(EXIT_FAIL, "%s", err.msg);
+	if (open_links(cfg, keys, &l, &err) < 0 || cfs_links_add(l, rec, link_audit_hook, &la, &err) < 0) {
+		if (la.failed)
+			rc = say(EXIT_FAIL, "the link was not issued: its audit row could not be written: %s",
+				 err.msg);
+		else
+			rc = say(EXIT_FAIL, "%s", err.msg);
 		goto out;
 	}
-	char why[600];
-	snprintf(why, sizeof why, "link L%lld to %.300s for %s, ttl %s, %u use%s", (long long)rec->id, path,
-		 user ? user : "any holder (bearer)", ttl_s, rec->uses, rec->uses == 1 ? "" : "s");
-	struct cfs_event ev;
-	event_base(&ev, &adm, "link_issue");
-	ev.path = path;
-	ev.result = "allow";
-	ev.reason = why;
-	if (cfs_audit_append(a, &ev, &err) < 0) {
-		/* no link without its audit row: take it back */
-		cfs_links_revoke(l, rec->id, adm.name, "audit row could not be written", cfs_now_s(), NULL);
-		rc = say(EXIT_FAIL, "the link's audit row could not be written (link withdrawn): %s", err.msg);
-		goto out;
-	}
-	printf("%s/.links/%s\n", mnt, token);
+	printf("%s/.links/%s\n", mbuf, token);
+	if (cls->approval == CFS_APPROVAL_TWO_PERSON)
+		fprintf(stderr, PROG ": link L%lld (class %s) opens nothing until a second admin runs: "
+			"coach-grant approve L%lld\n", (long long)rec->id, cls->name, (long long)rec->id);
 	rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
 out:
 	sodium_memzero(token, sizeof token);
+	cfs_keys_free(keys);
 	cfs_links_close(l);
-	cfs_grants_close(g);
-	close_audit(a);
+	close_audit(la.a);
 	cfs_config_free(cfg);
 	free(rec);
 	return rc;
@@ -947,17 +1139,18 @@ static int revoke_link(const char *ids, const char *reason, const char **cfile)
 	struct cfs_config *cfg = NULL;
 	struct cfs_links *l = NULL;
 	struct cfs_audit *a = NULL;
+	struct cfs_keys *keys = NULL;
 	struct cfs_err err = { "" };
 	struct cfs_link *rec = calloc(1, sizeof *rec);
 	if (!rec)
 		return say(EXIT_FAIL, "out of memory");
-	if ((rc = load_config(*cfile, &cfg)) != 0)
+	if ((rc = load_config(*cfile, &cfg)) != 0 || (rc = unlock_keys(cfg, &keys)) != 0)
 		goto out;
 	if (open_audit(cfg->audit_db, &a, &err) < 0) {
 		rc = say(EXIT_FAIL, "audit: %s", err.msg);
 		goto out;
 	}
-	if (cfs_links_open(cfg->policy_db, &l, &err) < 0 || cfs_links_get(l, (int64_t)v, rec, &err) < 0 ||
+	if (open_links(cfg, keys, &l, &err) < 0 || cfs_links_get(l, (int64_t)v, rec, &err) < 0 ||
 	    cfs_links_revoke(l, (int64_t)v, adm.name, reason, cfs_now_s(), &err) < 0) {
 		rc = say(EXIT_FAIL, "%s", err.msg);
 		goto out;
@@ -977,6 +1170,7 @@ static int revoke_link(const char *ids, const char *reason, const char **cfile)
 	}
 	rc = EXIT_OK;
 out:
+	cfs_keys_free(keys);
 	cfs_links_close(l);
 	close_audit(a);
 	cfs_config_free(cfg);
@@ -1020,10 +1214,11 @@ static int cmd_list(int argc, char **argv, const char **cfile)
 
 	struct cfs_config *cfg = NULL;
 	struct cfs_grants *g = NULL;
+	struct cfs_keys *keys = NULL;
 	struct cfs_err err = { "" };
 	if ((rc = load_config(*cfile, &cfg)) != 0)
 		return rc;
-	if ((rc = open_grants(cfg, &g)) != 0)
+	if ((rc = unlock_keys(cfg, &keys)) != 0 || (rc = open_grants(cfg, keys, &g)) != 0)
 		goto out;
 	if (lc.json)
 		fputs("[", stdout);
@@ -1041,7 +1236,7 @@ static int cmd_list(int argc, char **argv, const char **cfile)
 		fputs(lc.njson ? "\n]\n" : "]\n", stdout);
 	else {
 		print_table(&lc);
-		print_links(cfg, f.active_only, lc.now);
+		print_links(cfg, keys, f.active_only, lc.now);
 	}
 	rc = fflush(stdout) == 0 ? EXIT_OK : say(EXIT_FAIL, "writing: %s", strerror(errno));
 out:
@@ -1049,6 +1244,7 @@ out:
 		for (int i = 0; i < L_NCOL; i++)
 			free(lc.rows[r].col[i]);
 	free(lc.rows);
+	cfs_keys_free(keys);
 	cfs_grants_close(g);
 	cfs_config_free(cfg);
 	return rc;
@@ -1087,10 +1283,19 @@ static void print_show(const struct cfs_grant_rec *r, int64_t now)
 	show_line("max opens:", b);
 	term_text(r->granted_by, big, sizeof big);
 	show_line("granted by:", big);
-	if (r->approved_by[0])
-		term_text(r->approved_by, big, sizeof big);
-	else
+	if (r->approved_by[0] && r->approved_at) {
+		char at[32], who_t[CFS_TEXT_MAX * 4];
+		fmt_local(r->approved_at, at, sizeof at);
+		term_text(r->approved_by, who_t, sizeof who_t);
+		snprintf(big, sizeof big, "%s at %s", who_t, at);
+	} else if (r->approved_by[0]) {
+		char who_t[CFS_TEXT_MAX * 4];
+		term_text(r->approved_by, who_t, sizeof who_t);
+		snprintf(big, sizeof big, "%s (not yet: coach-grant approve %lld)", who_t,
+			 (long long)r->g.id);
+	} else {
 		snprintf(big, sizeof big, "-");
+	}
 	show_line("approved by:", big);
 	if (r->reason[0])
 		term_text(r->reason, big, sizeof big);
@@ -1135,13 +1340,14 @@ static int cmd_show(int argc, char **argv, const char **cfile)
 
 	struct cfs_config *cfg = NULL;
 	struct cfs_grants *g = NULL;
+	struct cfs_keys *keys = NULL;
 	struct cfs_grant_rec *rec = calloc(1, sizeof *rec);
 	struct cfs_err err = { "" };
 	if (!rec)
 		return say(EXIT_FAIL, "out of memory");
 	if ((rc = load_config(*cfile, &cfg)) != 0)
 		goto out;
-	if ((rc = open_grants(cfg, &g)) != 0)
+	if ((rc = unlock_keys(cfg, &keys)) != 0 || (rc = open_grants(cfg, keys, &g)) != 0)
 		goto out;
 	if (cfs_grants_get(g, id, rec, &err) < 0) {
 		rc = say(EXIT_FAIL, "%s", err.msg);
@@ -1155,6 +1361,7 @@ static int cmd_show(int argc, char **argv, const char **cfile)
 	}
 	rc = fflush(stdout) == 0 ? EXIT_OK : say(EXIT_FAIL, "writing: %s", strerror(errno));
 out:
+	cfs_keys_free(keys);
 	cfs_grants_close(g);
 	cfs_config_free(cfg);
 	free(rec);
@@ -1182,11 +1389,11 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 	}
 	if (argc - optind != 1)
 		return say(EXIT_USAGE, "usage: coach-grant revoke ID [--reason TEXT]");
+	if (reason && (rc = text_arg("--reason", reason)) != 0)
+		return rc;
 	if (argv[optind][0] == 'L')
 		return revoke_link(argv[optind], reason, cfile);
 	if ((rc = parse_id(argv[optind], &id)) != 0)
-		return rc;
-	if (reason && (rc = text_arg("--reason", reason)) != 0)
 		return rc;
 	if ((rc = need_root()) != 0)
 		return rc;
@@ -1196,13 +1403,14 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 	struct cfs_config *cfg = NULL;
 	struct cfs_grants *g = NULL;
 	struct cfs_audit *a = NULL;
+	struct cfs_keys *keys = NULL;
 	struct cfs_grant_rec *rec = calloc(1, sizeof *rec);
 	struct cfs_err err = { "" };
 	char why[2800], desc[2400];
 	int have_rec = 0;
 	if (!rec)
 		return say(EXIT_FAIL, "out of memory");
-	if ((rc = load_config(*cfile, &cfg)) != 0)
+	if ((rc = load_config(*cfile, &cfg)) != 0 || (rc = unlock_keys(cfg, &keys)) != 0)
 		goto out;
 	/* Open the audit database first: if it is missing altogether, nothing
 	 * changes. Once open, a failing append does not undo a revocation. */
@@ -1210,7 +1418,7 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 		rc = say(EXIT_FAIL, "audit: %s", err.msg);
 		goto out;
 	}
-	if ((rc = open_grants(cfg, &g)) != 0)
+	if ((rc = open_grants(cfg, keys, &g)) != 0)
 		goto out;
 	/* For the audit row's words; a corrupt row can still be revoked. */
 	have_rec = cfs_grants_get(g, id, rec, &err) == 0;
@@ -1238,11 +1446,81 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 	}
 	rc = EXIT_OK;
 out:
+	cfs_keys_free(keys);
 	cfs_grants_close(g);
 	close_audit(a);
 	cfs_config_free(cfg);
 	free(rec);
 	return rc;
+}
+
+/* ---- approve ------------------------------------------------------------------ */
+
+/* Run by the approving admin as themselves, without root: a setxattr on the
+ * mount's control file, so the daemon learns who approves from the kernel and
+ * checks and records it (a grant_approve row) itself. */
+static int cmd_approve(int argc, char **argv, const char **cfile)
+{
+	static const struct option lo[] = {
+		{ "mount", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 } };
+	const char *mnt = NULL;
+	int c, rc;
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': *cfile = optarg; break;
+		case 'm': mnt = optarg; break;
+		default: return bad_option("approve: ", c, optopt, argv, optind);
+		}
+	}
+	if (argc - optind != 1)
+		return say(EXIT_USAGE, "usage: coach-grant approve ID [--mount DIR]   (a link's ID is L7)");
+	const char *ids = argv[optind];
+	int64_t id;
+	uint64_t v;
+	if (ids[0] == 'L') {
+		if (cfs_parse_uint(ids + 1, (uint64_t)INT64_MAX, &v) < 0 || v == 0)
+			return say(EXIT_USAGE, "'%.40s' is not a link id (like L7)", ids);
+	} else if ((rc = parse_id(ids, &id)) != 0) {
+		return rc;
+	}
+	if (getuid() == 0)
+		return say(EXIT_FAIL, "approve as yourself, not as root: root is a shared identity, not "
+			   "a second person");
+	struct cfs_config *cfg = NULL;
+	char mbuf[4096], full[4200];
+	if (!mnt && (rc = load_config(*cfile, &cfg)) != 0)
+		return rc;
+	rc = mount_dir(cfg, mnt, mbuf, sizeof mbuf);
+	cfs_config_free(cfg);
+	if (rc != 0)
+		return rc;
+	snprintf(full, sizeof full, "%s/.links/approve", mbuf);
+	if (setxattr(full, "user.coachfs.approve", ids, strlen(ids), 0) == 0) {
+		printf("%s%s approved\n", ids[0] == 'L' ? "link " : "grant ", ids);
+		return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+	}
+	switch (errno) {
+	case ENOENT:
+		return say(EXIT_FAIL, "%s: no such grant or link (or %s is not a coachfs mount)", ids, mbuf);
+	case EALREADY:
+		return say(EXIT_FAIL, "%s is already approved", ids);
+	case EPERM:
+		return say(EXIT_FAIL, "%s: you may not approve it (not an admin, its granter, its subject, "
+			   "or not the approver it names); the daemon recorded why (coach-audit log "
+			   "--action grant_approve)", ids);
+	case EACCES:
+		return say(EXIT_FAIL, "%s is revoked or expired", ids);
+	case EINVAL:
+		return say(EXIT_FAIL, "%s: its class needs no two-person approval, or its path is gone", ids);
+	case EBADMSG:
+		return say(EXIT_FAIL, "%s failed authentication (edited or forged in policy.db): it "
+			   "grants nothing", ids);
+	default:
+		return say(EXIT_FAIL, "%s: %s: %s", ids, full, strerror(errno));
+	}
 }
 
 /* ---- main --------------------------------------------------------------------- */
@@ -1288,5 +1566,7 @@ int main(int argc, char **argv)
 		return cmd_revoke(sub_argc, sub_argv, &cfile);
 	if (strcmp(cmd, "link") == 0)
 		return cmd_link(sub_argc, sub_argv, &cfile);
+	if (strcmp(cmd, "approve") == 0)
+		return cmd_approve(sub_argc, sub_argv, &cfile);
 	return say(EXIT_USAGE, "unknown command '%.80s' (add, list, show, revoke; see --help)", cmd);
 }

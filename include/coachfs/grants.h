@@ -13,6 +13,34 @@
 #define CFS_TEXT_MAX 256
 #define CFS_GRANTS_FORMAT 1          /* meta 'format' of a policy.db this code reads */
 #define CFS_GRANTS_SNAP_MAX 10000    /* live grants a snapshot holds at most (else -E2BIG) */
+#define CFS_ROWMAC_BYTES 32
+
+/* Whether a row read back from policy.db is authentic: its MAC (keyed
+ * BLAKE2b under keys->rowmac over a canonical, length-prefixed encoding of
+ * every column that matters, the id included) matches. Only CFS_ROW_OK rows
+ * grant anything; the others are shown as invalid and reported. */
+enum cfs_row_state {
+	CFS_ROW_OK = 0,
+	CFS_ROW_UNSEALED,   /* no MAC: written by hand, or by an older coachfs and not yet sealed */
+	CFS_ROW_BADMAC,     /* a MAC that does not match: forged or edited */
+	CFS_ROW_NOKEY,      /* read without the store key: cannot be checked */
+};
+/* "valid", "INVALID (no MAC)", "INVALID (MAC)", "unverified (no key)" */
+const char *cfs_row_state_name(int state);
+
+/* One field of a row's canonical encoding: an integer, or bytes (text or blob,
+ * length-prefixed; s == NULL encodes like ""). */
+struct cfs_macf {
+	int is_bytes;
+	int64_t i;
+	const void *s;
+	size_t len;                    /* for bytes; SIZE_MAX = strlen(s) */
+};
+/* MAC = BLAKE2b-256 keyed with key over: the domain (length-prefixed), then
+ * each field as a type byte ('i': 8 bytes little-endian; 's': 4-byte
+ * little-endian length and the bytes). */
+void cfs_rowmac(const unsigned char key[32], const char *domain, const struct cfs_macf *f,
+		size_t n, unsigned char out[CFS_ROWMAC_BYTES]);
 
 /* A grant as stored: the policy view plus its history. */
 struct cfs_grant_rec {
@@ -26,6 +54,10 @@ struct cfs_grant_rec {
 	int64_t created;
 	char revoked_by[CFS_TEXT_MAX];
 	char revoke_reason[CFS_TEXT_MAX];
+	int64_t approved_at;           /* when the approver confirmed (0 = pending); also in g */
+	uint32_t opens_total;          /* opens counted under this grant, all files (authenticates
+					  the per-file counters: deleting one is noticed) */
+	int row_state;                 /* enum cfs_row_state: set when read back */
 };
 
 struct cfs_grants;
@@ -38,6 +70,24 @@ struct cfs_grants;
  * call back into the same handle. */
 int cfs_grants_open(const char *path, int create, struct cfs_grants **out, struct cfs_err *err);
 void cfs_grants_close(struct cfs_grants *db);
+
+/* Give the handle the row MAC key (keys->rowmac; copied into secure memory).
+ * Without it every row reads back as CFS_ROW_NOKEY (grants nothing) and
+ * every write is refused (-EPERM). */
+int cfs_grants_set_key(struct cfs_grants *db, const unsigned char key[32], struct cfs_err *err);
+/* Called (under the handle's lock: must not use this handle) once for each
+ * row a snapshot rebuild leaves out because it is not authentic. */
+void cfs_grants_set_report(struct cfs_grants *db,
+			   void (*report)(void *arg, int64_t id, const char *path, const char *why),
+			   void *arg);
+/* Seal an older policy.db's rows that have no MAC (grants, open counters),
+ * as they stand, under the handle's key: run once, by an administrator's
+ * explicit upgrade, never automatically (a row without a MAC may be a
+ * forgery: sealing it blesses it). Rows with a MAC, good or bad, are left
+ * alone. A legacy approved_by with no approved_at stays pending (it was
+ * never confirmed by the approver): it needs `coach-grant approve`.
+ * *sealed = rows sealed. One transaction: all or nothing. */
+int cfs_grants_seal_legacy(struct cfs_grants *db, int64_t *sealed, struct cfs_err *err);
 
 /* The meta(key, value) table: 'format' (CFS_GRANTS_FORMAT) and whatever the
  * daemon records (e.g. 'mountpoint'). get: -ENOENT when absent, -ENAMETOOLONG
@@ -62,9 +112,20 @@ int cfs_grants_add_ex(struct cfs_grants *db, struct cfs_grant_rec *rec,
 		      void *arg, struct cfs_err *err);
 int cfs_grants_revoke(struct cfs_grants *db, int64_t id, const char *by, const char *reason,
 		      int64_t now, struct cfs_err *err);   /* -ENOENT unknown, -EALREADY revoked */
+/* Record approver's confirmation of grant id: the row must be authentic
+ * (-EBADMSG), pending (-EALREADY), not revoked (-EACCES), and approver must be
+ * the named approver when one was named (-EPERM). Inside the write
+ * transaction, check(rec, arg, err) sees the row as it will be stored; a
+ * non-zero return rolls back and is returned (the caller's own checks and
+ * its audit row go there, so the approval and its row commit together). */
+int cfs_grants_approve(struct cfs_grants *db, int64_t id, const char *approver, int64_t now,
+		       int (*check)(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *err),
+		       void *arg, struct cfs_err *err);
 int cfs_grants_get(struct cfs_grants *db, int64_t id, struct cfs_grant_rec *rec, struct cfs_err *err);
 
-/* Iterate over grants, newest first; cb returns non-zero to stop. */
+/* Iterate over grants, newest first; cb returns non-zero to stop. Rows that
+ * are not authentic are passed too (rec->row_state says so); active_only
+ * leaves them out. */
 struct cfs_grants_filter {
 	int active_only; int64_t now;
 	const char *subject;           /* exact subject text, or NULL */
@@ -74,7 +135,7 @@ int cfs_grants_list(struct cfs_grants *db, const struct cfs_grants_filter *f,
 		    int (*cb)(const struct cfs_grant_rec *rec, void *arg), void *arg,
 		    struct cfs_err *err);
 
-/* Daemon side: an in-memory snapshot of all unrevoked, unexpired grants,
+/* Daemon side: an in-memory snapshot of all unrevoked, unexpired, authentic grants,
  * refreshed only when the database changed (PRAGMA data_version). The
  * snapshot is immutable and reference-counted so decisions can use it
  * without holding a lock. */
@@ -90,11 +151,14 @@ struct cfs_grant_snap {
 int cfs_grants_snapshot(struct cfs_grants *db, struct cfs_grant_snap **out, struct cfs_err *err);
 void cfs_grants_snap_put(struct cfs_grant_snap *snap);
 
-/* Opens of `path` under grant id so far (0 when none). */
+/* Opens of `path` under grant id so far (0 when none); -EBADMSG when the
+ * counter is not authentic. */
 int cfs_grants_opens(struct cfs_grants *db, int64_t id, const char *path, uint32_t *used,
 		     struct cfs_err *err);
 /* Count one open of path under grant id, atomically refusing (-EDQUOT) when
- * limit (> 0) opens were already used. *used is the count after. */
+ * limit (> 0) opens were already used, and (-EBADMSG) when the grant's row or
+ * any of its counters is not authentic or a counter went missing. *used is
+ * the count after. */
 int cfs_grants_count_open(struct cfs_grants *db, int64_t id, const char *path, uint32_t limit,
 			  uint32_t *used, struct cfs_err *err);
 /* Give back one open counted by cfs_grants_count_open (the open was then

@@ -36,7 +36,8 @@ struct cfs_file_policy {
 	uint32_t max_opens;               /* effective; 0 = unlimited */
 };
 
-enum cfs_subject { CFS_SUBJ_USER = 1, CFS_SUBJ_GROUP = 2, CFS_SUBJ_ROLE = 3 };
+enum cfs_subject { CFS_SUBJ_USER = 1, CFS_SUBJ_GROUP = 2, CFS_SUBJ_ROLE = 3,
+		   CFS_SUBJ_ANY = 4 /* a bearer link only (link = 1): any holder */ };
 
 struct cfs_grant {
 	int64_t id;
@@ -50,7 +51,10 @@ struct cfs_grant {
 	uint32_t opens_used;            /* opens of THIS file under this grant so far */
 	const char *granted_by;         /* admin who granted */
 	const char *approved_by;        /* NULL or "" when none */
+	int64_t approved_at;            /* when approved_by confirmed it; 0 = not (yet) approved */
 	int64_t revoked_at;             /* 0 = not revoked */
+	int link;                       /* this is an expiring link (id is the link's L-number;
+					   max_opens = its uses, opens_used = its uses so far) */
 };
 
 struct cfs_request {
@@ -76,6 +80,15 @@ struct cfs_decision {
 void cfs_decide(const struct cfs_caller *caller, const struct cfs_file_policy *fp,
 		const struct cfs_grant *grants, size_t ngrants, const struct cfs_request *req,
 		struct cfs_decision *out);
+
+/* Decide an open through an expiring link (CFS_OP_READ only; link->link = 1):
+ * the link stands in for a grant on exactly its target and obeys the class
+ * like one: subject (its user, or any holder), revocation, time (capped by
+ * the class's max_ttl), two-person approval, uses (capped by the effective
+ * max_opens); then readers and export rules as for cfs_decide. */
+void cfs_decide_link(const struct cfs_caller *caller, const struct cfs_file_policy *fp,
+		     const struct cfs_grant *link, const struct cfs_request *req,
+		     struct cfs_decision *out);
 
 /* The moment a grant stops being usable for a class: min(end, start+max_ttl). */
 int64_t cfs_grant_effective_end(const struct cfs_grant *g, const struct cfs_class *cls);

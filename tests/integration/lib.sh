@@ -176,6 +176,10 @@ cfs_cleanup() {
 }
 trap cfs_cleanup EXIT
 
+# approve ID [USER] — a second admin (cfs_dave unless USER) confirms grant or
+# link ID as themselves through the mount (two-person classes)
+approve() { as "${2:-cfs_dave}" "$BIN/coach-grant" approve "$1" --mount "$MNT"; }
+
 # sqlite3 query on the audit database
 audit_q() { sqlite3 "$T/var/audit.db" "$1"; }
 

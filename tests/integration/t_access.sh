@@ -224,17 +224,28 @@ eq two_person_sudo_self_status "$rc" 2
 has two_person_sudo_self_message "$out" "not cfs_dave"
 out=$("$G" add cfs_alice /sec --ttl 30m --approved-by cfs_alice 2>&1); rc=$?
 eq two_person_grantee_status "$rc" 2
+"$G" revoke "$g2a" >/dev/null 2>>"$T/tools.err"
 g2b=$(grant cfs_alice /sec --ttl 30m --approved-by cfs_dave)
 eq two_person_granted_by "$("$G" show "$g2b" --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["granted_by"], r["approved_by"])')" \
 	"root cfs_dave"
+# naming the approver is not approving: nothing opens until cfs_dave confirms
+has two_person_named_refused "$(err_of as cfs_alice head "$MNT/sec/f.md")" "Permission denied"
+has two_person_named_audit "$(row cfs_alice open /sec/f.md)" \
+	"grant $g2b needs two-person approval (waiting for cfs_dave to approve)"
+ok two_person_approve approve "$g2b"
 eq two_person_approved_reads "$(as cfs_alice head "$MNT/sec/f.md" 2>&1)" "content of sec"
 eq two_person_approved_audit "$(row cfs_alice open /sec/f.md | cut -d'|' -f1,2)" "allow|$g2b"
 has two_person_reader_only "$(err_of as cfs_alice cat "$MNT/sec/f.md")" "Permission denied"
 has two_person_reader_audit "$(row cfs_alice open /sec/f.md)" "program /usr/bin/cat is not an allowed reader"
-g2c=$(SUDO_USER=cfs_dave "$G" add cfs_carol /sec --ttl 30m --approved-by root 2>/dev/null)
+# root is not a second person, and the granting admin cannot approve his own grant
+out=$(SUDO_USER=cfs_dave "$G" add cfs_carol /sec --ttl 30m --approved-by root 2>&1); rc=$?
+eq two_person_root_approver_status "$rc" 2
+has two_person_root_approver_message "$out" "root is a shared identity"
+g2c=$(SUDO_USER=cfs_dave "$G" add cfs_carol /sec --ttl 30m 2>/dev/null)
 eq two_person_sudo_granted_by "$("$G" show "$g2c" --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["granted_by"], r["approved_by"])')" \
-	"cfs_dave root"
-eq two_person_sudo_reads "$(as cfs_carol head "$MNT/sec/f.md" 2>&1)" "content of sec"
+	"cfs_dave None"
+no two_person_granter_cannot_approve approve "$g2c" cfs_dave
+has two_person_sudo_unapproved "$(err_of as cfs_carol head "$MNT/sec/f.md")" "Permission denied"
 
 # a long grant is capped by the class's max_ttl (sensitive: 8h)
 start9=$(date -u -d '9 hours ago' +%Y-%m-%dT%H:%M:%SZ)

@@ -103,12 +103,14 @@ sleep 1.2
 # ---- block Y: policy and grants, a readers denial, entry changes
 setfattr -n user.coachfs.class -v sensitive "$MNT/sec"
 setfattr -n user.coachfs.class -v secret "$MNT/sec"
-GID=$("$G" add cfs_alice /sec --ttl 1h --approved-by cfs_dave --reason "audit test")
+GID=$("$G" add cfs_alice /sec --ttl 1h --approved-by cfs_dave --reason "audit test" 2>/dev/null)
+approve "$GID" >/dev/null
 eq grant_id_printed "$(printf '%s' "$GID" | grep -cE '^[0-9]+$')" 1
 eq secret_head "$(as cfs_alice head -n 1 "$MNT/sec/s.txt")" "the secret"
 has secret_cat_refused "$(as cfs_alice cat "$MNT/sec/s.txt" 2>&1)" "ermission denied"
 ok grant_revoke "$G" revoke "$GID" --reason "audit done"
-GID2=$("$G" add cfs_alice /sec/s.txt --ttl 1h --approved-by cfs_dave --reason "second look")
+GID2=$("$G" add cfs_alice /sec/s.txt --ttl 1h --approved-by cfs_dave --reason "second look" 2>/dev/null)
+approve "$GID2" >/dev/null
 eq secret_head_new_grant "$(as cfs_alice head -n 1 "$MNT/sec/s.txt")" "the secret"
 eq secret_head_new_grant_again "$(as cfs_alice head -n 1 "$MNT/sec/s.txt")" "the secret"
 echo draft >"$MNT/pb/new.md"

@@ -34,7 +34,9 @@ chmod 666 "$MNT/sens/w"
 mkdir -m 777 "$MNT/sens/rd"; echo "in a sensitive folder" >"$MNT/sens/rd/f"
 head -c 5000 /dev/urandom | base64 >"$T/secx.ref"; cat "$T/secx.ref" >"$MNT/sec/x"
 grant cfs_alice /sens --ttl 1h
-grant cfs_alice /sec --ttl 30m --approved-by cfs_carol
+# two-person class: named approver cfs_dave (an admin) confirms as himself
+gsec=$("$BIN/coach-grant" -c "$CFG" add cfs_alice /sec --ttl 30m --approved-by cfs_dave 2>/dev/null)
+approve "$gsec" >/dev/null || fail approve_sec_grant "cfs_dave could not approve grant $gsec"
 
 ## 1. Setting each attribute: admin only, validated, audited.
 eq default_class_file "$(gx "$MNT/pol/f" class)" internal

@@ -1,7 +1,8 @@
 #!/bin/bash
 # make install / make uninstall into a staging root: the programs, the docs,
-# the licence and a systemd unit that names the installed binary for the
-# chosen PREFIX; uninstall removes exactly those files and nothing else.
+# the licence, the manual pages, bash completion and a systemd unit that
+# names the installed binary for the chosen PREFIX; uninstall removes
+# exactly those files (and links) and nothing else.
 # Builds once more into its own directory with the default (user) flags.
 . "$(dirname "$0")/lib.sh"
 ROOT=$T/root
@@ -15,6 +16,17 @@ done
 for f in share/doc/coachfs/README.md share/doc/coachfs/LICENSE share/doc/coachfs/coachfs.ini \
 	 lib/systemd/system/coachfs.service; do
 	ok "installed_$(basename "$f")" test -f "$ROOT$PFX/$f"
+done
+# the manual pages, where man(1) finds them, and bash completion: one file,
+# the tools' names linked to it
+for f in man5/coachfs.ini.5 man8/coachfs.8 man8/coach-admin.8 man8/coach-grant.8 man8/coach-audit.8; do
+	ok "installed_$(basename "$f")" test -f "$ROOT$PFX/share/man/$f"
+done
+has man_finds_page "$(MANWIDTH=80 man -M "$ROOT$PFX/share/man" 8 coach-grant 2>&1 | head -n 5)" "coach-grant"
+comp=$ROOT$PFX/share/bash-completion/completions
+ok installed_completion test -f "$comp/coachfs"
+for c in coach-admin coach-grant coach-audit; do
+	eq "completion_link_$c" "$(readlink "$comp/$c")" coachfs
 done
 unit=$ROOT$PFX/lib/systemd/system/coachfs.service
 eq unit_execstart "$(grep '^ExecStart=' "$unit")" "ExecStart=$PFX/bin/coachfs /mnt/coaching"
@@ -30,4 +42,4 @@ ok bind_now sh -c "readelf -d '$ROOT$PFX/bin/coachfs' | grep -q 'BIND_NOW'"
 ok relro sh -c "readelf -l '$ROOT$PFX/bin/coachfs' | grep -q 'GNU_RELRO'"
 touch "$ROOT$PFX/bin/not-ours"
 out=$(mk uninstall 2>&1) || fail uninstall "$(echo "$out" | tail -n 3)"
-eq uninstall_leaves_only_others "$(cd "$ROOT" && find . -type f | sort)" "./opt/cfs-test/bin/not-ours"
+eq uninstall_leaves_only_others "$(cd "$ROOT" && find . ! -type d | sort)" "./opt/cfs-test/bin/not-ours"

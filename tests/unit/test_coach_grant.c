@@ -22,9 +22,12 @@
 #include <unistd.h>
 
 #include "coachfs/audit.h"
+#include "coachfs/crypto.h"
 #include "coachfs/grants.h"
+#include "coachfs/store.h"
 
-static char dir[64], cfgpath[128], policy[128], auditdb[128], bin[4200];
+static char dir[64], cfgpath[128], policy[128], auditdb[128], bin[4200], passfile[128];
+static struct cfs_keys *keys;   /* the test store's, to write rows as the tool would */
 static uid_t nobody_uid;
 static gid_t nobody_gid;
 
@@ -100,14 +103,14 @@ static void write_config(const char *extra)
 	if (!f)
 		return;
 	fprintf(f,
-		"[store]\npath = %s/store\n"
+		"[store]\npath = %s/store\npassphrase_file = %s\n"
 		"[policy]\ndb = %s\ndefault_class = internal\n"
 		"[audit]\ndb = %s\n"
-		"[roles]\nresponder = alice, @soc\nadmin = root\n"
+		"[roles]\nresponder = alice, @soc\nadmin = root, daemon\n"
 		"[class.internal]\nroles = responder, admin\n"
 		"[class.sensitive]\ngrant = yes\nmax_ttl = 8h\n"
 		"[class.secret]\ngrant = yes\nmax_ttl = 1h\napproval = two-person\n%s",
-		dir, policy, auditdb, extra);
+		dir, passfile, policy, auditdb, extra);
 	fclose(f);
 }
 
@@ -253,11 +256,12 @@ static void test_add_and_audit(void)
 	/* Group, role, all the options; SUDO_USER names the admin. */
 	const char *sudo[] = { "SUDO_USER=carol", "SUDO_UID=4242", NULL };
 	run_env(&r, sudo, 0, "add", "@root", "/play/book", "--ttl", "2h", "--start",
-		"@4102444800", "--write", "--max-opens", "3", "--approved-by", "bob",
+		"@4102444800", "--write", "--max-opens", "3", "--approved-by", "daemon",
 		(const char *)NULL);
 	T_EQ_INT(r.status, 0);
 	T_EQ_STR(r.out, "2\n");
-	T_EQ_STR(r.err, "");
+	T_EQ_STR(r.err, "coach-grant: grant 2 is not approved yet: on a two-person class it opens "
+		 "nothing until daemon runs: coach-grant approve 2\n");
 	T_EQ_INT(q_int(policy, "SELECT kind FROM grants WHERE id = 2"), CFS_SUBJ_GROUP);
 	T_EQ_INT(q_int(policy, "SELECT ugid FROM grants WHERE id = 2"), 0);
 	T_EQ_INT(q_int(policy, "SELECT start FROM grants WHERE id = 2"), 4102444800LL);
@@ -266,11 +270,13 @@ static void test_add_and_audit(void)
 	T_EQ_INT(q_int(policy, "SELECT max_opens FROM grants WHERE id = 2"), 3);
 	q_text(policy, "SELECT granted_by || '/' || approved_by FROM grants WHERE id = 2", t,
 	       sizeof t);
-	T_EQ_STR(t, "carol/bob");
+	T_EQ_STR(t, "carol/daemon");
+	/* naming the approver is not approving */
+	T_EQ_INT(q_int(policy, "SELECT approved_at IS NULL FROM grants WHERE id = 2"), 1);
 	q_text(auditdb, "SELECT user || ' ' || uid || ' ' || reason FROM events WHERE grant_id = 2",
 	       t, sizeof t);
 	T_EQ_STR(t, "carol 4242 grant 2 to @root (gid 0) from 2100-01-01T00:00:00Z until "
-		 "2100-01-01T02:00:00Z (2h), read-write, max 3 opens, approved by bob");
+		 "2100-01-01T02:00:00Z (2h), read-write, max 3 opens, to be approved by daemon");
 
 	RUN(&r, "add", "role:responder", "/", "--ttl", "90s");
 	T_EQ_INT(r.status, 0);
@@ -293,6 +299,7 @@ static void test_add_and_audit(void)
 static void test_add_refusals(void)
 {
 	struct run r;
+	char want[512];
 	if (fresh() < 0) {
 		T_CHECK(0);
 		return;
@@ -305,7 +312,6 @@ static void test_add_refusals(void)
 	T_EQ_STR(r.err, "coach-grant: unknown group 'nosuchgroup-xyz'\n");
 	RUN(&r, "add", "role:auditor", "/x", "--ttl", "1h");
 	T_EQ_INT(r.status, 2);
-	char want[512];
 	snprintf(want, sizeof want, "coach-grant: unknown role 'auditor' (not in [roles] of %s)\n",
 		 cfgpath);
 	T_EQ_STR(r.err, want);
@@ -343,9 +349,39 @@ static void test_add_refusals(void)
 	RUN(&r, "add", "nobody", "/x", "--ttl", "1h", "--approved-by", "nobody");
 	T_EQ_INT(r.status, 2);
 	T_EQ_STR(r.err, "coach-grant: --approved-by must name a second person, not the grantee\n");
+	/* the approver must be a real user in the admin role, never root */
+	RUN(&r, "add", "nobody", "/x", "--ttl", "1h", "--approved-by", "nosuchuser-xyz");
+	T_EQ_INT(r.status, 2);
+	T_EQ_STR(r.err, "coach-grant: --approved-by: no user 'nosuchuser-xyz'\n");
+	RUN(&r, "add", "daemon", "/x", "--ttl", "1h", "--approved-by", "bin");
+	T_EQ_INT(r.status, 2);
+	snprintf(want, sizeof want, "coach-grant: --approved-by: 'bin' is not in the admin role "
+		 "([roles] admin in %s)\n", cfgpath);
+	T_EQ_STR(r.err, want);
+	const char *sudo2[] = { "SUDO_USER=carol", NULL };
+	run_env(&r, sudo2, 0, "add", "nobody", "/x", "--ttl", "1h", "--approved-by", "root",
+		(const char *)NULL);
+	T_EQ_INT(r.status, 2);
+	T_EQ_STR(r.err, "coach-grant: --approved-by: root is a shared identity, not a second "
+		 "person\n");
 	RUN(&r, "add", "nobody", "/x", "--ttl", "1h", "--reason", "two\nlines");
 	T_EQ_INT(r.status, 2);
 	T_EQ_STR(r.err, "coach-grant: --reason: control characters are not allowed\n");
+	char longtext[400];
+	memset(longtext, 'r', 300);
+	longtext[300] = 0;
+	RUN(&r, "add", "nobody", "/x", "--ttl", "1h", "--reason", longtext);
+	T_EQ_INT(r.status, 2);
+	T_EQ_STR(r.err, "coach-grant: --reason: too long (at most 255 bytes)\n");
+	RUN(&r, "revoke", "1", "--reason", longtext);
+	T_EQ_INT(r.status, 2);
+	T_EQ_STR(r.err, "coach-grant: --reason: too long (at most 255 bytes)\n");
+	RUN(&r, "revoke", "L1", "--reason", longtext);
+	T_EQ_INT(r.status, 2);
+	T_EQ_STR(r.err, "coach-grant: --reason: too long (at most 255 bytes)\n");
+	RUN(&r, "link", "/x", "--ttl", "1h", "--user", "a\tb");
+	T_EQ_INT(r.status, 2);
+	T_EQ_STR(r.err, "coach-grant: --user: control characters are not allowed\n");
 	RUN(&r, "add", "nobody", "/x", "/y", "--ttl", "1h");
 	T_EQ_INT(r.status, 2);
 	/* Nothing of that was stored or audited. */
@@ -388,7 +424,7 @@ static void test_list_show(void)
 	RUN(&r, "add", "nobody", "/inc", "--ttl", "1h", "--start", "@4102444800");
 	T_EQ_STR(r.out, "1\n");
 	RUN(&r, "add", "@root", "/play/book", "--ttl", "2h", "--start", "@4102444800", "--write",
-	    "--max-opens", "3", "--approved-by", "bob", "--reason", "drill \"A\"");
+	    "--max-opens", "3", "--approved-by", "daemon", "--reason", "drill \"A\"");
 	T_EQ_STR(r.out, "2\n");
 	/* An expired grant (the tool refuses to create one). */
 	struct cfs_grants *g = NULL;
@@ -396,6 +432,7 @@ static void test_list_show(void)
 	struct cfs_err err = { "" };
 	T_CHECK(rec != NULL);
 	T_EQ_INT(cfs_grants_open(policy, 0, &g, &err), 0);
+	T_EQ_INT(cfs_grants_set_key(g, keys->rowmac, &err), 0);
 	if (rec && g) {
 		snprintf(rec->subject, sizeof rec->subject, "nobody");
 		rec->g.kind = CFS_SUBJ_USER;
@@ -414,7 +451,7 @@ static void test_list_show(void)
 	T_EQ_STR(r.err, "");
 	T_EQ_STR(r.out,
 		 "ID  SUBJECT  PATH        ACCESS  START                END                  OPENS  STATE    BY    APPROVED\n"
-		 " 2  @root    /play/book  rw      2100-01-01 00:00:00  2100-01-01 02:00:00  3      pending  root  bob\n"
+		 " 2  @root    /play/book  rw      2100-01-01 00:00:00  2100-01-01 02:00:00  3      pending  root  (waiting: daemon)\n"
 		 " 1  nobody   /inc        ro      2100-01-01 00:00:00  2100-01-01 01:00:00  -      pending  root  -\n");
 	RUN(&r, "list");
 	T_EQ_INT(r.status, 0);
@@ -436,10 +473,10 @@ static void test_list_show(void)
 	T_CONTAINS(r.out, "[\n  {\"id\":2,\"subject\":\"@root\",\"kind\":\"group\",\"uid\":null,"
 		   "\"gid\":0,\"role\":null,\"path\":\"/play/book\",\"write\":true,"
 		   "\"start\":4102444800,\"end\":4102452000,\"max_opens\":3,"
-		   "\"reason\":\"drill \\\"A\\\"\",\"granted_by\":\"root\",\"approved_by\":\"bob\","
+		   "\"reason\":\"drill \\\"A\\\"\",\"granted_by\":\"root\",\"approved_by\":\"daemon\","
 		   "\"created\":");
 	T_CONTAINS(r.out, ",\"revoked_at\":null,\"revoked_by\":null,\"revoke_reason\":null,"
-		   "\"state\":\"pending\"}\n]\n");
+		   "\"approved_at\":null,\"valid\":true,\"invalid\":null,\"state\":\"pending\"}\n]\n");
 	RUN(&r, "list", "--json", "--user", "nobody-else");
 	T_EQ_STR(r.out, "[]\n");
 
@@ -454,10 +491,31 @@ static void test_list_show(void)
 		   "end:          2100-01-01 02:00:00 (ttl 2h)\n"
 		   "max opens:    3 per file\n"
 		   "granted by:   root\n"
-		   "approved by:  bob\n"
+		   "approved by:  daemon (not yet: coach-grant approve 2)\n"
 		   "reason:       drill \"A\"\n"
 		   "created:      ");
 	T_CONTAINS(r.out, "\nstate:        pending\n");
+	/* rows forged or edited in policy.db are shown as invalid, never as live */
+	sqlite3 *h;
+	T_EQ_INT(sqlite3_open(policy, &h), SQLITE_OK);
+	T_EQ_INT(sqlite3_exec(h, "UPDATE grants SET \"end\" = \"end\" + 86400 WHERE id = 1;"
+			      "INSERT INTO grants(id, subject, kind, ugid, path, write, start, \"end\", "
+			      "max_opens, granted_by, created) VALUES(4, 'nobody', 1, 65534, '/x', 1, 1, "
+			      "99999999999, 0, 'root', 1)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	RUN(&r, "list", "--active");
+	T_EQ_INT(r.status, 0);
+	T_EQ_STR(r.out,
+		 "ID  SUBJECT  PATH        ACCESS  START                END                  OPENS  STATE    BY    APPROVED\n"
+		 " 2  @root    /play/book  rw      2100-01-01 00:00:00  2100-01-01 02:00:00  3      pending  root  (waiting: daemon)\n");
+	RUN(&r, "list");
+	T_CONTAINS(r.out, "\n 4  nobody   /x          rw      1970-01-01 00:00:01  5138-11-16 09:46:39  -      INVALID (no MAC)  root  -\n");
+	T_CONTAINS(r.out, "\n 1  nobody   /inc        ro      2100-01-01 00:00:00  2100-01-02 01:00:00  -      INVALID (MAC)     root  -\n");
+	RUN(&r, "show", "1", "--json");
+	T_CONTAINS(r.out, ",\"valid\":false,\"invalid\":\"mac\",\"state\":\"INVALID (MAC)\"}\n");
+	RUN(&r, "show", "4");
+	T_CONTAINS(r.out, "\nstate:        INVALID (no MAC)\n");
+
 	RUN(&r, "show", "99");
 	T_EQ_INT(r.status, 1);
 	snprintf(want, sizeof want, "coach-grant: %s: no grant 99\n", policy);
@@ -471,7 +529,7 @@ static void test_list_show(void)
 	write_config("bogus = 1\n");
 	RUN(&r, "list");
 	T_EQ_INT(r.status, 1);
-	snprintf(want, sizeof want, "coach-grant: %s:20: ", cfgpath);
+	snprintf(want, sizeof want, "coach-grant: %s:21: ", cfgpath);
 	T_CONTAINS(r.err, want);
 	write_config("");
 }
@@ -582,6 +640,19 @@ int main(void)
 		nobody_uid = pw->pw_uid;
 		nobody_gid = pw->pw_gid;
 	}
+	/* a store: coach-grant unlocks it for the row MAC key */
+	snprintf(passfile, sizeof passfile, "%s/pass", dir);
+	char sdir[160], hdr[300];
+	struct cfs_err err = { "" };
+	snprintf(sdir, sizeof sdir, "%s/store", dir);
+	FILE *pf = fopen(passfile, "w");
+	if (!pf || fputs("test passphrase\n", pf) < 0 || fclose(pf) != 0 || mkdir(sdir, 0700) != 0 ||
+	    cfs_crypto_init(&err) < 0 || cfs_store_header_path(sdir, hdr, sizeof hdr) < 0 ||
+	    cfs_store_create(hdr, "test passphrase", 15, CFS_AEAD_XCHACHA, 12, CFS_KDF_INTERACTIVE,
+			     &keys, &err) < 0) {
+		printf("FAIL test_coach_grant.setup: cannot create a store: %s\n", err.msg);
+		return 1;
+	}
 	if (geteuid() != 0 || !pw || access(bin, X_OK) != 0) {
 		printf("FAIL test_coach_grant.setup: needs root, user 'nobody' and %s (make all)\n",
 		       bin);
@@ -596,12 +667,16 @@ int main(void)
 	T_RUN(test_audit_failure);
 	rm_db(policy);
 	rm_db(auditdb);
-	char p[200];
-	static const char *const files[] = { "coachfs.ini", "out", "err" };
-	for (int i = 0; i < 3; i++) {
+	cfs_keys_free(keys);
+	char p[400];
+	static const char *const files[] = { "coachfs.ini", "out", "err", "pass" };
+	for (int i = 0; i < 4; i++) {
 		snprintf(p, sizeof p, "%s/%s", dir, files[i]);
 		unlink(p);
 	}
+	if (cfs_store_header_path(sdir, p, sizeof p) == 0)
+		unlink(p);
+	rmdir(sdir);
 	rmdir(dir);
 	T_END();
 }

@@ -12,7 +12,10 @@
 #include <unistd.h>
 
 #include "coachfs/grants.h"
+#include "coachfs/links.h"
 
+/* the row MAC key a test store would derive (keys->rowmac) */
+static const unsigned char KEY[32] = "test rowmac key, 32 bytes long!";
 static char dir[64];
 static char dbpath[128];
 static int64_t NOW;
@@ -32,6 +35,8 @@ static struct cfs_grants *open_db(int create)
 	struct cfs_grants *g = NULL;
 	struct cfs_err err = { "" };
 	int rc = cfs_grants_open(dbpath, create, &g, &err);
+	if (rc == 0)
+		rc = cfs_grants_set_key(g, KEY, &err);
 	if (rc != 0)
 		fprintf(stderr, "open: %d %s\n", rc, err.msg);
 	return g;
@@ -520,8 +525,12 @@ static void test_count_open(void)
 		T_CHECK(0);
 		return;
 	}
+	T_EQ_INT(add(g, "alice", "/", NOW - 1, NOW + 100), 1);
+	T_EQ_INT(add(g, "alice", "/", NOW - 1, NOW + 100), 2);
 	T_EQ_INT(cfs_grants_opens(g, 1, "/f", &used, &err), 0);
 	T_EQ_INT(used, 0);
+	/* no such grant: nothing to count against (fail closed) */
+	T_EQ_INT(cfs_grants_count_open(g, 9, "/f", 3, &used, &err), -ENOENT);
 	for (uint32_t i = 1; i <= 3; i++) {
 		T_EQ_INT(cfs_grants_count_open(g, 1, "/f", 3, &used, &err), 0);
 		T_EQ_INT(used, i);
@@ -589,6 +598,8 @@ static void test_count_open_atomic(void)
 		cfs_grants_close(h2);
 		return;
 	}
+	for (int i = 1; i <= 7; i++)
+		T_EQ_INT(add(h1, "alice", "/secret", NOW - 1, NOW + 100), i);
 	for (int i = 0; i < CO_THREADS; i++) {
 		memset(&args[i], 0, sizeof args[i]);
 		args[i].g = i % 2 ? h2 : h1;
@@ -753,17 +764,453 @@ static void test_hostile_opens(void)
 	}
 	sqlite3 *raw;
 	T_EQ_INT(sqlite3_open(dbpath, &raw), SQLITE_OK);
-	T_EQ_INT(sqlite3_exec(raw, "INSERT INTO opens VALUES(3, '/f', -5), (4, '/f', 'many')",
-			      NULL, NULL, NULL), SQLITE_OK);
+	for (int i = 1; i <= 5; i++)
+		T_EQ_INT(add(g, "alice", "/", NOW - 1, NOW + 100), i);
+	T_EQ_INT(sqlite3_exec(raw, "INSERT INTO opens(grant_id, path, count) VALUES(3, '/f', -5), "
+			      "(4, '/f', 'many')", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(raw);
-	T_EQ_INT(cfs_grants_count_open(g, 3, "/f", 10, &used, &err), -EIO);
-	T_CONTAINS(err.msg, "grant 3: open count is out of range");
+	T_EQ_INT(cfs_grants_count_open(g, 3, "/f", 10, &used, &err), -EBADMSG);
+	T_CONTAINS(err.msg, "grant 3: a malformed open count");
 	T_EQ_INT(cfs_grants_opens(g, 4, "/f", &used, &err), -EIO);
 	T_CONTAINS(err.msg, "grant 4: open count is not an integer");
 	/* The failed attempt left nothing behind and the handle still works. */
 	T_EQ_INT(cfs_grants_count_open(g, 5, "/f", 10, &used, &err), 0);
 	T_EQ_INT(used, 1);
 	cfs_grants_close(g);
+}
+
+/* ---- row MACs --------------------------------------------------------------- */
+
+static int raw_sql(const char *sql)
+{
+	sqlite3 *raw;
+	char *emsg = NULL;
+	if (sqlite3_open(dbpath, &raw) != SQLITE_OK)
+		return -1;
+	int rc = sqlite3_exec(raw, sql, NULL, NULL, &emsg);
+	if (rc != SQLITE_OK)
+		fprintf(stderr, "raw: %s: %s\n", sql, emsg ? emsg : "?");
+	sqlite3_free(emsg);
+	sqlite3_close(raw);
+	return rc;
+}
+
+struct reported {
+	int n;
+	int64_t ids[8];
+	char why[8][40];
+};
+
+static void report_cb(void *arg, int64_t id, const char *path, const char *why)
+{
+	struct reported *r = arg;
+	(void)path;
+	if (r->n < 8) {
+		r->ids[r->n] = id;
+		snprintf(r->why[r->n], sizeof r->why[0], "%s", why);
+	}
+	r->n++;
+}
+
+/* Rows written or edited without the key grant nothing: the snapshot leaves
+ * them out and reports each once per rebuild; get and list mark them. */
+static void test_forged_rows(void)
+{
+	struct cfs_err err = { "" };
+	struct cfs_grant_rec got;
+	struct cfs_grant_snap *s = NULL;
+	struct reported rep;
+	memset(&rep, 0, sizeof rep);
+	fresh_db();
+	struct cfs_grants *g = open_db(1);
+	if (!g) {
+		T_CHECK(0);
+		return;
+	}
+	cfs_grants_set_report(g, report_cb, &rep);
+	T_EQ_INT(add(g, "alice", "/a", NOW - 1, NOW + 100), 1);
+	T_EQ_INT(add(g, "alice", "/b", NOW - 1, NOW + 100), 2);
+	T_EQ_INT(add(g, "alice", "/c", NOW - 1, NOW + 100), 3);
+	T_EQ_INT(cfs_grants_get(g, 1, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	/* extended by hand */
+	T_EQ_INT(raw_sql("UPDATE grants SET \"end\" = \"end\" + 86400 WHERE id = 1"), SQLITE_OK);
+	/* inserted by hand (no MAC) */
+	T_EQ_INT(raw_sql("INSERT INTO grants(id, subject, kind, ugid, path, write, start, \"end\", "
+			 "max_opens, granted_by, created) VALUES(9, 'mallory', 1, 1666, '/', 1, 1, "
+			 "99999999999, 0, 'root', 1)"), SQLITE_OK);
+	/* another row's (valid) MAC moved onto row 3: the id is bound */
+	T_EQ_INT(raw_sql("UPDATE grants SET mac = (SELECT mac FROM grants WHERE id = 2) WHERE id = 3"),
+		 SQLITE_OK);
+	T_EQ_INT(cfs_grants_get(g, 1, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_BADMAC);
+	T_EQ_INT(cfs_grants_get(g, 9, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_UNSEALED);
+	T_EQ_STR(cfs_row_state_name(CFS_ROW_BADMAC), "INVALID (MAC)");
+	T_EQ_STR(cfs_row_state_name(CFS_ROW_UNSEALED), "INVALID (no MAC)");
+	T_EQ_INT(cfs_grants_snapshot(g, &s, &err), 0);
+	if (s) {
+		T_EQ_INT(s->n, 1);
+		T_EQ_INT(s->recs[0].g.id, 2);
+	}
+	cfs_grants_snap_put(s);
+	T_EQ_INT(rep.n, 3);
+	T_EQ_INT(rep.ids[0], 1);
+	T_EQ_STR(rep.why[0], "INVALID (MAC)");
+	T_EQ_INT(rep.ids[1], 3);
+	T_EQ_INT(rep.ids[2], 9);
+	T_EQ_STR(rep.why[2], "INVALID (no MAC)");
+	/* the same snapshot again: no new reports */
+	T_EQ_INT(cfs_grants_snapshot(g, &s, &err), 0);
+	cfs_grants_snap_put(s);
+	T_EQ_INT(rep.n, 3);
+	/* --active leaves them out; a plain list shows them, marked */
+	struct cfs_grants_filter f = { .active_only = 1, .now = NOW };
+	struct collect c;
+	memset(&c, 0, sizeof c);
+	T_EQ_INT(cfs_grants_list(g, &f, collect_cb, &c, &err), 0);
+	T_EQ_INT(c.n, 1);
+	memset(&c, 0, sizeof c);
+	T_EQ_INT(cfs_grants_list(g, NULL, collect_cb, &c, &err), 0);
+	T_EQ_INT(c.n, 4);
+	/* revoking a forged row does not bless it */
+	T_EQ_INT(cfs_grants_revoke(g, 9, "root", "forged", NOW, &err), 0);
+	T_EQ_INT(cfs_grants_get(g, 9, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_UNSEALED);
+	/* revoking an authentic row keeps it authentic */
+	T_EQ_INT(cfs_grants_revoke(g, 2, "root", "done", NOW, &err), 0);
+	T_EQ_INT(cfs_grants_get(g, 2, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	T_EQ_INT(got.g.revoked_at, NOW);
+	cfs_grants_close(g);
+
+	/* without the key: nothing is authentic and nothing can be written */
+	struct cfs_grants *nk = NULL;
+	T_EQ_INT(cfs_grants_open(dbpath, 0, &nk, &err), 0);
+	if (nk) {
+		struct cfs_grant_rec r;
+		mk(&r, "alice", "/x", NOW, NOW + 10);
+		T_EQ_INT(cfs_grants_add(nk, &r, &err), -EPERM);
+		T_CONTAINS(err.msg, "needs the store key");
+		T_EQ_INT(cfs_grants_get(nk, 2, &got, &err), 0);
+		T_EQ_INT(got.row_state, CFS_ROW_NOKEY);
+		T_EQ_INT(cfs_grants_snapshot(nk, &s, &err), 0);
+		if (s)
+			T_EQ_INT(s->n, 0);
+		cfs_grants_snap_put(s);
+		cfs_grants_close(nk);
+	}
+}
+
+/* Open counters are authenticated and add up: resetting or deleting one
+ * never gives opens back. */
+static void test_opens_tamper(void)
+{
+	struct cfs_err err = { "" };
+	uint32_t used = 0;
+	fresh_db();
+	struct cfs_grants *g = open_db(1);
+	if (!g) {
+		T_CHECK(0);
+		return;
+	}
+	T_EQ_INT(add(g, "alice", "/", NOW - 1, NOW + 100), 1);
+	T_EQ_INT(add(g, "alice", "/", NOW - 1, NOW + 100), 2);
+	T_EQ_INT(cfs_grants_count_open(g, 1, "/f", 3, &used, &err), 0);
+	T_EQ_INT(cfs_grants_count_open(g, 1, "/f", 3, &used, &err), 0);
+	T_EQ_INT(cfs_grants_count_open(g, 2, "/f", 3, &used, &err), 0);
+	T_EQ_INT(raw_sql("UPDATE opens SET count = 0 WHERE grant_id = 1"), SQLITE_OK);
+	T_EQ_INT(cfs_grants_opens(g, 1, "/f", &used, &err), -EBADMSG);
+	T_EQ_INT(cfs_grants_count_open(g, 1, "/f", 3, &used, &err), -EBADMSG);
+	T_CONTAINS(err.msg, "grant 1: the open count of /f failed authentication");
+	T_EQ_INT(raw_sql("DELETE FROM opens WHERE grant_id = 2"), SQLITE_OK);
+	T_EQ_INT(cfs_grants_count_open(g, 2, "/f", 3, &used, &err), -EBADMSG);
+	T_CONTAINS(err.msg, "grant 2: its open counts add up to 0, not 1 (a count was removed or reset)");
+	/* the total itself is in the grant's MAC */
+	T_EQ_INT(raw_sql("UPDATE grants SET opens_total = 0 WHERE id = 2"), SQLITE_OK);
+	T_EQ_INT(cfs_grants_count_open(g, 2, "/f", 3, &used, &err), -EBADMSG);
+	T_CONTAINS(err.msg, "grant 2 is INVALID (MAC)");
+	cfs_grants_close(g);
+}
+
+static int approve_ok_cb(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *err)
+{
+	(void)err;
+	*(int64_t *)arg = rec->approved_at;
+	return 0;
+}
+
+static int approve_no_cb(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *err)
+{
+	(void)rec;
+	(void)arg;
+	return cfs_errf(err, -EPERM, "not you");
+}
+
+static void test_approve(void)
+{
+	struct cfs_err err = { "" };
+	struct cfs_grant_rec r, got;
+	int64_t seen = 0;
+	fresh_db();
+	struct cfs_grants *g = open_db(1);
+	if (!g) {
+		T_CHECK(0);
+		return;
+	}
+	mk(&r, "alice", "/sec", NOW - 1, NOW + 100);
+	snprintf(r.approved_by, sizeof r.approved_by, "carol");
+	r.approved_at = NOW; /* ignored: only cfs_grants_approve approves */
+	T_EQ_INT(cfs_grants_add(g, &r, &err), 0);
+	T_EQ_INT(cfs_grants_get(g, 1, &got, &err), 0);
+	T_EQ_STR(got.approved_by, "carol");
+	T_EQ_INT(got.approved_at, 0);
+	T_EQ_INT(cfs_grants_approve(g, 1, "dave", NOW, approve_ok_cb, &seen, &err), -EPERM);
+	T_EQ_STR(err.msg, "grant 1 names carol as its approver, not dave");
+	T_EQ_INT(cfs_grants_approve(g, 1, "carol", NOW, approve_no_cb, NULL, &err), -EPERM);
+	T_EQ_INT(cfs_grants_get(g, 1, &got, &err), 0);
+	T_EQ_INT(got.approved_at, 0); /* rolled back */
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	T_EQ_INT(cfs_grants_approve(g, 1, "carol", NOW + 5, approve_ok_cb, &seen, &err), 0);
+	T_EQ_INT(seen, NOW + 5);
+	T_EQ_INT(cfs_grants_get(g, 1, &got, &err), 0);
+	T_EQ_INT(got.approved_at, NOW + 5);
+	T_EQ_INT(got.g.approved_at, NOW + 5);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	T_EQ_INT(cfs_grants_approve(g, 1, "carol", NOW, NULL, NULL, &err), -EALREADY);
+	/* an unnamed approver: anyone the caller's check accepts */
+	T_EQ_INT(add(g, "alice", "/sec", NOW - 1, NOW + 100), 2);
+	T_EQ_INT(cfs_grants_approve(g, 2, "erin", NOW, NULL, NULL, &err), 0);
+	T_EQ_INT(cfs_grants_get(g, 2, &got, &err), 0);
+	T_EQ_STR(got.approved_by, "erin");
+	/* a forged approval is not one */
+	T_EQ_INT(add(g, "alice", "/sec", NOW - 1, NOW + 100), 3);
+	T_EQ_INT(raw_sql("UPDATE grants SET approved_by = 'carol', approved_at = 5 WHERE id = 3"),
+		 SQLITE_OK);
+	T_EQ_INT(cfs_grants_get(g, 3, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_BADMAC);
+	T_EQ_INT(cfs_grants_approve(g, 3, "carol", NOW, NULL, NULL, &err), -EBADMSG);
+	/* revoked: no approval */
+	T_EQ_INT(add(g, "alice", "/sec", NOW - 1, NOW + 100), 4);
+	T_EQ_INT(cfs_grants_revoke(g, 4, "root", NULL, NOW, &err), 0);
+	T_EQ_INT(cfs_grants_approve(g, 4, "carol", NOW, NULL, NULL, &err), -EACCES);
+	T_EQ_INT(cfs_grants_approve(g, 99, "carol", NOW, NULL, NULL, &err), -ENOENT);
+	cfs_grants_close(g);
+}
+
+/* An older policy.db: its rows are refused until an administrator seals them
+ * once; sealing blesses only rows without a MAC and keeps approvals pending. */
+static void test_seal_legacy(void)
+{
+	struct cfs_err err = { "" };
+	struct cfs_grant_rec got;
+	int64_t sealed = -1;
+	uint32_t used = 0;
+	fresh_db();
+	/* the old schema, as format 1 wrote it */
+	T_EQ_INT(raw_sql("CREATE TABLE grants(id INTEGER PRIMARY KEY, subject TEXT, kind INTEGER, "
+			 "ugid INTEGER, role TEXT, path TEXT, write INTEGER, start INTEGER, \"end\" "
+			 "INTEGER, max_opens INTEGER, reason TEXT, granted_by TEXT, approved_by TEXT, "
+			 "created INTEGER, revoked_at INTEGER, revoked_by TEXT, revoke_reason TEXT);"
+			 "CREATE TABLE opens(grant_id INTEGER, path TEXT, count INTEGER, "
+			 "PRIMARY KEY(grant_id, path));"
+			 "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+			 "INSERT INTO meta VALUES('format', '1');"
+			 "INSERT INTO grants VALUES(1, 'alice', 1, 1001, NULL, '/a', 0, 1, 99999999999, "
+			 "3, NULL, 'root', 'carol', 1, NULL, NULL, NULL);"
+			 "INSERT INTO grants VALUES(2, 'bob', 1, 1002, NULL, '/b', 0, 1, 99999999999, "
+			 "0, NULL, 'root', NULL, 1, NULL, NULL, NULL);"
+			 "INSERT INTO opens VALUES(1, '/a/x', 2), (1, '/a/y', 1);"), SQLITE_OK);
+	struct cfs_grants *g = open_db(0);
+	if (!g) {
+		T_CHECK(0);
+		return;
+	}
+	T_EQ_INT(cfs_grants_get(g, 1, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_UNSEALED);
+	T_EQ_INT(cfs_grants_count_open(g, 1, "/a/x", 3, &used, &err), -EBADMSG);
+	/* a row edited after sealing began keeps its bad MAC: not re-sealed */
+	T_EQ_INT(add(g, "carol", "/c", NOW - 1, NOW + 100), 3);
+	T_EQ_INT(raw_sql("UPDATE grants SET \"end\" = \"end\" + 1 WHERE id = 3"), SQLITE_OK);
+	T_EQ_INT(cfs_grants_seal_legacy(g, &sealed, &err), 0);
+	T_EQ_INT(sealed, 4); /* two counters, two grants */
+	T_EQ_INT(cfs_grants_get(g, 1, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	T_EQ_INT(got.opens_total, 3);
+	T_EQ_STR(got.approved_by, "carol");
+	T_EQ_INT(got.approved_at, 0); /* never confirmed: still pending */
+	T_EQ_INT(cfs_grants_get(g, 2, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	T_EQ_INT(cfs_grants_get(g, 3, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_BADMAC);
+	T_EQ_INT(cfs_grants_opens(g, 1, "/a/x", &used, &err), 0);
+	T_EQ_INT(used, 2);
+	T_EQ_INT(cfs_grants_count_open(g, 1, "/a/x", 3, &used, &err), 0);
+	T_EQ_INT(used, 3);
+	/* run again: nothing left to seal */
+	T_EQ_INT(cfs_grants_seal_legacy(g, &sealed, &err), 0);
+	T_EQ_INT(sealed, 0);
+	cfs_grants_close(g);
+	/* without the key it refuses */
+	struct cfs_grants *nk = NULL;
+	T_EQ_INT(cfs_grants_open(dbpath, 0, &nk, &err), 0);
+	if (nk) {
+		T_EQ_INT(cfs_grants_seal_legacy(nk, &sealed, &err), -EPERM);
+		cfs_grants_close(nk);
+	}
+}
+
+/* ---- links: sealed rows, audit hook, approval, legacy sealing --------------- */
+
+static int link_fail_hook(const struct cfs_link *rec, void *arg, struct cfs_err *err)
+{
+	*(int64_t *)arg = rec->id;
+	return cfs_errf(err, -EIO, "audit: refused");
+}
+
+static struct cfs_links *open_links_db(void)
+{
+	struct cfs_links *l = NULL;
+	struct cfs_err err = { "" };
+	if (cfs_links_open(dbpath, &l, &err) < 0 || cfs_links_set_key(l, KEY, &err) < 0) {
+		fprintf(stderr, "links: %s\n", err.msg);
+		cfs_links_close(l);
+		return NULL;
+	}
+	return l;
+}
+
+static void mk_link(struct cfs_link *r, const char *token, int64_t uid)
+{
+	memset(r, 0, sizeof *r);
+	T_EQ_INT(cfs_link_token_hash(KEY, token, r->hash), 0);
+	snprintf(r->path, sizeof r->path, "/inc/a.md");
+	snprintf(r->user, sizeof r->user, "%s", uid >= 0 ? "alice" : "");
+	r->uid = uid;
+	r->start = r->created = NOW - 1;
+	r->end = NOW + 100;
+	r->uses = 2;
+	snprintf(r->issued_by, sizeof r->issued_by, "root");
+}
+
+static void test_links_sealed(void)
+{
+	struct cfs_err err = { "" };
+	struct cfs_link r, got;
+	unsigned char h[CFS_LINK_HASH_BYTES];
+	char why[300];
+	int64_t seen = 0;
+	fresh_db();
+	struct cfs_grants *g = open_db(1); /* the schema */
+	struct cfs_links *l = open_links_db();
+	if (!g || !l) {
+		T_CHECK(0);
+		cfs_grants_close(g);
+		cfs_links_close(l);
+		return;
+	}
+	/* a failing audit hook: no link at all */
+	mk_link(&r, "AAAAAAAAAAAAAAAAAAAAAA", 1001);
+	T_EQ_INT(cfs_links_add(l, &r, link_fail_hook, &seen, &err), -EIO);
+	T_EQ_INT(seen, 1);
+	T_EQ_INT(cfs_links_get(l, 1, &got, &err), -ENOENT);
+	/* stored, sealed, used */
+	mk_link(&r, "BBBBBBBBBBBBBBBBBBBBBB", 1001);
+	T_EQ_INT(cfs_links_add(l, &r, NULL, NULL, &err), 0);
+	int64_t id = r.id;
+	T_EQ_INT(cfs_links_get(l, id, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	T_EQ_INT(cfs_link_token_hash(KEY, "BBBBBBBBBBBBBBBBBBBBBB", h), 0);
+	T_EQ_INT(cfs_links_use(l, h, 1001, NOW, 0, &got, why, sizeof why, &err), 0);
+	T_EQ_INT(got.used, 1);
+	/* the class's cap: at most 1 use */
+	T_EQ_INT(cfs_links_use(l, h, 1001, NOW, 1, &got, why, sizeof why, &err), -EACCES);
+	T_CONTAINS(why, "is used up (its class allows 1 opens)");
+	T_EQ_INT(cfs_links_get(l, id, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	/* edited by hand: refused, not authentic */
+	char sql[200];
+	snprintf(sql, sizeof sql, "UPDATE links SET uses = 50 WHERE id = %lld", (long long)id);
+	T_EQ_INT(raw_sql(sql), SQLITE_OK);
+	T_EQ_INT(cfs_links_get(l, id, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_BADMAC);
+	T_EQ_INT(cfs_link_check(&got, 1001, NOW, why, sizeof why), -EBADMSG);
+	T_CONTAINS(why, "failed authentication: INVALID (MAC)");
+	T_EQ_INT(cfs_links_use(l, h, 1001, NOW, 0, &got, why, sizeof why, &err), -EBADMSG);
+	T_EQ_INT(cfs_links_approve(l, id, "carol", NOW, NULL, NULL, &err), -EBADMSG);
+	/* revocation text is bounded and printable */
+	char longr[300];
+	memset(longr, 'x', 299);
+	longr[299] = 0;
+	T_EQ_INT(cfs_links_revoke(l, id, "root", longr, NOW, &err), -EINVAL);
+	T_EQ_INT(cfs_links_revoke(l, id, "root", "a\nb", NOW, &err), -EINVAL);
+	/* approval of an authentic link, once */
+	mk_link(&r, "CCCCCCCCCCCCCCCCCCCCCC", -1);
+	T_EQ_INT(cfs_links_add(l, &r, NULL, NULL, &err), 0);
+	T_EQ_INT(cfs_links_approve(l, r.id, "carol", NOW + 3, NULL, NULL, &err), 0);
+	T_EQ_INT(cfs_links_get(l, r.id, &got, &err), 0);
+	T_EQ_STR(got.approved_by, "carol");
+	T_EQ_INT(got.approved_at, NOW + 3);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	T_EQ_INT(cfs_links_approve(l, r.id, "carol", NOW, NULL, NULL, &err), -EALREADY);
+	T_EQ_INT(cfs_links_revoke(l, r.id, "root", "done", NOW, &err), 0);
+	T_EQ_INT(cfs_links_get(l, r.id, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	T_EQ_INT(got.revoked_at, NOW);
+	/* as policy.c sees it */
+	struct cfs_grant gv;
+	cfs_link_as_grant(&got, &gv);
+	T_EQ_INT(gv.link, 1);
+	T_EQ_INT(gv.kind, CFS_SUBJ_ANY);
+	T_EQ_INT(gv.max_opens, 2);
+	T_EQ_INT(gv.approved_at, NOW + 3);
+	T_EQ_STR(gv.approved_by, "carol");
+	T_EQ_STR(gv.granted_by, "root");
+	cfs_links_close(l);
+	cfs_grants_close(g);
+}
+
+static void test_links_seal_legacy(void)
+{
+	struct cfs_err err = { "" };
+	struct cfs_link got;
+	int64_t sealed = -1;
+	fresh_db();
+	/* links as the first format wrote them: no approval, no MAC columns */
+	T_EQ_INT(raw_sql("CREATE TABLE links (id INTEGER PRIMARY KEY, token_hash BLOB NOT NULL UNIQUE, "
+			 "path TEXT NOT NULL, user TEXT NOT NULL, uid INTEGER NOT NULL, start INTEGER "
+			 "NOT NULL, \"end\" INTEGER NOT NULL, uses INTEGER NOT NULL, used INTEGER NOT "
+			 "NULL DEFAULT 0, issued_by TEXT NOT NULL, created INTEGER NOT NULL, revoked_at "
+			 "INTEGER, revoked_by TEXT, revoke_reason TEXT);"
+			 "INSERT INTO links VALUES(1, randomblob(32), '/a', 'alice', 1001, 1, "
+			 "99999999999, 3, 1, 'root', 1, NULL, NULL, NULL);"
+			 "INSERT INTO links VALUES(2, randomblob(32), '/b', '', -1, 1, 99999999999, 1, 0, "
+			 "'root', 1, NULL, NULL, NULL);"), SQLITE_OK);
+	struct cfs_links *nk = NULL;
+	T_EQ_INT(cfs_links_open(dbpath, &nk, &err), 0);
+	if (nk) {
+		T_EQ_INT(cfs_links_seal_legacy(nk, &sealed, &err), -EPERM);
+		cfs_links_close(nk);
+	}
+	struct cfs_links *l = open_links_db();
+	if (!l) {
+		T_CHECK(0);
+		return;
+	}
+	T_EQ_INT(cfs_links_get(l, 1, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_UNSEALED);
+	T_EQ_INT(raw_sql("UPDATE links SET mac = randomblob(32) WHERE id = 2"), SQLITE_OK);
+	T_EQ_INT(cfs_links_seal_legacy(l, &sealed, &err), 0);
+	T_EQ_INT(sealed, 1); /* the row with a (bad) MAC is left alone */
+	T_EQ_INT(cfs_links_get(l, 1, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_OK);
+	T_EQ_INT(got.used, 1);
+	T_EQ_INT(got.approved_at, 0);
+	T_EQ_INT(cfs_links_get(l, 2, &got, &err), 0);
+	T_EQ_INT(got.row_state, CFS_ROW_BADMAC);
+	T_EQ_INT(cfs_links_seal_legacy(l, &sealed, &err), 0);
+	T_EQ_INT(sealed, 0);
+	cfs_links_close(l);
 }
 
 int main(void)
@@ -786,6 +1233,12 @@ int main(void)
 	T_RUN(test_count_open_atomic);
 	T_RUN(test_hostile_rows);
 	T_RUN(test_hostile_opens);
+	T_RUN(test_forged_rows);
+	T_RUN(test_opens_tamper);
+	T_RUN(test_approve);
+	T_RUN(test_seal_legacy);
+	T_RUN(test_links_sealed);
+	T_RUN(test_links_seal_legacy);
 	fresh_db();
 	rmdir(dir);
 	T_END();

@@ -84,7 +84,15 @@ static const struct cfs_list l_empty = { 0, { NULL } };
 	.path = PATH, .start = S, .end = E, .granted_by = "root", __VA_ARGS__ }
 /* alice's grant 7 on /inc for an hour, and on /sec for two (approved) */
 #define A7 UG(7, 1000, "/inc", T0, T0 + H)
-#define S7(...) UG(7, 1000, "/sec", T0, T0 + 2 * H, .approved_by = "carol", __VA_ARGS__)
+#define S7(...) UG(7, 1000, "/sec", T0, T0 + 2 * H, .approved_by = "carol", \
+	.approved_at = T0 - 60, __VA_ARGS__)
+
+/* a link as policy.c sees it (cfs_link_as_grant): one use unless max_opens says */
+#define LK(ID, UID, PATH, S, E, USES, ...) { .id = ID, .kind = CFS_SUBJ_USER, .ugid = UID, \
+	.path = PATH, .start = S, .end = E, .granted_by = "root", .link = 1, .max_opens = USES, \
+	__VA_ARGS__ }
+#define LKB(ID, PATH, S, E, USES, ...) { .id = ID, .kind = CFS_SUBJ_ANY, .path = PATH, \
+	.start = S, .end = E, .granted_by = "root", .link = 1, .max_opens = USES, __VA_ARGS__ }
 
 #define GRANTS(...) .g = (const struct cfs_grant[]){ __VA_ARGS__ }, \
 	.ng = sizeof((const struct cfs_grant[]){ __VA_ARGS__ }) / sizeof(struct cfs_grant)
@@ -101,6 +109,7 @@ struct tc {
 	int64_t gid;
 	int exp;
 	const char *reason;
+	int link;                       /* decided by cfs_decide_link with g[0] */
 };
 
 #define ALLOW .v = CFS_ALLOW
@@ -296,14 +305,23 @@ static const struct tc cases[] = {
 	  .req = RQ("/sec/plan.md", READ, T0), DENY,
 	  .reason = "grant 7 needs two-person approval (approved by nobody)" },
 	{ "approval_self", &alice, FP_SEC,
-	  GRANTS(UG(7, 1000, "/sec", T0, T0 + H, .approved_by = "root")),
+	  GRANTS(UG(7, 1000, "/sec", T0, T0 + H, .approved_by = "root", .approved_at = T0)),
 	  .req = RQ("/sec/plan.md", READ, T0), DENY,
 	  .reason = "grant 7 needs two-person approval (approved by its own granter root)" },
+	/* naming an approver is not an approval: it must be confirmed (approved_at) */
+	{ "approval_named_not_confirmed", &alice, FP_SEC,
+	  GRANTS(UG(7, 1000, "/sec", T0, T0 + H, .approved_by = "carol")),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY,
+	  .reason = "grant 7 needs two-person approval (waiting for carol to approve)" },
+	{ "approval_time_without_name", &alice, FP_SEC,
+	  GRANTS(UG(7, 1000, "/sec", T0, T0 + H, .approved_at = T0)),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY,
+	  .reason = "grant 7 needs two-person approval (approved by nobody)" },
 	{ "approval_ok", &alice, FP_SEC, GRANTS(S7()), .req = RQ("/sec/plan.md", READ, T0), ALLOW,
 	  .gid = 7, .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC (open 1 of 3)" },
 	{ "approval_granter_unknown", &alice, FP_SEC,
 	  GRANTS({ .id = 7, .kind = CFS_SUBJ_USER, .ugid = 1000, .path = "/sec", .start = T0,
-		   .end = T0 + H, .approved_by = "carol" }),
+		   .end = T0 + H, .approved_by = "carol", .approved_at = T0 - 1 }),
 	  .req = RQ("/sec/plan.md", READ, T0), ALLOW, .gid = 7,
 	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC (open 1 of 3)" },
 	{ "approval_not_asked_by_class", &alice, FP_SENS, GRANTS(A7),
@@ -453,10 +471,11 @@ static const struct tc cases[] = {
 	  .reason = "grant 9 admits alice until 2026-11-27 11:00:00 UTC" },
 	{ "multi_furthest_failure_reported", &alice, FP_SEC,
 	  GRANTS(S7(.revoked_at = T0), UG(6, 1000, "/sec", T0, T0 + H, .approved_by = "carol",
-					  .opens_used = 3)),
+					  .approved_at = T0, .opens_used = 3)),
 	  .req = RQ("/sec/plan.md", READ, T0), DENY, .reason = "grant 6 has used its 3 opens" },
 	{ "multi_furthest_failure_any_order", &alice, FP_SEC,
-	  GRANTS(UG(6, 1000, "/sec", T0, T0 + H, .approved_by = "carol", .opens_used = 3),
+	  GRANTS(UG(6, 1000, "/sec", T0, T0 + H, .approved_by = "carol", .approved_at = T0,
+		    .opens_used = 3),
 		 S7(.revoked_at = T0)),
 	  .req = RQ("/sec/plan.md", READ, T0), DENY, .reason = "grant 6 has used its 3 opens" },
 	{ "multi_tie_first_in_order", &alice, FP_SENS,
@@ -604,6 +623,65 @@ static const struct tc cases[] = {
 	{ "see_readonly_grant", &alice, FP_SENS, GRANTS(A7), .req = RQ("/inc/a.md", SEE, T0), ALLOW,
 	  .gid = 7, .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC" },
 
+	/* ---------- expiring links (cfs_decide_link): they obey the class ---------- */
+	{ "link_user_ok", &alice, FP_SENS, GRANTS(LK(5, 1000, "/inc/a.md", T0, T0 + H, 1)),
+	  .req = RQ("/inc/a.md", READ, T0), ALLOW, .link = 1,
+	  .reason = "link L5 admits alice until 2026-11-27 11:00:00 UTC (open 1 of 1)" },
+	{ "link_other_user", &bob, FP_SENS, GRANTS(LK(5, 1000, "/inc/a.md", T0, T0 + H, 1)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY, .link = 1,
+	  .reason = "link L5 does not name bob" },
+	{ "link_bearer_anyone", &bob, FP_SENS,
+	  GRANTS(LKB(5, "/inc/a.md", T0, T0 + H, 2)),
+	  .req = RQ("/inc/a.md", READ, T0), ALLOW, .link = 1,
+	  .reason = "link L5 admits bob until 2026-11-27 11:00:00 UTC (open 1 of 2)" },
+	{ "link_exact_target_only", &alice, FP_SENS, GRANTS(LK(5, 1000, "/inc", T0, T0 + H, 1)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY, .link = 1,
+	  .reason = "link L5 does not cover /inc/a.md" },
+	{ "link_read_only", &alice, FP_SENS, GRANTS(LK(5, 1000, "/inc/a.md", T0, T0 + H, 1)),
+	  .req = RQ("/inc/a.md", WRITE, T0), DENY, .link = 1, .reason = "link L5 is read-only" },
+	{ "link_revoked", &alice, FP_SENS,
+	  GRANTS(LK(5, 1000, "/inc/a.md", T0, T0 + H, 1, .revoked_at = T0 - 1)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY, .link = 1, .reason = "link L5 is revoked" },
+	{ "link_max_ttl_caps", &alice, FP_SEC,
+	  GRANTS(LK(5, 1000, "/sec/plan.md", T0, T0 + 3 * H, 1, .approved_by = "carol",
+		    .approved_at = T0)),
+	  .req = RQ("/sec/plan.md", READ, T0 + H), DENY, .link = 1,
+	  .reason = "link L5 expired at 2026-11-27 11:00:00 UTC (class secret allows at most 1h)" },
+	{ "link_max_ttl_last_second", &alice, FP_SEC,
+	  GRANTS(LK(5, 1000, "/sec/plan.md", T0, T0 + 3 * H, 1, .approved_by = "carol",
+		    .approved_at = T0)),
+	  .req = RQ("/sec/plan.md", READ, T0 + H - 1), ALLOW, .link = 1,
+	  .reason = "link L5 admits alice until 2026-11-27 11:00:00 UTC (open 1 of 1)" },
+	{ "link_two_person_unapproved", &alice, FP_SEC,
+	  GRANTS(LK(5, 1000, "/sec/plan.md", T0, T0 + H, 1)),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY, .link = 1,
+	  .reason = "link L5 needs two-person approval (approved by nobody)" },
+	{ "link_two_person_self", &alice, FP_SEC,
+	  GRANTS(LK(5, 1000, "/sec/plan.md", T0, T0 + H, 1, .approved_by = "root", .approved_at = T0)),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY, .link = 1,
+	  .reason = "link L5 needs two-person approval (approved by its own granter root)" },
+	{ "link_max_opens_caps_uses", &alice, FP_SEC,
+	  GRANTS(LK(5, 1000, "/sec/plan.md", T0, T0 + H, 10, .approved_by = "carol", .approved_at = T0,
+		    .opens_used = 3)),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY, .link = 1,
+	  .reason = "link L5 has used its 3 opens" },
+	{ "link_readers_apply", &alice_cat, FP_SEC,
+	  GRANTS(LK(5, 1000, "/sec/plan.md", T0, T0 + H, 1, .approved_by = "carol", .approved_at = T0)),
+	  .req = RQ("/sec/plan.md", READ, T0), DENY, .link = 1,
+	  .reason = "program /usr/bin/cat is not an allowed reader of /sec/plan.md (class secret)" },
+	{ "link_export_denied", &alice_cp, FP_SENS, GRANTS(LK(5, 1000, "/inc/a.md", T0, T0 + H, 1)),
+	  .req = RQ("/inc/a.md", READ, T0, .export_tool = 1), DENY, .link = 1, .exp = 1,
+	  .reason = "export of /inc/a.md by /usr/bin/cp denied (export rule deny)" },
+	{ "link_not_a_link", &alice, FP_SENS, GRANTS(UG(5, 1000, "/inc/a.md", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0), DENY, .link = 1,
+	  .reason = "incomplete request: denied" },
+	/* a grant row can never be a bearer grant */
+	{ "grant_any_subject_matches_nobody", &alice, FP_SENS,
+	  GRANTS({ .id = 5, .kind = CFS_SUBJ_ANY, .path = "/inc", .start = T0, .end = T0 + H,
+		  .granted_by = "root" }),
+	  .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "no grant for alice covers /inc/a.md (class sensitive requires a grant)" },
+
 	/* ---------- malformed requests ---------- */
 	{ "invalid_path_relative", &alice, FP_INT, .req = RQ("int/a.md", READ, T0), DENY,
 	  .reason = "not a canonical mount path: denied" },
@@ -632,6 +710,15 @@ static void run_case(const struct tc *k)
 {
 	struct cfs_decision d;
 	memset(&d, 0x5a, sizeof d);  /* everything must be (re)set */
+	if (k->link) {
+		cfs_decide_link(k->c, &k->fp, k->g, &k->req, &d);
+		T_CHECK(memchr(d.reason, 0, sizeof d.reason) != NULL);
+		T_EQ_STR(d.reason, k->reason);
+		T_EQ_INT(d.verdict, k->v);
+		T_EQ_INT(d.grant_id, 0);
+		T_EQ_INT(d.is_export, k->exp);
+		return;
+	}
 	cfs_decide(k->c, &k->fp, k->g, k->ng, &k->req, &d);
 	T_CHECK(memchr(d.reason, 0, sizeof d.reason) != NULL);
 	T_EQ_STR(d.reason, k->reason);
@@ -809,6 +896,8 @@ static void roles_decide_before_grants(void)
 	size_t n = sizeof cases / sizeof cases[0], checked = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct tc *k = &cases[i];
+		if (k->link)
+			continue;
 		struct cfs_decision none, with;
 		cfs_decide(k->c, &k->fp, NULL, 0, &k->req, &none);
 		if (none.verdict == CFS_DENY)
@@ -844,6 +933,8 @@ static void see_monotone_in_groups(void)
 	size_t n = sizeof cases / sizeof cases[0], checked = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct tc *k = &cases[i];
+		if (k->link)
+			continue;
 		struct cfs_grant all[16];
 		size_t m = with_crowd(k, crowd, sizeof crowd / sizeof crowd[0], all);
 		for (int with_grants = 0; with_grants < 2; with_grants++) {
