@@ -11,12 +11,21 @@
  * as coach-grant, in other processes) reads the chain head inside its own
  * BEGIN IMMEDIATE transaction, so the chain stays one line.
  *
- * Checkpoint: Ed25519 signature over CP_CONTEXT || be64(last_id) ||
- * last_hash || be64(ts). It seals every row up to last_id: editing, deleting
- * or truncating them is then detected with only the public key. Rows after
- * the newest checkpoint can be deleted (or rewritten, with a recomputed chain)
- * without detection — that is why the writer signs at least every 5 s while
- * rows arrive and at close.
+ * Checkpoint (format 2): Ed25519 signature over CP2_CONTEXT || be64(seq) ||
+ * be64(last_id) || last_hash || be64(ts) || prev, where seq counts 1, 2, 3...
+ * and prev is BLAKE2b-256 of the previous checkpoint's signed bytes (zeros
+ * for the first). It seals every row up to last_id: editing, deleting or
+ * truncating them is then detected with only the public key; and deleting,
+ * reordering or inserting checkpoints breaks the checkpoint chain. A log with
+ * events but no valid checkpoint at all fails. Format 1 (CP_CONTEXT ||
+ * be64(last_id) || last_hash || be64(ts), no seq, not chained) is still
+ * verified in old databases; the first format-2 checkpoint chains to the
+ * newest format-1 one, and a format-1 one after a format-2 one fails.
+ * Rows after the newest checkpoint can be deleted (or rewritten, with a
+ * recomputed chain) without detection, and so can a whole tail back to an
+ * older checkpoint, unless an auditor pinned a newer head (verify with pins)
+ * — that is why the writer signs at least every 5 s while rows arrive and at
+ * close, and hands each head line to a hook (the daemon's syslog).
  */
 #include "coachfs/audit.h"
 
@@ -66,6 +75,8 @@
 #define FORMAT "coachfs-audit-1"
 
 static const char CP_CONTEXT[] = "coachfs audit checkpoint v1"; /* signed with its NUL */
+static const char CP2_CONTEXT[] = "coachfs audit checkpoint v2"; /* signed with its NUL */
+static const char HEAD_TAG[] = "coachfs-audit-head-2";
 
 enum { TAG_NULL = 0, TAG_INT = 1, TAG_TEXT = 2 };
 
@@ -90,7 +101,10 @@ struct cfs_audit {
 	char host[256];
 	sqlite3 *db;
 	sqlite3_stmt *st_insert, *st_head, *st_begin, *st_commit, *st_rollback;
-	sqlite3_stmt *st_cp_head, *st_cp_insert;
+	sqlite3_stmt *st_cp_head, *st_cp_insert, *st_row_hash;
+	unsigned char pk[CFS_AUDIT_PK_BYTES]; /* the signing key's public half */
+	void (*head_hook)(const char *line, void *arg);   /* set before use, then read-only */
+	void *head_arg;
 	int fd;                      /* O_PATH on the database file (see check_identity) */
 	dev_t dev;
 	ino_t ino;
@@ -298,6 +312,7 @@ static int encode_grow(const struct val v[NCOLS], unsigned char **buf, size_t *c
 }
 
 #define CP_MSG_BYTES (sizeof CP_CONTEXT + 8 + HASH_BYTES + 8)
+#define CP2_MSG_BYTES (sizeof CP2_CONTEXT + 8 + 8 + HASH_BYTES + 8 + HASH_BYTES)
 
 static void cp_message(int64_t last_id, const unsigned char last_hash[HASH_BYTES], int64_t ts,
 		       unsigned char msg[CP_MSG_BYTES])
@@ -306,6 +321,24 @@ static void cp_message(int64_t last_id, const unsigned char last_hash[HASH_BYTES
 	put_be64(msg + sizeof CP_CONTEXT, (uint64_t)last_id);
 	memcpy(msg + sizeof CP_CONTEXT + 8, last_hash, HASH_BYTES);
 	put_be64(msg + sizeof CP_CONTEXT + 8 + HASH_BYTES, (uint64_t)ts);
+}
+
+static void cp2_message(const struct cfs_audit_head *h, unsigned char msg[CP2_MSG_BYTES])
+{
+	unsigned char *p = msg;
+	memcpy(p, CP2_CONTEXT, sizeof CP2_CONTEXT);
+	p += sizeof CP2_CONTEXT;
+	put_be64(p, (uint64_t)h->seq);
+	put_be64(p + 8, (uint64_t)h->last_id);
+	memcpy(p + 16, h->last_hash, HASH_BYTES);
+	put_be64(p + 16 + HASH_BYTES, (uint64_t)h->ts);
+	memcpy(p + 24 + HASH_BYTES, h->prev, HASH_BYTES);
+}
+
+/* What the next checkpoint's prev holds: the hash of these signed bytes. */
+static void msg_hash(const unsigned char *msg, size_t n, unsigned char out[HASH_BYTES])
+{
+	crypto_generichash(out, HASH_BYTES, msg, n, NULL, 0);
 }
 
 /* ------------------------------------------------------------- database */
@@ -326,9 +359,13 @@ static const char SCHEMA[] =
 	 * SQLite can use this partial index. */
 	"DROP INDEX IF EXISTS events_action;"
 	"CREATE INDEX IF NOT EXISTS events_rare ON events(action, id) WHERE action <> 'read';"
+	/* seq and prev: format-2 checkpoints (NULL in format-1 ones; older
+	 * databases get the columns on their next writable open). */
 	"CREATE TABLE IF NOT EXISTS checkpoints("
 	" id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, last_id INTEGER NOT NULL,"
-	" last_hash BLOB NOT NULL, sig BLOB NOT NULL);"
+	" last_hash BLOB NOT NULL, sig BLOB NOT NULL, seq INTEGER, prev BLOB);"
+	/* verify --head looks each pinned head up by seq */
+	"CREATE INDEX IF NOT EXISTS checkpoints_seq ON checkpoints(seq);"
 	/* Rows are never changed. This stops mistakes, not an attacker with the
 	 * file (who can drop the triggers); verify catches the attacker. */
 	"CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events"
@@ -345,9 +382,11 @@ static const char SQL_INSERT[] =
 	" grant_id, \"offset\", length, prev_hash, hash)"
 	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 static const char SQL_HEAD[] = "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1";
-static const char SQL_CP_HEAD[] = "SELECT id, last_id FROM checkpoints ORDER BY id DESC LIMIT 1";
+static const char SQL_CP_HEAD[] =
+	"SELECT id, last_id, ts, last_hash, seq, prev, sig FROM checkpoints ORDER BY id DESC LIMIT 1";
 static const char SQL_CP_INSERT[] =
-	"INSERT INTO checkpoints(id, ts, last_id, last_hash, sig) VALUES(?1, ?2, ?3, ?4, ?5)";
+	"INSERT INTO checkpoints(id, ts, last_id, last_hash, sig, seq, prev)"
+	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 static int exec_sql(sqlite3 *db, const char *sql)
 {
@@ -566,47 +605,157 @@ static int drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct cf
 	return rc;
 }
 
-/* Sign a checkpoint over the chain head unless it is already sealed.
- * Caller holds db_mu. */
-static int checkpoint_locked(struct cfs_audit *a, struct cfs_err *err)
+/* The newest checkpoint, as the next one chains to it. */
+struct cp_tail {
+	int have;                        /* any checkpoint at all */
+	int64_t id, last_id, seq;        /* seq 0: format 1 */
+	unsigned char last_hash[HASH_BYTES];
+	unsigned char prev_of_next[HASH_BYTES];
+	int sig_ok;                      /* signed by this handle's key */
+};
+
+/* Read the newest checkpoint inside the current transaction; a malformed
+ * one stops the signer (it would chain onto garbage): fail closed. */
+static int read_cp_tail(struct cfs_audit *a, struct cp_tail *t, struct cfs_err *err)
 {
-	unsigned char head_hash[HASH_BYTES], msg[CP_MSG_BYTES], sig[SIG_BYTES];
-	int64_t head_id = 0, cp_id = 0, cp_last = 0, ts;
-	int rc = check_identity(a, err);
+	sqlite3_stmt *st = a->st_cp_head;
+	int rc = 0, s = sqlite3_step(st);
+	memset(t, 0, sizeof *t);
+	if (s == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return 0;
+	}
+	if (s != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return dberr(a, err, "cannot read the last checkpoint");
+	}
+	t->have = 1;
+	t->id = sqlite3_column_int64(st, 0);
+	t->last_id = sqlite3_column_int64(st, 1);
+	int v2 = sqlite3_column_type(st, 4) != SQLITE_NULL;
+	if (t->id < 0 || t->id == INT64_MAX || sqlite3_column_type(st, 1) != SQLITE_INTEGER ||
+	    t->last_id < 0 || sqlite3_column_type(st, 2) != SQLITE_INTEGER ||
+	    sqlite3_column_type(st, 3) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(st, 3) != HASH_BYTES ||
+	    (v2 && (sqlite3_column_type(st, 4) != SQLITE_INTEGER ||
+		    sqlite3_column_int64(st, 4) < 1 || sqlite3_column_int64(st, 4) == INT64_MAX ||
+		    sqlite3_column_type(st, 5) != SQLITE_BLOB ||
+		    sqlite3_column_bytes(st, 5) != HASH_BYTES)) ||
+	    (!v2 && sqlite3_column_type(st, 5) != SQLITE_NULL) ||
+	    sqlite3_column_type(st, 6) != SQLITE_BLOB || sqlite3_column_bytes(st, 6) != SIG_BYTES) {
+		rc = cfs_errf(err, -EIO, "audit database %s: the last checkpoint is malformed; "
+			      "refusing to extend a broken checkpoint chain", a->path);
+	} else if (v2) {
+		struct cfs_audit_head h;
+		unsigned char msg[CP2_MSG_BYTES];
+		memset(&h, 0, sizeof h);
+		h.seq = t->seq = sqlite3_column_int64(st, 4);
+		h.last_id = t->last_id;
+		h.ts = sqlite3_column_int64(st, 2);
+		memcpy(h.last_hash, sqlite3_column_blob(st, 3), HASH_BYTES);
+		memcpy(h.prev, sqlite3_column_blob(st, 5), HASH_BYTES);
+		cp2_message(&h, msg);
+		msg_hash(msg, sizeof msg, t->prev_of_next);
+		t->sig_ok = crypto_sign_verify_detached(sqlite3_column_blob(st, 6), msg, sizeof msg,
+							a->pk) == 0;
+	} else {
+		unsigned char msg[CP_MSG_BYTES];
+		cp_message(t->last_id, sqlite3_column_blob(st, 3), sqlite3_column_int64(st, 2), msg);
+		msg_hash(msg, sizeof msg, t->prev_of_next);
+		t->sig_ok = crypto_sign_verify_detached(sqlite3_column_blob(st, 6), msg, sizeof msg,
+							a->pk) == 0;
+	}
+	if (rc == 0)
+		memcpy(t->last_hash, sqlite3_column_blob(st, 3), HASH_BYTES);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int row_hash(sqlite3_stmt *ev, int64_t id, unsigned char out[HASH_BYTES]);
+
+/* Never seal over a log whose newest checkpoint no longer holds (forged,
+ * or its events deleted or rewritten), nor over events with no checkpoint
+ * at all (the checkpoints deleted): a new signature would make the
+ * tampered log verify. Inside the transaction. */
+static int tail_holds(struct cfs_audit *a, const struct cp_tail *t, int64_t head_id,
+		      struct cfs_err *err)
+{
+	unsigned char stored[HASH_BYTES];
+	const char *why = NULL;
+	char buf[96];
+	int s;
+	if (!t->have) {
+		if (head_id == 0)
+			return 0;
+		return cfs_errf(err, -EIO, "audit database %s has %lld events but no checkpoint "
+				"(checkpoints deleted?); refusing to seal over them: run coach-audit "
+				"verify", a->path, (long long)head_id);
+	}
+	if (!t->sig_ok) {
+		why = "its signature is bad";
+	} else if (t->last_id > 0) {
+		s = row_hash(a->st_row_hash, t->last_id, stored);
+		if (s == -2)
+			return dberr(a, err, "cannot read the event the last checkpoint sealed");
+		if (s == 0) {
+			snprintf(buf, sizeof buf, "event %lld is missing", (long long)t->last_id);
+			why = buf;
+		} else if (s < 0 || sodium_memcmp(stored, t->last_hash, HASH_BYTES) != 0) {
+			snprintf(buf, sizeof buf, "event %lld was rewritten", (long long)t->last_id);
+			why = buf;
+		}
+	}
+	if (!why)
+		return 0;
+	return cfs_errf(err, -EIO, "audit database %s: the newest checkpoint (id %lld) does not "
+			"hold: %s; refusing to seal over a tampered log: run coach-audit verify",
+			a->path, (long long)t->id, why);
+}
+
+/* Sign a checkpoint over the chain head unless it is already sealed (a log
+ * with no checkpoint at all gets one even when empty). empty_only: only
+ * that first checkpoint of an empty log, nothing else. *signed_out: set to
+ * 1 and *out filled when one was committed. Caller holds db_mu. */
+static int checkpoint_locked(struct cfs_audit *a, int empty_only, struct cfs_audit_head *out,
+			     int *signed_out, struct cfs_err *err)
+{
+	struct cfs_audit_head h;
+	struct cp_tail tail;
+	unsigned char msg[CP2_MSG_BYTES];
+	int64_t head_id = 0;
+	int rc = check_identity(a, err), did = 0;
+	*signed_out = 0;
 	if (rc < 0)
 		return rc;
+	memset(&h, 0, sizeof h);
 	if (step_done(a->st_begin) != SQLITE_OK)
 		return dberr(a, err, "cannot begin a transaction");
-	rc = read_head(a, &head_id, head_hash, err);
-	if (rc == 0) {
-		int s = sqlite3_step(a->st_cp_head);
-		if (s == SQLITE_ROW) {
-			cp_id = sqlite3_column_int64(a->st_cp_head, 0);
-			cp_last = sqlite3_column_int64(a->st_cp_head, 1);
-		} else if (s != SQLITE_DONE) {
-			rc = dberr(a, err, "cannot read the last checkpoint");
-		}
-		sqlite3_reset(a->st_cp_head);
-	}
-	if (rc == 0 && head_id > 0 && head_id != cp_last) {
-		if (cp_id < 0 || cp_id == INT64_MAX) {
-			rc = cfs_errf(err, -EIO, "audit database %s: checkpoint ids are malformed",
-				      a->path);
-		} else {
-			ts = cfs_now_us();
-			cp_message(head_id, head_hash, ts, msg);
-			sodium_mprotect_readonly(a->sk);
-			crypto_sign_detached(sig, NULL, msg, sizeof msg, a->sk);
-			sodium_mprotect_noaccess(a->sk);
-			sqlite3_stmt *st = a->st_cp_insert;
-			if (sqlite3_bind_int64(st, 1, cp_id + 1) || sqlite3_bind_int64(st, 2, ts) ||
-			    sqlite3_bind_int64(st, 3, head_id) ||
-			    sqlite3_bind_blob(st, 4, head_hash, HASH_BYTES, SQLITE_STATIC) ||
-			    sqlite3_bind_blob(st, 5, sig, SIG_BYTES, SQLITE_STATIC) ||
-			    step_done(st) != SQLITE_OK)
-				rc = dberr(a, err, "cannot record checkpoint");
-			sqlite3_reset(st);
-		}
+	rc = read_head(a, &head_id, h.last_hash, err);
+	if (rc == 0)
+		rc = read_cp_tail(a, &tail, err);
+	if (rc == 0)
+		rc = tail_holds(a, &tail, head_id, err);
+	if (rc == 0 && (!tail.have || head_id != tail.last_id) && (!empty_only || !tail.have)) {
+		h.seq = tail.seq + 1;        /* the first format-2 one is 1 */
+		h.last_id = head_id;
+		h.ts = cfs_now_us();
+		if (tail.have)
+			memcpy(h.prev, tail.prev_of_next, HASH_BYTES);
+		cp2_message(&h, msg);
+		sodium_mprotect_readonly(a->sk);
+		crypto_sign_detached(h.sig, NULL, msg, sizeof msg, a->sk);
+		sodium_mprotect_noaccess(a->sk);
+		sqlite3_stmt *st = a->st_cp_insert;
+		if (sqlite3_bind_int64(st, 1, tail.id + 1) || sqlite3_bind_int64(st, 2, h.ts) ||
+		    sqlite3_bind_int64(st, 3, h.last_id) ||
+		    sqlite3_bind_blob(st, 4, h.last_hash, HASH_BYTES, SQLITE_STATIC) ||
+		    sqlite3_bind_blob(st, 5, h.sig, SIG_BYTES, SQLITE_STATIC) ||
+		    sqlite3_bind_int64(st, 6, h.seq) ||
+		    sqlite3_bind_blob(st, 7, h.prev, HASH_BYTES, SQLITE_STATIC) ||
+		    step_done(st) != SQLITE_OK)
+			rc = dberr(a, err, "cannot record checkpoint");
+		sqlite3_reset(st);
+		did = 1;
 	}
 	if (rc == 0 && step_done(a->st_commit) != SQLITE_OK)
 		rc = dberr(a, err, "cannot commit checkpoint");
@@ -617,7 +766,21 @@ static int checkpoint_locked(struct cfs_audit *a, struct cfs_err *err)
 	pthread_mutex_lock(&a->q_mu);
 	a->unsealed_since_ms = 0;
 	pthread_mutex_unlock(&a->q_mu);
+	if (did) {
+		*out = h;
+		*signed_out = 1;
+	}
 	return 0;
+}
+
+/* Hand a new checkpoint's head line to the hook. No lock held. */
+static void announce(struct cfs_audit *a, const struct cfs_audit_head *h)
+{
+	char line[CFS_AUDIT_HEAD_LINE_MAX];
+	if (!a->head_hook)
+		return;
+	cfs_audit_head_format(h, line, sizeof line);
+	a->head_hook(line, a->head_arg);
 }
 
 /* -------------------------------------------------------------- opening */
@@ -660,7 +823,8 @@ static struct cfs_audit *alloc_handle(void)
 static void finalize_all(struct cfs_audit *a)
 {
 	sqlite3_stmt **st[] = { &a->st_insert, &a->st_head, &a->st_begin, &a->st_commit,
-				&a->st_rollback, &a->st_cp_head, &a->st_cp_insert };
+				&a->st_rollback, &a->st_cp_head, &a->st_cp_insert,
+				&a->st_row_hash };
 	for (size_t k = 0; k < sizeof st / sizeof st[0]; k++) {
 		sqlite3_finalize(*st[k]);
 		*st[k] = NULL;
@@ -792,6 +956,46 @@ static int check_format(sqlite3 *db, const char *path, struct cfs_err *err)
 	return 0;
 }
 
+/* Does the checkpoints table have both format-2 columns? 1, 0, or -1 on a
+ * read error. */
+static int has_cp2_columns(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('checkpoints')"
+			       " WHERE name IN ('seq', 'prev')", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n < 0 ? -1 : n == 2;
+}
+
+/* A database from before format-2 checkpoints gains their columns (only
+ * added: its format-1 checkpoints keep verifying). */
+static int migrate(struct cfs_audit *a, struct cfs_err *err)
+{
+	int has = has_cp2_columns(a->db);
+	if (has == 1)
+		return 0;
+	if (has < 0)
+		return dberr(a, err, "cannot read the checkpoints table");
+	if (exec_sql(a->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+		return dberr(a, err, "cannot upgrade the checkpoints table");
+	has = has_cp2_columns(a->db);   /* another process may have just done it */
+	if (has == 0 &&
+	    (exec_sql(a->db, "ALTER TABLE checkpoints ADD COLUMN seq INTEGER") != SQLITE_OK ||
+	     exec_sql(a->db, "ALTER TABLE checkpoints ADD COLUMN prev BLOB") != SQLITE_OK ||
+	     exec_sql(a->db, "CREATE INDEX IF NOT EXISTS checkpoints_seq ON checkpoints(seq)") !=
+	     SQLITE_OK))
+		has = -1;
+	if (has < 0 || exec_sql(a->db, "COMMIT") != SQLITE_OK) {
+		int rc = dberr(a, err, "cannot upgrade the checkpoints table");
+		exec_sql(a->db, "ROLLBACK");
+		return rc;
+	}
+	return 0;
+}
+
 int cfs_audit_open(const char *path, int create, struct cfs_audit **out, struct cfs_err *err)
 {
 	struct cfs_audit *a;
@@ -898,6 +1102,8 @@ int cfs_audit_open(const char *path, int create, struct cfs_audit **out, struct 
 		}
 	}
 	rc = check_format(a->db, a->path, err);
+	if (rc == 0)
+		rc = migrate(a, err);
 	if (rc < 0) {
 		free_handle(a);
 		return rc;
@@ -908,7 +1114,9 @@ int cfs_audit_open(const char *path, int create, struct cfs_audit **out, struct 
 	    sqlite3_prepare_v2(a->db, "COMMIT", -1, &a->st_commit, NULL) ||
 	    sqlite3_prepare_v2(a->db, "ROLLBACK", -1, &a->st_rollback, NULL) ||
 	    sqlite3_prepare_v2(a->db, SQL_CP_HEAD, -1, &a->st_cp_head, NULL) ||
-	    sqlite3_prepare_v2(a->db, SQL_CP_INSERT, -1, &a->st_cp_insert, NULL)) {
+	    sqlite3_prepare_v2(a->db, SQL_CP_INSERT, -1, &a->st_cp_insert, NULL) ||
+	    sqlite3_prepare_v2(a->db, "SELECT hash FROM events WHERE id = ?1", -1,
+			       &a->st_row_hash, NULL)) {
 		rc = dberr(a, err, "cannot prepare statements");
 		free_handle(a);
 		return rc;
@@ -1086,10 +1294,24 @@ int cfs_audit_checkpoint(struct cfs_audit *a, struct cfs_err *err)
 	if (!a->sk)
 		return cfs_errf(err, -EINVAL, "audit: no signing key (cfs_audit_start was not "
 				"given one)");
+	struct cfs_audit_head h;
+	int did;
 	pthread_mutex_lock(&a->db_mu);
-	rc = checkpoint_locked(a, err);
+	rc = checkpoint_locked(a, 0, &h, &did, err);
 	pthread_mutex_unlock(&a->db_mu);
+	if (rc == 0 && did)
+		announce(a, &h);
 	return rc;
+}
+
+int cfs_audit_set_head_hook(struct cfs_audit *a, void (*fn)(const char *line, void *arg),
+			    void *arg)
+{
+	if (!a || a->readonly || a->running)
+		return -EINVAL;
+	a->head_hook = fn;
+	a->head_arg = arg;
+	return 0;
 }
 
 int cfs_audit_set_busy_timeout(struct cfs_audit *a, uint32_t ms)
@@ -1151,9 +1373,13 @@ static void *writer_main(void *arg)
 		struct cfs_err e;
 		int rc = drain(a, NULL, &e, NULL);
 		if (rc == 0 && want_cp) {
+			struct cfs_audit_head h;
+			int did;
 			pthread_mutex_lock(&a->db_mu);
-			rc = checkpoint_locked(a, &e);
+			rc = checkpoint_locked(a, 0, &h, &did, &e);
 			pthread_mutex_unlock(&a->db_mu);
+			if (rc == 0 && did)
+				announce(a, &h);
 		}
 		pthread_mutex_lock(&a->q_mu);
 		if (rc < 0) {
@@ -1164,6 +1390,53 @@ static void *writer_main(void *arg)
 	}
 	pthread_mutex_unlock(&a->q_mu);
 	return NULL;
+}
+
+int cfs_audit_set_key(struct cfs_audit *a, const unsigned char *sign_sk, struct cfs_err *err)
+{
+	unsigned char pk[CFS_AUDIT_PK_BYTES];
+	unsigned char *sk, *sk2;
+	if (!a || !sign_sk)
+		return cfs_errf(err, -EINVAL, "audit: no handle or key");
+	if (a->readonly)
+		return cfs_errf(err, -EACCES, "audit database %s is open read-only", a->path);
+	if (a->sk || a->running)
+		return cfs_errf(err, -EALREADY, "audit: the signing key is already set");
+	sk = sodium_malloc(CFS_AUDIT_SK_BYTES);
+	sk2 = sodium_malloc(CFS_AUDIT_SK_BYTES);
+	if (!sk || !sk2) {
+		sodium_free(sk2);
+		sodium_free(sk);
+		return cfs_errf(err, -ENOMEM, "out of secure memory");
+	}
+	memcpy(sk, sign_sk, CFS_AUDIT_SK_BYTES);
+	/* An Ed25519 secret key is seed || public key: rebuild it. */
+	int rc = crypto_sign_seed_keypair(pk, sk2, sk);
+	if (rc != 0 || sodium_memcmp(sk2, sk, CFS_AUDIT_SK_BYTES) != 0) {
+		sodium_free(sk2);
+		sodium_free(sk);
+		return cfs_errf(err, -EINVAL, "audit: the signing key is malformed");
+	}
+	sodium_free(sk2);
+	sodium_mprotect_noaccess(sk);
+	a->sk = sk;
+	memcpy(a->pk, pk, sizeof pk);
+	/* Whoever holds the key seals an empty log at once (so a log with
+	 * events and no checkpoint is always a tampered one), and refuses a log
+	 * whose newest checkpoint does not hold. */
+	struct cfs_audit_head h;
+	int did;
+	pthread_mutex_lock(&a->db_mu);
+	rc = checkpoint_locked(a, 1, &h, &did, err);
+	pthread_mutex_unlock(&a->db_mu);
+	if (rc < 0) {
+		sodium_free(a->sk);
+		a->sk = NULL;
+		return rc;
+	}
+	if (did)
+		announce(a, &h);
+	return 0;
 }
 
 int cfs_audit_start(struct cfs_audit *a, uint32_t flush_ms, const unsigned char *sign_sk,
@@ -1178,28 +1451,8 @@ int cfs_audit_start(struct cfs_audit *a, uint32_t flush_ms, const unsigned char 
 		return cfs_errf(err, -EALREADY, "audit writer already running");
 	if (flush_ms == 0 || flush_ms > 10000)
 		return cfs_errf(err, -EINVAL, "audit: flush_ms %u out of range 1..10000", flush_ms);
-	if (sign_sk) {
-		unsigned char pk[CFS_AUDIT_PK_BYTES];
-		unsigned char *sk2 = sodium_malloc(CFS_AUDIT_SK_BYTES);
-		a->sk = sodium_malloc(CFS_AUDIT_SK_BYTES);
-		if (!a->sk || !sk2) {
-			sodium_free(sk2);
-			sodium_free(a->sk);
-			a->sk = NULL;
-			return cfs_errf(err, -ENOMEM, "out of secure memory");
-		}
-		memcpy(a->sk, sign_sk, CFS_AUDIT_SK_BYTES);
-		/* An Ed25519 secret key is seed || public key: rebuild it. */
-		rc = crypto_sign_seed_keypair(pk, sk2, a->sk);
-		if (rc != 0 || sodium_memcmp(sk2, a->sk, CFS_AUDIT_SK_BYTES) != 0) {
-			sodium_free(sk2);
-			sodium_free(a->sk);
-			a->sk = NULL;
-			return cfs_errf(err, -EINVAL, "audit: the signing key is malformed");
-		}
-		sodium_free(sk2);
-		sodium_mprotect_noaccess(a->sk);
-	}
+	if (sign_sk && (rc = cfs_audit_set_key(a, sign_sk, err)) < 0)
+		return rc;
 	pthread_mutex_lock(&a->q_mu);
 	a->flush_ms = flush_ms;
 	a->stop = 0;
@@ -1237,9 +1490,13 @@ int cfs_audit_close(struct cfs_audit *a, struct cfs_err *err)
 			cfs_errf(err, r, "%s", e.msg);
 		}
 		if (a->sk) {
+			struct cfs_audit_head h;
+			int did;
 			pthread_mutex_lock(&a->db_mu);
-			r = checkpoint_locked(a, &e);
+			r = checkpoint_locked(a, 0, &h, &did, &e);
 			pthread_mutex_unlock(&a->db_mu);
+			if (r == 0 && did)
+				announce(a, &h);
 			if (r < 0 && rc == 0) {
 				rc = r;
 				cfs_errf(err, r, "%s", e.msg);
@@ -1396,14 +1653,46 @@ static int verify_chain(sqlite3 *db, const char *path, struct cfs_verify_report 
 	return 0;
 }
 
+/* An event id to report: never 0 (0 means "nothing bad"). */
+#define ID1(x) ((x) > 0 ? (int64_t)(x) : (int64_t)1)
+
+/* The stored hash of event id: 1 (out filled), 0 absent, -1 malformed,
+ * -2 read error. ev: "SELECT hash FROM events WHERE id = ?1". */
+static int row_hash(sqlite3_stmt *ev, int64_t id, unsigned char out[HASH_BYTES])
+{
+	int rc, s;
+	sqlite3_bind_int64(ev, 1, id);
+	s = sqlite3_step(ev);
+	if (s == SQLITE_ROW) {
+		if (sqlite3_column_type(ev, 0) != SQLITE_BLOB ||
+		    sqlite3_column_bytes(ev, 0) != HASH_BYTES) {
+			rc = -1;
+		} else {
+			memcpy(out, sqlite3_column_blob(ev, 0), HASH_BYTES);
+			rc = 1;
+		}
+	} else {
+		rc = s == SQLITE_DONE ? 0 : -2;
+	}
+	sqlite3_reset(ev);
+	return rc;
+}
+
+/* Every checkpoint in id order: its signature, the event it seals, and the
+ * checkpoint chain (seq 1, 2, 3..., each prev the hash of the one before;
+ * no format-1 checkpoint after a format-2 one). */
 static int verify_checkpoints(sqlite3 *db, const char *path, const unsigned char *pk,
-			      struct cfs_verify_report *r, struct vstate *vs, int64_t max_id,
-			      struct cfs_err *err)
+			      int has2, struct cfs_verify_report *r, struct vstate *vs,
+			      int64_t max_id, struct cfs_err *err)
 {
 	sqlite3_stmt *st = NULL, *ev = NULL;
-	int rc;
-	if (sqlite3_prepare_v2(db, "SELECT id, ts, last_id, last_hash, sig FROM checkpoints"
-			       " ORDER BY id", -1, &st, NULL) != SQLITE_OK ||
+	unsigned char expect_prev[HASH_BYTES] = { 0 };
+	int64_t expect_seq = 1, prev_last = 0, valid = 0;
+	int seen_v2 = 0, unknown = 0, rc;
+	if (sqlite3_prepare_v2(db, has2 ? "SELECT id, ts, last_id, last_hash, sig, seq, prev FROM"
+			       " checkpoints ORDER BY id"
+			       : "SELECT id, ts, last_id, last_hash, sig, NULL, NULL FROM"
+			       " checkpoints ORDER BY id", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT hash FROM events WHERE id = ?1", -1, &ev, NULL) !=
 	    SQLITE_OK) {
 		rc = cfs_errf(err, -EIO, "%s: cannot read checkpoints: %s", path,
@@ -1413,75 +1702,238 @@ static int verify_checkpoints(sqlite3 *db, const char *path, const unsigned char
 		return rc;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		unsigned char msg[CP_MSG_BYTES];
+		struct cfs_audit_head h;
+		unsigned char msg2[CP2_MSG_BYTES], msg1[CP_MSG_BYTES], stored[HASH_BYTES];
+		const unsigned char *msg, *lh;
+		size_t mlen;
 		int64_t cid = sqlite3_column_int64(st, 0);
 		int64_t last = sqlite3_column_int64(st, 2);
+		int64_t from = prev_last + 1;   /* events this checkpoint's place in the chain vouches for */
+		int v2 = sqlite3_column_type(st, 5) != SQLITE_NULL ||
+			 sqlite3_column_type(st, 6) != SQLITE_NULL;
+		int sig_ok, row_ok = 0;
 		r->checkpoints++;
 		if (sqlite3_column_type(st, 1) != SQLITE_INTEGER ||
-		    sqlite3_column_type(st, 2) != SQLITE_INTEGER || last < 1 ||
+		    sqlite3_column_type(st, 2) != SQLITE_INTEGER || last < (v2 ? 0 : 1) ||
 		    sqlite3_column_type(st, 3) != SQLITE_BLOB ||
 		    sqlite3_column_bytes(st, 3) != HASH_BYTES ||
 		    sqlite3_column_type(st, 4) != SQLITE_BLOB ||
-		    sqlite3_column_bytes(st, 4) != SIG_BYTES) {
-			vbad(vs, last > 0 ? last : 1, "checkpoint %lld is malformed (edited)",
+		    sqlite3_column_bytes(st, 4) != SIG_BYTES ||
+		    (v2 && (sqlite3_column_type(st, 5) != SQLITE_INTEGER ||
+			    sqlite3_column_int64(st, 5) < 1 ||
+			    sqlite3_column_int64(st, 5) == INT64_MAX ||
+			    sqlite3_column_type(st, 6) != SQLITE_BLOB ||
+			    sqlite3_column_bytes(st, 6) != HASH_BYTES))) {
+			vbad(vs, last > 0 ? last : ID1(from), "checkpoint %lld is malformed (edited)",
 			     (long long)cid);
+			/* the next one cannot be judged against it: no cascade */
+			unknown = 1;
+			if (last > prev_last)
+				prev_last = last;
 			continue;
 		}
-		const unsigned char *lh = sqlite3_column_blob(st, 3);
-		cp_message(last, lh, sqlite3_column_int64(st, 1), msg);
-		if (crypto_sign_verify_detached(sqlite3_column_blob(st, 4), msg, sizeof msg, pk) != 0) {
+		lh = sqlite3_column_blob(st, 3);
+		memset(&h, 0, sizeof h);
+		if (v2) {
+			h.seq = sqlite3_column_int64(st, 5);
+			h.last_id = last;
+			h.ts = sqlite3_column_int64(st, 1);
+			memcpy(h.last_hash, lh, HASH_BYTES);
+			memcpy(h.prev, sqlite3_column_blob(st, 6), HASH_BYTES);
+			memcpy(h.sig, sqlite3_column_blob(st, 4), SIG_BYTES);
+			cp2_message(&h, msg2);
+			msg = msg2;
+			mlen = sizeof msg2;
+		} else {
+			cp_message(last, lh, sqlite3_column_int64(st, 1), msg1);
+			msg = msg1;
+			mlen = sizeof msg1;
+			r->checkpoints_v1++;
+		}
+		sig_ok = crypto_sign_verify_detached(sqlite3_column_blob(st, 4), msg, mlen, pk) == 0;
+		if (!sig_ok && last > 0)
 			vbad(vs, last, "event %lld: checkpoint %lld sealing it has a bad signature "
 			     "(forged, edited, or another key)", (long long)last, (long long)cid);
-			continue;
-		}
-		sqlite3_bind_int64(ev, 1, last);
-		int s = sqlite3_step(ev);
-		if (s == SQLITE_ROW) {
-			if (sqlite3_column_type(ev, 0) != SQLITE_BLOB ||
-			    sqlite3_column_bytes(ev, 0) != HASH_BYTES ||
-			    sodium_memcmp(sqlite3_column_blob(ev, 0), lh, HASH_BYTES) != 0)
+		else if (!sig_ok)
+			vbad(vs, ID1(from), "checkpoint %lld has a bad signature (forged, edited, or "
+			     "another key)", (long long)cid);
+		if (sig_ok && last == 0) {
+			row_ok = 1;     /* an empty log's checkpoint (coach-admin init) */
+		} else if (sig_ok) {
+			int s = row_hash(ev, last, stored);
+			if (s == 1 && sodium_memcmp(stored, lh, HASH_BYTES) == 0) {
+				row_ok = 1;
+			} else if (s == 1 || s == -1) {
 				vbad(vs, last, "event %lld: differs from what checkpoint %lld sealed "
 				     "(rewritten)", (long long)last, (long long)cid);
-			else if (last > r->last_sealed_id)
-				r->last_sealed_id = last;
-		} else if (s == SQLITE_DONE) {
-			int64_t miss = last > max_id ? max_id + 1 : last;
-			vbad(vs, miss, "event %lld: missing, but checkpoint %lld sealed events up to "
-			     "%lld (deleted or truncated)", (long long)miss, (long long)cid,
-			     (long long)last);
-		} else {
-			sqlite3_reset(ev);
-			sqlite3_finalize(ev);
-			sqlite3_finalize(st);
-			return cfs_errf(err, -EIO, "%s: cannot read events: %s", path,
-					sqlite3_errmsg(db));
+			} else if (s == 0) {
+				int64_t miss = last > max_id ? max_id + 1 : last;
+				vbad(vs, miss, "event %lld: missing, but checkpoint %lld sealed events "
+				     "up to %lld (deleted or truncated)", (long long)miss,
+				     (long long)cid, (long long)last);
+			} else {
+				sqlite3_finalize(ev);
+				sqlite3_finalize(st);
+				return cfs_errf(err, -EIO, "%s: cannot read events: %s", path,
+						sqlite3_errmsg(db));
+			}
 		}
-		sqlite3_reset(ev);
+		/* the checkpoint chain (a forged checkpoint is bad already; the next
+		 * one is judged against its fields all the same) */
+		if (!sig_ok || (unknown && v2)) {
+			if (v2) {
+				seen_v2 = 1;
+				expect_seq = h.seq + 1;
+			}
+		} else if (!v2) {
+			if (seen_v2)
+				vbad(vs, last, "checkpoint %lld: an old-format checkpoint after "
+				     "new-format ones (inserted or replayed)", (long long)cid);
+		} else {
+			/* the first event whose seal is in doubt, within this one's */
+			int64_t at = ID1(from <= last ? from : last);
+			if (h.seq != expect_seq)
+				vbad(vs, at, "checkpoint %lld: seq %lld where seq %lld was "
+				     "expected (checkpoints deleted, reordered or inserted)",
+				     (long long)cid, (long long)h.seq, (long long)expect_seq);
+			else if (sodium_memcmp(h.prev, expect_prev, HASH_BYTES) != 0)
+				vbad(vs, at, "checkpoint %lld (seq %lld) does not chain to the "
+				     "checkpoint before it (checkpoints deleted, replaced or reordered)",
+				     (long long)cid, (long long)h.seq);
+			else if (seen_v2 && last <= prev_last)
+				vbad(vs, ID1(last), "checkpoint %lld (seq %lld) seals events up to %lld, "
+				     "no further than the one before it (reordered)", (long long)cid,
+				     (long long)h.seq, (long long)last);
+			seen_v2 = 1;
+			expect_seq = h.seq + 1;
+		}
+		msg_hash(msg, mlen, expect_prev);
+		prev_last = last;
+		unknown = 0;
+		if (sig_ok && row_ok) {
+			valid++;
+			if (last > r->last_sealed_id)
+				r->last_sealed_id = last;
+			r->newest_ts = sqlite3_column_int64(st, 1);
+			if (v2) {
+				r->head = h;
+				r->has_head = 1;
+			}
+		}
 	}
 	sqlite3_finalize(ev);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return cfs_errf(err, -EIO, "%s: cannot read checkpoints: %s", path,
 				sqlite3_errmsg(db));
+	/* Emptying the checkpoints table (and then rewriting the events with a
+	 * recomputed chain, which needs no key) must not verify. */
+	if (r->rows > 0 && valid == 0 && vs->bad == 0)
+		vbad(vs, 1, "event 1: the log has %lld event%s but no valid checkpoint at all "
+		     "(checkpoints deleted, or never signed)", (long long)r->rows,
+		     r->rows == 1 ? "" : "s");
 	return 0;
 }
 
-int cfs_audit_verify(const char *path, const unsigned char pk[CFS_AUDIT_PK_BYTES],
-		     struct cfs_verify_report *report, struct cfs_err *err)
+/* A pinned head must still be in the log: the checkpoint of its seq with
+ * exactly its signed fields. */
+static int check_pin(sqlite3 *db, const char *path, int has2, const struct cfs_audit_head *p,
+		     int64_t max_id, struct cfs_verify_report *r, struct vstate *vs,
+		     struct cfs_err *err)
+{
+	sqlite3_stmt *st = NULL, *ev = NULL;
+	unsigned char stored[HASH_BYTES];
+	int same = 0, other = 0, rc = SQLITE_DONE, s;
+	if (has2) {
+		if (sqlite3_prepare_v2(db, "SELECT ts, last_id, last_hash, sig, prev FROM checkpoints"
+				       " WHERE seq = ?1", -1, &st, NULL) != SQLITE_OK ||
+		    sqlite3_bind_int64(st, 1, p->seq) != SQLITE_OK) {
+			sqlite3_finalize(st);
+			return cfs_errf(err, -EIO, "%s: cannot read checkpoints: %s", path,
+					sqlite3_errmsg(db));
+		}
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if (sqlite3_column_type(st, 0) == SQLITE_INTEGER &&
+			    sqlite3_column_int64(st, 0) == p->ts &&
+			    sqlite3_column_type(st, 1) == SQLITE_INTEGER &&
+			    sqlite3_column_int64(st, 1) == p->last_id &&
+			    sqlite3_column_type(st, 2) == SQLITE_BLOB &&
+			    sqlite3_column_bytes(st, 2) == HASH_BYTES &&
+			    memcmp(sqlite3_column_blob(st, 2), p->last_hash, HASH_BYTES) == 0 &&
+			    sqlite3_column_type(st, 3) == SQLITE_BLOB &&
+			    sqlite3_column_bytes(st, 3) == SIG_BYTES &&
+			    memcmp(sqlite3_column_blob(st, 3), p->sig, SIG_BYTES) == 0 &&
+			    sqlite3_column_type(st, 4) == SQLITE_BLOB &&
+			    sqlite3_column_bytes(st, 4) == HASH_BYTES &&
+			    memcmp(sqlite3_column_blob(st, 4), p->prev, HASH_BYTES) == 0)
+				same = 1;
+			else
+				other = 1;
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return cfs_errf(err, -EIO, "%s: cannot read checkpoints: %s", path,
+					sqlite3_errmsg(db));
+	}
+	if (same) {
+		r->pins++;
+		return 0;
+	}
+	if (other) {
+		vbad(vs, ID1(p->last_id), "event %lld: checkpoint seq %lld differs from the pinned "
+		     "head (rewritten)", (long long)ID1(p->last_id), (long long)p->seq);
+		return 0;
+	}
+	if (p->last_id > max_id) {
+		vbad(vs, max_id + 1, "event %lld: missing, but the pinned head (checkpoint seq %lld) "
+		     "sealed events up to %lld (truncated or rolled back)", (long long)(max_id + 1),
+		     (long long)p->seq, (long long)p->last_id);
+		return 0;
+	}
+	s = 0;
+	if (p->last_id > 0) {
+		if (sqlite3_prepare_v2(db, "SELECT hash FROM events WHERE id = ?1", -1, &ev, NULL) !=
+		    SQLITE_OK)
+			return cfs_errf(err, -EIO, "%s: cannot read events: %s", path,
+					sqlite3_errmsg(db));
+		s = row_hash(ev, p->last_id, stored);
+		sqlite3_finalize(ev);
+		if (s == -2)
+			return cfs_errf(err, -EIO, "%s: cannot read events: %s", path,
+					sqlite3_errmsg(db));
+	}
+	if (s != 0 && (s != 1 || sodium_memcmp(stored, p->last_hash, HASH_BYTES) != 0))
+		vbad(vs, p->last_id, "event %lld: differs from what the pinned head (checkpoint seq "
+		     "%lld) sealed (rewritten, rolled back)", (long long)p->last_id,
+		     (long long)p->seq);
+	else
+		vbad(vs, ID1(p->last_id), "checkpoint seq %lld of the pinned head (sealing events "
+		     "up to %lld) is missing (checkpoints deleted or rolled back)",
+		     (long long)p->seq, (long long)p->last_id);
+	return 0;
+}
+
+int cfs_audit_verify_pinned(const char *path, const unsigned char pk[CFS_AUDIT_PK_BYTES],
+			    const struct cfs_audit_head *pins, size_t npins,
+			    struct cfs_verify_report *report, struct cfs_err *err)
 {
 	struct cfs_verify_report r;
 	struct vstate vs;
 	sqlite3 *db = NULL;
 	int64_t max_id = 0;
-	int rc;
+	int rc, has2 = 0;
 	memset(&r, 0, sizeof r);
 	memset(&vs, 0, sizeof vs);
 	if (report)
 		*report = r;
-	if (!path || !pk)
+	if (!path || !pk || (npins && !pins))
 		return cfs_errf(err, -EINVAL, "audit verify: no path or key");
 	if (sodium_init() < 0)
 		return cfs_errf(err, -EIO, "libsodium failed to initialise");
+	for (size_t k = 0; k < npins; k++)
+		if (cfs_audit_head_check(&pins[k], pk) < 0)
+			return cfs_errf(err, -EINVAL, "pinned head %zu (checkpoint seq %lld) is not "
+					"signed by this public key", k + 1, (long long)pins[k].seq);
 	rc = open_ro_db(path, &db, err);
 	if (rc < 0)
 		return rc;
@@ -1492,10 +1944,14 @@ int cfs_audit_verify(const char *path, const unsigned char pk[CFS_AUDIT_PK_BYTES
 		goto out;
 	}
 	rc = check_format(db, path, err);
+	if (rc == 0 && (has2 = has_cp2_columns(db)) < 0)
+		rc = cfs_errf(err, -EIO, "%s: cannot read checkpoints: %s", path, sqlite3_errmsg(db));
 	if (rc == 0)
 		rc = verify_chain(db, path, &r, &vs, &max_id, err);
 	if (rc == 0)
-		rc = verify_checkpoints(db, path, pk, &r, &vs, max_id, err);
+		rc = verify_checkpoints(db, path, pk, has2, &r, &vs, max_id, err);
+	for (size_t k = 0; rc == 0 && k < npins; k++)
+		rc = check_pin(db, path, has2, &pins[k], max_id, &r, &vs, err);
 	if (rc == 0) {
 		sqlite3_stmt *st = NULL;
 		if (sqlite3_prepare_v2(db, "SELECT count(*) FROM events WHERE id > ?1", -1, &st,
@@ -1517,6 +1973,122 @@ out:
 	if (report)
 		*report = r;
 	return rc;
+}
+
+int cfs_audit_verify(const char *path, const unsigned char pk[CFS_AUDIT_PK_BYTES],
+		     struct cfs_verify_report *report, struct cfs_err *err)
+{
+	return cfs_audit_verify_pinned(path, pk, NULL, 0, report, err);
+}
+
+/* ---------------------------------------------------------------- heads */
+
+int cfs_audit_head_check(const struct cfs_audit_head *h, const unsigned char pk[CFS_AUDIT_PK_BYTES])
+{
+	unsigned char msg[CP2_MSG_BYTES];
+	if (!h || !pk || h->seq < 1 || h->last_id < 0)
+		return -EBADMSG;
+	cp2_message(h, msg);
+	return crypto_sign_verify_detached(h->sig, msg, sizeof msg, pk) == 0 ? 0 : -EBADMSG;
+}
+
+void cfs_audit_head_format(const struct cfs_audit_head *h, char *out, size_t cap)
+{
+	char lh[2 * HASH_BYTES + 1], pv[2 * HASH_BYTES + 1], sg[2 * SIG_BYTES + 1];
+	if (!out || cap == 0)
+		return;
+	sodium_bin2hex(lh, sizeof lh, h->last_hash, HASH_BYTES);
+	sodium_bin2hex(pv, sizeof pv, h->prev, HASH_BYTES);
+	sodium_bin2hex(sg, sizeof sg, h->sig, SIG_BYTES);
+	snprintf(out, cap, "%s seq=%lld last_id=%lld ts=%lld last_hash=%s prev=%s sig=%s",
+		 HEAD_TAG, (long long)h->seq, (long long)h->last_id, (long long)h->ts, lh, pv, sg);
+}
+
+static int hex_field(const char *v, size_t n, unsigned char *out, size_t outlen)
+{
+	size_t got = 0;
+	if (n != 2 * outlen)
+		return -1;
+	for (size_t k = 0; k < n; k++)
+		if (!((v[k] >= '0' && v[k] <= '9') || (v[k] >= 'a' && v[k] <= 'f') ||
+		      (v[k] >= 'A' && v[k] <= 'F')))
+			return -1;
+	if (sodium_hex2bin(out, outlen, v, n, NULL, &got, NULL) != 0 || got != outlen)
+		return -1;
+	return 0;
+}
+
+int cfs_audit_head_parse(const char *line, struct cfs_audit_head *h, struct cfs_err *err)
+{
+	static const char *const keys[] = { "seq", "last_id", "ts", "last_hash", "prev", "sig" };
+	enum { NKEYS = sizeof keys / sizeof keys[0] };
+	char buf[CFS_AUDIT_HEAD_LINE_MAX];
+	unsigned seen = 0;
+	size_t n;
+	char *save = NULL, *tok;
+	if (!line || !h)
+		return cfs_errf(err, -EINVAL, "head: nothing to parse");
+	memset(h, 0, sizeof *h);
+	n = strnlen(line, sizeof buf);
+	if (n == sizeof buf)
+		return cfs_errf(err, -EINVAL, "head: line too long (a head line is at most %d bytes)",
+				CFS_AUDIT_HEAD_LINE_MAX - 1);
+	memcpy(buf, line, n + 1);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+			 buf[n - 1] == '\t'))
+		buf[--n] = 0;
+	tok = strtok_r(buf, " \t", &save);
+	if (!tok || strcmp(tok, HEAD_TAG) != 0)
+		return cfs_errf(err, -EINVAL, "head: does not start with '%s' (the line printed by "
+				"coach-audit head)", HEAD_TAG);
+	while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
+		char *eq = strchr(tok, '=');
+		const char *v;
+		uint64_t u = 0;
+		size_t k;
+		int bad;
+		if (!eq)
+			return cfs_errf(err, -EINVAL, "head: '%.40s' is not KEY=VALUE", tok);
+		*eq = 0;
+		v = eq + 1;
+		for (k = 0; k < NKEYS; k++)
+			if (strcmp(tok, keys[k]) == 0)
+				break;
+		if (k == NKEYS)
+			return cfs_errf(err, -EINVAL, "head: unknown field '%.40s'", tok);
+		if (seen & (1u << k))
+			return cfs_errf(err, -EINVAL, "head: field '%s' given twice", keys[k]);
+		seen |= 1u << k;
+		switch (k) {
+		case 0:
+			bad = cfs_parse_uint(v, INT64_MAX - 1, &u) < 0 || u < 1;
+			h->seq = (int64_t)u;
+			break;
+		case 1:
+			bad = cfs_parse_uint(v, INT64_MAX - 1, &u) < 0;
+			h->last_id = (int64_t)u;
+			break;
+		case 2:
+			bad = cfs_parse_uint(v, INT64_MAX, &u) < 0;
+			h->ts = (int64_t)u;
+			break;
+		case 3:
+			bad = hex_field(v, strlen(v), h->last_hash, HASH_BYTES) < 0;
+			break;
+		case 4:
+			bad = hex_field(v, strlen(v), h->prev, HASH_BYTES) < 0;
+			break;
+		default:
+			bad = hex_field(v, strlen(v), h->sig, SIG_BYTES) < 0;
+			break;
+		}
+		if (bad)
+			return cfs_errf(err, -EINVAL, "head: field %s has a bad value", keys[k]);
+	}
+	for (size_t k = 0; k < NKEYS; k++)
+		if (!(seen & (1u << k)))
+			return cfs_errf(err, -EINVAL, "head: field %s is missing", keys[k]);
+	return 0;
 }
 
 /* ------------------------------------------------------------- pubkeys */

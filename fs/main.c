@@ -118,6 +118,14 @@ static int audit_row(struct cfs_ctx *c, const char *action, const char *result, 
 	return rc;
 }
 
+/* Every checkpoint the daemon signs, as the line an auditor pins: to the
+ * authpriv facility, so a forwarded syslog keeps a copy off this machine. */
+static void head_to_syslog(const char *line, void *arg)
+{
+	(void)arg;
+	syslog(LOG_AUTHPRIV | LOG_INFO, "coachfs: audit head %s", line);
+}
+
 /* A grant row left out of a snapshot because it is not authentic (forged,
  * edited, or an unsealed legacy row): a tamper row and syslog, once per row
  * per snapshot rebuild. Called under the grants handle's lock. */
@@ -174,7 +182,11 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 		goto out;
 	}
 	cfs_audit_keypair(c->keys, pk, sk);
-	rc = cfs_audit_start(c->audit, c->cfg->flush_ms, sk, &e);
+	rc = cfs_audit_set_head_hook(c->audit, head_to_syslog, NULL);
+	if (rc < 0)
+		cfs_errf(&e, rc, "audit: cannot set the checkpoint hook");
+	else
+		rc = cfs_audit_start(c->audit, c->cfg->flush_ms, sk, &e);
 	sodium_free(sk);
 	if (rc < 0) {
 		status = fail(notify_fd, e.msg);
@@ -224,6 +236,13 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 	if (audit_row(c, "mount", "allow", msg, &e) < 0) {
 		/* fail closed: a mount the audit log cannot record does not serve */
 		snprintf(msg, sizeof msg, "cannot record the mount in the audit log: %.900s", e.msg);
+		status = fail(notify_fd, msg);
+		goto out;
+	}
+	/* Seal at once: rows never sit unsealed for long, and a log that has
+	 * events but no checkpoint is always a tampered one. */
+	if (cfs_audit_checkpoint(c->audit, &e) < 0) {
+		snprintf(msg, sizeof msg, "cannot sign an audit checkpoint: %.900s", e.msg);
 		status = fail(notify_fd, msg);
 		goto out;
 	}

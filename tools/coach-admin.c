@@ -197,8 +197,12 @@ static int cmd_init(struct cfs_config *cfg, int argc, char **argv)
 			rc = cfs_errf(&e, -ENOMEM, "out of secure memory");
 		} else {
 			cfs_audit_keypair(k, pk, sk);
+			/* seals the empty log (checkpoint seq 1): from now on a log
+			 * with events and no checkpoint is a tampered one */
+			rc = cfs_audit_set_key(a, sk, &e);
 			sodium_free(sk);
-			rc = cfs_audit_write_pubkey(cfg->audit_db, pk, &e);
+			if (rc == 0)
+				rc = cfs_audit_write_pubkey(cfg->audit_db, pk, &e);
 		}
 	}
 	if (a && cfs_audit_close(a, rc == 0 ? &e : NULL) < 0 && rc == 0)

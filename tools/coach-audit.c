@@ -1,5 +1,6 @@
 /* coach-audit — the auditor's tool (DESIGN §2, §6): history of a path, the
- * log, a summary, and verification of the hash chain and signed checkpoints.
+ * log, a summary, verification of the hash chain and signed checkpoints
+ * (against pinned heads too), and the newest head for an auditor to pin.
  * Owns argument parsing and output formats (aligned text in local time,
  * JSON, CSV); the database work is audit.c's. It must never modify an
  * audit database other than by appending its own audit_query row, never
@@ -41,9 +42,16 @@ static const char usage_text[] =
 	"  history PATH   events on PATH (a file, or everything under a directory)\n"
 	"  log            all events\n"
 	"  summary        counts per action and result, per user, and the busiest paths\n"
-	"  verify [--pubkey KEY]\n"
-	"                 check the hash chain and every signed checkpoint; exit 0\n"
-	"                 only if they hold, else name the first event that does not\n"
+	"  verify [--pubkey KEY] [--head HEAD]\n"
+	"                 check the hash chain, every signed checkpoint and the chain\n"
+	"                 of checkpoints; exit 0 only if they hold, else name the\n"
+	"                 first event (or checkpoint) that does not. With --head, the\n"
+	"                 log must also still hold each pinned head: HEAD is a line\n"
+	"                 printed by 'coach-audit head', or a file of such lines\n"
+	"  head [--pubkey KEY] [--json]\n"
+	"                 verify, then print the newest signed checkpoint as one line\n"
+	"                 to keep somewhere this machine cannot rewrite (the daemon\n"
+	"                 also sends each one to syslog, authpriv.info)\n"
 	"\n"
 	"Filters (history, log, summary):\n"
 	"  --since T      events at or after T\n"
@@ -67,17 +75,20 @@ static const char usage_text[] =
 	"  --db PATH      read this audit database (for example a copy) instead of\n"
 	"                 the config's [audit] db; a copy is only read, never written\n"
 	"  --pubkey KEY   the audit public key: 64 hex characters or a file holding\n"
-	"                 them (default: the file DB.pub beside the database). Pin it:\n"
-	"                 a key kept beside the database proves nothing against\n"
-	"                 someone who could rewrite both.\n"
+	"                 them (default: the file DB.pub beside the database, with a\n"
+	"                 warning: a key kept beside the database proves nothing\n"
+	"                 against someone who could rewrite both). Pin it.\n"
+	"  --head HEAD    (verify) a pinned head line, or a file of them (blank\n"
+	"                 lines and # comments ignored)\n"
 	"  -h, --help     show this help\n"
 	"  -V, --version  show the version\n"
 	"\n"
 	"Queries on the live database are themselves recorded (action audit_query)\n"
 	"when you may write to it, and refused if that record cannot be written.\n"
 	"Rows appended after the newest checkpoint are not yet sealed: until the\n"
-	"daemon signs the next checkpoint (every few seconds of activity, and at\n"
-	"unmount) their removal cannot be detected.\n"
+	"daemon signs the next checkpoint (at mount, every few seconds of activity,\n"
+	"and at unmount) their removal cannot be detected. Nor, without a pinned\n"
+	"head, can a rollback of the whole log to an older checkpoint.\n"
 	"Exit status: 0 done (verify: the log holds), 1 failed (verify: it does\n"
 	"not), 2 bad usage or argument.\n";
 
@@ -547,7 +558,7 @@ static void who_am_i(struct who *w)
 /* ---- arguments ---------------------------------------------------------------- */
 
 struct opts {
-	const char *cfile, *db, *pubkey;
+	const char *cfile, *db, *pubkey, *head;
 	const char *since, *until, *user, *action, *result;
 	enum fmt fmt;
 	int json, csv;
@@ -672,15 +683,102 @@ static int open_for_query(const char *db, int live, int keep, const char *cmd,
 	return 0;
 }
 
-static int cmd_verify(const struct opts *o, const char *db, int live)
+#define PINS_MAX 4096
+#define PINS_FILE_MAX (1 << 20)
+
+/* --head: a head line itself, else a file of them (blank lines and #
+ * comments skipped). *out is malloc'd; exit code 0, or a say() code. */
+static int load_pins(const char *arg, struct cfs_audit_head **out, size_t *n)
 {
-	unsigned char pk[CFS_AUDIT_PK_BYTES];
-	struct cfs_verify_report r;
+	static const char tag[] = "coachfs-audit-head-2";
 	struct cfs_err err = { "" };
-	struct cfs_audit *none = NULL;
+	struct cfs_audit_head *pins;
+	*out = NULL;
+	*n = 0;
+	if (!*arg)
+		return say(EXIT_USAGE, "--head: empty");
+	pins = calloc(1, sizeof *pins);
+	if (!pins)
+		return say(EXIT_FAIL, "out of memory");
+	if (strncmp(arg, tag, sizeof tag - 1) == 0) {
+		if (cfs_audit_head_parse(arg, pins, &err) < 0) {
+			free(pins);
+			return say(EXIT_USAGE, "--head: %s", err.msg);
+		}
+		*out = pins;
+		*n = 1;
+		return 0;
+	}
+	free(pins);
+	pins = NULL;
+	FILE *f = fopen(arg, "re");
+	if (!f)
+		return say(EXIT_USAGE, "--head: %.200s: %s (want a head line or a file of them)",
+			   arg, strerror(errno));
+	char line[CFS_AUDIT_HEAD_LINE_MAX + 2];
+	size_t total = 0, cap = 0;
+	long lineno = 0;
+	int rc = 0;
+	while (rc == 0 && fgets(line, sizeof line, f)) {
+		size_t len = strlen(line);
+		char *p = line;
+		lineno++;
+		total += len;
+		if (total > PINS_FILE_MAX) {
+			rc = say(EXIT_USAGE, "--head: %.200s: larger than %d bytes", arg, PINS_FILE_MAX);
+			break;
+		}
+		if (len == sizeof line - 1 && line[len - 1] != '\n') {
+			rc = say(EXIT_USAGE, "--head: %.200s:%ld: line too long for a head line", arg,
+				 lineno);
+			break;
+		}
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\n' || *p == '\r' || *p == 0 || *p == '#')
+			continue;
+		if (*n == PINS_MAX) {
+			rc = say(EXIT_USAGE, "--head: %.200s: more than %d heads", arg, PINS_MAX);
+			break;
+		}
+		if (*n == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			struct cfs_audit_head *np = realloc(pins, nc * sizeof *np);
+			if (!np) {
+				rc = say(EXIT_FAIL, "out of memory");
+				break;
+			}
+			pins = np;
+			cap = nc;
+		}
+		if (cfs_audit_head_parse(p, &pins[*n], &err) < 0) {
+			rc = say(EXIT_USAGE, "--head: %.200s:%ld: %s", arg, lineno, err.msg);
+			break;
+		}
+		(*n)++;
+	}
+	if (rc == 0 && ferror(f))
+		rc = say(EXIT_USAGE, "--head: %.200s: %s", arg, strerror(errno));
+	fclose(f);
+	if (rc == 0 && *n == 0)
+		rc = say(EXIT_USAGE, "--head: %.200s holds no head line", arg);
+	if (rc != 0) {
+		free(pins);
+		*n = 0;
+		return rc;
+	}
+	*out = pins;
+	return 0;
+}
+
+/* The public key: --pubkey, else DB.pub beside the database with a loud
+ * warning (whoever can rewrite the database can usually replace that file
+ * too). Exit code 0, or a say() code. */
+static int load_pubkey(const struct opts *o, const char *db, unsigned char pk[CFS_AUDIT_PK_BYTES])
+{
+	struct cfs_err err = { "" };
 	char keyfile[4200];
 	const char *key = o->pubkey;
-	int rc;
 	if (!key) {
 		if ((size_t)snprintf(keyfile, sizeof keyfile, "%s.pub", db) >= sizeof keyfile)
 			return say(EXIT_USAGE, "--db: path too long");
@@ -691,33 +789,88 @@ static int cmd_verify(const struct opts *o, const char *db, int live)
 	}
 	if (cfs_audit_read_pubkey(key, pk, &err) < 0)
 		return say(o->pubkey ? EXIT_USAGE : EXIT_FAIL, "%s", err.msg);
-	if ((rc = open_for_query(db, live, 0, "verify", NULL, "", &none)) != 0)
+	if (!o->pubkey) {
+		char m[sizeof keyfile];
+		term_buf(keyfile, m, sizeof m);
+		fprintf(stderr, PROG ": WARNING: the audit public key was read from %s, beside the "
+			"database: it proves nothing against someone who can write there (they can "
+			"replace the key with their own and re-sign everything). Pass --pubkey with "
+			"the key printed by coach-admin init, kept elsewhere.\n", m);
+	}
+	return 0;
+}
+
+static void print_report_text(const struct cfs_verify_report *r)
+{
+	char when[40];
+	printf("audit log verified: %lld event%s, %lld checkpoint%s", (long long)r->rows,
+	       r->rows == 1 ? "" : "s", (long long)r->checkpoints,
+	       r->checkpoints == 1 ? "" : "s");
+	if (r->checkpoints_v1)
+		printf(" (%lld of the old format)", (long long)r->checkpoints_v1);
+	if (r->newest_ts) {
+		fmt_local(r->newest_ts, when, sizeof when);
+		if (r->has_head && r->head.last_id == r->last_sealed_id)
+			printf("; newest checkpoint seq %lld at %s", (long long)r->head.seq, when);
+		else
+			printf("; newest checkpoint (old format) at %s", when);
+	}
+	if (r->pins)
+		printf("; %lld pinned head%s present", (long long)r->pins, r->pins == 1 ? "" : "s");
+	if (r->unsealed == 0)
+		printf("; all sealed\n");
+	else
+		printf("; %lld event%s after the last checkpoint %s not yet sealed\n",
+		       (long long)r->unsealed, r->unsealed == 1 ? "" : "s",
+		       r->unsealed == 1 ? "is" : "are");
+}
+
+static int cmd_verify(const struct opts *o, const char *db, int live)
+{
+	unsigned char pk[CFS_AUDIT_PK_BYTES];
+	struct cfs_verify_report r;
+	struct cfs_err err = { "" };
+	struct cfs_audit *none = NULL;
+	struct cfs_audit_head *pins = NULL;
+	size_t npins = 0;
+	int rc;
+	if (o->head && (rc = load_pins(o->head, &pins, &npins)) != 0)
 		return rc;
-	rc = cfs_audit_verify(db, pk, &r, &err);
+	if ((rc = load_pubkey(o, db, pk)) != 0 ||
+	    (rc = open_for_query(db, live, 0, "verify", NULL, npins ? " head" : "", &none)) != 0) {
+		free(pins);
+		return rc;
+	}
+	rc = cfs_audit_verify_pinned(db, pk, pins, npins, &r, &err);
+	free(pins);
+	int newest = r.has_head && r.head.last_id == r.last_sealed_id;
 	if (o->fmt == FMT_JSON) {
 		printf("{\"verified\":%s,\"events\":%lld,\"checkpoints\":%lld,"
-		       "\"last_sealed_id\":%lld,\"unsealed\":%lld,\"first_bad\":%lld,\"error\":",
+		       "\"last_sealed_id\":%lld,\"unsealed\":%lld,\"first_bad\":%lld,",
 		       rc == 0 ? "true" : "false", (long long)r.rows, (long long)r.checkpoints,
 		       (long long)r.last_sealed_id, (long long)r.unsealed, (long long)r.first_bad);
+		fputs("\"newest_seq\":", stdout);
+		put_json_int(stdout, newest ? r.head.seq : CFS_AUDIT_NONE);
+		fputs(",\"newest_ts\":", stdout);
+		put_json_int(stdout, r.newest_ts ? r.newest_ts : CFS_AUDIT_NONE);
+		printf(",\"pinned\":%lld,\"pubkey_beside_db\":%s,\"error\":", (long long)r.pins,
+		       o->pubkey ? "false" : "true");
 		put_json_str(stdout, rc == 0 ? NULL : err.msg);
 		fputs("}\n", stdout);
 	} else if (o->fmt == FMT_CSV) {
-		printf("verified,events,checkpoints,last_sealed_id,unsealed,first_bad,error\r\n"
+		printf("verified,events,checkpoints,last_sealed_id,unsealed,first_bad,newest_seq,"
+		       "newest_ts,pinned,pubkey_beside_db,error\r\n"
 		       "%s,%lld,%lld,%lld,%lld,%lld,", rc == 0 ? "true" : "false", (long long)r.rows,
 		       (long long)r.checkpoints, (long long)r.last_sealed_id, (long long)r.unsealed,
 		       (long long)r.first_bad);
+		put_csv_int(stdout, newest ? r.head.seq : CFS_AUDIT_NONE);
+		putchar(',');
+		put_csv_int(stdout, r.newest_ts ? r.newest_ts : CFS_AUDIT_NONE);
+		printf(",%lld,%s,", (long long)r.pins, o->pubkey ? "false" : "true");
 		put_csv_str(stdout, rc == 0 ? NULL : err.msg);
 		fputs("\r\n", stdout);
 	} else if (rc == 0) {
-		printf("audit log verified: %lld event%s, %lld checkpoint%s; ", (long long)r.rows,
-		       r.rows == 1 ? "" : "s", (long long)r.checkpoints,
-		       r.checkpoints == 1 ? "" : "s");
-		if (r.unsealed == 0)
-			printf("all sealed\n");
-		else
-			printf("%lld event%s after the last checkpoint %s not yet sealed\n",
-			       (long long)r.unsealed, r.unsealed == 1 ? "" : "s",
-			       r.unsealed == 1 ? "is" : "are");
+		print_report_text(&r);
 	}
 	if (fflush(stdout) != 0)
 		return say(EXIT_FAIL, "writing output: %s", strerror(errno));
@@ -726,11 +879,58 @@ static int cmd_verify(const struct opts *o, const char *db, int live)
 		term_buf(err.msg, m, sizeof m);
 		return say(EXIT_FAIL, "audit log NOT verified: %s", m);
 	}
+	if (rc == -EINVAL && npins) {
+		char m[sizeof err.msg];
+		term_buf(err.msg, m, sizeof m);
+		return say(EXIT_USAGE, "--head: %s", m);
+	}
 	if (rc < 0) {
 		char m[sizeof err.msg];
 		term_buf(err.msg, m, sizeof m);
 		return say(EXIT_FAIL, "%s", m);
 	}
+	return EXIT_OK;
+}
+
+/* The newest signed head of a log that verifies, for an auditor to keep. */
+static int cmd_head(const struct opts *o, const char *db, int live)
+{
+	unsigned char pk[CFS_AUDIT_PK_BYTES];
+	struct cfs_verify_report r;
+	struct cfs_err err = { "" };
+	struct cfs_audit *none = NULL;
+	char line[CFS_AUDIT_HEAD_LINE_MAX];
+	int rc;
+	if ((rc = load_pubkey(o, db, pk)) != 0 ||
+	    (rc = open_for_query(db, live, 0, "head", NULL, "", &none)) != 0)
+		return rc;
+	rc = cfs_audit_verify(db, pk, &r, &err);
+	if (rc < 0) {
+		char m[sizeof err.msg];
+		term_buf(err.msg, m, sizeof m);
+		if (rc == -EBADMSG)
+			return say(EXIT_FAIL, "audit log NOT verified, so no head to pin: %s", m);
+		return say(EXIT_FAIL, "%s", m);
+	}
+	if (!r.has_head || r.head.last_id != r.last_sealed_id)
+		return say(EXIT_FAIL, "%s: no checkpoint of the current format yet (the daemon "
+			   "signs one when it mounts)", db);
+	cfs_audit_head_format(&r.head, line, sizeof line);
+	if (o->fmt == FMT_JSON) {
+		char h[2 * 64 + 1];
+		printf("{\"format\":\"coachfs-audit-head-2\",\"seq\":%lld,\"last_id\":%lld,\"ts\":%lld,",
+		       (long long)r.head.seq, (long long)r.head.last_id, (long long)r.head.ts);
+		hex(r.head.last_hash, sizeof r.head.last_hash, h);
+		printf("\"last_hash\":\"%s\",", h);
+		hex(r.head.prev, sizeof r.head.prev, h);
+		printf("\"prev\":\"%s\",", h);
+		hex(r.head.sig, sizeof r.head.sig, h);
+		printf("\"sig\":\"%s\",\"line\":\"%s\"}\n", h, line);
+	} else {
+		printf("%s\n", line);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return say(EXIT_FAIL, "writing output: %s", strerror(errno));
 	return EXIT_OK;
 }
 
@@ -811,11 +1011,12 @@ static int cmd_query(const struct opts *o, const char *db, int live)
 
 int main(int argc, char **argv)
 {
-	enum { O_DB = 256, O_PUBKEY, O_SINCE, O_UNTIL, O_USER, O_ACTION, O_RESULT, O_JSON, O_CSV };
+	enum { O_DB = 256, O_PUBKEY, O_HEAD, O_SINCE, O_UNTIL, O_USER, O_ACTION, O_RESULT, O_JSON, O_CSV };
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, O_DB },
 		{ "pubkey", required_argument, NULL, O_PUBKEY },
+		{ "head", required_argument, NULL, O_HEAD },
 		{ "since", required_argument, NULL, O_SINCE },
 		{ "until", required_argument, NULL, O_UNTIL },
 		{ "user", required_argument, NULL, O_USER },
@@ -836,6 +1037,7 @@ int main(int argc, char **argv)
 		case 'c': o.cfile = optarg; break;
 		case O_DB: o.db = optarg; break;
 		case O_PUBKEY: o.pubkey = optarg; break;
+		case O_HEAD: o.head = optarg; break;
 		case O_SINCE: o.since = optarg; break;
 		case O_UNTIL: o.until = optarg; break;
 		case O_USER: o.user = optarg; break;
@@ -865,12 +1067,15 @@ int main(int argc, char **argv)
 		pos[npos++] = argv[i];
 	}
 	if (npos == 0)
-		return say(EXIT_USAGE, "no command given (history, log, summary, verify; see --help)");
+		return say(EXIT_USAGE, "no command given (history, log, summary, verify, head; see "
+			   "--help)");
 	o.cmd = pos[0];
 	int is_history = strcmp(o.cmd, "history") == 0, is_verify = strcmp(o.cmd, "verify") == 0;
-	if (!is_history && !is_verify && strcmp(o.cmd, "log") != 0 && strcmp(o.cmd, "summary") != 0)
-		return say(EXIT_USAGE, "unknown command '%.80s' (history, log, summary, verify; see "
-			   "--help)", o.cmd);
+	int is_head = strcmp(o.cmd, "head") == 0;
+	if (!is_history && !is_verify && !is_head && strcmp(o.cmd, "log") != 0 &&
+	    strcmp(o.cmd, "summary") != 0)
+		return say(EXIT_USAGE, "unknown command '%.80s' (history, log, summary, verify, head; "
+			   "see --help)", o.cmd);
 	if (is_history) {
 		if (npos != 2)
 			return say(EXIT_USAGE, "usage: coach-audit history PATH [filters] [--json|--csv]");
@@ -882,10 +1087,14 @@ int main(int argc, char **argv)
 	if (o.json && o.csv)
 		return say(EXIT_USAGE, "--json and --csv exclude each other");
 	o.fmt = o.json ? FMT_JSON : o.csv ? FMT_CSV : FMT_TEXT;
-	if (is_verify && (o.since || o.until || o.user || o.action || o.result))
-		return say(EXIT_USAGE, "verify checks the whole log; it takes no filters");
-	if (!is_verify && o.pubkey)
-		return say(EXIT_USAGE, "--pubkey is for verify");
+	if ((is_verify || is_head) && (o.since || o.until || o.user || o.action || o.result))
+		return say(EXIT_USAGE, "%s checks the whole log; it takes no filters", o.cmd);
+	if (!is_verify && !is_head && o.pubkey)
+		return say(EXIT_USAGE, "--pubkey is for verify and head");
+	if (!is_verify && o.head)
+		return say(EXIT_USAGE, "--head is for verify");
+	if (is_head && o.csv)
+		return say(EXIT_USAGE, "head prints a line or --json, not --csv");
 	if (o.db && !*o.db)
 		return say(EXIT_USAGE, "--db: empty path");
 
@@ -906,6 +1115,8 @@ int main(int argc, char **argv)
 		live = 1;
 	if (is_verify)
 		rc = cmd_verify(&o, db, live);
+	else if (is_head)
+		rc = cmd_head(&o, db, live);
 	else
 		rc = cmd_query(&o, db, live);
 	cfs_config_free(cfg);

@@ -1,7 +1,7 @@
 /* audit.h — the tamper-evident audit database (DESIGN §6).
  * audit.c owns audit.db: the schema, the synchronous appender, the batched
- * read-row writer thread, the BLAKE2b hash chain, Ed25519 checkpoints and
- * verification. It must never record a key, passphrase, file content or link
+ * read-row writer thread, the BLAKE2b hash chain, counted and chained
+ * Ed25519 checkpoints, their one-line heads, and verification. It must never record a key, passphrase, file content or link
  * token, and never report success for a row it did not commit. */
 #ifndef COACHFS_AUDIT_H
 #define COACHFS_AUDIT_H
@@ -47,7 +47,8 @@ int cfs_audit_append(struct cfs_audit *a, const struct cfs_event *ev, struct cfs
 
 /* Start the writer thread: queued rows are committed in batches at most
  * flush_ms after queuing; with a signing key (64 bytes, copied into secure
- * memory) it also signs a checkpoint at least every 5 s while rows arrive. */
+ * memory; see cfs_audit_set_key, which this calls) it also signs a
+ * checkpoint at least every 5 s while rows arrive. */
 int cfs_audit_start(struct cfs_audit *a, uint32_t flush_ms, const unsigned char *sign_sk,
 		    struct cfs_err *err);
 
@@ -58,25 +59,85 @@ int cfs_audit_queue(struct cfs_audit *a, const struct cfs_event *ev);
 /* Commit everything queued now (used before a synchronous row, at unmount). */
 int cfs_audit_flush(struct cfs_audit *a, struct cfs_err *err);
 
-/* Sign a checkpoint over the last row now (needs the signing key). */
+/* Sign a checkpoint over the last row now (needs the signing key), unless
+ * the newest checkpoint already covers it. Never over a tampered log: -EIO
+ * when the newest checkpoint does not hold (bad signature, its event
+ * missing or rewritten) or events exist with no checkpoint at all. */
 int cfs_audit_checkpoint(struct cfs_audit *a, struct cfs_err *err);
+
+/* Give the handle the signing key (64 bytes, copied into secure memory)
+ * without starting the writer (coach-admin init). An empty log with no
+ * checkpoint is sealed at once (checkpoint seq 1, last_id 0), so a log with
+ * events and no checkpoint is always a tampered one; a log that is tampered
+ * in the ways cfs_audit_checkpoint refuses is refused here (-EIO, key not
+ * kept). 0, or -EINVAL for a malformed key, -EALREADY. */
+int cfs_audit_set_key(struct cfs_audit *a, const unsigned char *sign_sk, struct cfs_err *err);
+
+/* Called with the head line (cfs_audit_head_format) of every checkpoint this
+ * handle signs, after it is committed and with no lock held, from whichever
+ * thread signed it (the writer's included). The daemon sends it to syslog. */
+int cfs_audit_set_head_hook(struct cfs_audit *a, void (*fn)(const char *line, void *arg),
+			    void *arg);
 
 /* Flush, final checkpoint, stop the writer, close. NULL-safe. Returns the
  * first error met, having still closed everything. */
 int cfs_audit_close(struct cfs_audit *a, struct cfs_err *err);
 
+/* A signed checkpoint of format 2, as an auditor pins it ("head"). The
+ * signature covers a format tag, seq (1, 2, 3... with no gaps), last_id,
+ * last_hash, ts and prev (BLAKE2b-256 of the previous checkpoint's signed
+ * bytes; zeros for the first), so deleting, reordering or inserting
+ * checkpoints breaks the checkpoint chain. last_id 0 (an empty log, signed
+ * by coach-admin init) seals no event. */
+#define CFS_AUDIT_HASH_BYTES 32
+#define CFS_AUDIT_SIG_BYTES 64
+/* "coachfs-audit-head-2 seq=.. last_id=.. ts=.. last_hash=<64 hex>
+ *  prev=<64 hex> sig=<128 hex>" on one line: at most this many bytes. */
+#define CFS_AUDIT_HEAD_LINE_MAX 512
+struct cfs_audit_head {
+	int64_t seq;
+	int64_t last_id;
+	int64_t ts;              /* microseconds, when it was signed */
+	unsigned char last_hash[CFS_AUDIT_HASH_BYTES];
+	unsigned char prev[CFS_AUDIT_HASH_BYTES];
+	unsigned char sig[CFS_AUDIT_SIG_BYTES];
+};
+/* The one-line text form (no newline); out must hold
+ * CFS_AUDIT_HEAD_LINE_MAX bytes. */
+void cfs_audit_head_format(const struct cfs_audit_head *h, char *out, size_t cap);
+/* Parse one line (trailing newline/space allowed; fields in any order, each
+ * exactly once). 0 or -EINVAL with err saying what is wrong. The signature
+ * is not checked here (cfs_audit_head_check does). */
+int cfs_audit_head_parse(const char *line, struct cfs_audit_head *h, struct cfs_err *err);
+/* 0 if h is signed by pk, else -EBADMSG. */
+int cfs_audit_head_check(const struct cfs_audit_head *h, const unsigned char pk[CFS_AUDIT_PK_BYTES]);
+
 /* Verify a database (may be a copy) with only the public key.
- * Returns 0 when the chain and every checkpoint hold; -EBADMSG with
- * report->first_bad set and err naming the first bad event otherwise. */
+ * Returns 0 when the chain, every checkpoint and the checkpoint chain hold,
+ * some valid checkpoint exists whenever events do, and every pinned head is
+ * still in the log; -EBADMSG with report->first_bad set and err naming the
+ * first bad event (or checkpoint) otherwise. */
 struct cfs_verify_report {
 	int64_t rows;            /* rows checked */
 	int64_t checkpoints;     /* checkpoints checked */
+	int64_t checkpoints_v1;  /* of which old-format (no seq, not chained) */
 	int64_t last_sealed_id;  /* id covered by the newest valid checkpoint */
 	int64_t unsealed;        /* rows after it */
 	int64_t first_bad;       /* first event id that does not hold, 0 if none */
+	int64_t pins;            /* pinned heads found in the log */
+	int has_head;            /* head below is set: the newest valid format-2 checkpoint */
+	struct cfs_audit_head head;
+	int64_t newest_ts;       /* the newest valid checkpoint's time (any format), 0 none */
 };
 int cfs_audit_verify(const char *path, const unsigned char pk[CFS_AUDIT_PK_BYTES],
 		     struct cfs_verify_report *report, struct cfs_err *err);
+/* The same, and each of pins[0..npins) must still be in the log: the very
+ * checkpoint of that seq with the same signed fields (a log truncated or
+ * rolled back to an older checkpoint fails here, naming what is missing).
+ * Pins not signed by pk: -EINVAL (a bad pin, not a bad log). */
+int cfs_audit_verify_pinned(const char *path, const unsigned char pk[CFS_AUDIT_PK_BYTES],
+			    const struct cfs_audit_head *pins, size_t npins,
+			    struct cfs_verify_report *report, struct cfs_err *err);
 
 /* The canonical encoding hashed into the chain (exposed for tests/fuzzing):
  * every column in fixed order, each length-prefixed. Returns the length

@@ -10,6 +10,9 @@
  *   mode 2: a valid, sealed audit.db with fuzz-chosen bytes flipped ->
  *           cfs_audit_verify, same property (SQLite's own corruption
  *           checks and ours must both hold up).
+ *   mode 3: the input is a pinned head line -> cfs_audit_head_parse; what
+ *           parses formats back to a line that parses to the same head,
+ *           and a head not signed by the key never checks.
  *
  * Build and run (from the top of the tree):
  *   clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
@@ -263,21 +266,54 @@ static void verify_file(void)
 		die("verified with a bad event");
 	if (rc == -EBADMSG && r.first_bad <= 0)
 		die("rejected without naming an event");
-	if (r.rows < 0 || r.checkpoints < 0 || r.unsealed < 0 || r.last_sealed_id < 0)
+	if (r.rows < 0 || r.checkpoints < 0 || r.unsealed < 0 || r.last_sealed_id < 0 ||
+	    r.checkpoints_v1 < 0 || r.checkpoints_v1 > r.checkpoints || r.pins != 0)
 		die("negative counts");
+	if (r.has_head && (r.head.seq < 1 || cfs_audit_head_check(&r.head, g_pk) != 0))
+		die("reported a head that does not check");
+}
+
+/* ---- mode 3: head lines */
+
+static void check_head_line(const uint8_t *data, size_t size)
+{
+	struct cfs_audit_head h, g;
+	struct cfs_err err;
+	char line[CFS_AUDIT_HEAD_LINE_MAX];
+	char *s = malloc(size + 1);
+	if (!s)
+		die("oom");
+	memcpy(s, data, size);
+	s[size] = 0;
+	if (cfs_audit_head_parse(s, &h, &err) == 0) {
+		if (h.seq < 1 || h.last_id < 0 || h.ts < 0)
+			die("head: out-of-range field accepted");
+		cfs_audit_head_format(&h, line, sizeof line);
+		if (strlen(line) >= sizeof line - 1)
+			die("head: formatted line fills the buffer");
+		if (cfs_audit_head_parse(line, &g, &err) != 0 || memcmp(&g, &h, sizeof h) != 0)
+			die("head: format/parse round trip");
+		/* the fuzzer cannot forge an Ed25519 signature over the template's key */
+		if (cfs_audit_head_check(&h, g_pk) == 0)
+			die("head: an unsigned head checks");
+	}
+	free(s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		check_encoding(data + 1, size - 1);
 		break;
 	case 1:
 		write_file(g_db, data + 1, size - 1);
 		verify_file();
+		break;
+	case 3:
+		check_head_line(data + 1, size - 1);
 		break;
 	default: {
 		unsigned char *img = malloc(g_template_len);

@@ -16,11 +16,15 @@ has init_prints_pubkey "$(cat "$T/init.out")" "$PK"
 ok grant_add "$BIN/coach-grant" add root /incidents --ttl 1h --reason "audit tool test"
 n=$(audit_q "SELECT count(*) FROM events")
 
-out=$("$A" verify 2>&1); rc=$?
+out=$("$A" verify 2>"$T/verify.err"); rc=$?
 eq verify_ok_rc "$rc" 0
-has verify_ok_text "$out" "audit log verified: $((n + 1)) events, 0 checkpoints;"
+# init sealed the empty log: one checkpoint, the rows after it unsealed
+has verify_ok_text "$out" "audit log verified: $((n + 1)) events, 1 checkpoint; newest checkpoint seq 1 at "
 has verify_unsealed_text "$out" "after the last checkpoint are not yet sealed"
+# the key came from beside the database: said loudly, on stderr
+has verify_pubkey_warning "$(cat "$T/verify.err")" "WARNING: the audit public key was read from $DB.pub, beside the database: it proves nothing"
 eq verify_recorded "$(audit_q "SELECT count(*) FROM events WHERE action = 'audit_query' AND reason = 'verify'")" 1
+eq verify_pinned_key_no_warning "$("$A" verify --pubkey "$PK" 2>&1 >/dev/null)" ""
 
 # history records itself (before running, so it sees its own row)
 out=$("$A" history incidents --action grant_add)
@@ -66,9 +70,11 @@ out=$("$A" --db "$T/copy.db" verify --json --pubkey "$PK" 2>/dev/null)
 has tampered_json "$out" '"verified":false'
 has tampered_json_id "$out" '"first_bad":1'
 other=$(printf '%064d' 0)
-# a key of the right shape but the wrong value: with no checkpoint yet (only
-# the daemon signs), the chain alone is checked, and holds
-ok wrong_key_no_checkpoints "$A" --db "$DB" verify --pubkey "$other"
+# a key of the right shape but the wrong value: init's checkpoint of the
+# empty log does not hold under it
+out=$("$A" --db "$DB" verify --pubkey "$other" 2>&1); rc=$?
+eq wrong_key_rc "$rc" 1
+has wrong_key_msg "$out" "NOT verified: checkpoint 1 has a bad signature"
 
 # usage errors exit 2, failures 1
 "$A" frob >/dev/null 2>&1; eq usage_unknown_command $? 2

@@ -123,8 +123,8 @@ case_ grant_link_mount "mnt-a" coach-grant link /inc/a.md --mount mnt-a
 case_ grant_unknown_cmd "" coach-grant frobnicate ""
 
 # coach-audit
-case_ audit_commands "history log summary verify" coach-audit ""
-case_ audit_all_opts "-c --config --db --json --csv --pubkey --since --until --user --action --result -h --help -V --version" coach-audit -
+case_ audit_commands "history log summary verify head" coach-audit ""
+case_ audit_all_opts "-c --config --db --json --csv --pubkey --head --since --until --user --action --result -h --help -V --version" coach-audit -
 case_ audit_db_file "copy.db" coach-audit --db cop
 case_ audit_db_eq "copy.db" coach-audit --db = cop
 case_ audit_cmd_after_db "verify" coach-audit --db copy.db v
@@ -132,8 +132,10 @@ case_ audit_history_path "" coach-audit history ""
 case_ audit_history_opts "--since --until --user --action --result --config --db --json --csv" coach-audit history /inc --
 case_ audit_history_after_path "--since --until --user --action --result -c --config --db --json --csv" coach-audit history /inc ""
 case_ audit_log_opts "--since --until --user --action --result -c --config --db --json --csv" coach-audit log ""
-case_ audit_verify_opts "--pubkey -c --config --db --json --csv" coach-audit verify ""
+case_ audit_verify_opts "--pubkey --head -c --config --db --json --csv" coach-audit verify ""
 case_ audit_pubkey_file "key.pub" coach-audit verify --pubkey k
+case_ audit_head_file "key.pub" coach-audit verify --head k
+case_ audit_head_opts "--pubkey -c --config --db --json" coach-audit head ""
 case_ audit_actions "grant_add grant_revoke grant_approve" coach-audit log --action grant
 case_ audit_actions_all "mount unmount open replay read write release create unlink rename export setxattr tamper grant_add grant_revoke grant_approve link_issue link_use audit_query" coach-audit log --action ""
 case_ audit_results "allow flag deny error" coach-audit log --result ""
@@ -202,10 +204,10 @@ done
 
 # The check fails when --help gains a command, a command's option, or an
 # option at the top.
-{ cat "$T/coach-audit.help"; printf '  head           the newest event\n  verify [--head]\n'; } >"$T/a.help"
+{ cat "$T/coach-audit.help"; printf '  prune          drop old events\n  verify [--prune]\n'; } >"$T/a.help"
 miss=$(not_offered coach-audit "$T/a.help")
-has proof_new_command "$miss" "command head"
-has proof_new_option "$miss" "option --head of verify"
+has proof_new_command "$miss" "command prune"
+has proof_new_option "$miss" "option --prune of verify"
 { cat "$T/coach-grant.help"; printf '  renew ID [--note TEXT]\nOptions:\n  --quiet   say less\n'; } >"$T/g.help"
 miss=$(not_offered coach-grant "$T/g.help")
 has proof_new_command2 "$miss" "command renew"

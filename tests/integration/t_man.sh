@@ -153,10 +153,10 @@ sed 's/^\.Cm pubkey$/.Li pubkey/; s/^\.It Cm pubkey$/.It Li pubkey/' "$MAN/coach
 has proof_missing_command "$(undocumented "$T/coach-admin.8" "$T/coach-admin.help")" "command pubkey"
 sed 's/Cm unset/Li unset/g' "$MAN/coach-admin.8" >"$T/coach-admin-w.8"
 has proof_missing_word "$(undocumented "$T/coach-admin-w.8" "$T/coach-admin.help")" "word 'unset' of policy"
-{ cat "$T/coach-audit.help"; printf '  head           the newest event\n  verify [--head]\n'; } >"$T/grown.help"
+{ cat "$T/coach-audit.help"; printf '  prune          drop old events\n  verify [--prune]\n'; } >"$T/grown.help"
 miss=$(undocumented "$MAN/coach-audit.8" "$T/grown.help")
-has proof_new_command "$miss" "command head"
-has proof_new_option "$miss" "option --head"
+has proof_new_command "$miss" "command prune"
+has proof_new_option "$miss" "option --prune"
 # an option the program does not have, long and short
 { cat "$MAN/coach-grant.8"; printf '.Sh BUGS\n.Fl -expire-all\nand\n.Fl z\n'; } >"$T/cg-extra.8"
 miss=$(unaccepted "$T/cg-extra.8" "$T/coach-grant.help" "$TOP/tools/coach-grant.c")
@@ -262,6 +262,8 @@ sqlite3 "$T/var/audit.db" ".backup '$T/evidence/audit-copy.db'"
 cp "$T/var/audit.db.pub" "$T/evidence/audit.pub"
 run_example coach-audit.8 3             # verify a copy with the pinned key
 has example_verify_copy "$(cat "$T/ex.out")" "audit log verified"
+run_example coach-audit.8 4             # pin the head, verify against it
+has example_verify_pinned "$(cat "$T/ex.out")" "1 pinned head present"
 
 run_example coachfs.8 3                 # unmount
 for _ in $(seq 1 100); do [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.05; done

@@ -124,8 +124,9 @@ static int64_t sql_int(const char *db, const char *text)
 }
 
 static const char DROP_GUARDS[] =
-	"DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;"
-	"DROP TRIGGER checkpoints_no_update; DROP TRIGGER checkpoints_no_delete;";
+	"DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete;"
+	"DROP TRIGGER IF EXISTS checkpoints_no_update;"
+	"DROP TRIGGER IF EXISTS checkpoints_no_delete;";
 
 /* A deterministic event: the same k gives the same row in any database. */
 static void mk_event(struct cfs_event *ev, int k)
@@ -277,9 +278,12 @@ static void test_append_verify_ok(void)
 	}
 	/* committed before returning: another connection sees all three */
 	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM events"), 3);
+	/* the key's holder sealed the empty log at start (checkpoint 1) */
 	T_EQ_INT(cfs_audit_checkpoint(a, &err), 0);
-	T_EQ_INT(cfs_audit_checkpoint(a, &err), 0);   /* nothing new: no second one */
-	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints"), 1);
+	T_EQ_INT(cfs_audit_checkpoint(a, &err), 0);   /* nothing new: no third one */
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints WHERE id = 1 AND seq = 1 AND"
+			 " last_id = 0"), 1);
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints"), 2);
 	mk_event(&ev, 4);
 	ev.ts = 0;          /* now */
 	ev.host = NULL;     /* this host */
@@ -290,7 +294,7 @@ static void test_append_verify_ok(void)
 	/* verify the live database: 4 rows, 3 sealed */
 	T_EQ_INT(verify(t.db, &r, &err), 0);
 	T_EQ_INT(r.rows, 4);
-	T_EQ_INT(r.checkpoints, 1);
+	T_EQ_INT(r.checkpoints, 2);
 	T_EQ_INT(r.last_sealed_id, 3);
 	T_EQ_INT(r.unsealed, 1);
 	T_EQ_INT(r.first_bad, 0);
@@ -299,7 +303,7 @@ static void test_append_verify_ok(void)
 	T_EQ_INT(cfs_audit_close(a, &err), 0);
 	T_EQ_INT(verify(t.db, &r, &err), 0);
 	T_EQ_INT(r.rows, 4);
-	T_EQ_INT(r.checkpoints, 2);
+	T_EQ_INT(r.checkpoints, 3);
 	T_EQ_INT(r.last_sealed_id, 4);
 	T_EQ_INT(r.unsealed, 0);
 
@@ -318,6 +322,8 @@ static void test_append_verify_ok(void)
 	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
 			 "name IN ('events_path', 'events_user', 'events_rare')"), 3);
 	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM sqlite_master WHERE name = 'events_action'"), 0);
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+			 "name = 'checkpoints_seq'"), 1);
 	/* the rare-action index leaves read rows out */
 	T_EQ_INT(sql_int(t.db, "SELECT sql LIKE '%WHERE action <> ''read''' FROM sqlite_master"
 			 " WHERE name = 'events_rare'"), 1);
@@ -334,8 +340,8 @@ static void test_append_verify_ok(void)
 	unsigned char pk2[32], sk2[64];
 	crypto_sign_keypair(pk2, sk2);
 	T_EQ_INT(cfs_audit_verify(t.db, pk2, &r, &err), -EBADMSG);
-	T_EQ_INT(r.first_bad, 3);
-	T_MSG(err, "bad signature");
+	T_EQ_INT(r.first_bad, 1);
+	T_MSG(err, "checkpoint 1 has a bad signature");
 	tdir_rm(&t);
 }
 
@@ -440,14 +446,14 @@ static void test_periodic_checkpoint(void)
 	/* sealed by the writer while the handle is still open */
 	T_EQ_INT(verify(t.db, &r, &err), 0);
 	T_EQ_INT(r.rows, 2);
-	T_EQ_INT(r.checkpoints, 1);
+	T_EQ_INT(r.checkpoints, 2);      /* the empty log's, then this one */
 	T_EQ_INT(r.last_sealed_id, 2);
 	T_EQ_INT(r.unsealed, 0);
 	/* quiet: no further checkpoints */
 	usleep(300 * 1000);
-	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints"), 1);
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints"), 2);
 	T_EQ_INT(cfs_audit_close(a, &err), 0);
-	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints"), 1);
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints"), 2);
 	tdir_rm(&t);
 }
 
@@ -477,7 +483,7 @@ static void test_tamper(void)
 		{ "deleted first row", "DELETE FROM events WHERE id = 1", 1,
 		  "event 1: missing" },
 		{ "deleted sealed trailing rows", "DELETE FROM events WHERE id >= 8", 8,
-		  "event 8: missing, but checkpoint 2 sealed events up to 10" },
+		  "event 8: missing, but checkpoint 3 sealed events up to 10" },
 		{ "swapped rows",
 		  "CREATE TEMP TABLE s AS SELECT * FROM events WHERE id IN (3, 6);"
 		  "UPDATE events SET (ts, host, uid, user, pid, exe, action, path, result, reason,"
@@ -485,12 +491,15 @@ static void test_tamper(void)
 		  " pid, exe, action, path, result, reason, grant_id, \"offset\", length, prev_hash,"
 		  " hash FROM s WHERE s.id = 9 - events.id) WHERE id IN (3, 6)", 3,
 		  "event 3: prev_hash does not match event 2" },
-		{ "forged checkpoint", "UPDATE checkpoints SET sig = randomblob(64) WHERE id = 1", 5,
-		  "event 5: checkpoint 1 sealing it has a bad signature" },
-		{ "re-dated checkpoint", "UPDATE checkpoints SET ts = ts + 1 WHERE id = 2", 10,
-		  "event 10: checkpoint 2 sealing it has a bad signature" },
-		{ "malformed checkpoint", "UPDATE checkpoints SET last_hash = x'00' WHERE id = 2", 10,
-		  "checkpoint 2 is malformed" },
+		{ "forged empty-log checkpoint",
+		  "UPDATE checkpoints SET sig = randomblob(64) WHERE id = 1", 1,
+		  "checkpoint 1 has a bad signature" },
+		{ "forged checkpoint", "UPDATE checkpoints SET sig = randomblob(64) WHERE id = 2", 5,
+		  "event 5: checkpoint 2 sealing it has a bad signature" },
+		{ "re-dated checkpoint", "UPDATE checkpoints SET ts = ts + 1 WHERE id = 3", 10,
+		  "event 10: checkpoint 3 sealing it has a bad signature" },
+		{ "malformed checkpoint", "UPDATE checkpoints SET last_hash = x'00' WHERE id = 3", 10,
+		  "checkpoint 3 is malformed" },
 		{ "hash column cut", "UPDATE events SET hash = x'00' WHERE id = 9", 9,
 		  "event 9: prev_hash or hash is malformed" },
 	};
@@ -576,7 +585,7 @@ static void test_rewritten_chain(void)
 	T_EQ_INT(verify(t.db, &r, &err), 0);
 	T_EQ_INT(verify(copy, &r, &err), -EBADMSG);
 	T_EQ_INT(r.first_bad, 10);
-	T_MSG(err, "event 10: differs from what checkpoint 1 sealed (rewritten)");
+	T_MSG(err, "event 10: differs from what checkpoint 2 sealed (rewritten)");
 	tdir_rm(&t);
 }
 
@@ -594,12 +603,13 @@ static void test_checkpoint_missing_row(void)
 	T_EQ_INT(build(t.db, 10, cps10), 0);
 	T_EQ_INT(verify(t.db, &r, &err), 0);
 	snprintf(q, sizeof q, "%s ATTACH '%s' AS l; INSERT INTO checkpoints"
-		 " SELECT 2, ts, last_id, last_hash, sig FROM l.checkpoints;", DROP_GUARDS, longer);
+		 " SELECT 3, ts, last_id, last_hash, sig, seq, prev FROM l.checkpoints WHERE"
+		 " last_id = 15;", DROP_GUARDS, longer);
 	T_EQ_INT(sql(t.db, q), 0);
 	T_EQ_INT(verify(t.db, &r, &err), -EBADMSG);
 	T_EQ_INT(r.first_bad, 11);
-	T_MSG(err, "event 11: missing, but checkpoint 2 sealed events up to 15");
-	T_EQ_INT(r.checkpoints, 2);
+	T_MSG(err, "event 11: missing, but checkpoint 3 sealed events up to 15");
+	T_EQ_INT(r.checkpoints, 3);
 	T_EQ_INT(r.last_sealed_id, 10);
 	tdir_rm(&t);
 }
@@ -993,6 +1003,582 @@ static void test_queries(void)
 	tdir_rm(&t);
 }
 
+/* ------------------------------------------- checkpoint chain and heads */
+
+/* Rewrite every row of db as mk_event(k) (row `edit` with user mallory)
+ * and recompute the whole hash chain: no key needed (the attacker's move). */
+static int rechain(const char *db, int n, int edit)
+{
+	struct cfs_event ev;
+	unsigned char prev[32] = { 0 }, enc[1024], h[32];
+	sqlite3 *h_db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_open(db, &h_db);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(h_db, "UPDATE events SET user = ?1, prev_hash = ?2, hash = ?3"
+					" WHERE id = ?4", -1, &st, NULL);
+	for (int k = 1; rc == SQLITE_OK && k <= n; k++) {
+		mk_event(&ev, k);
+		if (k == edit)
+			ev.user = "mallory";
+		ev.host = "ws-17";
+		size_t len = cfs_audit_encode(&ev, k, enc, sizeof enc);
+		if (len > sizeof enc)
+			return -1;
+		crypto_generichash_state s;
+		crypto_generichash_init(&s, NULL, 0, 32);
+		crypto_generichash_update(&s, prev, 32);
+		crypto_generichash_update(&s, enc, len);
+		crypto_generichash_final(&s, h, 32);
+		sqlite3_bind_text(st, 1, ev.user, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, prev, 32, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(st, 3, h, 32, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 4, k);
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_reset(st);
+		memcpy(prev, h, 32);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(h_db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* A format-1 checkpoint as the old code signed it, inserted with raw SQL. */
+static int insert_v1_checkpoint(const char *db, int64_t cid, int64_t last_id, int64_t ts)
+{
+	static const char ctx[] = "coachfs audit checkpoint v1";
+	unsigned char msg[sizeof ctx + 8 + 32 + 8], sig[64], lh[32];
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_open(db, &h);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(h, "SELECT hash FROM events WHERE id = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, last_id);
+		rc = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32 ? SQLITE_OK
+										: SQLITE_ERROR;
+		if (rc == SQLITE_OK)
+			memcpy(lh, sqlite3_column_blob(st, 0), 32);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	memcpy(msg, ctx, sizeof ctx);
+	for (int k = 0; k < 8; k++) {
+		msg[sizeof ctx + k] = (unsigned char)((uint64_t)last_id >> (56 - 8 * k));
+		msg[sizeof ctx + 40 + k] = (unsigned char)((uint64_t)ts >> (56 - 8 * k));
+	}
+	memcpy(msg + sizeof ctx + 8, lh, 32);
+	crypto_sign_detached(sig, NULL, msg, sizeof msg, SK);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(h, "INSERT INTO checkpoints(id, ts, last_id, last_hash, sig)"
+					" VALUES(?1, ?2, ?3, ?4, ?5)", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, cid);
+		sqlite3_bind_int64(st, 2, ts);
+		sqlite3_bind_int64(st, 3, last_id);
+		sqlite3_bind_blob(st, 4, lh, 32, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 5, sig, 64, SQLITE_STATIC);
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+	}
+	if (rc != SQLITE_OK)
+		fprintf(stderr, "insert_v1_checkpoint: %s\n", sqlite3_errmsg(h));
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Attacks on the checkpoints of a 20-row log sealed empty, then at 5, 10,
+ * 15, 20 (checkpoints 1..5, seq 1..5): each must fail, naming where. */
+static void test_checkpoint_chain_tamper(void)
+{
+	static const int cps[] = { 5, 10, 15, 20, 0 };
+	static const struct tamper cases[] = {
+		{ "all checkpoints deleted", "DELETE FROM checkpoints", 1,
+		  "event 1: the log has 20 events but no valid checkpoint at all" },
+		{ "middle checkpoint deleted", "DELETE FROM checkpoints WHERE id = 3", 6,
+		  "checkpoint 4: seq 4 where seq 3 was expected" },
+		{ "first checkpoint deleted", "DELETE FROM checkpoints WHERE id = 1", 1,
+		  "checkpoint 2: seq 2 where seq 1 was expected" },
+		{ "first two checkpoints deleted", "DELETE FROM checkpoints WHERE id <= 2", 1,
+		  "checkpoint 3: seq 3 where seq 1 was expected" },
+		{ "checkpoints reordered",
+		  "UPDATE checkpoints SET id = 100 WHERE id = 3; UPDATE checkpoints SET id = 3 WHERE"
+		  " id = 4; UPDATE checkpoints SET id = 4 WHERE id = 100", 6,
+		  "checkpoint 3: seq 4 where seq 3 was expected" },
+		{ "forged seq", "UPDATE checkpoints SET seq = 7 WHERE id = 5", 20,
+		  "event 20: checkpoint 5 sealing it has a bad signature" },
+		{ "forged prev", "UPDATE checkpoints SET prev = zeroblob(32) WHERE id = 4", 15,
+		  "event 15: checkpoint 4 sealing it has a bad signature" },
+		{ "seq made NULL (downgraded)", "UPDATE checkpoints SET seq = NULL, prev = NULL WHERE"
+		  " id = 4", 15, "event 15: checkpoint 4 sealing it has a bad signature" },
+		{ "seq of the wrong type", "UPDATE checkpoints SET seq = x'02' WHERE id = 3", 10,
+		  "checkpoint 3 is malformed" },
+		{ "duplicated checkpoint",
+		  "INSERT INTO checkpoints SELECT 6, ts, last_id, last_hash, sig, seq, prev FROM"
+		  " checkpoints WHERE id = 5", 20,
+		  "checkpoint 6: seq 5 where seq 6 was expected" },
+	};
+	struct tdir t;
+	char copy[160];
+	tdir_make(&t);
+	T_EQ_INT(build(t.db, 20, cps), 0);
+	{
+		struct cfs_verify_report r;
+		struct cfs_err err = { "" };
+		T_EQ_INT(verify(t.db, &r, &err), 0);
+		T_EQ_INT(r.checkpoints, 5);
+		T_EQ_INT(r.checkpoints_v1, 0);
+		T_EQ_INT(r.has_head, 1);
+		T_EQ_INT(r.head.seq, 5);
+		T_EQ_INT(r.head.last_id, 20);
+		T_EQ_INT(r.newest_ts, r.head.ts);
+		T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints WHERE seq = id AND"
+				 " length(prev) = 32"), 5);
+		T_EQ_INT(sql_int(t.db, "SELECT prev = zeroblob(32) FROM checkpoints WHERE id = 1"), 1);
+	}
+	tpath(&t, "copy.db", copy, sizeof copy);
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		struct cfs_verify_report r;
+		struct cfs_err err = { "" };
+		unlink(copy);
+		T_EQ_INT(copy_file(t.db, copy), 0);
+		T_EQ_INT(sql(copy, DROP_GUARDS), 0);
+		T_EQ_INT(sql(copy, cases[k].sql), 0);
+		int rc = verify(copy, &r, &err);
+		if (rc != -EBADMSG || r.first_bad != cases[k].first_bad ||
+		    !strstr(err.msg, cases[k].msg))
+			T_FAILF("%s: rc %d first_bad %lld msg \"%.300s\"", cases[k].name, rc,
+				(long long)r.first_bad, err.msg);
+	}
+	/* an old-format checkpoint (validly signed) after new-format ones */
+	unlink(copy);
+	T_EQ_INT(copy_file(t.db, copy), 0);
+	T_EQ_INT(insert_v1_checkpoint(copy, 6, 20, 1790000000000000LL), 0);
+	{
+		struct cfs_verify_report r;
+		struct cfs_err err = { "" };
+		T_EQ_INT(verify(copy, &r, &err), -EBADMSG);
+		T_EQ_INT(r.first_bad, 20);
+		T_MSG(err, "checkpoint 6: an old-format checkpoint after new-format ones");
+	}
+	tdir_rm(&t);
+}
+
+/* Emptying the checkpoints and re-chaining rewritten rows: before, verify
+ * passed (the chain is plain BLAKE2b); now the log has no checkpoint. */
+static void test_rechain_without_checkpoints(void)
+{
+	static const int cps[] = { 5, 10, 0 };
+	struct tdir t;
+	struct cfs_verify_report r;
+	struct cfs_err err = { "" };
+	char copy[160];
+	tdir_make(&t);
+	T_EQ_INT(build(t.db, 10, cps), 0);
+	tpath(&t, "copy.db", copy, sizeof copy);
+	T_EQ_INT(copy_file(t.db, copy), 0);
+	T_EQ_INT(sql(copy, DROP_GUARDS), 0);
+	T_EQ_INT(sql(copy, "DELETE FROM checkpoints"), 0);
+	T_EQ_INT(rechain(copy, 10, 4), 0);
+	T_EQ_INT(sql_int(copy, "SELECT count(*) FROM events WHERE user = 'mallory'"), 1);
+	T_EQ_INT(verify(copy, &r, &err), -EBADMSG);
+	T_EQ_INT(r.first_bad, 1);
+	T_EQ_INT(r.rows, 10);
+	T_EQ_INT(r.checkpoints, 0);
+	T_EQ_INT(r.last_sealed_id, 0);
+	T_EQ_INT(r.unsealed, 10);
+	T_EQ_STR(err.msg, "event 1: the log has 10 events but no valid checkpoint at all "
+		 "(checkpoints deleted, or never signed)");
+	/* keeping the empty log's checkpoint and re-chaining after it: a
+	 * rollback, which only a pinned head catches */
+	T_EQ_INT(verify(t.db, &r, &err), 0);
+	struct cfs_audit_head pin = r.head;
+	unlink(copy);
+	T_EQ_INT(copy_file(t.db, copy), 0);
+	T_EQ_INT(sql(copy, DROP_GUARDS), 0);
+	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id > 1"), 0);
+	T_EQ_INT(rechain(copy, 10, 4), 0);
+	T_EQ_INT(verify(copy, &r, &err), 0);
+	T_EQ_INT(r.last_sealed_id, 0);
+	T_EQ_INT(r.unsealed, 10);
+	T_EQ_INT(cfs_audit_verify_pinned(copy, PK, &pin, 1, &r, &err), -EBADMSG);
+	T_EQ_INT(r.first_bad, 10);
+	T_EQ_STR(err.msg, "event 10: differs from what the pinned head (checkpoint seq 3) sealed "
+		 "(rewritten, rolled back)");
+	/* keeping the first checkpoint that sealed events: the row it sealed
+	 * no longer matches */
+	unlink(copy);
+	T_EQ_INT(copy_file(t.db, copy), 0);
+	T_EQ_INT(sql(copy, DROP_GUARDS), 0);
+	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id > 2"), 0);
+	T_EQ_INT(rechain(copy, 10, 4), 0);
+	T_EQ_INT(verify(copy, &r, &err), -EBADMSG);
+	T_EQ_INT(r.first_bad, 5);
+	T_MSG(err, "event 5: differs from what checkpoint 2 sealed (rewritten)");
+	tdir_rm(&t);
+}
+
+/* Truncation back to an older checkpoint (its rows and checkpoints gone)
+ * leaves a consistent prefix: undetectable alone, caught against a pin. */
+static void test_pinned_head(void)
+{
+	static const int cps[] = { 5, 10, 15, 0 };
+	struct tdir t;
+	struct cfs_verify_report r;
+	struct cfs_err err = { "" };
+	struct cfs_audit_head pin, pin2;
+	char copy[160];
+	tdir_make(&t);
+	T_EQ_INT(build(t.db, 15, cps), 0);
+	T_EQ_INT(verify(t.db, &r, &err), 0);
+	T_EQ_INT(r.has_head, 1);
+	pin = r.head;
+	T_EQ_INT(pin.seq, 4);
+	T_EQ_INT(pin.last_id, 15);
+	T_EQ_INT(cfs_audit_head_check(&pin, PK), 0);
+	T_EQ_INT(cfs_audit_verify_pinned(t.db, PK, &pin, 1, &r, &err), 0);
+	T_EQ_INT(r.pins, 1);
+	/* the log grows: an older pin still holds */
+	{
+		struct cfs_audit *a = NULL;
+		struct cfs_event ev;
+		T_EQ_INT(cfs_audit_open(t.db, 0, &a, &err), 0);
+		T_EQ_INT(cfs_audit_start(a, 10, SK, &err), 0);
+		mk_event(&ev, 16);
+		T_EQ_INT(cfs_audit_append(a, &ev, &err), 0);
+		T_EQ_INT(cfs_audit_close(a, &err), 0);
+	}
+	T_EQ_INT(cfs_audit_verify_pinned(t.db, PK, &pin, 1, &r, &err), 0);
+	T_EQ_INT(r.head.seq, 5);
+	pin2 = r.head;
+
+	/* truncated back to checkpoint 3 (seq 3): verify alone cannot tell */
+	tpath(&t, "copy.db", copy, sizeof copy);
+	T_EQ_INT(copy_file(t.db, copy), 0);
+	T_EQ_INT(sql(copy, DROP_GUARDS), 0);
+	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id > 3; DELETE FROM events WHERE id > 10"), 0);
+	T_EQ_INT(verify(copy, &r, &err), 0);
+	T_EQ_INT(r.head.seq, 3);
+	T_EQ_INT(r.unsealed, 0);
+	T_EQ_INT(cfs_audit_verify_pinned(copy, PK, &pin, 1, &r, &err), -EBADMSG);
+	T_EQ_INT(r.first_bad, 11);
+	T_EQ_STR(err.msg, "event 11: missing, but the pinned head (checkpoint seq 4) sealed events "
+		 "up to 15 (truncated or rolled back)");
+	/* several pins: the first failure in event order is named */
+	struct cfs_audit_head both[2] = { pin2, pin };
+	T_EQ_INT(cfs_audit_verify_pinned(copy, PK, both, 2, &r, &err), -EBADMSG);
+	T_EQ_INT(r.first_bad, 11);
+	T_MSG(err, "the pinned head (checkpoint seq 5) sealed events up to 16");
+
+	/* rolled back, then new rows appended past the pinned id and sealed by
+	 * someone with the key (here, another signing of the same log) */
+	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id > 2"), 0);
+	T_EQ_INT(verify(copy, &r, &err), 0);
+	{
+		struct cfs_audit *a = NULL;
+		struct cfs_event ev;
+		T_EQ_INT(cfs_audit_open(copy, 0, &a, &err), 0);
+		T_EQ_INT(cfs_audit_start(a, 10, SK, &err), 0);
+		for (int k = 11; k <= 16; k++) {
+			mk_event(&ev, k);
+			ev.reason = "re-written";
+			T_EQ_INT(cfs_audit_append(a, &ev, &err), 0);
+		}
+		T_EQ_INT(cfs_audit_close(a, &err), 0);
+	}
+	T_EQ_INT(verify(copy, &r, &err), 0);
+	T_EQ_INT(cfs_audit_verify_pinned(copy, PK, &pin, 1, &r, &err), -EBADMSG);
+	T_EQ_INT(r.first_bad, 15);
+	T_EQ_STR(err.msg, "event 15: differs from what the pinned head (checkpoint seq 4) sealed "
+		 "(rewritten, rolled back)");
+	/* sealed once more: a checkpoint seq 4 exists again, but not the pinned one */
+	{
+		struct cfs_audit *a = NULL;
+		struct cfs_event ev;
+		T_EQ_INT(cfs_audit_open(copy, 0, &a, &err), 0);
+		T_EQ_INT(cfs_audit_start(a, 10, SK, &err), 0);
+		mk_event(&ev, 17);
+		T_EQ_INT(cfs_audit_append(a, &ev, &err), 0);
+		T_EQ_INT(cfs_audit_close(a, &err), 0);
+	}
+	T_EQ_INT(sql_int(copy, "SELECT count(*) FROM checkpoints WHERE seq = 4"), 1);
+	T_EQ_INT(cfs_audit_verify_pinned(copy, PK, &pin, 1, &r, &err), -EBADMSG);
+	T_EQ_INT(r.first_bad, 15);
+	T_EQ_STR(err.msg, "event 15: checkpoint seq 4 differs from the pinned head (rewritten)");
+	/* checkpoint gone but the rows intact */
+	unlink(copy);
+	T_EQ_INT(copy_file(t.db, copy), 0);
+	T_EQ_INT(sql(copy, DROP_GUARDS), 0);
+	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id > 3"), 0);
+	T_EQ_INT(cfs_audit_verify_pinned(copy, PK, &pin, 1, &r, &err), -EBADMSG);
+	T_EQ_INT(r.first_bad, 15);
+	T_EQ_STR(err.msg, "checkpoint seq 4 of the pinned head (sealing events up to 15) is missing "
+		 "(checkpoints deleted or rolled back)");
+
+	/* a pin that is not signed by this key is a bad argument, not a bad log */
+	struct cfs_audit_head bad = pin;
+	bad.ts++;
+	T_EQ_INT(cfs_audit_head_check(&bad, PK), -EBADMSG);
+	T_EQ_INT(cfs_audit_verify_pinned(t.db, PK, &bad, 1, &r, &err), -EINVAL);
+	T_EQ_STR(err.msg, "pinned head 1 (checkpoint seq 4) is not signed by this public key");
+	tdir_rm(&t);
+}
+
+static void test_head_line(void)
+{
+	struct cfs_audit_head h, g;
+	struct cfs_err err = { "" };
+	char line[CFS_AUDIT_HEAD_LINE_MAX], want[CFS_AUDIT_HEAD_LINE_MAX], buf[700];
+	memset(&h, 0, sizeof h);
+	h.seq = 12;
+	h.last_id = 4711;
+	h.ts = 1796000000123456LL;
+	memset(h.last_hash, 0xab, 32);
+	memset(h.prev, 0x01, 32);
+	memset(h.sig, 0xfe, 64);
+	cfs_audit_head_format(&h, line, sizeof line);
+	snprintf(want, sizeof want, "coachfs-audit-head-2 seq=12 last_id=4711 ts=1796000000123456 "
+		 "last_hash=%.64s prev=%.64s sig=%.128s",
+		 "abababababababababababababababababababababababababababababababab",
+		 "0101010101010101010101010101010101010101010101010101010101010101",
+		 "fefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefe"
+		 "fefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefe");
+	T_EQ_STR(line, want);
+	T_EQ_INT(strlen(line), 338);
+	memset(&g, 0x55, sizeof g);
+	snprintf(buf, sizeof buf, "%s\n", line);
+	T_EQ_INT(cfs_audit_head_parse(buf, &g, &err), 0);
+	T_CHECK(memcmp(&g, &h, sizeof h) == 0);
+	/* fields in another order, upper-case hex, tabs */
+	snprintf(buf, sizeof buf, "coachfs-audit-head-2\tsig=%.128s ts=1796000000123456 seq=12 "
+		 "prev=%.64s last_hash=%.64s last_id=4711",
+		 "FEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFE"
+		 "FEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEFE",
+		 "0101010101010101010101010101010101010101010101010101010101010101",
+		 "ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB");
+	T_EQ_INT(cfs_audit_head_parse(buf, &g, &err), 0);
+	T_CHECK(memcmp(&g, &h, sizeof h) == 0);
+	static const struct { const char *line; const char *msg; } bad[] = {
+		{ "", "does not start with 'coachfs-audit-head-2'" },
+		{ "coachfs-audit-head-1 seq=1", "does not start with" },
+		{ "coachfs-audit-head-2 seq=1 seq=2", "field 'seq' given twice" },
+		{ "coachfs-audit-head-2 seq=0", "field seq has a bad value" },
+		{ "coachfs-audit-head-2 seq=-1", "field seq has a bad value" },
+		{ "coachfs-audit-head-2 seq=1x", "field seq has a bad value" },
+		{ "coachfs-audit-head-2 last_id=99999999999999999999", "field last_id has a bad value" },
+		{ "coachfs-audit-head-2 last_hash=abc", "field last_hash has a bad value" },
+		{ "coachfs-audit-head-2 sig=zz", "field sig has a bad value" },
+		{ "coachfs-audit-head-2 seq=1 owner=me", "unknown field 'owner'" },
+		{ "coachfs-audit-head-2 seq", "'seq' is not KEY=VALUE" },
+		{ "coachfs-audit-head-2 seq=1 last_id=2 ts=3", "field last_hash is missing" },
+	};
+	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+		int rc = cfs_audit_head_parse(bad[k].line, &g, &err);
+		if (rc != -EINVAL || !strstr(err.msg, bad[k].msg))
+			T_FAILF("\"%s\": rc %d msg \"%s\"", bad[k].line, rc, err.msg);
+	}
+	memset(buf, 'a', sizeof buf);
+	buf[sizeof buf - 1] = 0;
+	T_EQ_INT(cfs_audit_head_parse(buf, &g, &err), -EINVAL);
+	T_MSG(err, "line too long");
+}
+
+/* coach-admin init's checkpoint of an empty log; the hook sees every head. */
+struct hooked {
+	pthread_mutex_t mu;      /* the writer thread calls the hook */
+	int n;
+	char last[CFS_AUDIT_HEAD_LINE_MAX];
+};
+
+static void hook(const char *line, void *arg)
+{
+	struct hooked *hk = arg;
+	pthread_mutex_lock(&hk->mu);
+	hk->n++;
+	snprintf(hk->last, sizeof hk->last, "%s", line);
+	pthread_mutex_unlock(&hk->mu);
+}
+
+/* What the hook saw so far: its count, and the last line copied to out. */
+static int hooked_get(struct hooked *hk, char *out, size_t cap)
+{
+	pthread_mutex_lock(&hk->mu);
+	int n = hk->n;
+	snprintf(out, cap, "%s", hk->last);
+	pthread_mutex_unlock(&hk->mu);
+	return n;
+}
+
+static void test_empty_log_checkpoint_and_hook(void)
+{
+	struct tdir t;
+	struct cfs_audit *a = NULL;
+	struct cfs_err err = { "" };
+	struct cfs_verify_report r;
+	struct cfs_audit_head h;
+	struct cfs_event ev;
+	struct hooked hk = { PTHREAD_MUTEX_INITIALIZER, 0, "" };
+	char seen[CFS_AUDIT_HEAD_LINE_MAX];
+	tdir_make(&t);
+	T_EQ_INT(cfs_audit_open(t.db, 1, &a, &err), 0);
+	T_EQ_INT(cfs_audit_set_head_hook(a, hook, &hk), 0);
+	T_EQ_INT(cfs_audit_set_key(a, SK, &err), 0);
+	T_EQ_INT(cfs_audit_set_key(a, SK, &err), -EALREADY);
+	T_EQ_INT(cfs_audit_checkpoint(a, &err), 0);
+	T_EQ_INT(cfs_audit_checkpoint(a, &err), 0);   /* nothing new: no second one */
+	T_EQ_INT(cfs_audit_close(a, &err), 0);
+	T_EQ_INT(hooked_get(&hk, seen, sizeof seen), 1);
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM checkpoints WHERE seq = 1 AND last_id = 0"
+			 " AND last_hash = zeroblob(32) AND prev = zeroblob(32)"), 1);
+	T_EQ_INT(cfs_audit_head_parse(seen, &h, &err), 0);
+	T_EQ_INT(cfs_audit_head_check(&h, PK), 0);
+	T_EQ_INT(verify(t.db, &r, &err), 0);
+	T_EQ_INT(r.rows, 0);
+	T_EQ_INT(r.checkpoints, 1);
+	T_EQ_INT(r.has_head, 1);
+	T_CHECK(memcmp(&r.head, &h, sizeof h) == 0);
+	/* a tool appends before the first mount: verifies, one row unsealed */
+	T_EQ_INT(cfs_audit_open(t.db, 0, &a, &err), 0);
+	mk_event(&ev, 1);
+	ev.action = "grant_add";
+	T_EQ_INT(cfs_audit_append(a, &ev, &err), 0);
+	T_EQ_INT(cfs_audit_close(a, &err), 0);
+	T_EQ_INT(verify(t.db, &r, &err), 0);
+	T_EQ_INT(r.last_sealed_id, 0);
+	T_EQ_INT(r.unsealed, 1);
+	/* the daemon: its writer's checkpoints reach the hook too */
+	pthread_mutex_lock(&hk.mu);
+	hk.n = 0;
+	pthread_mutex_unlock(&hk.mu);
+	T_EQ_INT(cfs_audit_open(t.db, 0, &a, &err), 0);
+	T_EQ_INT(cfs_audit_set_head_hook(a, hook, &hk), 0);
+	T_EQ_INT(cfs_audit_set_checkpoint_interval(a, 50), 0);
+	T_EQ_INT(cfs_audit_start(a, 10, SK, &err), 0);
+	T_EQ_INT(cfs_audit_set_head_hook(a, hook, &hk), -EINVAL);   /* only before start */
+	mk_event(&ev, 2);
+	T_EQ_INT(cfs_audit_queue(a, &ev), 0);
+	usleep(400 * 1000);
+	T_EQ_INT(hooked_get(&hk, seen, sizeof seen), 1);
+	T_EQ_INT(cfs_audit_head_parse(seen, &h, &err), 0);
+	T_EQ_INT(h.seq, 2);
+	T_EQ_INT(h.last_id, 2);
+	T_EQ_INT(cfs_audit_close(a, &err), 0);
+	T_EQ_INT(hooked_get(&hk, seen, sizeof seen), 1);   /* nothing new at close */
+	T_EQ_INT(cfs_audit_verify_pinned(t.db, PK, &h, 1, &r, &err), 0);
+	T_EQ_INT(r.unsealed, 0);
+	tdir_rm(&t);
+}
+
+/* A database from before format 2: its format-1 checkpoints verify; the
+ * next writable open adds the columns; the first format-2 checkpoint
+ * chains to the newest format-1 one. */
+static void test_old_format_database(void)
+{
+	struct tdir t;
+	struct cfs_audit *a = NULL;
+	struct cfs_err err = { "" };
+	struct cfs_verify_report r;
+	struct cfs_event ev;
+	char copy[160];
+	tdir_make(&t);
+	T_EQ_INT(build(t.db, 8, NULL), 0);               /* rows, no key: no checkpoint */
+	T_EQ_INT(sql(t.db, "DROP TABLE checkpoints; CREATE TABLE checkpoints(id INTEGER PRIMARY KEY,"
+		     " ts INTEGER NOT NULL, last_id INTEGER NOT NULL, last_hash BLOB NOT NULL,"
+		     " sig BLOB NOT NULL)"), 0);
+	T_EQ_INT(insert_v1_checkpoint(t.db, 1, 4, 1790000000000001LL), 0);
+	T_EQ_INT(insert_v1_checkpoint(t.db, 2, 8, 1790000000000002LL), 0);
+	T_EQ_INT(verify(t.db, &r, &err), 0);
+	T_EQ_INT(r.checkpoints, 2);
+	T_EQ_INT(r.checkpoints_v1, 2);
+	T_EQ_INT(r.last_sealed_id, 8);
+	T_EQ_INT(r.has_head, 0);
+	T_EQ_INT(r.newest_ts, 1790000000000002LL);
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM pragma_table_info('checkpoints')"), 5);
+	/* a tampered old-format log still fails */
+	tpath(&t, "copy.db", copy, sizeof copy);
+	T_EQ_INT(copy_file(t.db, copy), 0);
+	T_EQ_INT(sql(copy, DROP_GUARDS), 0);
+	T_EQ_INT(sql(copy, "UPDATE events SET user = 'x' WHERE id = 3"), 0);
+	T_EQ_INT(verify(copy, &r, &err), -EBADMSG);
+	T_EQ_INT(r.first_bad, 3);
+
+	/* the daemon opens it: columns added, then a format-2 checkpoint */
+	T_EQ_INT(cfs_audit_open(t.db, 0, &a, &err), 0);
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM pragma_table_info('checkpoints')"), 7);
+	T_EQ_INT(sql_int(t.db, "SELECT count(*) FROM sqlite_master WHERE name = 'checkpoints_seq'"),
+		 1);
+	T_EQ_INT(cfs_audit_start(a, 10, SK, &err), 0);
+	mk_event(&ev, 9);
+	T_EQ_INT(cfs_audit_append(a, &ev, &err), 0);
+	T_EQ_INT(cfs_audit_close(a, &err), 0);
+	T_EQ_INT(verify(t.db, &r, &err), 0);
+	T_EQ_INT(r.checkpoints, 3);
+	T_EQ_INT(r.checkpoints_v1, 2);
+	T_EQ_INT(r.has_head, 1);
+	T_EQ_INT(r.head.seq, 1);
+	T_EQ_INT(r.head.last_id, 9);
+	T_EQ_INT(sql_int(t.db, "SELECT prev = zeroblob(32) FROM checkpoints WHERE id = 3"), 0);
+	/* the newest format-1 checkpoint is chained: deleting it is caught */
+	unlink(copy);
+	T_EQ_INT(copy_file(t.db, copy), 0);
+	T_EQ_INT(sql(copy, DROP_GUARDS), 0);
+	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id = 2"), 0);
+	T_EQ_INT(verify(copy, &r, &err), -EBADMSG);
+	T_EQ_INT(r.first_bad, 5);
+	T_MSG(err, "checkpoint 3 (seq 1) does not chain to the checkpoint before it");
+	/* ... and all of them */
+	unlink(copy);
+	T_EQ_INT(copy_file(t.db, copy), 0);
+	T_EQ_INT(sql(copy, DROP_GUARDS), 0);
+	T_EQ_INT(sql(copy, "DELETE FROM checkpoints WHERE id < 3"), 0);
+	T_EQ_INT(verify(copy, &r, &err), -EBADMSG);
+	T_EQ_INT(r.first_bad, 1);
+	T_MSG(err, "checkpoint 3 (seq 1) does not chain to the checkpoint before it");
+	tdir_rm(&t);
+}
+
+/* The key's holder (the daemon) never seals over a tampered log: a new
+ * checkpoint would make it verify. */
+static void test_signer_refuses_tampered_log(void)
+{
+	static const struct { const char *name, *sql, *msg; } cases[] = {
+		{ "checkpoints emptied", "DELETE FROM checkpoints",
+		  "has 5 events but no checkpoint (checkpoints deleted?); refusing to seal" },
+		{ "newest checkpoint forged", "UPDATE checkpoints SET sig = randomblob(64) WHERE id = 2",
+		  "the newest checkpoint (id 2) does not hold: its signature is bad; refusing to seal" },
+		{ "sealed rows cut", "DELETE FROM events WHERE id > 3",
+		  "the newest checkpoint (id 2) does not hold: event 5 is missing" },
+		{ "sealed row rewritten", "UPDATE events SET hash = zeroblob(32) WHERE id = 5",
+		  "the newest checkpoint (id 2) does not hold: event 5 was rewritten" },
+	};
+	struct tdir t;
+	char copy[160];
+	tdir_make(&t);
+	T_EQ_INT(build(t.db, 5, NULL), 0);
+	tpath(&t, "copy.db", copy, sizeof copy);
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		struct cfs_audit *a = NULL;
+		struct cfs_err err = { "" };
+		struct cfs_event ev;
+		unlink(copy);
+		T_EQ_INT(copy_file(t.db, copy), 0);
+		T_EQ_INT(sql(copy, DROP_GUARDS), 0);
+		T_EQ_INT(sql(copy, cases[k].sql), 0);
+		int64_t cps = sql_int(copy, "SELECT count(*) FROM checkpoints");
+		T_EQ_INT(cfs_audit_open(copy, 0, &a, &err), 0);
+		int rc = cfs_audit_start(a, 10, SK, &err);
+		if (rc != -EIO || !strstr(err.msg, cases[k].msg))
+			T_FAILF("%s: rc %d msg \"%.300s\"", cases[k].name, rc, err.msg);
+		/* a tool (no key) still appends; nothing is signed */
+		mk_event(&ev, 6);
+		T_EQ_INT(cfs_audit_append(a, &ev, &err), 0);
+		T_EQ_INT(cfs_audit_checkpoint(a, &err), -EINVAL);
+		T_EQ_INT(cfs_audit_close(a, &err), 0);
+		T_EQ_INT(sql_int(copy, "SELECT count(*) FROM checkpoints"), cps);
+	}
+	tdir_rm(&t);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -1016,5 +1602,12 @@ int main(void)
 	T_RUN(test_saturated_writer_lets_others_in);
 	T_RUN(test_pubkey_files);
 	T_RUN(test_queries);
+	T_RUN(test_checkpoint_chain_tamper);
+	T_RUN(test_rechain_without_checkpoints);
+	T_RUN(test_pinned_head);
+	T_RUN(test_head_line);
+	T_RUN(test_empty_log_checkpoint_and_hook);
+	T_RUN(test_old_format_database);
+	T_RUN(test_signer_refuses_tampered_log);
 	T_END();
 }
