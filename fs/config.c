@@ -42,7 +42,7 @@ static const char *const sect_names[] = {
 
 /* Keys of the fixed sections, one line-number slot each (0 = not seen). */
 enum key {
-	K_STORE_PATH, K_STORE_PASSFILE, K_STORE_PASSCMD, K_STORE_CIPHER,
+	K_STORE_PATH, K_STORE_PASSFILE, K_STORE_PASSCMD, K_STORE_CIPHER, K_STORE_STATE,
 	K_MOUNT_HIDE,
 	K_POLICY_DB, K_POLICY_DEFCLASS,
 	K_AUDIT_DB, K_AUDIT_READS, K_AUDIT_FLUSH,
@@ -55,6 +55,7 @@ static const struct { enum sect s; const char *name; } fixed_keys[K_NKEYS] = {
 	[K_STORE_PASSFILE] = { S_STORE, "passphrase_file" },
 	[K_STORE_PASSCMD] = { S_STORE, "passphrase_command" },
 	[K_STORE_CIPHER] = { S_STORE, "cipher" },
+	[K_STORE_STATE] = { S_STORE, "state_db" },
 	[K_MOUNT_HIDE] = { S_MOUNT, "hide_denied" },
 	[K_POLICY_DB] = { S_POLICY, "db" },
 	[K_POLICY_DEFCLASS] = { S_POLICY, "default_class" },
@@ -374,6 +375,8 @@ static int fixed_key(struct parse *p, const char *value)
 		return set_path(p, what, value, &cfg->store_path);
 	case K_STORE_PASSFILE:
 		return set_path(p, what, value, &cfg->passphrase_file);
+	case K_STORE_STATE:
+		return set_path(p, what, value, &cfg->state_db);
 	case K_STORE_PASSCMD:
 		return set_command(p, what, value, &cfg->passphrase_command);
 	case K_STORE_CIPHER:
@@ -765,6 +768,16 @@ static int post_checks(struct parse *p)
 			 cfg->default_class);
 	if (e.line >= 0)
 		return fail(p, -EINVAL, e.line, "%s", e.msg);
+	if (!cfg->state_db && cfg->policy_db) {
+		/* default: state.db beside the policy database */
+		const char *slash = strrchr(cfg->policy_db, '/');
+		size_t n = slash ? (size_t)(slash - cfg->policy_db) + 1 : 0;
+		cfg->state_db = malloc(n + sizeof "state.db");
+		if (!cfg->state_db)
+			return oom(p);
+		memcpy(cfg->state_db, cfg->policy_db, n);
+		memcpy(cfg->state_db + n, "state.db", sizeof "state.db");
+	}
 	return 0;
 }
 
@@ -788,6 +801,7 @@ void cfs_config_free(struct cfs_config *cfg)
 	free(cfg->file);
 	free(cfg->store_path);
 	free(cfg->passphrase_file);
+	free(cfg->state_db);
 	free(cfg->passphrase_command);
 	free(cfg->policy_db);
 	free(cfg->default_class);

@@ -4,31 +4,48 @@
  * did not verify (any failure is -EIO), never write plaintext to the backing
  * fd, and never decide access.
  *
- * File header, CFS_FHDR_SIZE (1024) bytes:
- *   0 "CFSF" | 4 version u8 (1) | 5 aead u8 | 6 chunk_log2 u8 | 7 flags u8 (0)
+ * File header (format 2), CFS_FHDR_SIZE (1024) bytes:
+ *   0 "CFSF" | 4 version u8 (2) | 5 aead u8 | 6 chunk_log2 u8 | 7 kind u8
+ *     (0 file, 1 directory sidecar)
  *   8 file id [16] | 24 meta_len u16 | 26 zero [6]
- *  32 nonce [24] | 56 XChaCha20-Poly1305(meta key, AD = bytes 0..31)(meta) + tag
+ *  32 header version u64 LE (raised on every header change and on the first
+ *     write through each write handle; the local record keeps the highest)
+ *  40 nonce [24] | 64 XChaCha20-Poly1305(meta key, AD)(meta) + tag
  *  then zeros to 1024 (checked).
+ *  AD = bytes 0..39 || parent directory id [16] || name length u8 || name:
+ *  the place the entry lives (struct cfs_bind), which is not stored but
+ *  supplied by whoever opens it, so a header moved, copied or swapped to
+ *  another place fails authentication.
  * Body: chunk i at 1024 + i * (C + ovh): nonce || AEAD(file key, chunk) || tag,
  * AD = file id || i (u64 LE) || last (u8). C = 1 << chunk_log2 plaintext bytes,
  * the last chunk shorter. A file always has at least one chunk (an empty file
  * is one empty last chunk), so cutting the body at any chunk boundary, or
  * dropping it, fails authentication. File key = BLAKE2b-256(key = content
- * subkey, file id). */
+ * subkey, file id). Format 1 differed only in the header: no version field,
+ * nonce at 32, ciphertext at 56, AD = bytes 0..31 (cfs_content_upgrade_v1). */
 #include "coachfs/content.h"
+#include "coachfs/state.h"
+#include "coachfs/store.h"
 #include "coachfs/workers.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define FMAGIC "CFSF"
-#define FVERSION 1
-#define META_NONCE_OFF 32
-#define META_CT_OFF 56
+#define FVERSION CFS_FILE_VERSION
+#define HVER_OFF 32
+#define META_NONCE_OFF 40
+#define META_CT_OFF 64
+#define HAD_LEN 40                        /* header bytes in the AD */
+#define V1_NONCE_OFF 32
+#define V1_CT_OFF 56
+#define V1_META_MAX (CFS_FHDR_SIZE - 56 - 16)
 #define AD_LEN (CFS_FILE_ID_BYTES + 9)
 
 static size_t aead_nonce_len(int aead)
@@ -292,25 +309,85 @@ ssize_t cfs_meta_list(const unsigned char *meta, size_t len, char *out, size_t c
 
 /* ---- header ---- */
 
-static int header_write(struct cfs_file *f, struct cfs_err *err)
+static const struct cfs_bind DETACHED = { { 0 }, "", CFS_KIND_FILE };
+
+int cfs_bind_set(struct cfs_bind *b, const unsigned char parent[CFS_FILE_ID_BYTES], const char *name, int kind)
 {
-	unsigned char h[CFS_FHDR_SIZE];
-	memset(h, 0, sizeof h);
+	size_t n = strlen(name);
+	if (n > 255)
+		return -ENAMETOOLONG;
+	if (memchr(name, '/', n))
+		return -EINVAL;
+	memset(b, 0, sizeof *b);
+	memcpy(b->parent, parent, CFS_FILE_ID_BYTES);
+	memcpy(b->name, name, n);
+	b->kind = kind;
+	return 0;
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* The header's associated data: its first 40 bytes and the place. */
+static size_t header_ad(const unsigned char *h, const struct cfs_bind *b, unsigned char ad[HAD_LEN + 16 + 1 + 255])
+{
+	size_t n = strnlen(b->name, 255);
+	memcpy(ad, h, HAD_LEN);
+	memcpy(ad + HAD_LEN, b->parent, CFS_FILE_ID_BYTES);
+	ad[HAD_LEN + 16] = (unsigned char)n;
+	memcpy(ad + HAD_LEN + 17, b->name, n);
+	return HAD_LEN + 17 + n;
+}
+
+/* Encode and seal f's header into h (CFS_FHDR_SIZE bytes). */
+static void header_seal(const struct cfs_file *f, unsigned char h[CFS_FHDR_SIZE])
+{
+	unsigned char ad[HAD_LEN + 16 + 1 + 255];
+	memset(h, 0, CFS_FHDR_SIZE);
 	memcpy(h, FMAGIC, 4);
 	h[4] = FVERSION;
 	h[5] = (unsigned char)f->aead;
 	h[6] = (unsigned char)f->keys->chunk_log2;
+	h[7] = (unsigned char)f->bind.kind;
 	memcpy(h + 8, f->id, CFS_FILE_ID_BYTES);
 	h[24] = (unsigned char)(f->meta_len & 0xff);
 	h[25] = (unsigned char)(f->meta_len >> 8);
+	put64(h + HVER_OFF, f->version);
 	randombytes_buf(h + META_NONCE_OFF, 24);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(h + META_CT_OFF, NULL, f->meta, f->meta_len, h, 32,
+	size_t adl = header_ad(h, &f->bind, ad);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(h + META_CT_OFF, NULL, f->meta, f->meta_len, ad, adl,
 						   NULL, h + META_NONCE_OFF, f->keys->meta);
+}
+
+/* Raise the record to f's version (the floor is 1: a header never written
+ * since its creation needs no row, which keeps creates off the database). */
+static int record_note(struct cfs_file *f, struct cfs_err *err)
+{
+	if (!f->state || f->version <= 1)
+		return 0;
+	return cfs_state_note(f->state, f->id, f->version, err);
+}
+
+static int header_write(struct cfs_file *f, struct cfs_err *err)
+{
+	unsigned char h[CFS_FHDR_SIZE];
+	header_seal(f, h);
 	int rc = cfs_pwrite_all(f->fd, h, sizeof h, 0);
 	sodium_memzero(h, sizeof h);
 	if (rc < 0)
 		return cfs_errf(err, rc, "writing the file header: %s", strerror(-rc));
-	return 0;
+	return record_note(f, err);
 }
 
 /* libsodium's AES-GCM needs AES-NI and PCLMUL (it would fault without
@@ -445,6 +522,9 @@ void cfs_content_release(struct cfs_file *f, struct cfs_scratch *s)
 	f->meta_len = 0;
 	f->fd = -1;
 	f->keys = NULL;
+	f->state = NULL;
+	f->version = 0;
+	memset(&f->bind, 0, sizeof f->bind);
 	if (!s->spare)
 		s->spare = f;
 	else if (!shells_put(s->shells, f))
@@ -454,22 +534,38 @@ void cfs_content_release(struct cfs_file *f, struct cfs_scratch *s)
 int cfs_content_create(int fd, const struct cfs_keys *keys, const unsigned char *meta,
 		       size_t meta_len, struct cfs_file **out, struct cfs_err *err)
 {
-	return cfs_content_create_s(fd, keys, meta, meta_len, NULL, out, err);
+	return cfs_content_create_b(fd, keys, NULL, NULL, NULL, 1, meta, meta_len, NULL, out, err);
 }
 
 int cfs_content_create_s(int fd, const struct cfs_keys *keys, const unsigned char *meta,
 			 size_t meta_len, struct cfs_scratch *s, struct cfs_file **out,
 			 struct cfs_err *err)
 {
+	return cfs_content_create_b(fd, keys, NULL, NULL, NULL, 1, meta, meta_len, s, out, err);
+}
+
+int cfs_content_create_b(int fd, const struct cfs_keys *keys, const struct cfs_bind *b,
+			 struct cfs_state *st, const unsigned char *id, uint64_t version,
+			 const unsigned char *meta, size_t meta_len, struct cfs_scratch *s,
+			 struct cfs_file **out, struct cfs_err *err)
+{
 	if (meta_len > CFS_META_MAX || cfs_meta_valid(meta, meta_len) < 0)
 		return cfs_errf(err, -EINVAL, "attribute block too large or malformed");
+	if (version < 1 || version > INT64_MAX)
+		return cfs_errf(err, -EINVAL, "header version out of range");
 	int rc = aead_usable(keys->aead, err);
 	if (rc < 0)
 		return rc;
 	struct cfs_file *f = file_new(fd, keys, keys->aead, s);
 	if (!f)
 		return cfs_errf(err, -ENOMEM, "out of memory");
-	randombytes_buf(f->id, sizeof f->id);
+	if (id)
+		memcpy(f->id, id, sizeof f->id);
+	else
+		randombytes_buf(f->id, sizeof f->id);
+	f->bind = b ? *b : DETACHED;
+	f->state = st;
+	f->version = version;
 	file_key(f);
 	if (meta_len)
 		memcpy(f->meta, meta, meta_len);
@@ -493,11 +589,7 @@ int cfs_content_create_s(int fd, const struct cfs_keys *keys, const unsigned cha
 	return 0;
 }
 
-/* Read and check the header of fd; on success h holds it and *ml is the
- * attribute block's length (not yet authenticated: that is the caller's
- * decryption, whose AD is h[0..31]). */
-static int header_read(int fd, const struct cfs_keys *keys, unsigned char h[CFS_FHDR_SIZE], size_t *ml,
-		       struct cfs_err *err)
+static int header_load(int fd, unsigned char h[CFS_FHDR_SIZE], struct cfs_err *err)
 {
 	ssize_t r = cfs_pread_full(fd, h, CFS_FHDR_SIZE, 0);
 	if (r < 0)
@@ -506,11 +598,30 @@ static int header_read(int fd, const struct cfs_keys *keys, unsigned char h[CFS_
 		return cfs_errf(err, -EIO, "file header truncated (%zd of %d bytes)", r, CFS_FHDR_SIZE);
 	if (memcmp(h, FMAGIC, 4) != 0)
 		return cfs_errf(err, -EIO, "not a coachfs file (bad magic)");
+	return 0;
+}
+
+/* Read and check the header of fd; on success h holds it and *ml is the
+ * attribute block's length (not yet authenticated: that is the caller's
+ * decryption, whose AD is h[0..39] and the place). kind: what the caller
+ * expects (a file where a sidecar belongs is refused, and back). */
+static int header_read(int fd, const struct cfs_keys *keys, int kind, unsigned char h[CFS_FHDR_SIZE],
+		       size_t *ml, struct cfs_err *err)
+{
+	int rc = header_load(fd, h, err);
+	if (rc < 0)
+		return rc;
+	if (h[4] == 1)
+		return cfs_errf(err, -EIO, "file format version 1 (a store not yet upgraded: run 'coach-admin upgrade')");
 	if (h[4] != FVERSION)
 		return cfs_errf(err, -EIO, "file format version %u is not supported", h[4]);
 	/* one cipher per store: sizes are derived from it without reading headers */
-	if (h[5] != keys->aead || h[6] != keys->chunk_log2 || h[7])
+	if (h[5] != keys->aead || h[6] != keys->chunk_log2)
 		return cfs_errf(err, -EIO, "file header names a cipher or chunk size this store does not use");
+	if (h[7] != (unsigned char)kind)
+		return cfs_errf(err, -EIO, h[7] == CFS_KIND_DIR ? "a directory sidecar where a file belongs"
+				: h[7] == CFS_KIND_FILE ? "a file header where a directory sidecar belongs"
+				: "file header names an unknown kind");
 	*ml = (size_t)h[24] | ((size_t)h[25] << 8);
 	if (*ml > CFS_META_MAX)
 		return cfs_errf(err, -EIO, "file header attribute block too long");
@@ -524,44 +635,88 @@ static int header_read(int fd, const struct cfs_keys *keys, unsigned char h[CFS_
 }
 
 /* Authenticate and decrypt the attribute block of header h into meta. */
-static int header_meta(const unsigned char h[CFS_FHDR_SIZE], size_t ml, const struct cfs_keys *keys,
-		       unsigned char *meta, struct cfs_err *err)
+static int header_meta(const unsigned char h[CFS_FHDR_SIZE], size_t ml, const struct cfs_bind *b,
+		       const struct cfs_keys *keys, unsigned char *meta, struct cfs_err *err)
 {
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(meta, NULL, NULL, h + META_CT_OFF, ml + 16, h, 32,
+	unsigned char ad[HAD_LEN + 16 + 1 + 255];
+	size_t adl = header_ad(h, b, ad);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(meta, NULL, NULL, h + META_CT_OFF, ml + 16, ad, adl,
 						       h + META_NONCE_OFF, keys->meta) != 0 ||
 	    cfs_meta_valid(meta, ml) < 0) {
 		sodium_memzero(meta, ml);
-		return cfs_errf(err, -EIO, "file header failed authentication");
+		return cfs_errf(err, -EIO, "file header failed authentication (edited, or moved, copied or "
+				"swapped here from another place)");
 	}
+	return 0;
+}
+
+/* A header of version v for id against the record: older is a rollback;
+ * newer (a crash between a header write and its record) raises the record. */
+static int record_check(struct cfs_state *st, const unsigned char *id, uint64_t v, struct cfs_err *err)
+{
+	uint64_t seen;
+	if (!st)
+		return 0;
+	int rc = cfs_state_get(st, id, &seen, err);
+	if (rc < 0)
+		return rc;
+	if (v < seen) /* -ESTALE: the callers below look once more before calling it a rollback */
+		return cfs_errf(err, -ESTALE, "rolled back: header version %llu is older than version %llu seen before",
+				(unsigned long long)v, (unsigned long long)seen);
+	if (v > seen && v > 1)
+		return cfs_state_note(st, id, v, err);
 	return 0;
 }
 
 int cfs_content_open(int fd, const struct cfs_keys *keys, struct cfs_file **out, struct cfs_err *err)
 {
-	return cfs_content_open_s(fd, keys, NULL, out, err);
+	return cfs_content_open_b(fd, keys, NULL, NULL, NULL, out, err);
 }
 
 int cfs_content_open_s(int fd, const struct cfs_keys *keys, struct cfs_scratch *s,
 		       struct cfs_file **out, struct cfs_err *err)
 {
+	return cfs_content_open_b(fd, keys, NULL, NULL, s, out, err);
+}
+
+int cfs_content_open_b(int fd, const struct cfs_keys *keys, const struct cfs_bind *b, struct cfs_state *st,
+		       struct cfs_scratch *s, struct cfs_file **out, struct cfs_err *err)
+{
 	unsigned char h[CFS_FHDR_SIZE];
 	size_t ml;
-	int rc = header_read(fd, keys, h, &ml, err);
+	if (!b)
+		b = &DETACHED;
+	int rc = header_read(fd, keys, b->kind, h, &ml, err);
 	if (rc < 0)
 		return rc;
+	/* A header is written before its version is recorded: a reader that
+	 * read the old header just before a writer recorded the new version
+	 * sees "older than recorded". It reads once more; a rollback on disk
+	 * stays one. */
+	uint64_t seen;
+	if (st && cfs_state_get(st, h + 8, &seen, err) == 0 && get64(h + HVER_OFF) < seen) {
+		rc = header_read(fd, keys, b->kind, h, &ml, err);
+		if (rc < 0)
+			return rc;
+	}
 	struct cfs_file *f = file_new(fd, keys, h[5], s);
 	if (!f)
 		return cfs_errf(err, -ENOMEM, "out of memory");
 	memcpy(f->id, h + 8, CFS_FILE_ID_BYTES);
-	if (header_meta(h, ml, keys, f->meta, err) < 0) {
+	f->bind = *b;
+	f->state = st;
+	f->version = get64(h + HVER_OFF);
+	if (header_meta(h, ml, b, keys, f->meta, err) < 0) {
 		cfs_content_close(f);
 		return -EIO;
 	}
 	f->meta_len = ml;
 	rc = aead_usable(f->aead, err);
+	if (rc == 0)
+		rc = record_check(st, f->id, f->version, err);
 	if (rc < 0) {
 		cfs_content_close(f);
-		return rc;
+		return rc == -ESTALE ? -EIO : rc;
 	}
 	file_key(f);
 	*out = f;
@@ -571,14 +726,131 @@ int cfs_content_open_s(int fd, const struct cfs_keys *keys, struct cfs_scratch *
 int cfs_content_meta(int fd, const struct cfs_keys *keys, unsigned char *meta, size_t *len,
 		     struct cfs_err *err)
 {
+	return cfs_content_meta_b(fd, keys, NULL, NULL, meta, len, NULL, NULL, err);
+}
+
+int cfs_content_meta_b(int fd, const struct cfs_keys *keys, const struct cfs_bind *b, struct cfs_state *st,
+		       unsigned char *meta, size_t *len, unsigned char *id, uint64_t *version,
+		       struct cfs_err *err)
+{
 	unsigned char h[CFS_FHDR_SIZE];
-	size_t ml;
-	int rc = header_read(fd, keys, h, &ml, err);
-	if (rc == 0)
-		rc = header_meta(h, ml, keys, meta, err);
+	size_t ml = 0;
+	if (!b)
+		b = &DETACHED;
+	int rc = 0;
+	for (int tries = 0; tries < 2; tries++) { /* once more on -ESTALE: see cfs_content_open_b */
+		rc = header_read(fd, keys, b->kind, h, &ml, err);
+		if (rc == 0)
+			rc = header_meta(h, ml, b, keys, meta, err);
+		if (rc == 0)
+			rc = record_check(st, h + 8, get64(h + HVER_OFF), err);
+		if (rc != -ESTALE)
+			break;
+	}
+	if (rc < 0) {
+		sodium_memzero(meta, ml <= CFS_META_MAX ? ml : 0);
+		return rc == -ESTALE ? -EIO : rc;
+	}
+	*len = ml;
+	if (id)
+		memcpy(id, h + 8, CFS_FILE_ID_BYTES);
+	if (version)
+		*version = get64(h + HVER_OFF);
+	return 0;
+}
+
+int cfs_content_peek_id(int fd, unsigned char id[CFS_FILE_ID_BYTES])
+{
+	unsigned char h[32];
+	if (cfs_pread_full(fd, h, sizeof h, 0) != (ssize_t)sizeof h || memcmp(h, FMAGIC, 4) != 0)
+		return -EIO;
+	memcpy(id, h + 8, CFS_FILE_ID_BYTES);
+	return 0;
+}
+
+int cfs_content_peek_version(int fd)
+{
+	unsigned char h[8];
+	if (cfs_pread_full(fd, h, sizeof h, 0) != (ssize_t)sizeof h || memcmp(h, FMAGIC, 4) != 0)
+		return -EIO;
+	return h[4];
+}
+
+int cfs_content_bump(struct cfs_file *f, struct cfs_err *err)
+{
+	if (f->version >= INT64_MAX)
+		return cfs_errf(err, -EOVERFLOW, "header version exhausted");
+	f->version++;
+	return header_write(f, err);
+}
+
+int cfs_content_rebind(struct cfs_file *f, const struct cfs_bind *b, struct cfs_err *err)
+{
+	struct cfs_bind old = f->bind;
+	f->bind = *b;
+	int rc = cfs_content_bump(f, err);
+	if (rc < 0)
+		f->bind = old;
+	return rc;
+}
+
+int cfs_content_upgrade_v1(int oldfd, int newfd, const struct cfs_keys *keys, const struct cfs_bind *b,
+			   unsigned char id[CFS_FILE_ID_BYTES], struct cfs_err *err)
+{
+	unsigned char h[CFS_FHDR_SIZE], meta[V1_META_MAX];
+	int rc = header_load(oldfd, h, err);
 	if (rc < 0)
 		return rc;
-	*len = ml;
+	if (h[4] != 1)
+		return cfs_errf(err, -EIO, "not a format-1 file header (version %u)", h[4]);
+	if (h[5] != keys->aead || h[6] != keys->chunk_log2 || h[7])
+		return cfs_errf(err, -EIO, "file header names a cipher or chunk size this store does not use");
+	size_t ml = (size_t)h[24] | ((size_t)h[25] << 8);
+	if (ml > V1_META_MAX)
+		return cfs_errf(err, -EIO, "file header attribute block too long");
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(meta, NULL, NULL, h + V1_CT_OFF, ml + 16, h, 32,
+						       h + V1_NONCE_OFF, keys->meta) != 0 ||
+	    cfs_meta_valid(meta, ml) < 0) {
+		sodium_memzero(meta, sizeof meta);
+		return cfs_errf(err, -EIO, "format-1 file header failed authentication");
+	}
+	if (ml > CFS_META_MAX) {
+		sodium_memzero(meta, sizeof meta);
+		return cfs_errf(err, -ENOSPC, "its attributes (%zu bytes) do not fit a format-2 header (%d)", ml,
+				CFS_META_MAX);
+	}
+	struct cfs_file *f = NULL;
+	rc = aead_usable(h[5], err);
+	if (rc == 0)
+		rc = cfs_content_create_b(newfd, keys, b, NULL, h + 8, 1, meta, ml, NULL, &f, err);
+	sodium_memzero(meta, sizeof meta);
+	if (rc < 0)
+		return rc;
+	memcpy(id, f->id, CFS_FILE_ID_BYTES);
+	cfs_content_close(f);
+	/* the body as it is: its chunks bind the file id, which is kept */
+	struct stat st;
+	if (fstat(oldfd, &st) != 0)
+		return cfs_errf(err, -errno, "stat: %s", strerror(errno));
+	if (ftruncate(newfd, CFS_FHDR_SIZE) != 0)
+		return cfs_errf(err, -errno, "truncate: %s", strerror(errno));
+	loff_t in = CFS_FHDR_SIZE, outo = CFS_FHDR_SIZE;
+	while (in < st.st_size) {
+		ssize_t n = copy_file_range(oldfd, &in, newfd, &outo, (size_t)(st.st_size - in), 0);
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
+			unsigned char buf[65536];
+			ssize_t r = pread(oldfd, buf, sizeof buf, in);
+			if (r > 0 && cfs_pwrite_all(newfd, buf, (size_t)r, outo) == 0) {
+				in += r;
+				outo += r;
+				continue;
+			}
+			n = r == 0 ? 0 : -1;
+		}
+		if (n <= 0)
+			return cfs_errf(err, n < 0 ? -errno : -EIO, "copying the body: %s",
+					n < 0 ? strerror(errno) : "file shrank");
+	}
 	return 0;
 }
 
@@ -595,7 +867,7 @@ int cfs_content_set_meta(struct cfs_file *f, const unsigned char *meta, size_t m
 	if (meta_len)
 		memmove(f->meta, meta, meta_len);
 	f->meta_len = meta_len;
-	int rc = header_write(f, err);
+	int rc = cfs_content_bump(f, err);
 	if (rc < 0) {
 		memcpy(f->meta, old, oldlen);
 		f->meta_len = oldlen;
@@ -936,6 +1208,97 @@ int cfs_content_truncate(struct cfs_file *f, off_t new_size, struct cfs_scratch 
 	rc = cfs_pwrite_all(f->fd, ct, nlen + f->ovh, chunk_off(f, L));
 	if (rc < 0)
 		return cfs_errf(err, rc, "writing ciphertext: %s", strerror(-rc));
+	return 0;
+}
+
+/* Copy [0, len) of fd `in` to the empty file `out`. */
+static int copy_prefix(int in, int out, off_t len, struct cfs_err *err)
+{
+	loff_t io = 0, oo = 0;
+	while (io < len) {
+		ssize_t n = copy_file_range(in, &io, out, &oo, (size_t)(len - io), 0);
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
+			unsigned char buf[65536];
+			size_t want = len - io < (off_t)sizeof buf ? (size_t)(len - io) : sizeof buf;
+			ssize_t r = cfs_pread_full(in, buf, want, io);
+			if (r == (ssize_t)want && cfs_pwrite_all(out, buf, want, oo) == 0) {
+				io += r;
+				oo += r;
+				continue;
+			}
+			n = r < 0 ? r : -EIO;
+			errno = (int)-n;
+			n = -1;
+		}
+		if (n <= 0)
+			return cfs_errf(err, n < 0 ? -errno : -EIO, "copying the kept chunks: %s",
+					n < 0 ? strerror(errno) : "the file shrank meanwhile");
+	}
+	return 0;
+}
+
+int cfs_content_truncate_at(struct cfs_file *f, off_t new_size, int dirfd, const char *leaf, int *replaced,
+			    struct cfs_scratch *s, struct cfs_err *err)
+{
+	off_t size;
+	struct stat st, cur;
+	*replaced = 0;
+	if (new_size < 0 || new_size > INT64_MAX / 2)
+		return cfs_errf(err, -EINVAL, "truncate to a negative or too large size");
+	int rc = body_size(f, &size, err);
+	if (rc < 0)
+		return rc;
+	if (new_size >= size) /* a grow puts the file back as it was if it fails half-way */
+		return cfs_content_truncate(f, new_size, s, err);
+	/* A shrink re-seals the new last chunk: built, with the kept chunks
+	 * before it, in a temporary file renamed over the name, so the name
+	 * always holds the old content or the new, whatever crashes when. */
+	uint64_t old_last = nchunks(f, size) - 1, L = nchunks(f, new_size) - 1;
+	size_t cs = f->chunk + f->ovh, nlen = chunk_len(f, new_size, L), olen = chunk_len(f, size, L);
+	if (scratch_need(s, cs + f->chunk) < 0)
+		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
+	unsigned char *ct = s->buf, *pt = s->buf + cs, nonce[24];
+	if (nlen) {
+		ssize_t got = cfs_pread_full(f->fd, ct, olen + f->ovh, chunk_off(f, L));
+		if (got < 0)
+			return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+		if ((size_t)got != olen + f->ovh || chunk_open(f, L, L == old_last, ct, olen + f->ovh, pt) < 0)
+			return cfs_errf(err, -EIO, "chunk %llu failed authentication", (unsigned long long)L);
+	}
+	randombytes_buf(nonce, sizeof nonce);
+	chunk_seal(f, L, 1, pt, nlen, nonce, ct);
+	sodium_memzero(pt, f->chunk);
+	if (fstat(f->fd, &st) != 0)
+		return cfs_errf(err, -errno, "stat: %s", strerror(errno));
+	char tmp[64];
+	int t = cfs_store_tmpfile(dirfd, tmp, sizeof tmp);
+	if (t < 0)
+		return cfs_errf(err, t, "cannot make a temporary file: %s", strerror(-t));
+	rc = copy_prefix(f->fd, t, chunk_off(f, L), err);
+	if (rc == 0 && (rc = cfs_pwrite_all(t, ct, nlen + f->ovh, chunk_off(f, L))) < 0)
+		cfs_errf(err, rc, "writing ciphertext: %s", strerror(-rc));
+	if (rc == 0 && (fchown(t, st.st_uid, st.st_gid) != 0 || fchmod(t, st.st_mode & 07777) != 0 || fsync(t) != 0))
+		rc = cfs_errf(err, -errno, "%s", strerror(errno));
+	/* the name must still be this file (a rename through the mount holds no
+	 * lock of the file's; it is rebound under it, which this lock orders) */
+	if (rc == 0 && (fstatat(dirfd, leaf, &cur, AT_SYMLINK_NOFOLLOW) != 0 || cur.st_dev != st.st_dev ||
+			cur.st_ino != st.st_ino))
+		rc = cfs_errf(err, -ESTALE, "the file moved while it was being truncated");
+	if (rc == 0 && renameat(dirfd, tmp, dirfd, leaf) != 0)
+		rc = cfs_errf(err, -errno, "rename: %s", strerror(errno));
+	if (rc < 0) {
+		unlinkat(dirfd, tmp, 0);
+		close(t);
+		return rc;
+	}
+	/* every handle shares f->fd: point it at the new file */
+	if (dup3(t, f->fd, O_CLOEXEC) < 0) {
+		rc = cfs_errf(err, -errno, "dup3: %s", strerror(errno));
+		close(t);
+		return rc;
+	}
+	close(t);
+	*replaced = 1;
 	return 0;
 }
 

@@ -6,7 +6,8 @@
  *
  * Store header, 512 bytes, little-endian:
  *   0  "COACHFS\0"        8   magic
- *   8  version            u16 (1)
+ *   8  version            u16 (2; 1 = the format before directory ids, bound
+ *                         headers and version counters: `coach-admin upgrade`)
  *  10  aead               u8  (1 xchacha20poly1305, 2 aes256gcm)
  *  11  chunk_log2         u8  (12..20)
  *  12  kdf                u8  (1 = Argon2id v1.3)
@@ -421,14 +422,64 @@ static int unlock(const char *path, const char *pass, size_t passlen, struct cfs
 	return 0;
 }
 
-int cfs_store_unlock(const char *path, const char *pass, size_t passlen, struct cfs_keys **out,
-		     struct cfs_err *err)
+int cfs_store_unlock_any(const char *path, const char *pass, size_t passlen, int *version,
+			 struct cfs_keys **out, struct cfs_err *err)
 {
 	struct cfs_store_hdr h;
 	int slot;
 	int rc = unlock(path, pass, passlen, &h, out, &slot, err);
-	if (rc == 0)
+	if (rc == 0) {
 		sodium_mprotect_readonly(*out);
+		*version = h.version;
+	}
+	return rc;
+}
+
+int cfs_store_unlock(const char *path, const char *pass, size_t passlen, struct cfs_keys **out,
+		     struct cfs_err *err)
+{
+	int version;
+	int rc = cfs_store_unlock_any(path, pass, passlen, &version, out, err);
+	if (rc == 0 && version != CFS_STORE_VERSION) {
+		cfs_keys_free(*out);
+		*out = NULL;
+		return cfs_errf(err, -EPROTO, "%s: store format version %d is older than this coachfs uses (%d): "
+				"run 'coach-admin upgrade' (with the store unmounted)", path, version,
+				CFS_STORE_VERSION);
+	}
+	return rc;
+}
+
+int cfs_store_set_version(const char *path, const char *pass, size_t passlen, struct cfs_err *err)
+{
+	struct cfs_store_hdr h;
+	struct cfs_keys *k;
+	unsigned char buf[CFS_STORE_HDR_SIZE];
+	int slot;
+	int rc = unlock(path, pass, passlen, &h, &k, &slot, err);
+	if (rc < 0)
+		return rc;
+	if (h.version == CFS_STORE_VERSION) {
+		cfs_keys_free(k);
+		return 0;
+	}
+	/* the version is in every slot's AD: only the slot this passphrase opens
+	 * can be re-wrapped, so a store with other slots in use is refused */
+	for (int i = 0; i < CFS_STORE_SLOTS; i++)
+		if (i != slot && h.slot[i].used) {
+			cfs_keys_free(k);
+			return cfs_errf(err, -EBUSY, "%s: key slot %d is also in use; its passphrase would stop working",
+					path, i);
+		}
+	h.version = CFS_STORE_VERSION;
+	rc = wrap_slot(&h, slot, k, pass, passlen, err);
+	if (rc == 0) {
+		hdr_encode(&h, buf);
+		hdr_mac(k, buf, h.mac);
+		hdr_encode(&h, buf);
+		rc = write_atomic(path, buf, sizeof buf, 0, err);
+	}
+	cfs_keys_free(k);
 	return rc;
 }
 

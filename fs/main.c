@@ -31,6 +31,7 @@
 #include "coachfs/grants.h"
 #include "coachfs/links.h"
 #include "coachfs/ops.h"
+#include "coachfs/state.h"
 #include "coachfs/store.h"
 #include "coachfs/workers.h"
 
@@ -158,6 +159,7 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 	if (rc < 0)
 		return fail(notify_fd, e.msg);
 	if ((rc = cfs_store_open(c->cfg->store_path, c->keys, &c->store, &e)) < 0 ||
+	    (rc = cfs_state_open(c->cfg->state_db, c->keys, 0, &c->state, &e)) < 0 ||
 	    (rc = cfs_roletab_build(c->cfg, &c->roles, &e)) < 0 ||
 	    (rc = cfs_grants_open(c->cfg->policy_db, 0, &c->grants, &e)) < 0 ||
 	    (rc = cfs_links_open(c->cfg->policy_db, &c->links, &e)) < 0 ||
@@ -299,6 +301,7 @@ out:
 	cfs_grants_close(c->grants);
 	cfs_roletab_free(c->roles);
 	cfs_store_close(c->store);
+	cfs_state_close(c->state);
 	cfs_keys_free(c->keys);
 	if (notify_fd >= 0)
 		report(notify_fd, "the daemon stopped before the mount was ready");

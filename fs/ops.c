@@ -24,6 +24,7 @@
 #include "coachfs/access.h"
 #include "coachfs/content.h"
 #include "coachfs/links.h"
+#include "coachfs/state.h"
 
 struct cfs_ofile {
 	struct cfs_ofile *next;
@@ -194,8 +195,8 @@ static struct cfs_scratch *scratch(struct cfs_ctx *c)
 
 /* Take a reference on the open file behind backing fd `fd` (consumed).
  * f: that fd's file as just created (consumed too), or NULL to open it. */
-static int ofile_adopt(struct cfs_ctx *c, int fd, struct cfs_file *f, const char *path,
-		       struct cfs_ofile **out)
+static int ofile_adopt_e(struct cfs_ctx *c, int fd, struct cfs_file *f, const char *path,
+			 struct cfs_ofile **out, struct cfs_err *why)
 {
 	struct stat st;
 	struct cfs_err e = { "" };
@@ -217,11 +218,13 @@ static int ofile_adopt(struct cfs_ctx *c, int fd, struct cfs_file *f, const char
 		}
 	}
 	struct cfs_ofile *o = calloc(1, sizeof *o);
-	int rc = !o ? -ENOMEM : f ? 0 : cfs_content_open_s(fd, c->keys, scratch(c), &o->f, &e);
+	int rc = !o ? -ENOMEM : f ? 0 : cfs_entry_open(c, path, fd, scratch(c), &o->f, &e);
 	if (rc < 0) {
 		pthread_mutex_unlock(&c->lock);
 		if (rc == -EIO)
 			log_err("tamper", path, &e);
+		if (why)
+			*why = e;
 		cfs_content_close(f);
 		free(o);
 		close(fd);
@@ -240,12 +243,52 @@ static int ofile_adopt(struct cfs_ctx *c, int fd, struct cfs_file *f, const char
 	return 0;
 }
 
-static int ofile_get(struct cfs_ctx *c, const char *path, struct cfs_ofile **out)
+static int ofile_adopt(struct cfs_ctx *c, int fd, struct cfs_file *f, const char *path,
+		       struct cfs_ofile **out)
+{
+	return ofile_adopt_e(c, fd, f, path, out, NULL);
+}
+
+/* why: the reason an open of the header failed (tamper rows say it). */
+static int ofile_get_e(struct cfs_ctx *c, const char *path, struct cfs_ofile **out, struct cfs_err *why)
 {
 	int fd = cfs_store_openat(c->store, path, O_RDWR, 0);
 	if (fd < 0)
 		return fd == -ELOOP ? -EPERM : fd;
-	return ofile_adopt(c, fd, NULL, path, out);
+	return ofile_adopt_e(c, fd, NULL, path, out, why);
+}
+
+static int ofile_get(struct cfs_ctx *c, const char *path, struct cfs_ofile **out)
+{
+	return ofile_get_e(c, path, out, NULL);
+}
+
+/* Truncate of's file crash-safely through its current name (path), and
+ * follow it to its new inode; nameless (unlinked while open): in place. */
+static int ofile_truncate(struct cfs_ctx *c, struct cfs_ofile *o, const char *path, off_t size,
+			  struct cfs_scratch *s, struct cfs_err *e)
+{
+	const char *leaf;
+	int replaced = 0, rc;
+	int d = path ? cfs_store_parent(c->store, path, &leaf) : -ENOENT;
+	pthread_rwlock_wrlock(&o->f->lock);
+	rc = d >= 0 ? cfs_content_truncate_at(o->f, size, d, leaf, &replaced, s, e) : -ESTALE;
+	if (rc == -ESTALE) {
+		/* unlinked, or renamed since it was opened: no name to build the
+		 * new file beside, so in place (not crash-safe; see the README) */
+		rc = cfs_content_truncate(o->f, size, s, e);
+	}
+	struct stat st;
+	if (replaced && fstat(o->fd, &st) == 0) {
+		pthread_mutex_lock(&c->lock);
+		o->dev = st.st_dev;
+		o->ino = st.st_ino;
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_rwlock_unlock(&o->f->lock);
+	if (d >= 0)
+		close(d);
+	return rc;
 }
 
 static void ofile_put(struct cfs_ctx *c, struct cfs_ofile *o)
@@ -384,7 +427,7 @@ static int own_meta(struct cfs_ctx *c, const char *path, const struct stat *st, 
 	int fd = cfs_store_openat(c->store, path, O_RDONLY, 0);
 	if (fd < 0)
 		return fd == -ELOOP ? -ENOENT : fd;
-	int rc = cfs_content_meta(fd, c->keys, meta, len, &e);
+	int rc = cfs_entry_meta(c, path, fd, meta, len, &e);
 	close(fd);
 	if (rc < 0)
 		*len = 0; /* a damaged header: decided on the inherited policy, fails on open */
@@ -1075,25 +1118,24 @@ static int op_mkdir(const char *path, mode_t mode)
 			rc = -EACCES; /* not recorded: refused (fail closed) */
 	}
 	if (rc == 0) {
-		rc = mkdirat(dfd, leaf, mode & 07777) == 0 ? 0 : -errno;
+		/* made whole under a temporary name with its sidecar (its id, and the
+		 * derived class: an unclassified folder would be a downgrade) */
+		unsigned char meta[CFS_META_MAX];
+		size_t len = 0;
+		struct cfs_err err = { "" };
+		if (r > e->class_rank && r < c->cfg->nclasses) {
+			const char *name = c->cfg->classes[r].name;
+			rc = cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
+		}
+		if (rc == 0 && (rc = cfs_dir_create(c, dfd, leaf, e->dir_id, meta, len, mode, &err)) < 0)
+			log_err("mkdir", path, &err);
 		if (rc < 0)
 			record_failed(c, cl, "create", path, rc);
 		if (rc == -EEXIST) /* made since the check: EEXIST only if the caller may see it */
 			rc = name_free(c, cl, path, "create") == -EEXIST ? -EEXIST : -EACCES;
 	}
-	if (rc == 0) {
+	if (rc == 0)
 		set_owner(dfd, leaf);
-		if (r > e->class_rank && r < c->cfg->nclasses) {
-			unsigned char meta[CFS_META_MAX];
-			size_t len = 0;
-			const char *name = c->cfg->classes[r].name;
-			rc = cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
-			if (rc == 0)
-				rc = cfs_dir_meta_store(c, path, meta, len);
-			if (rc < 0) /* an unclassified folder would be a downgrade: take it back */
-				unlinkat(dfd, leaf, AT_REMOVEDIR);
-		}
-	}
 	if (dfd >= 0)
 		close(dfd);
 	free(cl);
@@ -1189,10 +1231,17 @@ static int op_rmdir(const char *path)
 		if (rc == 1 && record(c, "unlink", path, "allow", "directory removed") < 0) {
 			rc = -EIO;
 		} else if (rc == 1) {
-			if (unlinkat(dd, CFS_DIR_SIDECAR, 0) != 0 && errno != ENOENT)
+			/* out of the tree's view first (a temporary name), then its
+			 * sidecar, then itself: a crash never leaves a directory
+			 * without its sidecar under its name */
+			char tmp[64];
+			rc = cfs_store_tmpname(tmp, sizeof tmp);
+			if (rc == 0 && renameat2(d, leaf, d, tmp, RENAME_NOREPLACE) != 0)
 				rc = -errno;
-			else
-				rc = unlinkat(d, leaf, AT_REMOVEDIR) == 0 ? 0 : -errno;
+			if (rc == 0 && unlinkat(dd, CFS_DIR_SIDECAR, 0) != 0 && errno != ENOENT)
+				rc = -errno;
+			if (rc == 0 && unlinkat(d, tmp, AT_REMOVEDIR) != 0)
+				rc = -errno;
 			if (rc < 0)
 				record_failed(c, NULL, "unlink", path, rc);
 		} else if (rc == 0) {
@@ -1343,6 +1392,93 @@ static int keep_class(struct cfs_ctx *c, const char *from, const char *to)
 	return rc;
 }
 
+/* A moved entry: where it goes, what it is, and the place it was bound to. */
+struct rebind {
+	const char *from, *to;
+	int kind;                   /* CFS_KIND_*, or -1: nothing to rebind (a symlink) */
+	struct cfs_bind old;
+};
+
+static int rebind_prepare(struct cfs_ctx *c, const char *from, const char *to, struct rebind *rb)
+{
+	struct stat st;
+	struct cfs_err e = { "" };
+	int rc = cfs_store_lstat(c->store, from, &st);
+	rb->to = to;
+	rb->from = from;
+	rb->kind = S_ISDIR(st.st_mode) ? CFS_KIND_DIR : S_ISREG(st.st_mode) ? CFS_KIND_FILE : -1;
+	if (rc < 0 || rb->kind < 0)
+		return rc;
+	rc = cfs_rename_intent(c, from, rb->kind, &rb->old, &e);
+	if (rc < 0)
+		log_err("rename", from, &e);
+	return rc;
+}
+
+/* The rename did not happen: drop the intents (each entry is still where
+ * its header says). */
+static void rebind_cancel(struct cfs_ctx *c, const struct rebind *rb, int n)
+{
+	struct cfs_err e = { "" };
+	for (int i = 0; i < n && c->state; i++) {
+		unsigned char id[CFS_FILE_ID_BYTES];
+		int ok = 0;
+		if (rb[i].kind == CFS_KIND_DIR) {
+			ok = cfs_dir_id_claimed(c, rb[i].from, id) == 0;
+		} else if (rb[i].kind == CFS_KIND_FILE) {
+			int fd = cfs_store_openat(c->store, rb[i].from, O_RDONLY | O_NONBLOCK, 0);
+			ok = fd >= 0 && cfs_content_peek_id(fd, id) == 0;
+			if (fd >= 0)
+				close(fd);
+		}
+		if (ok)
+			cfs_state_intent_clear(c->state, id, &e);
+	}
+}
+
+/* Rebind a moved file through its shared open file (an open one keeps its
+ * version and binding in memory) or a moved directory's sidecar. */
+static int rebind_finish(struct cfs_ctx *c, const struct rebind *rb)
+{
+	struct cfs_err e = { "" };
+	struct cfs_bind nb;
+	struct cfs_ofile *of;
+	struct cfs_file *f = NULL;
+	int rc;
+	if (rb->kind < 0)
+		return 0;
+	if (rb->kind == CFS_KIND_DIR) {
+		rc = cfs_dir_rebind(c, rb->to, &rb->old, &e);
+		if (rc < 0)
+			log_err("rename", rb->to, &e);
+		return rc;
+	}
+	rc = cfs_entry_bind(c, rb->to, CFS_KIND_FILE, &nb);
+	int fd = rc < 0 ? rc : cfs_store_openat(c->store, rb->to, O_RDWR, 0);
+	if (fd < 0)
+		return fd == -ELOOP ? -EPERM : fd;
+	unsigned char id[CFS_FILE_ID_BYTES];
+	rc = cfs_content_open_b(fd, c->keys, &rb->old, c->state, scratch(c), &f, &e);
+	int done = 0;
+	if (rc == -EIO && cfs_content_open_b(fd, c->keys, &nb, c->state, scratch(c), &f, &e) == 0)
+		rc = 0, done = 1; /* an open meanwhile found it moved and rebound it (cfs_entry_open) */
+	if (rc == 0)
+		memcpy(id, f->id, sizeof id);
+	rc = rc < 0 ? (close(fd), rc) : ofile_adopt(c, fd, f, rb->to, &of);
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&of->f->lock);
+		if (!done || memcmp(of->f->bind.parent, nb.parent, sizeof nb.parent) || strcmp(of->f->bind.name, nb.name))
+			rc = cfs_content_rebind(of->f, &nb, &e);
+		pthread_rwlock_unlock(&of->f->lock);
+		ofile_put(c, of);
+	}
+	if (rc == 0 && c->state)
+		cfs_state_intent_clear(c->state, id, &e);
+	if (rc < 0)
+		log_err("rename", rb->to, &e);
+	return rc;
+}
+
 /* Rename: the source leaves its name, so it needs the rights of a removal
  * (CFS_OP_DELETE); an existing target is replaced (or, with
  * RENAME_EXCHANGE, moved), so it must be visible to the caller and needs
@@ -1434,12 +1570,25 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 		snprintf(why, sizeof why, "exchanged with %.250s; %.250s", to, d.reason);
 	rc = cfs_access_audit(c, cl, "rename", from, "allow", why, d.grant_id, CFS_AUDIT_NONE,
 			      CFS_AUDIT_NONE, 1) < 0 ? -EIO : 0;
+	/* the moved entries' headers are bound to their places: record where
+	 * they were, rename, rebind them where they are */
+	struct rebind rb[2];
+	int nrb = 0;
+	if (rc == 0)
+		rc = rebind_prepare(c, from, to, &rb[nrb++]);
+	if (rc == 0 && (flags & RENAME_EXCHANGE))
+		rc = rebind_prepare(c, to, from, &rb[nrb++]);
 	if (rc == 0 && renameat2(d1, l1, d2, l2, bflags) != 0) {
 		rc = -errno;
 		if (rc == -EEXIST && !(flags & RENAME_NOREPLACE))
 			rc = -EACCES; /* a name made since the check: never clobbered */
-		record_failed(c, cl, "rename", from, rc);
+		rebind_cancel(c, rb, nrb);
+	} else {
+		for (int i = 0; rc == 0 && i < nrb; i++)
+			rc = rebind_finish(c, &rb[i]);
 	}
+	if (rc < 0)
+		record_failed(c, cl, "rename", from, rc);
 	if (rc == 0)
 		cwatch_renamed(c, from, to, (flags & RENAME_EXCHANGE) != 0);
 	close(d1);
@@ -1566,6 +1715,14 @@ static int decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofil
 	memcpy(meta, of->f->meta, len);
 	pthread_rwlock_unlock(&of->f->lock);
 	int rc = cfs_eff_resolve(c, path, meta, len, e), counted = 0;
+	if (rc == 0 && memcmp(e->dir_id, of->f->bind.parent, sizeof e->dir_id) != 0) {
+		rc = -EIO; /* the parent's id changed between the open and the chain's proof */
+		snprintf(e->why, sizeof e->why, "the parent directory's sidecar changed while opening");
+	}
+	if (rc == -EIO) {
+		cfs_access_audit(c, cl, "tamper", path, "error", e->why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+		return -EIO;
+	}
 	if (rc < 0) {
 		memset(d, 0, sizeof *d);
 		d->verdict = CFS_DENY;
@@ -1731,7 +1888,12 @@ static int link_open(struct cfs_ctx *c, const char *token, struct fuse_file_info
 			memcpy(meta, of->f->meta, len);
 			pthread_rwlock_unlock(&of->f->lock);
 			rc = cfs_eff_resolve(c, lk->path, meta, len, e);
-			if (rc < 0)
+			if (rc == 0 && memcmp(e->dir_id, of->f->bind.parent, sizeof e->dir_id) != 0)
+				rc = -EIO;
+			if (rc == -EIO)
+				snprintf(why, sizeof why, "link L%lld: target %.200s failed authentication",
+					 (long long)lk->id, lk->path);
+			else if (rc < 0)
 				snprintf(why, sizeof why, "link L%lld: the policy of %.200s cannot be resolved",
 					 (long long)lk->id, lk->path);
 		}
@@ -1946,10 +2108,10 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	struct cfs_eff *e = malloc(sizeof *e);
 	int rc = cl && e ? path_ok(path) : -ENOMEM;
 	if (rc == 0) {
-		rc = ofile_get(c, path, &of);
+		struct cfs_err why = { "file header failed authentication" };
+		rc = ofile_get_e(c, path, &of, &why);
 		if (rc == -EIO)
-			cfs_access_audit(c, cl, "tamper", path, "error", "file header failed authentication",
-					 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+			cfs_access_audit(c, cl, "tamper", path, "error", why.msg, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
 	}
 	if (rc == 0)
 		rc = decide_open(c, cl, of, path, fi->flags, e, &d);
@@ -1958,9 +2120,19 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	if (rc == 0 && (fi->flags & O_TRUNC)) {
 		struct cfs_err err = { "" };
 		struct cfs_scratch *s = scratch(c);
+		rc = s ? ofile_truncate(c, of, path, 0, s, &err) : -ENOMEM;
+		if (rc < 0)
+			log_err("truncate", path, &err);
+	}
+	if (rc == 0 && is_write_open(fi->flags)) {
+		/* a new header version per write handle: an older copy of the whole
+		 * file is then a rollback the record catches */
+		struct cfs_err err = { "" };
 		pthread_rwlock_wrlock(&of->f->lock);
-		rc = s ? cfs_content_truncate(of->f, 0, s, &err) : -ENOMEM;
+		rc = cfs_content_bump(of->f, &err);
 		pthread_rwlock_unlock(&of->f->lock);
+		if (rc < 0)
+			log_err("open", path, &err);
 	}
 	if (rc == 0)
 		rc = handle_new(of, path, fi->flags, cl, d.grant_id, e->class_rank, fi);
@@ -2036,8 +2208,10 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		}
 		rank = r;
 	}
+	struct cfs_bind bind;
+	rc = cfs_bind_set(&bind, e->dir_id, strrchr(path, '/') + 1, CFS_KIND_FILE);
 	free(e);
-	int d_fd = parent_of(c, path, &leaf);
+	int d_fd = rc < 0 ? rc : parent_of(c, path, &leaf);
 	if (d_fd < 0) {
 		free(cl);
 		return d_fd;
@@ -2055,7 +2229,7 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		rc = -errno;
 	f = NULL;
 	if (rc == 0)
-		rc = cfs_content_create_s(fd, c->keys, meta, mlen, scratch(c), &f, &err);
+		rc = cfs_content_create_b(fd, c->keys, &bind, c->state, NULL, 1, meta, mlen, scratch(c), &f, &err);
 	if (rc == 0) {
 		/* Recorded before it appears under its name: not recorded, not created. */
 		char why[300];
@@ -2112,6 +2286,8 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		if (rc < 0)
 			return rc;
 		of = h->of;
+		if (!path)
+			path = h->path; /* nullpath_ok: the name it was opened by (checked to still be it) */
 	} else {
 		/* truncate(2) by path: decided like an open for writing */
 		struct cfs_caller *cl = who(c);
@@ -2136,11 +2312,11 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	if (!s)
 		rc = -ENOMEM;
 	else {
-		pthread_rwlock_wrlock(&of->f->lock);
-		rc = cfs_content_truncate(of->f, size, s, &e);
-		pthread_rwlock_unlock(&of->f->lock);
+		rc = ofile_truncate(c, of, path, size, s, &e);
 		if (rc == -EIO)
 			log_err("tamper", path, &e);
+		else if (rc < 0)
+			log_err("truncate", path, &e);
 	}
 	if (own)
 		ofile_put(c, of);

@@ -165,6 +165,24 @@ int cfs_store_link_ok(const char *link, const char *target)
 	return 0;
 }
 
+int cfs_store_tmpname(char *name, size_t namelen)
+{
+	unsigned char rnd[8];
+	randombytes_buf(rnd, sizeof rnd);
+	if ((size_t)snprintf(name, namelen, ".coachfs-tmp.%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+			     rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) >= namelen)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int cfs_store_tmpdir(int dirfd, char *name, size_t namelen, mode_t mode)
+{
+	int rc = cfs_store_tmpname(name, namelen);
+	if (rc < 0)
+		return rc;
+	return mkdirat(dirfd, name, mode & 07777) == 0 ? 0 : -errno;
+}
+
 int cfs_store_tmpfile(int dirfd, char *name, size_t namelen)
 {
 	unsigned char rnd[8];

@@ -1,7 +1,8 @@
 /* coach-admin — the administrator's tool: create a store (init), change its
- * passphrase (passwd), verify every file offline (check), print the audit
- * public key (pubkey), and read or set policy attributes (policy). It owns
- * only its command line; it must never print a key or a passphrase. */
+ * passphrase (passwd), verify every file offline (check), convert a format-1
+ * store (upgrade), print the audit public key (pubkey), and read or set
+ * policy attributes (policy). It owns only its command line; it must never
+ * print a key or a passphrase. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include "coachfs/crypto.h"
 #include "coachfs/passphrase.h"
 #include "coachfs/grants.h"
+#include "coachfs/state.h"
 #include "coachfs/store.h"
 
 static const char *prog = "coach-admin";
@@ -42,12 +44,20 @@ static void usage(FILE *out)
 		"  passwd [--new-passphrase-file FILE]\n"
 		"        re-wrap the store key under a new passphrase\n"
 		"  check [-q] [--clean]\n"
-		"        verify every file's header and chunk tags offline; names each bad\n"
-		"        file and exits 1 if there is any. --clean removes the temporary\n"
+		"        verify every file's header and chunk tags offline, every\n"
+		"        directory's sidecar, each header's place (moved, copied or\n"
+		"        swapped entries) and version (rolled back, against the local\n"
+		"        record); names each bad one and exits 1 if there is any. --clean removes the temporary\n"
 		"        files (.coachfs-tmp.*) an interrupted write left behind: regular\n"
 		"        files of exactly the daemon's naming, untouched for an hour (a\n"
 		"        running daemon may be writing a newer one); symlinks are never\n"
 		"        followed\n"
+		"  upgrade\n"
+		"        convert a format-1 store to format 2 in place (with the store\n"
+		"        unmounted): directory ids and sidecars, headers bound to their\n"
+		"        places, version counters. Each file is rewritten through a\n"
+		"        temporary file and a rename, the store header last; after a\n"
+		"        crash, run it again\n"
 		"  pubkey\n"
 		"        print the audit public key\n"
 		"  policy [--mount DIR] get PATH [KEY] | set PATH KEY VALUE | unset PATH KEY\n"
@@ -94,6 +104,22 @@ static int mkparents(const char *file, struct cfs_err *err)
 		*s = '/';
 	}
 	return 0;
+}
+
+/* The root directory's sidecar: its id and the root marker binding. */
+static int root_sidecar(struct cfs_config *cfg, const struct cfs_keys *k, struct cfs_err *e)
+{
+	char tree[PATH_MAX];
+	struct cfs_bind b;
+	static const unsigned char zero[CFS_FILE_ID_BYTES];
+	snprintf(tree, sizeof tree, "%s/%s", cfg->store_path, CFS_STORE_TREE);
+	int fd = open(tree, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cfs_errf(e, -errno, "%s: %s", tree, strerror(errno));
+	cfs_bind_set(&b, zero, "", CFS_KIND_DIR);
+	int rc = cfs_sidecar_write_at(fd, k, NULL, &b, NULL, 1, NULL, 0, e);
+	close(fd);
+	return rc;
 }
 
 static int cmd_init(struct cfs_config *cfg, int argc, char **argv)
@@ -153,6 +179,13 @@ static int cmd_init(struct cfs_config *cfg, int argc, char **argv)
 		rc = cfs_store_create(hdr, pass, passlen, aead, chunk_log2, kdf, &k, &e);
 	}
 	cfs_pass_free(pass, passlen);
+	if (rc == 0)
+		rc = root_sidecar(cfg, k, &e);
+	if (rc == 0 && (rc = mkparents(cfg->state_db, &e)) == 0) {
+		struct cfs_state *st = NULL;
+		rc = cfs_state_open(cfg->state_db, k, 1, &st, &e);
+		cfs_state_close(st);
+	}
 	if (rc == 0 && (rc = mkparents(cfg->policy_db, &e)) == 0)
 		rc = cfs_grants_open(cfg->policy_db, 1, &g, &e);
 	if (rc == 0 && (rc = mkparents(cfg->audit_db, &e)) == 0)
@@ -235,6 +268,7 @@ static int cmd_passwd(struct cfs_config *cfg, int argc, char **argv)
 
 struct checker {
 	const struct cfs_keys *keys;
+	struct cfs_state *state;         /* the integrity record, NULL when there is none */
 	struct cfs_scratch scratch;
 	long files, bad, dirs, removed;
 	int quiet, tty, clean;
@@ -265,25 +299,75 @@ static void bad(struct checker *ck, const char *path, const char *why)
 	ck->bad++;
 }
 
-static void check_file(struct checker *ck, int dfd, const char *name, const char *path)
+/* A header that fails in its place but authenticates in the place the
+ * record says it had before a rename: the rename was interrupted, and the
+ * daemon finishes it on the entry's next use. 1 if so. */
+static int interrupted_rename(struct checker *ck, int fd, int kind)
+{
+	unsigned char id[CFS_FILE_ID_BYTES], meta[CFS_META_MAX];
+	size_t len;
+	struct cfs_bind old;
+	struct cfs_err e = { "" };
+	if (!ck->state || cfs_content_peek_id(fd, id) < 0 ||
+	    cfs_state_intent_get(ck->state, id, old.parent, old.name, sizeof old.name, &e) < 0)
+		return 0;
+	old.kind = kind;
+	int ok = cfs_content_meta_b(fd, ck->keys, &old, ck->state, meta, &len, NULL, NULL, &e) == 0;
+	sodium_memzero(meta, sizeof meta);
+	return ok;
+}
+
+static void check_file(struct checker *ck, int dfd, const char *name, const char *path,
+		       const unsigned char dir_id[CFS_FILE_ID_BYTES])
 {
 	struct cfs_err e = { "" };
 	struct cfs_file *f;
+	struct cfs_bind b;
 	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		bad(ck, path, strerror(errno));
 		return;
 	}
-	if (cfs_content_open(fd, ck->keys, &f, &e) < 0) {
-		bad(ck, path, e.msg);
+	if (cfs_bind_set(&b, dir_id, name, CFS_KIND_FILE) < 0) {
+		bad(ck, path, "name too long");
+	} else if (cfs_content_open_b(fd, ck->keys, &b, ck->state, &ck->scratch, &f, &e) < 0) {
+		if (!interrupted_rename(ck, fd, CFS_KIND_FILE))
+			bad(ck, path, e.msg);
 	} else {
 		if (cfs_content_verify(f, &ck->scratch, &e) < 0)
 			bad(ck, path, e.msg);
-		cfs_content_close(f);
+		cfs_content_release(f, &ck->scratch);
 	}
 	close(fd);
 	ck->files++;
 	progress(ck, 0);
+}
+
+/* Check the sidecar of the directory open at dfd, bound to b; id gets the
+ * directory's id (the one it claims when it fails, so the check goes on). */
+static void check_sidecar(struct checker *ck, int dfd, const char *path, const struct cfs_bind *b,
+			  unsigned char id[CFS_FILE_ID_BYTES])
+{
+	unsigned char meta[CFS_META_MAX];
+	size_t len;
+	struct cfs_err e = { "" };
+	memset(id, 0, CFS_FILE_ID_BYTES);
+	int fd = openat(dfd, CFS_DIR_SIDECAR, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		bad(ck, path, errno == ENOENT ? "directory has no sidecar (deleted: its class and id are lost)"
+			      : strerror(errno));
+		return;
+	}
+	if (cfs_content_meta_b(fd, ck->keys, b, ck->state, meta, &len, id, NULL, &e) < 0) {
+		if (!interrupted_rename(ck, fd, CFS_KIND_DIR)) {
+			char why[300];
+			snprintf(why, sizeof why, "directory sidecar: %s", e.msg);
+			bad(ck, path, why);
+		}
+		cfs_content_peek_id(fd, id);
+	}
+	sodium_memzero(meta, sizeof meta);
+	close(fd);
 }
 
 /* Exactly the daemon's temporary-file name: the prefix and 16 lowercase hex. */
@@ -298,6 +382,47 @@ static int is_tmp_name(const char *name)
 	return 1;
 }
 
+/* A directory made (mkdir) or being removed (rmdir) under a temporary
+ * name, left by a crash: with --clean, removed when it holds nothing but
+ * its sidecar and is old enough. */
+static void leftover_tmpdir(struct checker *ck, int dfd, const char *name, const char *path,
+			    const struct stat *st)
+{
+	if (!ck->clean) {
+		bad(ck, path, "leftover temporary directory from an interrupted mkdir or rmdir (check --clean "
+		    "removes it once empty but for its sidecar and older than an hour)");
+		return;
+	}
+	if (ck->now - st->st_mtime < CLEAN_AGE_S) {
+		bad(ck, path, "temporary directory changed within the last hour: a daemon may be making it (left alone)");
+		return;
+	}
+	int d = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *dp = d >= 0 ? fdopendir(d) : NULL;
+	int other = !dp;
+	struct dirent *de;
+	while (dp && (de = readdir(dp)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, CFS_DIR_SIDECAR))
+			other = 1;
+	if (!other) {
+		unlinkat(dirfd(dp), CFS_DIR_SIDECAR, 0);
+		other = unlinkat(dfd, name, AT_REMOVEDIR) != 0;
+	}
+	if (dp)
+		closedir(dp);
+	else if (d >= 0)
+		close(d);
+	if (other) {
+		bad(ck, path, "leftover temporary directory that is not empty (left alone)");
+		return;
+	}
+	if (ck->tty && !ck->quiet)
+		fputc('\r', stderr);
+	printf("removed %s: leftover temporary directory from an interrupted mkdir or rmdir\n", path);
+	fflush(stdout);
+	ck->removed++;
+}
+
 /* A leftover temporary file: with --clean, remove it when it is one of ours
  * and old enough; otherwise report it. st is from fstatat without following
  * a symlink, and unlinkat never follows one either. */
@@ -305,6 +430,10 @@ static void leftover_tmp(struct checker *ck, int dfd, const char *name, const ch
 			 const struct stat *st)
 {
 	time_t touched = st->st_mtime;   /* every write by the daemon moves it */
+	if (is_tmp_name(name) && S_ISDIR(st->st_mode)) {
+		leftover_tmpdir(ck, dfd, name, path, st);
+		return;
+	}
 	if (!is_tmp_name(name) || !S_ISREG(st->st_mode)) {
 		bad(ck, path, "named like a temporary file but not one the daemon makes (left alone)");
 		return;
@@ -332,7 +461,8 @@ static void leftover_tmp(struct checker *ck, int dfd, const char *name, const ch
 	ck->removed++;
 }
 
-static void check_dir(struct checker *ck, int dfd, const char *path, int depth)
+static void check_dir(struct checker *ck, int dfd, const char *path, int depth,
+		      const unsigned char dir_id[CFS_FILE_ID_BYTES])
 {
 	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
@@ -347,7 +477,7 @@ static void check_dir(struct checker *ck, int dfd, const char *path, int depth)
 	while ((de = readdir(dp))) {
 		char sub[PATH_MAX];
 		struct stat st;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, CFS_DIR_SIDECAR))
 			continue;
 		snprintf(sub, sizeof sub, "%s%s%s", path, depth ? "/" : "", de->d_name);
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -359,14 +489,18 @@ static void check_dir(struct checker *ck, int dfd, const char *path, int depth)
 			continue;
 		}
 		if (S_ISREG(st.st_mode)) {
-			check_file(ck, dfd, de->d_name, sub);
+			check_file(ck, dfd, de->d_name, sub, dir_id);
 		} else if (S_ISDIR(st.st_mode)) {
 			int sfd = openat(dfd, de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sfd < 0) {
 				bad(ck, sub, strerror(errno));
 				continue;
 			}
-			check_dir(ck, sfd, sub, depth + 1);
+			struct cfs_bind b;
+			unsigned char id[CFS_FILE_ID_BYTES];
+			if (cfs_bind_set(&b, dir_id, de->d_name, CFS_KIND_DIR) == 0)
+				check_sidecar(ck, sfd, sub, &b, id);
+			check_dir(ck, sfd, sub, depth + 1, id);
 			close(sfd);
 		} else if (!S_ISLNK(st.st_mode)) {
 			bad(ck, sub, "not a file, directory or symlink (nothing else belongs in a store)");
@@ -399,6 +533,12 @@ static int cmd_check(struct cfs_config *cfg, int argc, char **argv)
 	cfs_pass_free(pass, passlen);
 	if (rc < 0)
 		return die(e.msg);
+	if (access(cfg->state_db, F_OK) != 0) {
+		fprintf(stderr, "%s: %s: no integrity record here: rollbacks cannot be checked\n", prog, cfg->state_db);
+	} else if (cfs_state_open(cfg->state_db, k, 0, &ck.state, &e) < 0) {
+		cfs_keys_free(k);
+		return die(e.msg);
+	}
 	snprintf(tree, sizeof tree, "%s/%s", cfg->store_path, CFS_STORE_TREE);
 	int fd = open(tree, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -410,10 +550,16 @@ static int cmd_check(struct cfs_config *cfg, int argc, char **argv)
 	ck.tty = isatty(2);
 	ck.now = time(NULL);
 	clock_gettime(CLOCK_MONOTONIC, &ck.last);
-	check_dir(&ck, fd, "/", 0);
+	struct cfs_bind rb;
+	unsigned char rid[CFS_FILE_ID_BYTES];
+	static const unsigned char zero[CFS_FILE_ID_BYTES];
+	cfs_bind_set(&rb, zero, "", CFS_KIND_DIR);
+	check_sidecar(&ck, fd, "/", &rb, rid);
+	check_dir(&ck, fd, "/", 0, rid);
 	close(fd);
 	progress(&ck, 1);
 	cfs_scratch_free(&ck.scratch);
+	cfs_state_close(ck.state);
 	cfs_keys_free(k);
 	printf("%s: %ld files checked in %ld directories, %ld bad", cfg->store_path, ck.files, ck.dirs,
 	       ck.bad);
@@ -421,6 +567,264 @@ static int cmd_check(struct cfs_config *cfg, int argc, char **argv)
 		printf(", %ld temporary file%s removed", ck.removed, ck.removed == 1 ? "" : "s");
 	putchar('\n');
 	return ck.bad ? 1 : 0;
+}
+
+/* ---- upgrade: format 1 -> 2, in place ---- */
+
+struct upgrader {
+	const struct cfs_keys *keys;
+	long files, dirs, done, removed;
+	int tty;
+	struct timespec last;
+};
+
+static void up_progress(struct upgrader *u, int final)
+{
+	if (!u->tty)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long ms = (now.tv_sec - u->last.tv_sec) * 1000 + (now.tv_nsec - u->last.tv_nsec) / 1000000;
+	if (!final && ms < 100)
+		return;
+	u->last = now;
+	fprintf(stderr, "\rupgrade: %ld files in %ld directories seen, %ld converted%s", u->files, u->dirs, u->done,
+		final ? "\n" : "");
+}
+
+static int up_fail(const char *path, const char *why)
+{
+	fprintf(stderr, "%s: upgrade: %s: %s\n", prog, path, why);
+	return -1;
+}
+
+/* Rewrite entry `name` of dfd (a format-1 file or sidecar) as format 2
+ * bound to b: a temporary file with the same owner, mode and times, fsync,
+ * rename over. id gets its id. */
+static int up_rewrite(struct upgrader *u, int dfd, const char *name, const char *path, const struct cfs_bind *b,
+		      unsigned char id[CFS_FILE_ID_BYTES])
+{
+	struct cfs_err e = { "" };
+	char tmp[64];
+	struct stat st;
+	int old = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (old < 0 || fstat(old, &st) != 0) {
+		if (old >= 0)
+			close(old);
+		return up_fail(path, strerror(errno));
+	}
+	int nfd = cfs_store_tmpfile(dfd, tmp, sizeof tmp);
+	if (nfd < 0) {
+		close(old);
+		return up_fail(path, strerror(-nfd));
+	}
+	int rc = cfs_content_upgrade_v1(old, nfd, u->keys, b, id, &e);
+	struct timespec ts[2] = { st.st_atim, st.st_mtim };
+	if (rc == 0 && (fchown(nfd, st.st_uid, st.st_gid) != 0 || fchmod(nfd, st.st_mode & 07777) != 0 ||
+			futimens(nfd, ts) != 0 || fsync(nfd) != 0))
+		rc = cfs_errf(&e, -errno, "%s", strerror(errno));
+	close(nfd);
+	close(old);
+	if (rc == 0 && renameat(dfd, tmp, dfd, name) != 0)
+		rc = cfs_errf(&e, -errno, "rename: %s", strerror(errno));
+	if (rc < 0) {
+		unlinkat(dfd, tmp, 0);
+		return up_fail(path, e.msg);
+	}
+	u->done++;
+	return 0;
+}
+
+/* Bring the sidecar of the directory at dfd to format 2 bound to b (made
+ * when format 1 had none); id gets the directory's id. Re-runnable: a
+ * sidecar already in format 2 is only checked. */
+static int up_sidecar(struct upgrader *u, int dfd, const char *path, const struct cfs_bind *b,
+		      unsigned char id[CFS_FILE_ID_BYTES])
+{
+	struct cfs_err e = { "" };
+	unsigned char meta[CFS_META_MAX];
+	size_t len;
+	int fd = openat(dfd, CFS_DIR_SIDECAR, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT)
+		return up_fail(path, strerror(errno));
+	if (fd < 0) {
+		/* format 1 made sidecars only for directories with attributes */
+		if (cfs_sidecar_write_at(dfd, u->keys, NULL, b, NULL, 1, NULL, 0, &e) < 0)
+			return up_fail(path, e.msg);
+		fd = openat(dfd, CFS_DIR_SIDECAR, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		int rc = fd < 0 ? -errno : cfs_content_peek_id(fd, id);
+		if (fd >= 0)
+			close(fd);
+		u->done++;
+		return rc < 0 ? up_fail(path, "the new sidecar cannot be read back") : 0;
+	}
+	int ver = cfs_content_peek_version(fd);
+	int rc = 0;
+	if (ver == CFS_FILE_VERSION) {
+		rc = cfs_content_meta_b(fd, u->keys, b, NULL, meta, &len, id, NULL, &e);
+		sodium_memzero(meta, sizeof meta);
+		close(fd);
+		return rc < 0 ? up_fail(path, e.msg) : 0;
+	}
+	close(fd);
+	if (ver != 1)
+		return up_fail(path, "the sidecar is not a coachfs header");
+	return up_rewrite(u, dfd, CFS_DIR_SIDECAR, path, b, id);
+}
+
+static int up_dir(struct upgrader *u, int dfd, const char *path, int depth, const unsigned char dir_id[CFS_FILE_ID_BYTES])
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dp) {
+		if (fd >= 0)
+			close(fd);
+		return up_fail(path, strerror(errno));
+	}
+	u->dirs++;
+	struct dirent *de;
+	int rc = 0;
+	while (rc == 0 && (de = readdir(dp))) {
+		char sub[PATH_MAX];
+		struct stat st;
+		struct cfs_bind b;
+		struct cfs_err e = { "" };
+		unsigned char id[CFS_FILE_ID_BYTES];
+		const char *n = de->d_name;
+		if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, CFS_DIR_SIDECAR))
+			continue;
+		snprintf(sub, sizeof sub, "%s%s%s", path, depth ? "/" : "", n);
+		if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			rc = up_fail(sub, strerror(errno));
+			break;
+		}
+		if (!strncmp(n, TMP_PREFIX, sizeof TMP_PREFIX - 1) && is_tmp_name(n) && S_ISREG(st.st_mode)) {
+			/* an interrupted write's or upgrade's leftover: the store is
+			 * not mounted, so nobody is writing it */
+			if (unlinkat(dfd, n, 0) == 0) {
+				u->removed++;
+				continue;
+			}
+			rc = up_fail(sub, strerror(errno));
+			break;
+		}
+		if (cfs_bind_set(&b, dir_id, n, S_ISDIR(st.st_mode) ? CFS_KIND_DIR : CFS_KIND_FILE) < 0) {
+			rc = up_fail(sub, "name too long");
+			break;
+		}
+		if (S_ISREG(st.st_mode)) {
+			u->files++;
+			int ffd = openat(dfd, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			int ver = ffd < 0 ? -errno : cfs_content_peek_version(ffd);
+			if (ver == CFS_FILE_VERSION) {
+				unsigned char meta[CFS_META_MAX];
+				size_t len;
+				if (cfs_content_meta_b(ffd, u->keys, &b, NULL, meta, &len, NULL, NULL, &e) < 0)
+					rc = up_fail(sub, e.msg);
+				sodium_memzero(meta, sizeof meta);
+			} else if (ver == 1) {
+				rc = up_rewrite(u, dfd, n, sub, &b, id);
+			} else {
+				rc = up_fail(sub, ver < 0 && ffd < 0 ? strerror(-ver) : "not a coachfs file");
+			}
+			if (ffd >= 0)
+				close(ffd);
+		} else if (S_ISDIR(st.st_mode)) {
+			int sfd = openat(dfd, n, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sfd < 0) {
+				rc = up_fail(sub, strerror(errno));
+				break;
+			}
+			rc = up_sidecar(u, sfd, sub, &b, id);
+			if (rc == 0)
+				rc = up_dir(u, sfd, sub, depth + 1, id);
+			close(sfd);
+		} else if (!S_ISLNK(st.st_mode)) {
+			rc = up_fail(sub, "not a file, directory or symlink");
+		}
+		up_progress(u, 0);
+	}
+	closedir(dp);
+	return rc;
+}
+
+static int is_coachfs_mount(const char *dir);
+
+static int cmd_upgrade(struct cfs_config *cfg, int argc)
+{
+	struct upgrader u;
+	struct cfs_err e = { "" };
+	char hdr[PATH_MAX], tree[PATH_MAX], *pass;
+	size_t passlen;
+	int version;
+	struct cfs_keys *k;
+	if (argc != 1)
+		return usage_error("upgrade takes no arguments");
+	memset(&u, 0, sizeof u);
+	if (cfs_store_header_path(cfg->store_path, hdr, sizeof hdr) < 0)
+		return die("store path too long");
+	/* refuse while the store is mounted, as far as can be told: the daemon
+	 * records its mountpoint in the policy database */
+	struct cfs_grants *g = NULL;
+	char mp[PATH_MAX], real[PATH_MAX];
+	if (cfs_grants_open(cfg->policy_db, 0, &g, &e) == 0 &&
+	    cfs_grants_meta_get(g, "mountpoint", mp, sizeof mp, &e) == 0 && mp[0] && realpath(mp, real) &&
+	    is_coachfs_mount(real) == 1) {
+		cfs_grants_close(g);
+		fprintf(stderr, "%s: %s is mounted at %s: unmount it first (fusermount3 -u %s)\n", prog,
+			cfg->store_path, real, real);
+		return 1;
+	}
+	cfs_grants_close(g);
+	if (cfs_pass_read(cfg->passphrase_file, 0, "Store passphrase: ", &pass, &passlen, &e) < 0)
+		return die(e.msg);
+	int rc = cfs_store_unlock_any(hdr, pass, passlen, &version, &k, &e);
+	if (rc < 0) {
+		cfs_pass_free(pass, passlen);
+		return die(e.msg);
+	}
+	if (version == CFS_STORE_VERSION) {
+		cfs_pass_free(pass, passlen);
+		cfs_keys_free(k);
+		printf("%s: already format %d, nothing to do\n", cfg->store_path, CFS_STORE_VERSION);
+		return 0;
+	}
+	u.keys = k;
+	u.tty = isatty(2);
+	clock_gettime(CLOCK_MONOTONIC, &u.last);
+	snprintf(tree, sizeof tree, "%s/%s", cfg->store_path, CFS_STORE_TREE);
+	int fd = open(tree, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		rc = up_fail(tree, strerror(errno));
+	struct cfs_state *st = NULL;
+	if (rc == 0 && (mkparents(cfg->state_db, &e) < 0 || cfs_state_open(cfg->state_db, k, 1, &st, &e) < 0))
+		rc = up_fail(cfg->state_db, e.msg);
+	cfs_state_close(st);
+	if (rc == 0) {
+		struct cfs_bind rb;
+		unsigned char rid[CFS_FILE_ID_BYTES];
+		static const unsigned char zero[CFS_FILE_ID_BYTES];
+		cfs_bind_set(&rb, zero, "", CFS_KIND_DIR);
+		rc = up_sidecar(&u, fd, "/", &rb, rid);
+		if (rc == 0)
+			rc = up_dir(&u, fd, "/", 0, rid);
+	}
+	if (fd >= 0)
+		close(fd);
+	up_progress(&u, 1);
+	/* Other stores' legacy records go here, before the header says the
+	 * upgrade is done (the grants' rows: cfs_grants_seal_legacy()). */
+	if (rc == 0 && cfs_store_set_version(hdr, pass, passlen, &e) < 0)
+		rc = up_fail(hdr, e.msg);
+	cfs_pass_free(pass, passlen);
+	cfs_keys_free(k);
+	if (rc < 0) {
+		fprintf(stderr, "%s: upgrade stopped; nothing is lost: run it again to finish\n", prog);
+		return 1;
+	}
+	printf("%s: upgraded to format %d (%ld files, %ld directories, %ld converted, %ld leftover temporary files removed)\n",
+	       cfg->store_path, CFS_STORE_VERSION, u.files, u.dirs, u.done, u.removed);
+	return 0;
 }
 
 static int cmd_pubkey(struct cfs_config *cfg, int argc)
@@ -716,7 +1120,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "help"))
 		return usage(stdout), 0;
 	if (strcmp(cmd, "init") && strcmp(cmd, "passwd") && strcmp(cmd, "check") && strcmp(cmd, "pubkey") &&
-	    strcmp(cmd, "policy")) {
+	    strcmp(cmd, "policy") && strcmp(cmd, "upgrade")) {
 		fprintf(stderr, "%s: unknown command '%s' (see 'coach-admin --help')\n", prog, cmd);
 		return 2;
 	}
@@ -734,6 +1138,8 @@ int main(int argc, char **argv)
 		rc = cmd_check(cfg, sub_argc, sub_argv);
 	else if (!strcmp(cmd, "pubkey"))
 		rc = cmd_pubkey(cfg, sub_argc);
+	else if (!strcmp(cmd, "upgrade"))
+		rc = cmd_upgrade(cfg, sub_argc);
 	else
 		rc = cmd_policy(cfg, sub_argc, sub_argv);
 	cfs_config_free(cfg);

@@ -50,6 +50,7 @@ struct cfs_config {
 	char *passphrase_file;      /* optional, absolute; NULL = terminal */
 	char *passphrase_command;   /* optional: "/ABS/PROGRAM ARG...", its first output line */
 	enum cfs_cipher cipher;
+	char *state_db;             /* optional, absolute; default state.db beside [policy] db */
 	/* [mount] */
 	int hide_denied;            /* default yes */
 	/* [policy] */

@@ -10,7 +10,7 @@
 
 #define CFS_KEY_BYTES 32
 #define CFS_STORE_HDR_SIZE 512
-#define CFS_STORE_VERSION 1
+#define CFS_STORE_VERSION 2
 #define CFS_STORE_SLOTS 4
 
 enum cfs_aead { CFS_AEAD_XCHACHA = 1, CFS_AEAD_AESGCM = 2 };
@@ -66,6 +66,15 @@ int cfs_store_create(const char *path, const char *pass, size_t passlen, int aea
  * header MAC fails (edited header), -EINVAL for a malformed header. */
 int cfs_store_unlock(const char *path, const char *pass, size_t passlen, struct cfs_keys **out,
 		     struct cfs_err *err);
+
+/* As cfs_store_unlock, for any supported format version (*version gets it):
+ * only `coach-admin upgrade` opens an older store. cfs_store_unlock refuses
+ * one with -EPROTO and a message saying to run the upgrade. */
+int cfs_store_unlock_any(const char *path, const char *pass, size_t passlen, int *version,
+			 struct cfs_keys **out, struct cfs_err *err);
+/* Raise the store header to CFS_STORE_VERSION (re-wrapping the slot this
+ * passphrase opens, atomically). The upgrade's last step. */
+int cfs_store_set_version(const char *path, const char *pass, size_t passlen, struct cfs_err *err);
 
 /* Re-wrap the master key under a new passphrase (slot of the old one),
  * atomically (temporary file, fsync, rename). */

@@ -18,6 +18,7 @@ struct cfs_track;
 struct cfs_links;
 struct cfs_workers;
 struct cfs_shells;
+struct cfs_state;
 struct cfs_cwatch;
 
 /* The daemon's one context struct: all of its mutable state lives here. */
@@ -25,6 +26,7 @@ struct cfs_ctx {
 	struct cfs_config *cfg;
 	struct cfs_keys *keys;
 	struct cfs_store *store;
+	struct cfs_state *state;        /* the local integrity record (versions seen) */
 	struct cfs_audit *audit;
 	struct cfs_grants *grants;
 	struct cfs_links *links;

@@ -51,6 +51,14 @@ int cfs_store_parent(struct cfs_store *s, const char *path, const char **leaf);
  * place. Returns the fd and fills name (>= 32 bytes), or -errno. */
 int cfs_store_tmpfile(int dirfd, char *name, size_t namelen);
 
+/* A fresh temporary name of that form (not created: for renameat2 with
+ * RENAME_NOREPLACE). */
+int cfs_store_tmpname(char *name, size_t namelen);
+
+/* The same for a directory (mode as given, O_EXCL semantics): its name into
+ * name. 0 or -errno. */
+int cfs_store_tmpdir(int dirfd, char *name, size_t namelen, mode_t mode);
+
 /* lstat of a mount path. */
 int cfs_store_lstat(struct cfs_store *s, const char *path, struct stat *st);
 

@@ -2,14 +2,19 @@
  * cfs_content_open, cfs_content_size, cfs_content_read and
  * cfs_content_verify, with fixed hand-built keys (fuzz_keys.h, chunk 2^12).
  *
- * Input: one mode byte, then the file image.
- *   mode % 3 == 0  the image as is (the fuzzer cannot forge a tag, so this
+ * Input: one mode byte, then the file image (header format 2).
+ *   mode % 4 == 3  as 1, but the header is sealed to a place (a parent id
+ *                  and a name taken from the input): open must succeed in
+ *                  that place exactly when the fields are well-formed, and
+ *                  fail detached, in any other place (a moved header) and
+ *                  as the other kind (a sidecar where a file belongs);
+ *   mode % 4 == 0  the image as is (the fuzzer cannot forge a tag, so this
  *                  mostly exercises the header checks and size arithmetic);
- *   mode % 3 == 1  the header's attribute block is re-sealed with the fixed
+ *   mode % 4 == 1  the header's attribute block is re-sealed with the fixed
  *                  meta key first, so open gets past authentication and the
  *                  fuzzer reaches every header field; open must then succeed
  *                  exactly when the plain fields are well-formed;
- *   mode % 3 == 2  as 1, and every body chunk is re-sealed too (its nonce and
+ *   mode % 4 == 2  as 1, and every body chunk is re-sealed too (its nonce and
  *                  plaintext taken from the image): a differential test —
  *                  the reader must return exactly those plaintexts (or -EIO
  *                  precisely when the body size is impossible), verify must
@@ -52,14 +57,14 @@ static int header_well_formed(const unsigned char *h)
 {
 	size_t ml = (size_t)h[24] | ((size_t)h[25] << 8);
 	/* one cipher per store: a file sealed under the other one is refused */
-	if (memcmp(h, "CFSF", 4) != 0 || h[4] != 1 || h[5] != g_keys->aead || h[6] != LOG2 || h[7] != 0)
+	if (memcmp(h, "CFSF", 4) != 0 || h[4] != 2 || h[5] != g_keys->aead || h[6] != LOG2 || h[7] != 0)
 		return 0;
 	for (int i = 26; i < 32; i++)
 		if (h[i])
 			return 0;
 	if (ml > CFS_META_MAX)
 		return 0;
-	for (size_t i = 56 + ml + 16; i < CFS_FHDR_SIZE; i++)
+	for (size_t i = 64 + ml + 16; i < CFS_FHDR_SIZE; i++)
 		if (h[i])
 			return 0;
 	return 1;
@@ -85,11 +90,79 @@ static void check_reads(struct cfs_file *f, const unsigned char *ref, size_t siz
 	free(b);
 }
 
+/* Mode 3: a header sealed to a place from the input. */
+static void place_case(const unsigned char *data, size_t len)
+{
+	if (len < CFS_FHDR_SIZE + 17)
+		return;
+	unsigned char *img = malloc(len);
+	REQUIRE(img);
+	memcpy(img, data, len);
+	struct cfs_bind b, other;
+	unsigned char parent[16];
+	char name[64];
+	memcpy(parent, data + CFS_FHDR_SIZE, 16);
+	size_t nl = data[CFS_FHDR_SIZE + 16] % sizeof name;
+	for (size_t i = 0; i < nl; i++) {
+		unsigned char ch = i + CFS_FHDR_SIZE + 17 < len ? data[i + CFS_FHDR_SIZE + 17] : 'x';
+		name[i] = (char)(ch == 0 || ch == '/' ? 'n' : ch);
+	}
+	name[nl] = 0;
+	REQUIRE(cfs_bind_set(&b, parent, name, CFS_KIND_FILE) == 0);
+	if (fuzz_reseal_header_at(img, g_keys, parent, name) < 0) {
+		free(img);
+		return;
+	}
+	int good = header_well_formed(img);
+	if (good) {
+		unsigned char m[CFS_META_MAX];
+		size_t ml = (size_t)img[24] | ((size_t)img[25] << 8);
+		memcpy(m, data + 64, ml);
+		good = cfs_meta_valid(m, ml) == 0;
+	}
+	REQUIRE(ftruncate(g_fd, 0) == 0);
+	REQUIRE(cfs_pwrite_all(g_fd, img, len, 0) == 0);
+	struct cfs_err e;
+	struct cfs_file *f = NULL;
+	int rc = cfs_content_open_b(g_fd, g_keys, &b, NULL, NULL, &f, &e);
+	REQUIRE(good ? rc == 0 : rc == -EIO);
+	if (f) {
+		uint64_t v = f->version;
+		REQUIRE(v == ((uint64_t)img[32] | (uint64_t)img[33] << 8 | (uint64_t)img[34] << 16 |
+			      (uint64_t)img[35] << 24 | (uint64_t)img[36] << 32 | (uint64_t)img[37] << 40 |
+			      (uint64_t)img[38] << 48 | (uint64_t)img[39] << 56));
+		cfs_content_close(f);
+		f = NULL;
+	}
+	/* detached, another parent, another name, another kind: all refused */
+	if (nl || memcmp(parent, (unsigned char[16]){ 0 }, 16))
+		REQUIRE(cfs_content_open(g_fd, g_keys, &f, &e) == -EIO && !f);
+	other = b;
+	other.parent[data[0] % 16] ^= 1;
+	REQUIRE(cfs_content_open_b(g_fd, g_keys, &other, NULL, NULL, &f, &e) == -EIO && !f);
+	other = b;
+	other.name[nl] = 'z';
+	other.name[nl + 1] = 0;
+	REQUIRE(cfs_content_open_b(g_fd, g_keys, &other, NULL, NULL, &f, &e) == -EIO && !f);
+	/* a file header is no sidecar (one sealed as a sidecar, kind byte 1, may
+	 * well open as one: that is its place) */
+	other = b;
+	other.kind = CFS_KIND_DIR;
+	if (img[7] != CFS_KIND_DIR)
+		REQUIRE(cfs_content_open_b(g_fd, g_keys, &other, NULL, NULL, &f, &e) == -EIO && !f);
+	cfs_content_close(f);
+	free(img);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	int mode = data[0] % 3;
+	int mode = data[0] % 4;
+	if (mode == 3) {
+		place_case(data + 1, size - 1);
+		return 0;
+	}
 	size_t len = size - 1;
 	unsigned char *img = malloc(len + 1);
 	REQUIRE(img);
@@ -105,7 +178,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 			if (expect_open) {
 				unsigned char m[CFS_META_MAX];
 				size_t ml = (size_t)img[24] | ((size_t)img[25] << 8);
-				memcpy(m, data + 1 + 56, ml); /* the plaintext that was sealed */
+				memcpy(m, data + 1 + 64, ml); /* the plaintext that was sealed */
 				expect_open = cfs_meta_valid(m, ml) == 0;
 			}
 		} else {

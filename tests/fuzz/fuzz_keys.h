@@ -41,21 +41,34 @@ static inline void fuzz_keys_free(struct cfs_keys *k)
 	sodium_free(k);
 }
 
-/* Re-encrypt the attribute block of a 1024-byte header image in place:
- * plaintext = the meta_len bytes at 56 (as the image has them), AD = bytes
- * 0..31, nonce = bytes 32..55, key = keys->meta. Returns 0, or -1 when
- * meta_len is too large to fit (the image is left alone). */
-static inline int fuzz_reseal_header(unsigned char *h, const struct cfs_keys *k)
+/* Re-seal a file header image's attribute block (format 2) in place:
+ * plaintext = the meta_len bytes at 64 (as the image has them), AD = bytes
+ * 0..39 || parent[16] || name length u8 || name (the place it is bound to;
+ * parent NULL and name "" is the detached binding of cfs_content_open),
+ * nonce = bytes 40..63, key = keys->meta. Returns 0, or -1 when meta_len is
+ * out of range (nothing to seal). */
+static inline int fuzz_reseal_header_at(unsigned char *h, const struct cfs_keys *k, const unsigned char *parent,
+					const char *name)
 {
-	size_t ml = (size_t)h[24] | ((size_t)h[25] << 8);
-	if (ml > CFS_META_MAX)
+	size_t ml = (size_t)h[24] | ((size_t)h[25] << 8), nl = strlen(name);
+	if (ml > CFS_META_MAX || nl > 255)
 		return -1;
-	unsigned char pt[CFS_META_MAX];
-	memcpy(pt, h + 56, ml);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(h + 56, NULL, pt, ml, h, 32, NULL, h + 32, k->meta);
+	unsigned char pt[CFS_META_MAX], ad[40 + 16 + 1 + 255];
+	memcpy(pt, h + 64, ml);
+	memcpy(ad, h, 40);
+	memset(ad + 40, 0, 16);
+	if (parent)
+		memcpy(ad + 40, parent, 16);
+	ad[56] = (unsigned char)nl;
+	memcpy(ad + 57, name, nl);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(h + 64, NULL, pt, ml, ad, 57 + nl, NULL, h + 40, k->meta);
 	return 0;
 }
 
+static inline int fuzz_reseal_header(unsigned char *h, const struct cfs_keys *k)
+{
+	return fuzz_reseal_header_at(h, k, NULL, "");
+}
 /* Nonce bytes and tag+nonce overhead of a chunk for this cipher byte. */
 static inline size_t fuzz_nonce_len(int aead)
 {

@@ -109,7 +109,7 @@ static void store_headers(void)
 	unsigned char master[32], kek[32], ad[33], hk[32];
 	memset(h, 0, sizeof h);
 	memcpy(h, "COACHFS\0", 8);
-	h[8] = 1;
+	h[8] = CFS_STORE_VERSION;
 	h[10] = CFS_AEAD_XCHACHA;
 	h[11] = 12;
 	h[12] = 1;

@@ -268,8 +268,8 @@ cfs_umount
 # ---- the store header ----
 H=$STORE/coachfs.hdr
 cp "$H" "$T/hdr.good"
-printf '\x02\x00' | dd of="$H" bs=1 seek=8 conv=notrunc status=none
-refuse header_newer_version "store format version 2 is newer than this coachfs supports"
+printf '\x03\x00' | dd of="$H" bs=1 seek=8 conv=notrunc status=none
+refuse header_newer_version "store format version 3 is newer than this coachfs supports"
 row header_newer_admin 1 "newer" "$A" check
 cp "$T/hdr.good" "$H"; printf '\xff\xff' | dd of="$H" bs=1 seek=8 conv=notrunc status=none
 refuse header_version_65535 "newer"

@@ -70,7 +70,7 @@ case_ fs_o_config "config=" coachfs -o con
 case_ fs_o_config_file "conf.ini" coachfs -o config = conf
 
 # coach-admin
-case_ admin_commands "init passwd check pubkey policy" coach-admin ""
+case_ admin_commands "init passwd check upgrade pubkey policy" coach-admin ""
 case_ admin_commands_p "passwd pubkey policy" coach-admin p
 case_ admin_after_c "check" coach-admin -c conf.ini ch
 case_ admin_global_opts "--config --help --version" coach-admin --

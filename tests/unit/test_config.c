@@ -49,6 +49,7 @@ static void test_example_file(void)
 	T_EQ_STR(c->store_path, "/srv/coachfs");
 	T_EQ_STR(c->passphrase_file, "/etc/coachfs/passphrase");
 	T_EQ_INT(c->cipher, CFS_CIPHER_AUTO);
+	T_EQ_STR(c->state_db, "/var/lib/coachfs/state.db"); /* beside [policy] db */
 	T_EQ_INT(c->hide_denied, 1);
 	T_EQ_STR(c->policy_db, "/var/lib/coachfs/policy.db");
 	T_EQ_STR(c->default_class, "internal");
@@ -170,6 +171,7 @@ static void test_defaults(void)
 	T_EQ_STR(c->store_path, "/srv/c");
 	T_CHECK(c->passphrase_file == NULL);
 	T_EQ_INT(c->cipher, CFS_CIPHER_AUTO);
+	T_EQ_STR(c->state_db, "/var/state.db"); /* beside [policy] db */
 	T_EQ_INT(c->hide_denied, 1);
 	T_EQ_INT(c->reads, CFS_READS_EVERY);
 	T_EQ_INT(c->flush_ms, 50);
@@ -191,6 +193,29 @@ static void test_defaults(void)
 		T_EQ_INT(k->max_opens, 0);
 	}
 	cfs_config_free(c);
+}
+
+/* [store] state_db: as given, absolute only. */
+static void test_state_db(void)
+{
+	struct cfs_err err = { "" };
+	struct cfs_config *c = parse_ok("[store]\npath = /srv/c\nstate_db = /l/s.db\n" POLICY AUDIT ROLES CLASS, &err);
+	if (c)
+		T_EQ_STR(c->state_db, "/l/s.db");
+	cfs_config_free(c);
+	FILE *f = fopen("/tmp/cfs-test-config-state.ini", "w");
+	if (!f) {
+		T_FAILF("cannot write a config");
+		return;
+	}
+	fputs("[store]\npath = /srv/c\nstate_db = rel.db\n" POLICY AUDIT ROLES CLASS, f);
+	fclose(f);
+	c = NULL;
+	T_CHECK(cfs_config_load("/tmp/cfs-test-config-state.ini", &c, &err) < 0);
+	T_CONTAINS(err.msg, "cfs-test-config-state.ini:3:");
+	T_CONTAINS(err.msg, "state_db");
+	cfs_config_free(c);
+	unlink("/tmp/cfs-test-config-state.ini");
 }
 
 /* Syntax variants that must be accepted, and the values they give. */
@@ -826,6 +851,7 @@ int main(void)
 {
 	T_RUN(test_example_file);
 	T_RUN(test_defaults);
+	T_RUN(test_state_db);
 	T_RUN(test_variants);
 	T_RUN(test_bad_table);
 	T_RUN(test_line_limit);

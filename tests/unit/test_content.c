@@ -6,6 +6,7 @@
  * cfs_store_create with the INTERACTIVE Argon2id preset (fast). */
 #include "t.h"
 #include "busy_pool.h"
+#include "coachfs/state.h"
 
 #include "coachfs/content.h"
 #include "coachfs/crypto.h"
@@ -807,8 +808,9 @@ static void test_tamper(void)
 		struct { size_t off; const char *what; } hf[] = {
 			{ 0, "magic" }, { 3, "magic" }, { 4, "version" }, { 5, "cipher" }, { 6, "chunk size" },
 			{ 7, "flags" }, { 8, "file id" }, { 23, "file id" }, { 24, "meta_len" }, { 25, "meta_len" },
-			{ 26, "reserved" }, { 31, "reserved" }, { 32, "nonce" }, { 55, "nonce" },
-			{ 56, "meta ciphertext/tag" }, { 71, "meta tag" }, { 72, "padding" }, { 500, "padding" },
+			{ 26, "reserved" }, { 31, "reserved" }, { 32, "header version" }, { 39, "header version" },
+			{ 40, "nonce" }, { 63, "nonce" },
+			{ 64, "meta ciphertext/tag" }, { 79, "meta tag" }, { 80, "padding" }, { 500, "padding" },
 			{ FHDR - 1, "padding" },
 		};
 		for (size_t i = 0; i < sizeof hf / sizeof hf[0]; i++) {
@@ -1777,6 +1779,179 @@ static void test_par_readers(void)
 	free(ref);
 }
 
+/* Format 2: a header authenticates only in the place it was sealed for
+ * (parent id, name, kind), rebinding moves it, every header change raises
+ * its version, and a record of versions seen refuses an older header. */
+static void test_bound_place(void)
+{
+	const struct cfg *c = &g_cfg[0];
+	struct cfs_scratch g_s;
+	memset(&g_s, 0, sizeof g_s);
+	struct cfs_err e;
+	struct cfs_bind a, b, dir, far;
+	unsigned char pa[CFS_FILE_ID_BYTES], pb[CFS_FILE_ID_BYTES], meta[CFS_META_MAX];
+	size_t ml;
+	memset(pa, 0xa1, sizeof pa);
+	memset(pb, 0xb2, sizeof pb);
+	T_EQ_INT(cfs_bind_set(&a, pa, "plan.md", CFS_KIND_FILE), 0);
+	T_EQ_INT(cfs_bind_set(&b, pb, "plan.md", CFS_KIND_FILE), 0);
+	T_EQ_INT(cfs_bind_set(&far, pa, "plan.mdx", CFS_KIND_FILE), 0);
+	T_EQ_INT(cfs_bind_set(&dir, pa, "plan.md", CFS_KIND_DIR), 0);
+	T_EQ_INT(cfs_bind_set(&b, pb, "a/b", CFS_KIND_FILE), -EINVAL);
+	char longname[300];
+	memset(longname, 'x', sizeof longname - 1);
+	longname[sizeof longname - 1] = 0;
+	T_EQ_INT(cfs_bind_set(&b, pb, longname, CFS_KIND_FILE), -ENAMETOOLONG);
+	T_EQ_INT(cfs_bind_set(&b, pb, "plan.md", CFS_KIND_FILE), 0);
+
+	int fd = new_fd();
+	struct cfs_file *f = NULL, *g = NULL;
+	T_EQ_INT(cfs_content_create_b(fd, c->k, &a, NULL, NULL, 1, NULL, 0, NULL, &f, &e), 0);
+	if (!f) {
+		close(fd);
+		return;
+	}
+	T_EQ_INT(f->version, 1);
+	T_EQ_INT(cfs_content_write(f, "secret words", 12, 0, &g_s, &e), 12);
+	unsigned char h[CFS_FHDR_SIZE];
+	T_EQ_INT(pread(fd, h, sizeof h, 0), CFS_FHDR_SIZE);
+	T_EQ_INT(h[4], 2);
+	T_EQ_INT(h[7], CFS_KIND_FILE);
+	T_EQ_INT(h[32], 1);
+	/* only its own place opens it */
+	T_EQ_INT(cfs_content_open_b(fd, c->k, &a, NULL, NULL, &g, &e), 0);
+	cfs_content_close(g);
+	g = NULL;
+	T_EQ_INT(cfs_content_open_b(fd, c->k, &b, NULL, NULL, &g, &e), -EIO);
+	T_CONTAINS(em(&e), "moved, copied or swapped");
+	T_EQ_INT(cfs_content_open_b(fd, c->k, &far, NULL, NULL, &g, &e), -EIO);
+	T_EQ_INT(cfs_content_open_b(fd, c->k, &dir, NULL, NULL, &g, &e), -EIO);
+	T_CONTAINS(em(&e), "a file header where a directory sidecar belongs");
+	T_EQ_INT(cfs_content_open(fd, c->k, &g, &e), -EIO);
+	T_EQ_INT(cfs_content_meta_b(fd, c->k, &b, NULL, meta, &ml, NULL, NULL, &e), -EIO);
+	T_CHECK(g == NULL);
+	/* each header change raises the version; rebinding moves the place */
+	T_EQ_INT(cfs_content_bump(f, &e), 0);
+	T_EQ_INT(f->version, 2);
+	T_EQ_INT(cfs_content_set_meta(f, (const unsigned char *)"\x01\x01\x00zq", 5, &e), 0);
+	T_EQ_INT(f->version, 3);
+	T_EQ_INT(cfs_content_rebind(f, &b, &e), 0);
+	T_EQ_INT(f->version, 4);
+	T_EQ_INT(cfs_content_open_b(fd, c->k, &a, NULL, NULL, &g, &e), -EIO);
+	unsigned char id[CFS_FILE_ID_BYTES];
+	uint64_t v = 0;
+	T_EQ_INT(cfs_content_meta_b(fd, c->k, &b, NULL, meta, &ml, id, &v, &e), 0);
+	T_EQ_INT(v, 4);
+	T_EQ_INT(ml, 5);
+	T_CHECK(memcmp(id, f->id, sizeof id) == 0);
+	unsigned char peek[CFS_FILE_ID_BYTES];
+	T_EQ_INT(cfs_content_peek_id(fd, peek), 0);
+	T_CHECK(memcmp(peek, f->id, sizeof peek) == 0);
+	T_EQ_INT(cfs_content_peek_version(fd), 2);
+	T_EQ_INT(cfs_content_open_b(fd, c->k, &b, NULL, NULL, &g, &e), 0);
+	if (g) {
+		char buf[32];
+		T_EQ_INT(cfs_content_read(g, buf, sizeof buf, 0, &g_s, &e), 12);
+		T_CHECK(memcmp(buf, "secret words", 12) == 0);
+		T_EQ_INT(g->version, 4);
+		cfs_content_close(g);
+	}
+	cfs_content_close(f);
+	close(fd);
+	cfs_scratch_free(&g_s);
+}
+
+/* The record of versions seen: an older header is refused as rolled back,
+ * a newer one raises the record, creates stay off it (version 1). */
+static void test_rollback_record(void)
+{
+	const struct cfg *c = &g_cfg[0];
+	struct cfs_err e;
+	struct cfs_state *st = NULL;
+	char db[128];
+	path_for(db, sizeof db, "state.db");
+	T_EQ_INT(cfs_state_open(db, c->k, 0, &st, &e), -EIO); /* not made yet, create = 0 */
+	T_EQ_INT(cfs_state_open(db, c->k, 1, &st, &e), 0);
+	if (!st)
+		return;
+	struct cfs_bind a;
+	unsigned char pa[CFS_FILE_ID_BYTES] = { 7 };
+	cfs_bind_set(&a, pa, "r.md", CFS_KIND_FILE);
+	int fd = new_fd();
+	struct cfs_file *f = NULL, *g = NULL;
+	uint64_t v = 99;
+	T_EQ_INT(cfs_content_create_b(fd, c->k, &a, st, NULL, 1, NULL, 0, NULL, &f, &e), 0);
+	if (!f) {
+		close(fd);
+		cfs_state_close(st);
+		return;
+	}
+	T_EQ_INT(cfs_state_get(st, f->id, &v, &e), 0);
+	T_EQ_INT(v, 0);
+	size_t len = 0;
+	unsigned char *old = slurp(fd, &len);
+	T_EQ_INT(cfs_content_bump(f, &e), 0);
+	T_EQ_INT(cfs_content_bump(f, &e), 0);
+	T_EQ_INT(cfs_state_get(st, f->id, &v, &e), 0);
+	T_EQ_INT(v, 3);
+	T_EQ_INT(cfs_content_open_b(fd, c->k, &a, st, NULL, &g, &e), 0);
+	cfs_content_close(g);
+	g = NULL;
+	/* the old copy put back */
+	int fd2 = fd_with(old, len);
+	T_EQ_INT(cfs_content_open_b(fd2, c->k, &a, st, NULL, &g, &e), -EIO);
+	T_CONTAINS(em(&e), "rolled back: header version 1 is older than version 3 seen before");
+	unsigned char meta[CFS_META_MAX];
+	size_t ml;
+	T_EQ_INT(cfs_content_meta_b(fd2, c->k, &a, st, meta, &ml, NULL, NULL, &e), -EIO);
+	T_CONTAINS(em(&e), "rolled back");
+	T_EQ_INT(cfs_content_open_b(fd2, c->k, &a, NULL, NULL, &g, &e), 0); /* without a record it opens */
+	cfs_content_close(g);
+	close(fd2);
+	free(old);
+	/* notes never lower; the record survives a reopen */
+	T_EQ_INT(cfs_state_note(st, f->id, 2, &e), 0);
+	T_EQ_INT(cfs_state_get(st, f->id, &v, &e), 0);
+	T_EQ_INT(v, 3);
+	unsigned char id[CFS_FILE_ID_BYTES];
+	memcpy(id, f->id, sizeof id);
+	cfs_content_close(f);
+	close(fd);
+	cfs_state_close(st);
+	st = NULL;
+	T_EQ_INT(cfs_state_open(db, c->k, 0, &st, &e), 0);
+	if (!st)
+		return;
+	T_EQ_INT(cfs_state_get(st, id, &v, &e), 0);
+	T_EQ_INT(v, 3);
+	/* rename intents: set, read back, clear */
+	unsigned char par[CFS_FILE_ID_BYTES], got[CFS_FILE_ID_BYTES];
+	char name[256];
+	memset(par, 0x5c, sizeof par);
+	T_EQ_INT(cfs_state_intent_get(st, id, got, name, sizeof name, &e), -ENOENT);
+	T_EQ_INT(cfs_state_intent_set(st, id, par, "old name", &e), 0);
+	T_EQ_INT(cfs_state_intent_get(st, id, got, name, sizeof name, &e), 0);
+	T_EQ_STR(name, "old name");
+	T_CHECK(memcmp(got, par, sizeof par) == 0);
+	T_EQ_INT(cfs_state_intent_clear(st, id, &e), 0);
+	T_EQ_INT(cfs_state_intent_get(st, id, got, name, sizeof name, &e), -ENOENT);
+	T_EQ_INT(cfs_state_intent_set(st, id, par, "again", &e), 0);
+	cfs_state_close(st);
+	st = NULL;
+	/* an edited row fails its MAC: versions and intents */
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "sqlite3 %s \"UPDATE versions SET version = 9; UPDATE intents SET name = CAST('other' AS BLOB)\"", db);
+	T_EQ_INT(system(cmd), 0);
+	T_EQ_INT(cfs_state_open(db, c->k, 0, &st, &e), 0);
+	if (!st)
+		return;
+	T_EQ_INT(cfs_state_get(st, id, &v, &e), -EIO);
+	T_CONTAINS(em(&e), "failed its MAC");
+	T_EQ_INT(cfs_state_intent_get(st, id, got, name, sizeof name, &e), -EIO);
+	T_CONTAINS(em(&e), "failed its MAC");
+	cfs_state_close(st);
+}
+
 int main(void)
 {
 	struct cfs_err e;
@@ -1830,6 +2005,8 @@ int main(void)
 	T_RUN(test_par_tamper);
 	T_RUN(test_par_busy);
 	T_RUN(test_par_readers);
+	T_RUN(test_bound_place);
+	T_RUN(test_rollback_record);
 
 	for (int i = 0; i < g_ncfg; i++)
 		cfs_keys_free(g_cfg[i].k);

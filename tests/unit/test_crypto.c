@@ -129,7 +129,7 @@ static void test_header_layout(void)
 	T_EQ_INT(cfs_store_hdr_parse(g_hdr, sizeof g_hdr, &h, &e), 0);
 	T_CHECK(memcmp(g_hdr, "COACHFS\0", 8) == 0);
 	T_EQ_INT(h.version, CFS_STORE_VERSION);
-	T_EQ_INT(g_hdr[8], 1);
+	T_EQ_INT(g_hdr[8], 2);
 	T_EQ_INT(g_hdr[9], 0);
 	T_EQ_INT(h.aead, CFS_AEAD_XCHACHA);
 	T_EQ_INT(h.chunk_log2, 12);
@@ -279,7 +279,8 @@ static void test_header_edits(void)
 	} cases[] = {
 		{ 0, 'X', -EINVAL, "not a coachfs store header" },
 		{ 7, 1, -EINVAL, "not a coachfs store header" },
-		{ 8, 2, -EINVAL, "newer than this coachfs supports" },
+		{ 8, 3, -EINVAL, "newer than this coachfs supports" },
+		{ 8, 1, -EACCES, "wrong passphrase" },                  /* the version is in the slot's AD */
 		{ 9, 1, -EINVAL, "newer than this coachfs supports" },
 		{ 8, 0, -EINVAL, "version 0" },
 		{ 10, 0, -EINVAL, "unknown cipher" },
@@ -351,7 +352,7 @@ static void test_header_edits(void)
 	memcpy(img, g_hdr, sizeof img);
 	img[8] = 7;
 	T_EQ_INT(cfs_store_hdr_parse(img, sizeof img, &h, &e), -EINVAL);
-	T_CONTAINS(em(&e), "store format version 7 is newer than this coachfs supports (1)");
+	T_CONTAINS(em(&e), "store format version 7 is newer than this coachfs supports (2)");
 }
 
 static void test_truncated(void)

@@ -1,0 +1,74 @@
+#!/bin/bash
+# coach-admin upgrade on the golden format-1 store (tests/golden/v1, made by
+# the v1 code): refused by the daemon before, converted in place, then every
+# plaintext, class and attribute as the old code showed them; a run that was
+# interrupted half-way (simulated: part of the tree already converted, a
+# leftover temporary file, the header still format 1) finishes when run again.
+. "$(dirname "$0")/lib.sh"
+G=$TOP/tests/golden/v1
+golden_copy() { # DIR: a copy of the golden store with its config and passphrase
+	mkdir -p "$1"
+	cp -a "$G/store" "$G/var" "$1/"
+	sed "s|@DIR@|$1|g" "$G/coachfs.ini.in" >"$1/coachfs.ini"
+	cp "$G/passphrase" "$1/passphrase"; chmod 600 "$1/passphrase"
+}
+# Compare a mount of the store with expected.txt: plaintexts, classes, link.
+expect_golden() { # PREFIX
+	local p=$1 path class sum
+	while read -r path class sum; do
+		case "$path" in
+		*/) eq "${p}_class_${path//\//_}" "$(getfattr --absolute-names --only-values -n user.coachfs.class "$MNT$path" 2>&1)" "$class" ;;
+		*) if [ "$class" = "->" ]; then
+			eq "${p}_symlink" "$(readlink "$MNT$path")" "$sum"
+		   else
+			eq "${p}_class_${path//\//_}" "$(getfattr --absolute-names --only-values -n user.coachfs.class "$MNT$path" 2>&1)" "$class"
+			eq "${p}_plain_${path//\//_}" "$(sha256sum <"$MNT$path" | cut -c1-64)" "$sum"
+		   fi ;;
+		esac
+	done <"$G/expected.txt"
+	eq "${p}_user_attr" "$(getfattr --absolute-names --only-values -n user.note "$MNT/notes/handoff.txt" 2>&1)" "a user attribute"
+	eq "${p}_own_export" "$(getfattr --absolute-names --only-values -n user.coachfs.export "$MNT/notes/own.txt" 2>&1)" deny
+	eq "${p}_own_max_opens" "$(getfattr --absolute-names --only-values -n user.coachfs.max_opens "$MNT/notes/own.txt" 2>&1)" 5
+	eq "${p}_big_first_line" "$(head -n 1 "$MNT/playbooks/big.md")" "line 00000 of the big playbook"
+}
+
+D=$T/g
+golden_copy "$D"
+CFG=$D/coachfs.ini; export COACHFS_CONFIG=$CFG
+mkdir -p "$MNT"; out=$("$BIN/coachfs" -c "$CFG" "$MNT" 2>&1); rc=$?
+eq v1_refused_status "$rc" 1
+has v1_refused_says_upgrade "$out" "coach-admin upgrade"
+no v1_not_mounted mountpoint -q "$MNT"
+has v1_check_says_upgrade "$("$BIN/coach-admin" -c "$CFG" check 2>&1)" "coach-admin upgrade"
+ok upgrade "$BIN/coach-admin" -c "$CFG" upgrade
+has upgrade_again_nothing "$("$BIN/coach-admin" -c "$CFG" upgrade 2>&1)" "already format 2"
+ok upgraded_check_clean "$BIN/coach-admin" -c "$CFG" check
+ok every_dir_has_sidecar test -f "$D/store/tree/.coachfs-dir" -a -f "$D/store/tree/playbooks/ransomware/.coachfs-dir" -a -f "$D/store/tree/notes/.coachfs-dir"
+cfs_mount || exit 1
+expect_golden up
+# the upgraded store works like a new one
+ok write_after_upgrade sh -c "echo new >$MNT/notes/new.txt && mv $MNT/notes/new.txt $MNT/playbooks/new.txt && mkdir $MNT/notes/sub"
+cfs_umount
+ok check_after_use "$BIN/coach-admin" -c "$CFG" check
+# binding holds on upgraded files too: the folder-classified file moved out fails
+mv "$D/store/tree/secret/plan.md" "$D/store/tree/notes/plan.md"
+has upgraded_move_detected "$("$BIN/coach-admin" -c "$CFG" check 2>&1)" "BAD /notes/plan.md"
+mv "$D/store/tree/notes/plan.md" "$D/store/tree/secret/plan.md"
+
+# An interrupted upgrade: the root and /playbooks already converted (their
+# sidecars, big.md), a temporary file left behind, the header still format 1.
+F=$T/full; golden_copy "$F"
+"$BIN/coach-admin" -c "$F/coachfs.ini" upgrade >/dev/null 2>&1 || fail interrupted_setup "full upgrade failed"
+H=$T/half; golden_copy "$H"
+cp -a "$F/store/tree/.coachfs-dir" "$H/store/tree/.coachfs-dir"
+cp -a "$F/store/tree/playbooks/.coachfs-dir" "$H/store/tree/playbooks/.coachfs-dir"
+cp -a "$F/store/tree/playbooks/big.md" "$H/store/tree/playbooks/big.md"
+head -c 700 /dev/urandom >"$H/store/tree/playbooks/.coachfs-tmp.0123456789abcdef"
+CFG=$H/coachfs.ini; export COACHFS_CONFIG=$CFG
+no half_refused "$BIN/coachfs" -c "$CFG" "$MNT"
+ok upgrade_rerun "$BIN/coach-admin" -c "$CFG" upgrade
+no rerun_removed_leftover test -e "$H/store/tree/playbooks/.coachfs-tmp.0123456789abcdef"
+ok rerun_check_clean "$BIN/coach-admin" -c "$CFG" check
+cfs_mount || exit 1
+expect_golden rerun
+cfs_umount
