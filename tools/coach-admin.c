@@ -26,6 +26,7 @@
 #include "coachfs/crypto.h"
 #include "coachfs/passphrase.h"
 #include "coachfs/grants.h"
+#include "coachfs/links.h"
 #include "coachfs/state.h"
 #include "coachfs/store.h"
 
@@ -750,6 +751,33 @@ static int up_dir(struct upgrader *u, int dfd, const char *path, int depth, cons
 
 static int is_coachfs_mount(const char *dir);
 
+/* Seal policy.db's rows from before row MACs (grants, open counters,
+ * links), as they stand: the administrator's explicit upgrade is the one
+ * place that may bless them (grants.h). A missing policy.db has nothing. */
+static int seal_policy_db(const struct cfs_config *cfg, const struct cfs_keys *k, int64_t *ng,
+			  int64_t *nl, struct cfs_err *e)
+{
+	struct cfs_grants *g = NULL;
+	struct cfs_links *l = NULL;
+	*ng = *nl = 0;
+	if (access(cfg->policy_db, F_OK) != 0)
+		return 0;
+	int rc = cfs_grants_open(cfg->policy_db, 0, &g, e);
+	if (rc == 0)
+		rc = cfs_grants_set_key(g, k->rowmac, e);
+	if (rc == 0)
+		rc = cfs_grants_seal_legacy(g, ng, e);
+	cfs_grants_close(g);
+	if (rc == 0)
+		rc = cfs_links_open(cfg->policy_db, &l, e);
+	if (rc == 0)
+		rc = cfs_links_set_key(l, k->rowmac, e);
+	if (rc == 0)
+		rc = cfs_links_seal_legacy(l, nl, e);
+	cfs_links_close(l);
+	return rc;
+}
+
 static int cmd_upgrade(struct cfs_config *cfg, int argc)
 {
 	struct upgrader u;
@@ -776,17 +804,24 @@ static int cmd_upgrade(struct cfs_config *cfg, int argc)
 		return 1;
 	}
 	cfs_grants_close(g);
-	if (cfs_pass_read(cfg->passphrase_file, 0, "Store passphrase: ", &pass, &passlen, &e) < 0)
+	if (cfs_pass_obtain(cfg, 0, "Store passphrase: ", &pass, &passlen, &e) < 0)
 		return die(e.msg);
 	int rc = cfs_store_unlock_any(hdr, pass, passlen, &version, &k, &e);
 	if (rc < 0) {
 		cfs_pass_free(pass, passlen);
 		return die(e.msg);
 	}
+	int64_t ng = 0, nl = 0;
 	if (version == CFS_STORE_VERSION) {
 		cfs_pass_free(pass, passlen);
+		rc = seal_policy_db(cfg, k, &ng, &nl, &e);
 		cfs_keys_free(k);
-		printf("%s: already format %d, nothing to do\n", cfg->store_path, CFS_STORE_VERSION);
+		if (rc < 0)
+			return die(e.msg);
+		if (ng || nl)
+			printf("%s: sealed %lld grant and counter rows and %lld link rows from before row MACs\n",
+			       cfg->policy_db, (long long)ng, (long long)nl);
+		printf("%s: already format %d, nothing else to do\n", cfg->store_path, CFS_STORE_VERSION);
 		return 0;
 	}
 	u.keys = k;
@@ -812,8 +847,11 @@ static int cmd_upgrade(struct cfs_config *cfg, int argc)
 	if (fd >= 0)
 		close(fd);
 	up_progress(&u, 1);
-	/* Other stores' legacy records go here, before the header says the
-	 * upgrade is done (the grants' rows: cfs_grants_seal_legacy()). */
+	/* policy.db's rows from before row MACs, before the header says the
+	 * upgrade is done (a crash between them: the next run seals nothing
+	 * twice, sealed rows are left alone) */
+	if (rc == 0 && seal_policy_db(cfg, k, &ng, &nl, &e) < 0)
+		rc = up_fail(cfg->policy_db, e.msg);
 	if (rc == 0 && cfs_store_set_version(hdr, pass, passlen, &e) < 0)
 		rc = up_fail(hdr, e.msg);
 	cfs_pass_free(pass, passlen);
@@ -824,6 +862,9 @@ static int cmd_upgrade(struct cfs_config *cfg, int argc)
 	}
 	printf("%s: upgraded to format %d (%ld files, %ld directories, %ld converted, %ld leftover temporary files removed)\n",
 	       cfg->store_path, CFS_STORE_VERSION, u.files, u.dirs, u.done, u.removed);
+	if (ng || nl)
+		printf("%s: sealed %lld grant and counter rows and %lld link rows from before row MACs\n",
+		       cfg->policy_db, (long long)ng, (long long)nl);
 	return 0;
 }
 

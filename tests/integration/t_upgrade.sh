@@ -40,8 +40,25 @@ eq v1_refused_status "$rc" 1
 has v1_refused_says_upgrade "$out" "coach-admin upgrade"
 no v1_not_mounted mountpoint -q "$MNT"
 has v1_check_says_upgrade "$("$BIN/coach-admin" -c "$CFG" check 2>&1)" "coach-admin upgrade"
-ok upgrade "$BIN/coach-admin" -c "$CFG" upgrade
+# a grant the old coach-grant wrote (no row MAC): sealed by the upgrade, the
+# administrator's explicit step, and only then honoured
+cfs_users
+NOW=$(date +%s)
+sqlite3 "$D/var/policy.db" "INSERT INTO grants(id, subject, kind, ugid, role, path, write, start, \"end\",
+	max_opens, reason, granted_by, approved_by, created, revoked_at, revoked_by, revoke_reason)
+	VALUES (1, 'cfs_alice', 1, $(id -u cfs_alice), NULL, '/playbooks', 0, $NOW, $((NOW + 3600)), 0,
+	'made by v1', 'root', '', $NOW, 0, '', '')"
+out=$("$BIN/coach-admin" -c "$CFG" upgrade 2>&1)
+ok upgrade test $? = 0
+has upgrade_seals_legacy_rows "$out" "sealed 1 grant and counter rows and 0 link rows from before row MACs"
 has upgrade_again_nothing "$("$BIN/coach-admin" -c "$CFG" upgrade 2>&1)" "already format 2"
+has legacy_grant_valid "$("$BIN/coach-grant" -c "$CFG" show 1 2>&1)" "made by v1"
+no legacy_grant_not_invalid sh -c "'$BIN/coach-grant' -c '$CFG' show 1 2>&1 | grep -q INVALID"
+# a row slipped in after the upgrade has no MAC: listed INVALID, grants nothing
+sqlite3 "$D/var/policy.db" "INSERT INTO grants(id, subject, kind, ugid, path, write, start, \"end\",
+	max_opens, reason, granted_by, approved_by, created, revoked_at) VALUES (2, 'cfs_bob', 1,
+	$(id -u cfs_bob), '/', 1, $NOW, $((NOW + 3600)), 0, 'forged', 'root', '', $NOW, 0)"
+has forged_after_upgrade_invalid "$("$BIN/coach-grant" -c "$CFG" show 2 2>&1)" "INVALID"
 ok upgraded_check_clean "$BIN/coach-admin" -c "$CFG" check
 ok every_dir_has_sidecar test -f "$D/store/tree/.coachfs-dir" -a -f "$D/store/tree/playbooks/ransomware/.coachfs-dir" -a -f "$D/store/tree/notes/.coachfs-dir"
 cfs_mount || exit 1
