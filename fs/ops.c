@@ -1143,12 +1143,13 @@ static int op_mkdir(const char *path, mode_t mode)
 	return rc;
 }
 
-static int op_unlink(const char *path)
+/* The decision shared by unlink and rmdir: the entry is visible, exists,
+ * and may_remove admits its caller. 0 with *clp (the caller, for the
+ * caller to free) and *dec, or -errno (nothing to free). */
+static int decide_removal(struct cfs_ctx *c, const char *path, const char *what,
+			  struct cfs_caller **clp, struct cfs_decision *dec)
 {
-	struct cfs_ctx *c = ctx_get();
-	const char *leaf;
 	struct stat st;
-	struct cfs_decision dec;
 	int rc = see(c, path);
 	if (rc == 0)
 		rc = cfs_store_lstat(c->store, path, &st);
@@ -1157,9 +1158,26 @@ static int op_unlink(const char *path)
 	struct cfs_caller *cl = who(c);
 	if (!cl)
 		return -ENOMEM;
-	rc = may_remove(c, cl, path, &st, "unlink", "remove", &dec);
-	int d = rc == 0 ? parent_of(c, path, &leaf) : -1;
-	if (rc == 0 && d < 0)
+	rc = may_remove(c, cl, path, &st, "unlink", what, dec);
+	if (rc < 0) {
+		free(cl);
+		return rc;
+	}
+	*clp = cl;
+	return 0;
+}
+
+static int op_unlink(const char *path)
+{
+	struct cfs_ctx *c = ctx_get();
+	const char *leaf;
+	struct cfs_decision dec;
+	struct cfs_caller *cl = NULL;
+	int rc = decide_removal(c, path, "remove", &cl, &dec);
+	if (rc < 0)
+		return rc;
+	int d = parent_of(c, path, &leaf);
+	if (d < 0)
 		rc = d;
 	if (rc == 0) {
 		char why[300];
@@ -1206,20 +1224,12 @@ static int op_rmdir(const char *path)
 {
 	struct cfs_ctx *c = ctx_get();
 	const char *leaf;
-	struct stat st;
 	struct cfs_decision dec;
-	int rc = see(c, path);
-	if (rc == 0)
-		rc = cfs_store_lstat(c->store, path, &st);
-	if (rc < 0)
-		return rc == -ELOOP ? -ENOENT : rc;
-	struct cfs_caller *cl = who(c);
-	if (!cl)
-		return -ENOMEM;
-	rc = may_remove(c, cl, path, &st, "unlink", "remove directory", &dec);
-	free(cl);
+	struct cfs_caller *cl = NULL;
+	int rc = decide_removal(c, path, "remove directory", &cl, &dec);
 	if (rc < 0)
 		return rc;
+	free(cl);
 	int d = parent_of(c, path, &leaf);
 	if (d < 0)
 		return d;
