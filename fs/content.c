@@ -1170,6 +1170,7 @@ ssize_t cfs_content_write(struct cfs_file *f, const void *buf, size_t len, off_t
 		return cfs_errf(err, -EFBIG, "write beyond the largest file size");
 	if (len == 0)
 		return 0;
+	f->gen++; /* even a failed write may have changed chunks */
 	int rc = body_size(f, &size, err);
 	if (rc < 0)
 		return rc;
@@ -1183,6 +1184,7 @@ int cfs_content_truncate(struct cfs_file *f, off_t new_size, struct cfs_scratch 
 	off_t size;
 	if (new_size < 0 || new_size > INT64_MAX / 2)
 		return cfs_errf(err, -EINVAL, "truncate to a negative or too large size");
+	f->gen++;
 	int rc = body_size(f, &size, err);
 	if (rc < 0)
 		return rc;
@@ -1245,6 +1247,7 @@ int cfs_content_truncate_at(struct cfs_file *f, off_t new_size, int dirfd, const
 	*replaced = 0;
 	if (new_size < 0 || new_size > INT64_MAX / 2)
 		return cfs_errf(err, -EINVAL, "truncate to a negative or too large size");
+	f->gen++;
 	int rc = body_size(f, &size, err);
 	if (rc < 0)
 		return rc;

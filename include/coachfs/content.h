@@ -75,6 +75,9 @@ struct cfs_file {
 	uint64_t version;                        /* header version (rollback counter) */
 	struct cfs_bind bind;                    /* the place its header binds to */
 	struct cfs_state *state;                 /* record of versions seen; NULL = none */
+	uint64_t gen;                            /* raised by every write and truncate of the
+						    body, under lock held for writing: what a
+						    reader cached before is stale once it moved */
 	pthread_rwlock_t lock;
 };
 
