@@ -24,6 +24,7 @@
 #include "coachfs/access.h"
 #include "coachfs/content.h"
 #include "coachfs/links.h"
+#include "coachfs/readahead.h"
 #include "coachfs/state.h"
 
 struct cfs_ofile {
@@ -73,6 +74,7 @@ struct handle {
 	struct reader rd[READERS];  /* who read or wrote through it lately */
 	unsigned rnext;             /* the slot a new reader takes */
 	int every;                  /* its class audits every read: direct_io, a row per read */
+	struct cfs_ra *ra;          /* every-read handles: the read-ahead window (readahead.h) */
 	/* page-cached handles (every = 0) only, guarded by the watcher's lock: */
 	struct handle *cnext, *cprev;
 	char *cpath;                /* where the file is now, for dropping its pages */
@@ -1661,6 +1663,7 @@ static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_inf
  * file goes. */
 static void handle_drop(struct handle *h)
 {
+	cfs_ra_free(h->ra); /* wipes the window */
 	free(h->cpath);
 	for (int i = 0; i < READERS; i++)
 		rstr_put(h->rd[i].exe);
@@ -1696,7 +1699,7 @@ static int handle_new(struct cfs_ofile *of, const char *path, int flags, struct 
 	/* a row per read, or one per open and the page cache (see cfs_cwatch) */
 	h->every = rank < 0 || rank >= c->cfg->nclasses ||
 		   c->cfg->classes[rank].reads == CFS_READS_EVERY || !c->cwatch || !c->cwatch->started;
-	if (!h->every && !(h->cpath = strdup(h->path))) {
+	if ((!h->every && !(h->cpath = strdup(h->path))) || (h->every && cfs_ra_new(&h->ra) < 0)) {
 		handle_drop(h);
 		return -ENOMEM;
 	}
@@ -2351,6 +2354,8 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 		return -ENOMEM;
 	int rc = handle_live(c, h, "read");
 	struct rref r;
+	if (rc < 0)
+		cfs_ra_drop(h->ra); /* access ended: the window's plaintext goes */
 	if (rc == 0)
 		rc = reader_of(c, h, &r);
 	if (rc < 0)
@@ -2358,7 +2363,7 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 	/* the reading process holds this class from now on (before it gets a byte) */
 	rref_note(c, h, &r, h->rank);
 	pthread_rwlock_rdlock(&h->of->f->lock);
-	ssize_t n = cfs_content_read(h->of->f, buf, size, off, s, &e);
+	ssize_t n = cfs_ra_read(h->ra, h->of->f, buf, size, off, s, &e);
 	pthread_rwlock_unlock(&h->of->f->lock);
 	if (n == -EIO) {
 		rref_done(&r);
