@@ -222,6 +222,123 @@ ssize_t cfs_content_read(struct cfs_file *f, void *buf, size_t len, off_t off, s
 	return (ssize_t)len;
 }
 
+/* One rewrite: the body's old and new sizes, the bytes to overlay, and
+ * the current batch's buffers (ciphertext slots from chunk lo, one
+ * plaintext chunk for merges, the batch's nonces). */
+struct wr_req {
+	struct cfs_file *f;
+	off_t size, new_size;
+	uint64_t off, old_last, new_last, lo;
+	const unsigned char *data;
+	size_t dlen;
+	unsigned char *ct, *pt, *nonces;
+};
+
+/* Is chunk i wholly overwritten by the data? (Those chunks form one run.) */
+static int wr_whole(const struct wr_req *w, uint64_t i)
+{
+	uint64_t cstart = i * w->f->chunk;
+	size_t nlen = cfs_chunk_len(w->f, w->new_size, i);
+	return w->data && cstart >= w->off && cstart + nlen <= w->off + w->dlen;
+}
+
+/* Seal a wholly overwritten chunk straight from the caller's bytes: the
+ * old chunk is neither read nor needed. */
+static void wr_seal_whole(const struct wr_req *w, uint64_t i)
+{
+	struct cfs_file *f = w->f;
+	size_t cs = f->chunk + f->ovh, nl = cfs_aead_nonce_len(f->aead);
+	cfs_chunk_seal(f, i, i == w->new_last, w->data + (i * f->chunk - w->off),
+		       cfs_chunk_len(f, w->new_size, i), w->nonces + (i - w->lo) * nl,
+		       w->ct + (i - w->lo) * cs);
+}
+
+/* Merge chunk i: the old plaintext (if the chunk exists), zeros up to the
+ * new length (holes, extension), then the new bytes; sealed into its slot. */
+static int wr_merge(const struct wr_req *w, uint64_t i, struct cfs_err *err)
+{
+	struct cfs_file *f = w->f;
+	size_t cs = f->chunk + f->ovh, nl = cfs_aead_nonce_len(f->aead), olen = 0;
+	size_t nlen = cfs_chunk_len(f, w->new_size, i);
+	unsigned char *slot = w->ct + (i - w->lo) * cs;
+	uint64_t cstart = i * f->chunk;
+	if (i <= w->old_last) {
+		olen = cfs_chunk_len(f, w->size, i);
+		ssize_t got = cfs_pread_full(f->fd, slot, olen + f->ovh, cfs_chunk_off(f, i));
+		if (got < 0)
+			return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+		if ((size_t)got != olen + f->ovh)
+			return cfs_errf(err, -EIO, "ciphertext changed size while writing");
+		if (cfs_chunk_open(f, i, i == w->old_last, slot, olen + f->ovh, w->pt) < 0)
+			return cfs_errf(err, -EIO, "chunk %llu failed authentication", (unsigned long long)i);
+	}
+	if (nlen > olen)
+		memset(w->pt + olen, 0, nlen - olen);
+	if (w->data && w->dlen) {
+		uint64_t x = cstart > w->off ? cstart : w->off;
+		uint64_t y = cstart + nlen < w->off + w->dlen ? cstart + nlen : w->off + w->dlen;
+		if (x < y)
+			memcpy(w->pt + (x - cstart), w->data + (x - w->off), (size_t)(y - x));
+	}
+	cfs_chunk_seal(f, i, i == w->new_last, w->pt, nlen, w->nonces + (i - w->lo) * nl, slot);
+	return 0;
+}
+
+/* One thread's share of the wholly overwritten chunks of a batch. */
+struct seal_part {
+	const struct wr_req *w;
+	uint64_t a, b;            /* empty when a > b */
+};
+
+static void seal_job(void *arg, struct cfs_scratch *s)
+{
+	const struct seal_part *p = arg;
+	(void)s;
+	for (uint64_t i = p->a; i <= p->b && p->a <= p->b; i++)
+		wr_seal_whole(p->w, i);
+}
+
+/* Seal chunks lo..hi of the batch into w->ct: the partly written ones
+ * merged on this thread, the run of wholly overwritten ones split with a
+ * worker when large enough to gain (as reads are: PAR_MIN_BYTES). */
+static int wr_seal_batch(struct wr_req *w, uint64_t hi, struct cfs_scratch *s, struct cfs_err *err)
+{
+	uint64_t wa = 1, wb = 0;
+	for (uint64_t i = w->lo; i <= hi; i++) {
+		if (!wr_whole(w, i)) {
+			int rc = wr_merge(w, i, err);
+			if (rc < 0)
+				return rc;
+		} else if (wa > wb) {
+			wa = wb = i;
+		} else {
+			wb = i;
+		}
+	}
+	uint64_t n = wa <= wb ? wb - wa + 1 : 0;
+	struct seal_part all = { w, wa, wb };
+	if (!s->par || n < 2 || n * w->f->chunk < PAR_MIN_BYTES) {
+		seal_job(&all, s);
+		return 0;
+	}
+	struct seal_part mine = { w, wa, wa + n / 2 - 1 }, theirs = { w, wa + n / 2, wb };
+	cfs_workers_split(s->par, seal_job, &mine, &theirs, s);
+	return 0;
+}
+
+/* After a failed grow: cut the file to its old ciphertext size and write
+ * the saved old last chunk back; says so in err when that fails too. */
+static void wr_put_back(struct cfs_file *f, uint64_t old_last, const unsigned char *saved, size_t saved_len,
+			struct cfs_err *err)
+{
+	if (ftruncate(f->fd, cfs_chunk_off(f, old_last) + (off_t)saved_len) == 0 &&
+	    cfs_pwrite_all(f->fd, saved, saved_len, cfs_chunk_off(f, old_last)) == 0)
+		return;
+	size_t n = strlen(err ? err->msg : "");
+	if (err && n < sizeof err->msg)
+		snprintf(err->msg + n, sizeof err->msg - n, "; the file could not be put back as it was");
+}
+
 /* Rewrite chunks so that the file has plaintext size new_size and the bytes
  * [off, off+dlen) equal data (NULL = nothing to overlay). Covers writes,
  * extending writes, holes (written as encrypted zeros) and truncate-up.
@@ -234,15 +351,15 @@ ssize_t cfs_content_read(struct cfs_file *f, void *buf, size_t len, off_t off, s
 static int rewrite(struct cfs_file *f, off_t size, off_t new_size, off_t off, const unsigned char *data,
 		   size_t dlen, struct cfs_scratch *s, struct cfs_err *err)
 {
-	uint64_t old_n = cfs_chunk_count(f, size), new_n = cfs_chunk_count(f, new_size);
-	uint64_t old_last = old_n - 1, new_last = new_n - 1;
+	struct wr_req w = { f, size, new_size, (uint64_t)off, cfs_chunk_count(f, size) - 1,
+			    cfs_chunk_count(f, new_size) - 1, 0, data, dlen, NULL, NULL, NULL };
 	uint64_t a, b, B = batch_chunks(f);
 	size_t cs = f->chunk + f->ovh, nl = cfs_aead_nonce_len(f->aead);
 	int grow = new_size > size, wrote = 0, rc = 0;
 	if (grow) {
-		uint64_t w = dlen ? (uint64_t)off / f->chunk : new_last;
-		a = w < old_last ? w : old_last;
-		b = new_last;
+		uint64_t x = dlen ? (uint64_t)off / f->chunk : w.new_last;
+		a = x < w.old_last ? x : w.old_last;
+		b = w.new_last;
 	} else {
 		if (!dlen)
 			return 0;
@@ -251,78 +368,35 @@ static int rewrite(struct cfs_file *f, off_t size, off_t new_size, off_t off, co
 	}
 	if (cfs_scratch_need(s, B * cs + f->chunk + B * nl + cs) < 0)
 		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
-	unsigned char *ct = s->buf, *pt = s->buf + B * cs, *nonces = pt + f->chunk, *saved = nonces + B * nl;
-	size_t saved_len = cfs_chunk_len(f, size, old_last) + f->ovh;
+	w.ct = s->buf;
+	w.pt = s->buf + B * cs;
+	w.nonces = w.pt + f->chunk;
+	unsigned char *saved = w.nonces + B * nl;
+	size_t saved_len = cfs_chunk_len(f, size, w.old_last) + f->ovh;
 	if (grow) {
-		ssize_t got = cfs_pread_full(f->fd, saved, saved_len, cfs_chunk_off(f, old_last));
+		ssize_t got = cfs_pread_full(f->fd, saved, saved_len, cfs_chunk_off(f, w.old_last));
 		if (got < 0)
 			return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
 		if ((size_t)got != saved_len)
 			return cfs_errf(err, -EIO, "ciphertext changed size while writing");
 	}
-	for (uint64_t lo = a; lo <= b; lo += B) {
-		uint64_t hi = lo + B - 1 < b ? lo + B - 1 : b;
-		randombytes_buf(nonces, (size_t)(hi - lo + 1) * nl);
-		size_t outlen = 0;
-		for (uint64_t i = lo; i <= hi; i++) {
-			unsigned char *slot = ct + (i - lo) * cs;
-			const unsigned char *nonce = nonces + (i - lo) * nl;
-			size_t nlen = cfs_chunk_len(f, new_size, i);
-			uint64_t cstart = i * f->chunk;
-			outlen = (size_t)(i - lo) * cs + nlen + f->ovh;
-			if (data && cstart >= (uint64_t)off && cstart + nlen <= (uint64_t)off + dlen) {
-				/* wholly overwritten: seal straight from the caller's
-				 * bytes; the old chunk is neither read nor needed */
-				cfs_chunk_seal(f, i, i == new_last, data + (cstart - (uint64_t)off), nlen, nonce, slot);
-				continue;
-			}
-			/* merge: the old plaintext (if the chunk exists), zeros up to
-			 * the new length (holes, extension), then the new bytes */
-			size_t olen = 0;
-			if (i <= old_last) {
-				olen = cfs_chunk_len(f, size, i);
-				ssize_t got = cfs_pread_full(f->fd, slot, olen + f->ovh, cfs_chunk_off(f, i));
-				if (got < 0) {
-					rc = cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
-					goto fail;
-				}
-				if ((size_t)got != olen + f->ovh) {
-					rc = cfs_errf(err, -EIO, "ciphertext changed size while writing");
-					goto fail;
-				}
-				if (cfs_chunk_open(f, i, i == old_last, slot, olen + f->ovh, pt) < 0) {
-					rc = cfs_errf(err, -EIO, "chunk %llu failed authentication", (unsigned long long)i);
-					goto fail;
-				}
-			}
-			if (nlen > olen)
-				memset(pt + olen, 0, nlen - olen);
-			if (data && dlen) {
-				uint64_t x = cstart > (uint64_t)off ? cstart : (uint64_t)off;
-				uint64_t y = cstart + nlen < (uint64_t)off + dlen ? cstart + nlen : (uint64_t)off + dlen;
-				if (x < y)
-					memcpy(pt + (x - cstart), data + (x - (uint64_t)off), (size_t)(y - x));
-			}
-			cfs_chunk_seal(f, i, i == new_last, pt, nlen, nonce, slot);
-		}
+	for (w.lo = a; w.lo <= b; w.lo += B) {
+		uint64_t hi = w.lo + B - 1 < b ? w.lo + B - 1 : b;
+		randombytes_buf(w.nonces, (size_t)(hi - w.lo + 1) * nl);
+		rc = wr_seal_batch(&w, hi, s, err);
+		if (rc < 0)
+			break;
 		wrote = 1;
-		rc = cfs_pwrite_all(f->fd, ct, outlen, cfs_chunk_off(f, lo));
+		size_t outlen = (size_t)(hi - w.lo) * cs + cfs_chunk_len(f, new_size, hi) + f->ovh;
+		rc = cfs_pwrite_all(f->fd, w.ct, outlen, cfs_chunk_off(f, w.lo));
 		if (rc < 0) {
 			cfs_errf(err, rc, "writing ciphertext: %s", strerror(-rc));
-			goto fail;
+			break;
 		}
 	}
-	sodium_memzero(pt, f->chunk);
-	return 0;
-fail:
-	sodium_memzero(pt, f->chunk);
-	if (grow && wrote &&
-	    (ftruncate(f->fd, cfs_chunk_off(f, old_last) + (off_t)saved_len) != 0 ||
-	     cfs_pwrite_all(f->fd, saved, saved_len, cfs_chunk_off(f, old_last)) != 0)) {
-		size_t n = strlen(err ? err->msg : "");
-		if (err && n < sizeof err->msg)
-			snprintf(err->msg + n, sizeof err->msg - n, "; the file could not be put back as it was");
-	}
+	sodium_memzero(w.pt, f->chunk);
+	if (rc < 0 && grow && wrote)
+		wr_put_back(f, w.old_last, saved, saved_len, err);
 	return rc;
 }
 
