@@ -53,6 +53,10 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(B)/obj/%.o)
 DAEMON_OBJ:= $(B)/obj/fs/main.o $(B)/obj/fs/ops.o
 TOOL_SRC  := $(wildcard tools/coach-*.c)
 TOOL_BIN  := $(TOOL_SRC:tools/%.c=$(B)/bin/%)
+# A tool is tools/coach-NAME.c plus its own tools/NAME-*.c pieces, linked
+# with the tools' shared module (tools/tool*.c, tools/tool.h).
+TOOLLIB_SRC := $(wildcard tools/tool*.c)
+TOOL_HDRS := $(wildcard tools/*.h)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 HELPER_SRC:= $(wildcard tests/integration/*.c)
@@ -92,9 +96,10 @@ $(B)/bin/coachfs: $(DAEMON_OBJ) $(B)/libcoachfs.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/bin/%: tools/%.c $(B)/libcoachfs.a $(HDRS) $(FLAGS_STAMP) $(VERSION_STAMP)
+.SECONDEXPANSION:
+$(B)/bin/coach-%: tools/coach-%.c $$(wildcard tools/$$*-*.c) $(TOOLLIB_SRC) $(B)/libcoachfs.a $(HDRS) $(TOOL_HDRS) $(FLAGS_STAMP) $(VERSION_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(VERSION_DEF) $(LDFLAGS) -o $@ $< $(B)/libcoachfs.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(VERSION_DEF) -Itools $(LDFLAGS) -o $@ $(filter %.c,$^) $(B)/libcoachfs.a $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c tests/unit/t.h $(B)/libcoachfs.a $(HDRS) $(FLAGS_STAMP) $(VERSION_STAMP)
 	@mkdir -p $(dir $@)

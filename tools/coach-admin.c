@@ -29,8 +29,9 @@
 #include "coachfs/links.h"
 #include "coachfs/state.h"
 #include "coachfs/store.h"
+#include "tool.h"
 
-static const char *prog = "coach-admin";
+const char cfs_tool_prog[] = "coach-admin";
 
 static void usage(FILE *out)
 {
@@ -80,14 +81,12 @@ static void usage(FILE *out)
 
 static int die(const char *msg)
 {
-	fprintf(stderr, "%s: %s\n", prog, msg);
-	return 1;
+	return cfs_say(CFS_EXIT_FAIL, "%s", msg);
 }
 
 static int usage_error(const char *msg)
 {
-	fprintf(stderr, "%s: %s (see 'coach-admin --help')\n", prog, msg);
-	return 2;
+	return cfs_say(CFS_EXIT_USAGE, "%s (see 'coach-admin --help')", msg);
 }
 
 /* mkdir -p for the parent directory of a file path, mode 0700 for new ones. */
@@ -154,15 +153,14 @@ static int cmd_init(struct cfs_config *cfg, int argc, char **argv)
 	if (optind != argc)
 		return usage_error("init takes no arguments");
 	if (cfs_aead_resolve((int)cfg->cipher, &aead, &e) < 0) {
-		fprintf(stderr, "%s: %s: [store] cipher: %s\n", prog, cfg->file, e.msg);
+		cfs_say(0, "%s: [store] cipher: %s", cfg->file, e.msg);
 		return 1;
 	}
 	char hdr[PATH_MAX];
 	if (cfs_store_header_path(cfg->store_path, hdr, sizeof hdr) < 0)
 		return die("store path too long");
 	if (access(hdr, F_OK) == 0) {
-		fprintf(stderr, "%s: %s: a store already exists (use 'coach-admin passwd' to change its passphrase)\n",
-			prog, cfg->store_path);
+		cfs_say(0, "%s: a store already exists (use 'coach-admin passwd' to change its passphrase)", cfg->store_path);
 		return 1;
 	}
 	char *pass;
@@ -535,7 +533,7 @@ static int cmd_check(struct cfs_config *cfg, int argc, char **argv)
 	if (rc < 0)
 		return die(e.msg);
 	if (access(cfg->state_db, F_OK) != 0) {
-		fprintf(stderr, "%s: %s: no integrity record here: rollbacks cannot be checked\n", prog, cfg->state_db);
+		cfs_say(0, "%s: no integrity record here: rollbacks cannot be checked", cfg->state_db);
 	} else if (cfs_state_open(cfg->state_db, k, 0, &ck.state, &e) < 0) {
 		cfs_keys_free(k);
 		return die(e.msg);
@@ -543,7 +541,7 @@ static int cmd_check(struct cfs_config *cfg, int argc, char **argv)
 	snprintf(tree, sizeof tree, "%s/%s", cfg->store_path, CFS_STORE_TREE);
 	int fd = open(tree, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, tree, strerror(errno));
+		cfs_say(0, "%s: %s", tree, strerror(errno));
 		cfs_keys_free(k);
 		return 1;
 	}
@@ -595,7 +593,7 @@ static void up_progress(struct upgrader *u, int final)
 
 static int up_fail(const char *path, const char *why)
 {
-	fprintf(stderr, "%s: upgrade: %s: %s\n", prog, path, why);
+	cfs_say(0, "upgrade: %s: %s", path, why);
 	return -1;
 }
 
@@ -799,7 +797,7 @@ static int cmd_upgrade(struct cfs_config *cfg, int argc)
 	    cfs_grants_meta_get(g, "mountpoint", mp, sizeof mp, &e) == 0 && mp[0] && realpath(mp, real) &&
 	    is_coachfs_mount(real) == 1) {
 		cfs_grants_close(g);
-		fprintf(stderr, "%s: %s is mounted at %s: unmount it first (fusermount3 -u %s)\n", prog,
+		cfs_say(0, "%s is mounted at %s: unmount it first (fusermount3 -u %s)",
 			cfg->store_path, real, real);
 		return 1;
 	}
@@ -857,7 +855,7 @@ static int cmd_upgrade(struct cfs_config *cfg, int argc)
 	cfs_pass_free(pass, passlen);
 	cfs_keys_free(k);
 	if (rc < 0) {
-		fprintf(stderr, "%s: upgrade stopped; nothing is lost: run it again to finish\n", prog);
+		cfs_say(0, "upgrade stopped; nothing is lost: run it again to finish");
 		return 1;
 	}
 	printf("%s: upgraded to format %d (%ld files, %ld directories, %ld converted, %ld leftover temporary files removed)\n",
@@ -956,28 +954,27 @@ static int policy_mount(struct cfs_config *cfg, const char *opt, char out[PATH_M
 			rc = cfs_grants_meta_get(g, "mountpoint", rec, sizeof rec, &e);
 		cfs_grants_close(g);
 		if (rc == -ENOENT || (rc == 0 && !rec[0])) {
-			fprintf(stderr, "%s: no mount recorded in %s (mount coachfs first, or give --mount DIR)\n",
-				prog, cfg->policy_db);
+			cfs_say(0, "no mount recorded in %s (mount coachfs first, or give --mount DIR)", cfg->policy_db);
 			return 1;
 		}
 		if (rc < 0) {
-			fprintf(stderr, "%s: cannot read the recorded mountpoint: %s (or give --mount DIR)\n", prog,
+			cfs_say(0, "cannot read the recorded mountpoint: %s (or give --mount DIR)",
 				e.msg);
 			return 1;
 		}
 		opt = rec;
 	}
 	if (!realpath(opt, out)) {
-		fprintf(stderr, "%s: mount %s: %s\n", prog, opt, strerror(errno));
+		cfs_say(0, "mount %s: %s", opt, strerror(errno));
 		return 1;
 	}
 	int m = is_coachfs_mount(out);
 	if (m < 0) {
-		fprintf(stderr, "%s: /proc/self/mountinfo: %s\n", prog, strerror(-m));
+		cfs_say(0, "/proc/self/mountinfo: %s", strerror(-m));
 		return 1;
 	}
 	if (!m) {
-		fprintf(stderr, "%s: %s is not a mounted coachfs (is the daemon running?)\n", prog, out);
+		cfs_say(0, "%s is not a mounted coachfs (is the daemon running?)", out);
 		return 1;
 	}
 	return 0;
@@ -1013,35 +1010,33 @@ static int policy_fail(struct cfs_config *cfg, const char *path, const char *key
 	struct cfs_err e = { "" };
 	switch (err) {
 	case EPERM:
-		fprintf(stderr, "%s: %s: %s: only the admin role may change policy (refused by the mount and audited)\n",
-			prog, path, key);
+		cfs_say(0, "%s: %s: only the admin role may change policy (refused by the mount and audited)", path, key);
 		break;
 	case EINVAL:
 		if (value && cfs_policy_value_check(cfg, key, value, strlen(value), &e) < 0)
-			fprintf(stderr, "%s: %s: %s: %s\n", prog, path, key, e.msg);
+			cfs_say(0, "%s: %s: %s", path, key, e.msg);
 		else
-			fprintf(stderr, "%s: %s: %s: the mount refused '%s' as invalid (is it running with %s?)\n",
-				prog, path, key, value ? value : "", cfg->file);
+			cfs_say(0, "%s: %s: the mount refused '%s' as invalid (is it running with %s?)", path, key, value ? value : "", cfg->file);
 		break;
 	case ENODATA:
-		fprintf(stderr, "%s: %s has no %s of its own (its value is inherited)\n", prog, path, key);
+		cfs_say(0, "%s has no %s of its own (its value is inherited)", path, key);
 		break;
 	case ENOENT:
-		fprintf(stderr, "%s: %s: no such file or directory in the mount\n", prog, path);
+		cfs_say(0, "%s: no such file or directory in the mount", path);
 		break;
 	case ELOOP:
-		fprintf(stderr, "%s: %s: a symbolic link is on the way (policy is set on files and directories, "
-			"never through links)\n", prog, path);
+		cfs_say(0, "%s: a symbolic link is on the way (policy is set on files and directories, "
+			"never through links)", path);
 		break;
 	case EXDEV:
-		fprintf(stderr, "%s: %s: crosses into another mount\n", prog, path);
+		cfs_say(0, "%s: crosses into another mount", path);
 		break;
 	case EACCES:
-		fprintf(stderr, "%s: %s: %s: permission denied (the file's mode does not let you change its "
-			"attributes)\n", prog, path, key);
+		cfs_say(0, "%s: %s: permission denied (the file's mode does not let you change its "
+			"attributes)", path, key);
 		break;
 	default:
-		fprintf(stderr, "%s: %s: %s: %s\n", prog, path, key ? key : "", strerror(err));
+		cfs_say(0, "%s: %s: %s", path, key ? key : "", strerror(err));
 		break;
 	}
 	return 1;
@@ -1074,20 +1069,19 @@ static int cmd_policy(struct cfs_config *cfg, int argc, char **argv)
 	const char *verb = pos[0], *key = npos > 2 ? pos[2] : NULL, *value = npos > 3 ? pos[3] : NULL;
 	int get = !strcmp(verb, "get"), set = !strcmp(verb, "set"), unset = !strcmp(verb, "unset");
 	if (!get && !set && !unset) {
-		fprintf(stderr, "%s: policy: unknown action '%s' (get, set or unset)\n", prog, verb);
+		cfs_say(0, "policy: unknown action '%s' (get, set or unset)", verb);
 		return 2;
 	}
 	if ((get && npos > 3) || (set && npos != 4) || (unset && npos != 3))
 		return usage_error(get ? "policy get PATH [KEY]" : set ? "policy set PATH KEY VALUE" : "policy unset PATH KEY");
 	if (key && !policy_key_ok(key)) {
-		fprintf(stderr, "%s: unknown policy key '%s' (class, export, readers or max_opens)\n", prog, key);
+		cfs_say(0, "unknown policy key '%s' (class, export, readers or max_opens)", key);
 		return 2;
 	}
 	char path[PATH_MAX], mnt[PATH_MAX], proc[64], name[64], buf[4096];
 	if ((size_t)snprintf(path, sizeof path, "%s%s", pos[1][0] == '/' ? "" : "/", pos[1]) >= sizeof path ||
 	    cfs_path_valid(path) != 0) {
-		fprintf(stderr, "%s: %s: not a canonical mount path (like /incidents/2026, no '.', '..' or '//')\n",
-			prog, pos[1]);
+		cfs_say(0, "%s: not a canonical mount path (like /incidents/2026, no '.', '..' or '//')", pos[1]);
 		return 2;
 	}
 	int rc = policy_mount(cfg, mount_opt, mnt);
@@ -1117,7 +1111,7 @@ static int cmd_policy(struct cfs_config *cfg, int argc, char **argv)
 			}
 			buf[n] = 0;
 			if (memchr(buf, 0, (size_t)n) || strchr(buf, '\n')) {
-				fprintf(stderr, "%s: %s: %s: the mount returned a malformed value\n", prog, path,
+				cfs_say(0, "%s: %s: the mount returned a malformed value", path,
 					POLICY_KEYS[i]);
 				rc = 1;
 				break;
@@ -1162,7 +1156,7 @@ int main(int argc, char **argv)
 		return usage(stdout), 0;
 	if (strcmp(cmd, "init") && strcmp(cmd, "passwd") && strcmp(cmd, "check") && strcmp(cmd, "pubkey") &&
 	    strcmp(cmd, "policy") && strcmp(cmd, "upgrade")) {
-		fprintf(stderr, "%s: unknown command '%s' (see 'coach-admin --help')\n", prog, cmd);
+		cfs_say(0, "unknown command '%s' (see 'coach-admin --help')", cmd);
 		return 2;
 	}
 	if (cfs_crypto_init(&e) < 0)

@@ -27,12 +27,14 @@
 #include "coachfs/audit.h"
 #include "coachfs/config.h"
 #include "coachfs/util.h"
+#include "tool.h"
 
 #define PROG "coach-audit"
+const char cfs_tool_prog[] = PROG;
 #define ARG_MAX_LEN 256
 #define TOP_PATHS 10
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = 0, EXIT_FAIL = CFS_EXIT_FAIL, EXIT_USAGE = CFS_EXIT_USAGE };
 enum fmt { FMT_TEXT, FMT_JSON, FMT_CSV };
 
 static const char usage_text[] =
@@ -100,153 +102,12 @@ static const char usage_text[] =
 
 /* ---- messages --------------------------------------------------------------- */
 
-static int say(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int say(int code, const char *fmt, ...)
-{
-	va_list ap;
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return code;
-}
-
-/* ---- escaping ------------------------------------------------------------- */
-
-/* Length of a valid UTF-8 sequence at p (NUL-terminated), 0 if invalid.
- * Overlong forms, surrogates and code points past U+10FFFF are invalid. */
-static int utf8_len(const unsigned char *p, uint32_t *cp)
-{
-	int n;
-	uint32_t c;
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return 1;
-	}
-	if ((p[0] & 0xe0) == 0xc0) {
-		n = 2;
-		c = p[0] & 0x1f;
-	} else if ((p[0] & 0xf0) == 0xe0) {
-		n = 3;
-		c = p[0] & 0x0f;
-	} else if ((p[0] & 0xf8) == 0xf0) {
-		n = 4;
-		c = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (int k = 1; k < n; k++) {
-		if ((p[k] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (p[k] & 0x3f);
-	}
-	if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
-	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-/* For a terminal: control characters (C0, DEL, C1), invalid UTF-8 and the
- * backslash are written as \xNN / \\. */
-static void put_term(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		uint32_t cp;
-		int n = utf8_len(p, &cp);
-		if (n == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
-			int len = n ? n : 1;
-			for (int k = 0; k < len; k++)
-				fprintf(f, "\\x%02x", p[k]);
-			p += len;
-		} else if (cp == '\\') {
-			fputs("\\\\", f);
-			p++;
-		} else {
-			fwrite(p, 1, (size_t)n, f);
-			p += n;
-		}
-	}
-}
-
-/* The same into a buffer (for padding to a column width). */
-static void term_buf(const char *s, char *out, size_t cap)
-{
-	FILE *m = fmemopen(out, cap, "w");
-	if (!m) {
-		cfs_strlcpy(out, "?", cap);
-		return;
-	}
-	setvbuf(m, NULL, _IONBF, 0);
-	put_term(m, s);
-	fclose(m);
-	out[cap - 1] = 0;
-}
-
-/* A JSON string (or null): invalid UTF-8 bytes become U+FFFD. */
-static void put_json_str(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	if (!s) {
-		fputs("null", f);
-		return;
-	}
-	fputc('"', f);
-	while (*p) {
-		uint32_t cp;
-		int n = utf8_len(p, &cp);
-		if (n == 0) {
-			fputs("\\ufffd", f);
-			p++;
-			continue;
-		}
-		if (cp == '"')
-			fputs("\\\"", f);
-		else if (cp == '\\')
-			fputs("\\\\", f);
-		else if (cp == '\n')
-			fputs("\\n", f);
-		else if (cp == '\t')
-			fputs("\\t", f);
-		else if (cp == '\r')
-			fputs("\\r", f);
-		else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0x2028 ||
-			 cp == 0x2029)
-			fprintf(f, "\\u%04x", (unsigned)cp);
-		else
-			fwrite(p, 1, (size_t)n, f);
-		p += n;
-	}
-	fputc('"', f);
-}
-
 static void put_json_int(FILE *f, int64_t v)
 {
 	if (v == CFS_AUDIT_NONE)
 		fputs("null", f);
 	else
 		fprintf(f, "%lld", (long long)v);
-}
-
-/* RFC 4180: quote when the field holds a comma, quote, CR or LF; double the
- * quotes. NULL is an empty field, "" is a quoted empty string. */
-static void put_csv_str(FILE *f, const char *s)
-{
-	if (!s)
-		return;
-	if (!*s || strpbrk(s, ",\"\r\n")) {
-		fputc('"', f);
-		for (const char *p = s; *p; p++) {
-			if (*p == '"')
-				fputc('"', f);
-			fputc(*p, f);
-		}
-		fputc('"', f);
-	} else {
-		fputs(s, f);
-	}
 }
 
 static void put_csv_int(FILE *f, int64_t v)
@@ -268,23 +129,10 @@ static void hex(const unsigned char *b, size_t n, char *out)
 /* Local time of a microsecond timestamp, "YYYY-MM-DD HH:MM:SS". */
 static void fmt_local(int64_t us, char *out, size_t cap)
 {
-	struct tm tm;
-	time_t t;
-	if (us == CFS_AUDIT_NONE) {
+	if (us == CFS_AUDIT_NONE)
 		cfs_strlcpy(out, "-", cap);
-		return;
-	}
-	t = (time_t)(us / 1000000 - (us % 1000000 < 0));
-	if (!localtime_r(&t, &tm) || strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-		snprintf(out, cap, "@%lld", (long long)(us / 1000000));
-}
-
-static void fmt_utc(int64_t secs, char *out, size_t cap)
-{
-	struct tm tm;
-	time_t t = (time_t)secs;
-	if (!gmtime_r(&t, &tm) || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, cap, "@%lld", (long long)secs);
+	else
+		cfs_fmt_local(us / 1000000 - (us % 1000000 < 0), out, cap);
 }
 
 /* ---- rows ------------------------------------------------------------------- */
@@ -306,18 +154,18 @@ static void row_text(const struct cfs_audit_row *r)
 	char when[40], user[1024], action[256], result[256];
 	const char *sep = "  ";
 	fmt_local(e->ts, when, sizeof when);
-	term_buf(e->user ? e->user : "-", user, sizeof user);
-	term_buf(e->action ? e->action : "-", action, sizeof action);
-	term_buf(e->result ? e->result : "-", result, sizeof result);
+	cfs_term_buf(e->user ? e->user : "-", user, sizeof user);
+	cfs_term_buf(e->action ? e->action : "-", action, sizeof action);
+	cfs_term_buf(e->result ? e->result : "-", result, sizeof result);
 	printf("%7lld  %-19s  %-12s  %-12s  %-6s  ", (long long)r->id, when, user, action, result);
-	put_term(stdout, e->path ? e->path : "-");
+	cfs_put_term(stdout, e->path ? e->path : "-");
 	if (e->pid != CFS_AUDIT_NONE || e->exe) {
 		fputs(sep, stdout);
 		sep = "; ";
 		if (e->pid != CFS_AUDIT_NONE)
 			printf("pid %lld%s", (long long)e->pid, e->exe ? " " : "");
 		if (e->exe)
-			put_term(stdout, e->exe);
+			cfs_put_term(stdout, e->exe);
 	}
 	if (e->grant_id != CFS_AUDIT_NONE) {
 		printf("%sgrant %lld", sep, (long long)e->grant_id);
@@ -333,7 +181,7 @@ static void row_text(const struct cfs_audit_row *r)
 	}
 	if (e->reason) {
 		printf("%s", sep);
-		put_term(stdout, e->reason);
+		cfs_put_term(stdout, e->reason);
 	}
 	putchar('\n');
 }
@@ -347,23 +195,23 @@ static void row_json_obj(const struct cfs_audit_row *r)
 	printf("{\"id\":%lld,\"ts\":", (long long)r->id);
 	put_json_int(stdout, e->ts);
 	fputs(",\"host\":", stdout);
-	put_json_str(stdout, e->host);
+	cfs_put_json_str(stdout, e->host);
 	fputs(",\"uid\":", stdout);
 	put_json_int(stdout, e->uid);
 	fputs(",\"user\":", stdout);
-	put_json_str(stdout, e->user);
+	cfs_put_json_str(stdout, e->user);
 	fputs(",\"pid\":", stdout);
 	put_json_int(stdout, e->pid);
 	fputs(",\"exe\":", stdout);
-	put_json_str(stdout, e->exe);
+	cfs_put_json_str(stdout, e->exe);
 	fputs(",\"action\":", stdout);
-	put_json_str(stdout, e->action);
+	cfs_put_json_str(stdout, e->action);
 	fputs(",\"path\":", stdout);
-	put_json_str(stdout, e->path);
+	cfs_put_json_str(stdout, e->path);
 	fputs(",\"result\":", stdout);
-	put_json_str(stdout, e->result);
+	cfs_put_json_str(stdout, e->result);
 	fputs(",\"reason\":", stdout);
-	put_json_str(stdout, e->reason);
+	cfs_put_json_str(stdout, e->reason);
 	fputs(",\"grant_id\":", stdout);
 	put_json_int(stdout, e->grant_id);
 	fputs(",\"offset\":", stdout);
@@ -382,23 +230,23 @@ static void row_csv(const struct cfs_audit_row *r)
 	printf("%lld,", (long long)r->id);
 	put_csv_int(stdout, e->ts);
 	putchar(',');
-	put_csv_str(stdout, e->host);
+	cfs_put_csv_str(stdout, e->host);
 	putchar(',');
 	put_csv_int(stdout, e->uid);
 	putchar(',');
-	put_csv_str(stdout, e->user);
+	cfs_put_csv_str(stdout, e->user);
 	putchar(',');
 	put_csv_int(stdout, e->pid);
 	putchar(',');
-	put_csv_str(stdout, e->exe);
+	cfs_put_csv_str(stdout, e->exe);
 	putchar(',');
-	put_csv_str(stdout, e->action);
+	cfs_put_csv_str(stdout, e->action);
 	putchar(',');
-	put_csv_str(stdout, e->path);
+	cfs_put_csv_str(stdout, e->path);
 	putchar(',');
-	put_csv_str(stdout, e->result);
+	cfs_put_csv_str(stdout, e->result);
 	putchar(',');
-	put_csv_str(stdout, e->reason);
+	cfs_put_csv_str(stdout, e->reason);
 	putchar(',');
 	put_csv_int(stdout, e->grant_id);
 	putchar(',');
@@ -441,7 +289,7 @@ struct sum {
 static void put_pad_term(const char *s, int width)
 {
 	char b[1024];
-	term_buf(s, b, sizeof b);
+	cfs_term_buf(s, b, sizeof b);
 	printf("%-*s", width, b);
 }
 
@@ -455,26 +303,26 @@ static int sum_cb(const char *key, const char *key2, int64_t n, void *arg)
 		if (s->group == 0) {
 			put_pad_term(key ? key : "-", 16);
 			fputs("  ", stdout);
-			put_term(stdout, key2 ? key2 : "-");
+			cfs_put_term(stdout, key2 ? key2 : "-");
 		} else {
-			put_term(stdout, key ? key : "-");
+			cfs_put_term(stdout, key ? key : "-");
 		}
 		putchar('\n');
 	} else if (s->fmt == FMT_JSON) {
 		fputs(s->n ? ",\n  {" : "\n  {", stdout);
 		printf("\"%s\":", json_key[s->group]);
-		put_json_str(stdout, key);
+		cfs_put_json_str(stdout, key);
 		if (s->group == 0) {
 			fputs(",\"result\":", stdout);
-			put_json_str(stdout, key2);
+			cfs_put_json_str(stdout, key2);
 		}
 		printf(",\"count\":%lld}", (long long)n);
 	} else {
 		printf("%s,", group_name[s->group]);
-		put_csv_str(stdout, key);
+		cfs_put_csv_str(stdout, key);
 		putchar(',');
 		if (s->group == 0)
-			put_csv_str(stdout, key2);
+			cfs_put_csv_str(stdout, key2);
 		printf(",%lld\r\n", (long long)n);
 	}
 	s->n++;
@@ -498,7 +346,7 @@ static int summary(struct cfs_audit *a, const struct cfs_audit_filter *f, enum f
 		fputs("{", stdout);
 	if (fmt == FMT_TEXT && filter_words[0]) {
 		fputs("filter:", stdout);
-		put_term(stdout, filter_words);
+		cfs_put_term(stdout, filter_words);
 		putchar('\n');
 	}
 	for (int g = 0; g < 3 && rc == 0; g++) {
@@ -526,47 +374,6 @@ static int summary(struct cfs_audit *a, const struct cfs_audit_filter *f, enum f
 
 /* ---- who is asking ------------------------------------------------------------ */
 
-struct who {
-	int64_t uid;
-	char name[64];
-	char exe[4096];
-};
-
-static int printable(const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
-/* $SUDO_USER when root via sudo (as coach-grant does), else the real uid. */
-static void who_am_i(struct who *w)
-{
-	const char *su = getenv("SUDO_USER");
-	uid_t ruid = getuid();
-	memset(w, 0, sizeof *w);
-	w->uid = ruid;
-	if (geteuid() == 0 && su && *su && strlen(su) < sizeof w->name && printable(su)) {
-		const char *sid = getenv("SUDO_UID");
-		uint64_t v;
-		struct passwd *pw;
-		cfs_strlcpy(w->name, su, sizeof w->name);
-		if (sid && cfs_parse_uint(sid, 0xfffffffeu, &v) == 0)
-			w->uid = (int64_t)v;
-		else if ((pw = getpwnam(su)) != NULL)
-			w->uid = pw->pw_uid;
-	} else {
-		struct passwd *pw = getpwuid(ruid);
-		if (pw && pw->pw_name && strlen(pw->pw_name) < sizeof w->name)
-			cfs_strlcpy(w->name, pw->pw_name, sizeof w->name);
-		else
-			snprintf(w->name, sizeof w->name, "#%u", (unsigned)ruid);
-	}
-	ssize_t n = readlink("/proc/self/exe", w->exe, sizeof w->exe - 1);
-	w->exe[n > 0 ? n : 0] = 0;
-}
-
 /* ---- arguments ---------------------------------------------------------------- */
 
 struct opts {
@@ -591,14 +398,14 @@ static int action_arg(const char *v)
 	for (size_t k = 0; k < sizeof ACTIONS / sizeof ACTIONS[0]; k++)
 		if (strcmp(v, ACTIONS[k]) == 0)
 			return 0;
-	return say(EXIT_USAGE, "--action: '%.80s' is not an action; the actions are "
+	return cfs_say(EXIT_USAGE, "--action: '%.80s' is not an action; the actions are "
 		   ACTIONS_TEXT, v);
 }
 
 static int text_arg(const char *name, const char *v)
 {
-	if (!*v || strlen(v) >= ARG_MAX_LEN || !printable(v))
-		return say(EXIT_USAGE, "%s: '%.80s' is empty, too long or has control characters",
+	if (!*v || strlen(v) >= ARG_MAX_LEN || !cfs_printable(v))
+		return cfs_say(EXIT_USAGE, "%s: '%.80s' is empty, too long or has control characters",
 			   name, v);
 	return 0;
 }
@@ -607,7 +414,7 @@ static int time_arg(const char *name, const char *v, int64_t now, int64_t *us)
 {
 	int64_t s;
 	if (cfs_parse_time(v, now, &s) < 0 || s < 0 || s > INT64_MAX / 1000000 - 1)
-		return say(EXIT_USAGE, "%s: '%.80s' is not a time (now, 2h, +2h, "
+		return cfs_say(EXIT_USAGE, "%s: '%.80s' is not a time (now, 2h, +2h, "
 			   "2026-11-27T10:00:00Z, 2026-11-27 10:00, @EPOCH)", name, v);
 	*us = s * 1000000;
 	return 0;
@@ -618,13 +425,13 @@ static int path_arg(const char *v, char *out, size_t cap)
 {
 	size_t n;
 	if (!v || !*v || strlen(v) + 2 > cap)
-		return say(EXIT_USAGE, "PATH: '%.80s' is empty or too long", v ? v : "");
+		return cfs_say(EXIT_USAGE, "PATH: '%.80s' is empty or too long", v ? v : "");
 	snprintf(out, cap, "%s%s", v[0] == '/' ? "" : "/", v);
 	n = strlen(out);
 	while (n > 1 && out[n - 1] == '/')
 		out[--n] = 0;
 	if (cfs_path_valid(out) < 0)
-		return say(EXIT_USAGE, "PATH: '%.80s' is not a mount-relative path like "
+		return cfs_say(EXIT_USAGE, "PATH: '%.80s' is not a mount-relative path like "
 			   "/incidents/2026", v);
 	return 0;
 }
@@ -652,13 +459,13 @@ static int open_for_query(const char *db, int live, int keep, const char *cmd,
 		 * wait (polling finely) up to 10 s for one of those gaps */
 		if (rc == 0 && (rc = cfs_audit_set_busy_timeout(a, 10000)) < 0) {
 			cfs_audit_close(a, NULL);
-			return say(EXIT_FAIL, "%s: cannot set the lock wait", db);
+			return cfs_say(EXIT_FAIL, "%s: cannot set the lock wait", db);
 		}
 		if (rc == 0) {
-			struct who w;
+			struct cfs_who w;
 			struct cfs_event ev;
 			char reason[2048];
-			who_am_i(&w);
+			cfs_who_am_i(&w);
 			snprintf(reason, sizeof reason, "%s%s", cmd, words);
 			cfs_event_init(&ev);
 			ev.uid = w.uid;
@@ -672,25 +479,25 @@ static int open_for_query(const char *db, int live, int keep, const char *cmd,
 			rc = cfs_audit_append(a, &ev, &err);
 			if (rc < 0) {
 				cfs_audit_close(a, NULL);
-				return say(EXIT_FAIL, "cannot record this query in the audit log, so "
+				return cfs_say(EXIT_FAIL, "cannot record this query in the audit log, so "
 					   "it is refused: %s", err.msg);
 			}
 			if (!keep) {
 				if (cfs_audit_close(a, &err) < 0)
-					return say(EXIT_FAIL, "%s", err.msg);
+					return cfs_say(EXIT_FAIL, "%s", err.msg);
 				return 0;
 			}
 			*out_a = a;
 			return 0;
 		}
 		if (rc != -EACCES)
-			return say(EXIT_FAIL, "%s", err.msg);
+			return cfs_say(EXIT_FAIL, "%s", err.msg);
 		/* Not writable for this user: read-only, unrecorded. */
 	}
 	if (!keep)
 		return 0;
 	if (cfs_audit_open_ro(db, &a, &err) < 0)
-		return say(EXIT_FAIL, "%s", err.msg);
+		return cfs_say(EXIT_FAIL, "%s", err.msg);
 	*out_a = a;
 	return 0;
 }
@@ -699,7 +506,7 @@ static int open_for_query(const char *db, int live, int keep, const char *cmd,
 #define PINS_FILE_MAX (1 << 20)
 
 /* --head: a head line itself, else a file of them (blank lines and #
- * comments skipped). *out is malloc'd; exit code 0, or a say() code. */
+ * comments skipped). *out is malloc'd; exit code 0, or a cfs_say() code. */
 static int load_pins(const char *arg, struct cfs_audit_head **out, size_t *n)
 {
 	static const char tag[] = "coachfs-audit-head-2";
@@ -708,14 +515,14 @@ static int load_pins(const char *arg, struct cfs_audit_head **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	if (!*arg)
-		return say(EXIT_USAGE, "--head: empty");
+		return cfs_say(EXIT_USAGE, "--head: empty");
 	pins = calloc(1, sizeof *pins);
 	if (!pins)
-		return say(EXIT_FAIL, "out of memory");
+		return cfs_say(EXIT_FAIL, "out of memory");
 	if (strncmp(arg, tag, sizeof tag - 1) == 0) {
 		if (cfs_audit_head_parse(arg, pins, &err) < 0) {
 			free(pins);
-			return say(EXIT_USAGE, "--head: %s", err.msg);
+			return cfs_say(EXIT_USAGE, "--head: %s", err.msg);
 		}
 		*out = pins;
 		*n = 1;
@@ -725,7 +532,7 @@ static int load_pins(const char *arg, struct cfs_audit_head **out, size_t *n)
 	pins = NULL;
 	FILE *f = fopen(arg, "re");
 	if (!f)
-		return say(EXIT_USAGE, "--head: %.200s: %s (want a head line or a file of them)",
+		return cfs_say(EXIT_USAGE, "--head: %.200s: %s (want a head line or a file of them)",
 			   arg, strerror(errno));
 	char line[CFS_AUDIT_HEAD_LINE_MAX + 2];
 	size_t total = 0, cap = 0;
@@ -737,11 +544,11 @@ static int load_pins(const char *arg, struct cfs_audit_head **out, size_t *n)
 		lineno++;
 		total += len;
 		if (total > PINS_FILE_MAX) {
-			rc = say(EXIT_USAGE, "--head: %.200s: larger than %d bytes", arg, PINS_FILE_MAX);
+			rc = cfs_say(EXIT_USAGE, "--head: %.200s: larger than %d bytes", arg, PINS_FILE_MAX);
 			break;
 		}
 		if (len == sizeof line - 1 && line[len - 1] != '\n') {
-			rc = say(EXIT_USAGE, "--head: %.200s:%ld: line too long for a head line", arg,
+			rc = cfs_say(EXIT_USAGE, "--head: %.200s:%ld: line too long for a head line", arg,
 				 lineno);
 			break;
 		}
@@ -750,30 +557,30 @@ static int load_pins(const char *arg, struct cfs_audit_head **out, size_t *n)
 		if (*p == '\n' || *p == '\r' || *p == 0 || *p == '#')
 			continue;
 		if (*n == PINS_MAX) {
-			rc = say(EXIT_USAGE, "--head: %.200s: more than %d heads", arg, PINS_MAX);
+			rc = cfs_say(EXIT_USAGE, "--head: %.200s: more than %d heads", arg, PINS_MAX);
 			break;
 		}
 		if (*n == cap) {
 			size_t nc = cap ? cap * 2 : 8;
 			struct cfs_audit_head *np = realloc(pins, nc * sizeof *np);
 			if (!np) {
-				rc = say(EXIT_FAIL, "out of memory");
+				rc = cfs_say(EXIT_FAIL, "out of memory");
 				break;
 			}
 			pins = np;
 			cap = nc;
 		}
 		if (cfs_audit_head_parse(p, &pins[*n], &err) < 0) {
-			rc = say(EXIT_USAGE, "--head: %.200s:%ld: %s", arg, lineno, err.msg);
+			rc = cfs_say(EXIT_USAGE, "--head: %.200s:%ld: %s", arg, lineno, err.msg);
 			break;
 		}
 		(*n)++;
 	}
 	if (rc == 0 && ferror(f))
-		rc = say(EXIT_USAGE, "--head: %.200s: %s", arg, strerror(errno));
+		rc = cfs_say(EXIT_USAGE, "--head: %.200s: %s", arg, strerror(errno));
 	fclose(f);
 	if (rc == 0 && *n == 0)
-		rc = say(EXIT_USAGE, "--head: %.200s holds no head line", arg);
+		rc = cfs_say(EXIT_USAGE, "--head: %.200s holds no head line", arg);
 	if (rc != 0) {
 		free(pins);
 		*n = 0;
@@ -785,7 +592,7 @@ static int load_pins(const char *arg, struct cfs_audit_head **out, size_t *n)
 
 /* The public key: --pubkey, else DB.pub beside the database with a loud
  * warning (whoever can rewrite the database can usually replace that file
- * too). Exit code 0, or a say() code. */
+ * too). Exit code 0, or a cfs_say() code. */
 static int load_pubkey(const struct opts *o, const char *db, unsigned char pk[CFS_AUDIT_PK_BYTES])
 {
 	struct cfs_err err = { "" };
@@ -793,17 +600,17 @@ static int load_pubkey(const struct opts *o, const char *db, unsigned char pk[CF
 	const char *key = o->pubkey;
 	if (!key) {
 		if ((size_t)snprintf(keyfile, sizeof keyfile, "%s.pub", db) >= sizeof keyfile)
-			return say(EXIT_USAGE, "--db: path too long");
+			return cfs_say(EXIT_USAGE, "--db: path too long");
 		if (access(keyfile, F_OK) < 0)
-			return say(EXIT_FAIL, "no audit public key: %s: %s (pass --pubkey with the "
+			return cfs_say(EXIT_FAIL, "no audit public key: %s: %s (pass --pubkey with the "
 				   "key printed by coach-admin init)", keyfile, strerror(errno));
 		key = keyfile;
 	}
 	if (cfs_audit_read_pubkey(key, pk, &err) < 0)
-		return say(o->pubkey ? EXIT_USAGE : EXIT_FAIL, "%s", err.msg);
+		return cfs_say(o->pubkey ? EXIT_USAGE : EXIT_FAIL, "%s", err.msg);
 	if (!o->pubkey) {
 		char m[sizeof keyfile];
-		term_buf(keyfile, m, sizeof m);
+		cfs_term_buf(keyfile, m, sizeof m);
 		fprintf(stderr, PROG ": WARNING: the audit public key was read from %s, beside the "
 			"database: it proves nothing against someone who can write there (they can "
 			"replace the key with their own and re-sign everything). Pass --pubkey with "
@@ -867,7 +674,7 @@ static int cmd_verify(const struct opts *o, const char *db, int live)
 		put_json_int(stdout, r.newest_ts ? r.newest_ts : CFS_AUDIT_NONE);
 		printf(",\"pinned\":%lld,\"pubkey_beside_db\":%s,\"error\":", (long long)r.pins,
 		       o->pubkey ? "false" : "true");
-		put_json_str(stdout, rc == 0 ? NULL : err.msg);
+		cfs_put_json_str(stdout, rc == 0 ? NULL : err.msg);
 		fputs("}\n", stdout);
 	} else if (o->fmt == FMT_CSV) {
 		printf("verified,events,checkpoints,last_sealed_id,unsealed,first_bad,newest_seq,"
@@ -879,27 +686,27 @@ static int cmd_verify(const struct opts *o, const char *db, int live)
 		putchar(',');
 		put_csv_int(stdout, r.newest_ts ? r.newest_ts : CFS_AUDIT_NONE);
 		printf(",%lld,%s,", (long long)r.pins, o->pubkey ? "false" : "true");
-		put_csv_str(stdout, rc == 0 ? NULL : err.msg);
+		cfs_put_csv_str(stdout, rc == 0 ? NULL : err.msg);
 		fputs("\r\n", stdout);
 	} else if (rc == 0) {
 		print_report_text(&r);
 	}
 	if (fflush(stdout) != 0)
-		return say(EXIT_FAIL, "writing output: %s", strerror(errno));
+		return cfs_say(EXIT_FAIL, "writing output: %s", strerror(errno));
 	if (rc == -EBADMSG) {
 		char m[sizeof err.msg];
-		term_buf(err.msg, m, sizeof m);
-		return say(EXIT_FAIL, "audit log NOT verified: %s", m);
+		cfs_term_buf(err.msg, m, sizeof m);
+		return cfs_say(EXIT_FAIL, "audit log NOT verified: %s", m);
 	}
 	if (rc == -EINVAL && npins) {
 		char m[sizeof err.msg];
-		term_buf(err.msg, m, sizeof m);
-		return say(EXIT_USAGE, "--head: %s", m);
+		cfs_term_buf(err.msg, m, sizeof m);
+		return cfs_say(EXIT_USAGE, "--head: %s", m);
 	}
 	if (rc < 0) {
 		char m[sizeof err.msg];
-		term_buf(err.msg, m, sizeof m);
-		return say(EXIT_FAIL, "%s", m);
+		cfs_term_buf(err.msg, m, sizeof m);
+		return cfs_say(EXIT_FAIL, "%s", m);
 	}
 	return EXIT_OK;
 }
@@ -919,13 +726,13 @@ static int cmd_head(const struct opts *o, const char *db, int live)
 	rc = cfs_audit_verify(db, pk, &r, &err);
 	if (rc < 0) {
 		char m[sizeof err.msg];
-		term_buf(err.msg, m, sizeof m);
+		cfs_term_buf(err.msg, m, sizeof m);
 		if (rc == -EBADMSG)
-			return say(EXIT_FAIL, "audit log NOT verified, so no head to pin: %s", m);
-		return say(EXIT_FAIL, "%s", m);
+			return cfs_say(EXIT_FAIL, "audit log NOT verified, so no head to pin: %s", m);
+		return cfs_say(EXIT_FAIL, "%s", m);
 	}
 	if (!r.has_head || r.head.last_id != r.last_sealed_id)
-		return say(EXIT_FAIL, "%s: no checkpoint of the current format yet (the daemon "
+		return cfs_say(EXIT_FAIL, "%s: no checkpoint of the current format yet (the daemon "
 			   "signs one when it mounts)", db);
 	cfs_audit_head_format(&r.head, line, sizeof line);
 	if (o->fmt == FMT_JSON) {
@@ -942,7 +749,7 @@ static int cmd_head(const struct opts *o, const char *db, int live)
 		printf("%s\n", line);
 	}
 	if (fflush(stdout) != 0 || ferror(stdout))
-		return say(EXIT_FAIL, "writing output: %s", strerror(errno));
+		return cfs_say(EXIT_FAIL, "writing output: %s", strerror(errno));
 	return EXIT_OK;
 }
 
@@ -1000,17 +807,17 @@ static int cmd_query(const struct opts *o, const char *db, int live)
 	if (o->since) {
 		if ((rc = time_arg("--since", o->since, now, &f.since_us)) != 0)
 			return rc;
-		fmt_utc(f.since_us / 1000000, t, sizeof t);
+		cfs_fmt_utc(f.since_us / 1000000, t, sizeof t);
 		w += (size_t)snprintf(words + w, sizeof words - w, " since=%s", t);
 	}
 	if (o->until) {
 		if ((rc = time_arg("--until", o->until, now, &f.until_us)) != 0)
 			return rc;
-		fmt_utc(f.until_us / 1000000, t, sizeof t);
+		cfs_fmt_utc(f.until_us / 1000000, t, sizeof t);
 		w += (size_t)snprintf(words + w, sizeof words - w, " until=%s", t);
 	}
 	if (o->since && o->until && f.since_us >= f.until_us)
-		return say(EXIT_USAGE, "--since must be before --until");
+		return cfs_say(EXIT_USAGE, "--since must be before --until");
 	if (o->user) {
 		if ((rc = text_arg("--user", o->user)) != 0)
 			return rc;
@@ -1032,7 +839,7 @@ static int cmd_query(const struct opts *o, const char *db, int live)
 	if (o->after) {
 		uint64_t id;
 		if (cfs_parse_uint(o->after, INT64_MAX, &id) < 0)
-			return say(EXIT_USAGE, "--after '%.80s': not an event id", o->after);
+			return cfs_say(EXIT_USAGE, "--after '%.80s': not an event id", o->after);
 		f.after_id = (int64_t)id;
 		w += (size_t)snprintf(words + w, sizeof words - w, " after=%lld", (long long)id);
 	}
@@ -1059,11 +866,11 @@ static int cmd_query(const struct opts *o, const char *db, int live)
 	}
 	cfs_audit_close(a, NULL);
 	if (rc == -EIO && !err.msg[0])
-		return say(EXIT_FAIL, "writing output: %s", strerror(errno));
+		return cfs_say(EXIT_FAIL, "writing output: %s", strerror(errno));
 	if (rc != 0)
-		return say(EXIT_FAIL, "%s", err.msg);
+		return cfs_say(EXIT_FAIL, "%s", err.msg);
 	if (fflush(stdout) != 0 || ferror(stdout))
-		return say(EXIT_FAIL, "writing output: %s", strerror(errno));
+		return cfs_say(EXIT_FAIL, "writing output: %s", strerror(errno));
 	return EXIT_OK;
 }
 
@@ -1115,53 +922,53 @@ int main(int argc, char **argv)
 			printf("coach-audit (coachfs) %s\n", CFS_VERSION);
 			return EXIT_OK;
 		case ':':
-			return say(EXIT_USAGE, "option '%s' needs a value", argv[optind - 1]);
+			return cfs_say(EXIT_USAGE, "option '%s' needs a value", argv[optind - 1]);
 		default:
 			if (optopt && optopt != '?')
-				return say(EXIT_USAGE, "unknown option '-%c' (see coach-audit --help)",
+				return cfs_say(EXIT_USAGE, "unknown option '-%c' (see coach-audit --help)",
 					   optopt);
-			return say(EXIT_USAGE, "unknown option '%s' (see coach-audit --help)",
+			return cfs_say(EXIT_USAGE, "unknown option '%s' (see coach-audit --help)",
 				   argv[optind - 1]);
 		}
 	}
 	for (int i = optind; i < argc; i++) {
 		if (npos == 3)
-			return say(EXIT_USAGE, "too many arguments (see coach-audit --help)");
+			return cfs_say(EXIT_USAGE, "too many arguments (see coach-audit --help)");
 		pos[npos++] = argv[i];
 	}
 	if (npos == 0)
-		return say(EXIT_USAGE, "no command given (history, log, summary, verify, head; see "
+		return cfs_say(EXIT_USAGE, "no command given (history, log, summary, verify, head; see "
 			   "--help)");
 	o.cmd = pos[0];
 	int is_history = strcmp(o.cmd, "history") == 0, is_verify = strcmp(o.cmd, "verify") == 0;
 	int is_head = strcmp(o.cmd, "head") == 0;
 	if (!is_history && !is_verify && !is_head && strcmp(o.cmd, "log") != 0 &&
 	    strcmp(o.cmd, "summary") != 0)
-		return say(EXIT_USAGE, "unknown command '%.80s' (history, log, summary, verify, head; "
+		return cfs_say(EXIT_USAGE, "unknown command '%.80s' (history, log, summary, verify, head; "
 			   "see --help)", o.cmd);
 	if (is_history) {
 		if (npos != 2)
-			return say(EXIT_USAGE, "usage: coach-audit history PATH [filters] [--json|--csv]");
+			return cfs_say(EXIT_USAGE, "usage: coach-audit history PATH [filters] [--json|--csv]");
 		o.path_arg = pos[1];
 	} else if (npos != 1) {
-		return say(EXIT_USAGE, "%s takes no arguments besides options (got '%.80s')", o.cmd,
+		return cfs_say(EXIT_USAGE, "%s takes no arguments besides options (got '%.80s')", o.cmd,
 			   pos[1]);
 	}
 	if (o.json && o.csv)
-		return say(EXIT_USAGE, "--json and --csv exclude each other");
+		return cfs_say(EXIT_USAGE, "--json and --csv exclude each other");
 	o.fmt = o.json ? FMT_JSON : o.csv ? FMT_CSV : FMT_TEXT;
 	if ((is_verify || is_head) && (o.since || o.until || o.user || o.action || o.result))
-		return say(EXIT_USAGE, "%s checks the whole log; it takes no filters", o.cmd);
+		return cfs_say(EXIT_USAGE, "%s checks the whole log; it takes no filters", o.cmd);
 	if (!is_verify && !is_head && o.pubkey)
-		return say(EXIT_USAGE, "--pubkey is for verify and head");
+		return cfs_say(EXIT_USAGE, "--pubkey is for verify and head");
 	if (!is_verify && o.head)
-		return say(EXIT_USAGE, "--head is for verify");
+		return cfs_say(EXIT_USAGE, "--head is for verify");
 	if ((o.after || o.follow) && (is_verify || is_head || strcmp(o.cmd, "summary") == 0))
-		return say(EXIT_USAGE, "--after and --follow are for history and log");
+		return cfs_say(EXIT_USAGE, "--after and --follow are for history and log");
 	if (is_head && o.csv)
-		return say(EXIT_USAGE, "head prints a line or --json, not --csv");
+		return cfs_say(EXIT_USAGE, "head prints a line or --json, not --csv");
 	if (o.db && !*o.db)
-		return say(EXIT_USAGE, "--db: empty path");
+		return cfs_say(EXIT_USAGE, "--db: empty path");
 
 	/* Which database, and is it the live one? With --db the config is read
 	 * only if one is named or present, to tell the live file from a copy. */
@@ -1171,7 +978,7 @@ int main(int argc, char **argv)
 	int live = 0, rc;
 	if (!o.db || o.cfile || access(cpath, F_OK) == 0) {
 		if (cfs_config_load(cpath, &cfg, &err) < 0)
-			return say(EXIT_FAIL, "%s", err.msg);
+			return cfs_say(EXIT_FAIL, "%s", err.msg);
 	}
 	const char *db = o.db ? o.db : cfg->audit_db;
 	if (!o.db)

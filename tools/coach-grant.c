@@ -41,11 +41,13 @@
 #include "coachfs/links.h"
 #include "coachfs/store.h"
 #include "coachfs/util.h"
+#include "tool.h"
 
 #define PROG "coach-grant"
+const char cfs_tool_prog[] = PROG;
 #define MAX_OPENS_LIMIT 1000000
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = 0, EXIT_FAIL = CFS_EXIT_FAIL, EXIT_USAGE = CFS_EXIT_USAGE };
 
 static const char usage_text[] =
 	"usage: coach-grant [-c FILE] COMMAND [ARGS]\n"
@@ -96,102 +98,22 @@ static const char usage_text[] =
 
 /* ---- messages ------------------------------------------------------------- */
 
-static int say(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int say(int code, const char *fmt, ...)
-{
-	va_list ap;
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return code;
-}
-
 /* After getopt_long returned ':' (missing value) or '?' (unknown). cmd is
  * the command ("add: ") or "" before one. */
 static int bad_option(const char *cmd, int c, int opt, char **argv, int ind)
 {
 	if (c == ':')
-		return say(EXIT_USAGE, "%soption '%s' needs a value", cmd, argv[ind - 1]);
+		return cfs_say(EXIT_USAGE, "%soption '%s' needs a value", cmd, argv[ind - 1]);
 	if (opt && opt != '?')
-		return say(EXIT_USAGE, "%sunknown option '-%c' (see coach-grant --help)", cmd, opt);
-	return say(EXIT_USAGE, "%sunknown option '%s' (see coach-grant --help)", cmd,
+		return cfs_say(EXIT_USAGE, "%sunknown option '-%c' (see coach-grant --help)", cmd, opt);
+	return cfs_say(EXIT_USAGE, "%sunknown option '%s' (see coach-grant --help)", cmd,
 		   argv[ind - 1]);
 }
 
-/* Text safe for a terminal: control bytes and backslash as \xNN / \\. */
-static void term_text(const char *in, char *out, size_t cap)
-{
-	size_t o = 0;
-	for (const unsigned char *p = (const unsigned char *)in; *p && o + 5 < cap; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", *p);
-		else if (*p == '\\')
-			o += (size_t)snprintf(out + o, cap - o, "\\\\");
-		else
-			out[o++] = (char)*p;
-	}
-	out[o] = 0;
-}
-
-/* Length of a valid UTF-8 sequence at p, 0 if invalid. */
-static int utf8_len(const unsigned char *p)
-{
-	if (p[0] < 0x80)
-		return 1;
-	int n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
-	if (n == 0 || (n == 2 && p[0] < 0xc2) || (n == 4 && p[0] > 0xf4))
-		return 0;
-	for (int i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
-		return 0;
-	if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
-		return 0;
-	return n;
-}
-
+/* coach-grant prints absent text as null, and "" is absent. */
 static void json_str(FILE *f, const char *s)
 {
-	if (!s || !*s) {
-		fputs("null", f);
-		return;
-	}
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		int n = utf8_len(p);
-		if (n == 0) {
-			fputs("\\ufffd", f); /* not UTF-8: never emit invalid JSON */
-			p++;
-			continue;
-		}
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fwrite(p, 1, (size_t)n, f);
-		p += n;
-	}
-	fputc('"', f);
-}
-
-static void fmt_local(int64_t t, char *out, size_t cap)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-	if (!localtime_r(&tt, &tm) || strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-		snprintf(out, cap, "@%lld", (long long)t);
-}
-
-static void fmt_utc(int64_t t, char *out, size_t cap)
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-	if (!gmtime_r(&tt, &tm) || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, cap, "@%lld", (long long)t);
+	cfs_put_json_str(f, s && *s ? s : NULL);
 }
 
 /* "4h", "90m", "1d2h": the largest units that divide exactly, up to two. */
@@ -234,21 +156,13 @@ static const char *kind_name(enum cfs_subject k)
 	return k == CFS_SUBJ_USER ? "user" : k == CFS_SUBJ_GROUP ? "group" : "role";
 }
 
-static int printable(const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* Free text from argv: bounded, no control characters. */
 static int text_arg(const char *opt, const char *s)
 {
 	if (strlen(s) >= CFS_TEXT_MAX)
-		return say(EXIT_USAGE, "%s: too long (at most %d bytes)", opt, CFS_TEXT_MAX - 1);
-	if (!printable(s))
-		return say(EXIT_USAGE, "%s: control characters are not allowed", opt);
+		return cfs_say(EXIT_USAGE, "%s: too long (at most %d bytes)", opt, CFS_TEXT_MAX - 1);
+	if (!cfs_printable(s))
+		return cfs_say(EXIT_USAGE, "%s: control characters are not allowed", opt);
 	return 0;
 }
 
@@ -256,64 +170,17 @@ static int parse_id(const char *s, int64_t *id)
 {
 	uint64_t v;
 	if (cfs_parse_uint(s, (uint64_t)INT64_MAX, &v) < 0 || v == 0)
-		return say(EXIT_USAGE, "'%s' is not a grant id", s);
+		return cfs_say(EXIT_USAGE, "'%s' is not a grant id", s);
 	*id = (int64_t)v;
 	return 0;
 }
 
 /* ---- shared state ---------------------------------------------------------- */
 
-struct admin {
-	char name[CFS_TEXT_MAX];    /* granted_by / revoked_by */
-	int64_t uid;
-	char exe[4096];
-};
-
-/* Who is changing grants, honestly: the uid this program runs as; for root,
- * the login uid (/proc/self/loginuid, set by the login and kept through su and
- * sudo) when set, else $SUDO_USER (root can set it to anything: root is
- * trusted, see the README's threat model), else "root". */
-static void who_am_i(struct admin *a)
-{
-	uid_t ruid = getuid();
-	int64_t uid = ruid;
-	memset(a, 0, sizeof *a);
-	if (geteuid() == 0 && ruid == 0) {
-		FILE *f = fopen("/proc/self/loginuid", "r");
-		unsigned long long lu = 0;
-		int have = f && fscanf(f, "%llu", &lu) == 1 && lu < 0xffffffffULL;
-		if (f)
-			fclose(f);
-		const char *su = getenv("SUDO_USER");
-		if (have) {
-			uid = (int64_t)lu;
-		} else if (su && *su && strlen(su) < CFS_USER_MAX && printable(su)) {
-			const char *sid = getenv("SUDO_UID");
-			uint64_t v;
-			struct passwd *pw;
-			cfs_strlcpy(a->name, su, sizeof a->name);
-			if (sid && cfs_parse_uint(sid, 0xfffffffeu, &v) == 0)
-				a->uid = (int64_t)v;
-			else if ((pw = getpwnam(su)) != NULL)
-				a->uid = pw->pw_uid;
-			goto exe;
-		}
-	}
-	a->uid = uid;
-	struct passwd *pw = getpwuid((uid_t)uid);
-	if (pw && pw->pw_name && strlen(pw->pw_name) < sizeof a->name && printable(pw->pw_name))
-		cfs_strlcpy(a->name, pw->pw_name, sizeof a->name);
-	else
-		snprintf(a->name, sizeof a->name, "#%u", (unsigned)uid);
-exe:;
-	ssize_t n = readlink("/proc/self/exe", a->exe, sizeof a->exe - 1);
-	a->exe[n > 0 ? n : 0] = 0;
-}
-
 static int need_root(void)
 {
 	if (geteuid() != 0)
-		return say(EXIT_FAIL, "only root (or an admin via sudo) may change grants");
+		return cfs_say(EXIT_FAIL, "only root (or an admin via sudo) may change grants");
 	return 0;
 }
 
@@ -322,7 +189,7 @@ static int load_config(const char *cfile, struct cfs_config **cfg)
 	struct cfs_err err = { "" };
 	const char *path = cfs_config_path(cfile);
 	if (cfs_config_load(path, cfg, &err) < 0)
-		return say(EXIT_FAIL, "%s", err.msg);
+		return cfs_say(EXIT_FAIL, "%s", err.msg);
 	return 0;
 }
 
@@ -335,15 +202,15 @@ static int unlock_keys(const struct cfs_config *cfg, struct cfs_keys **k)
 	struct cfs_err err = { "" };
 	*k = NULL;
 	if (cfs_crypto_init(&err) < 0)
-		return say(EXIT_FAIL, "%s", err.msg);
+		return cfs_say(EXIT_FAIL, "%s", err.msg);
 	if (cfs_store_header_path(cfg->store_path, hdr, sizeof hdr) < 0)
-		return say(EXIT_FAIL, "store path too long");
+		return cfs_say(EXIT_FAIL, "store path too long");
 	if (cfs_pass_obtain(cfg, 0, "Store passphrase: ", &pass, &passlen, &err) < 0)
-		return say(EXIT_FAIL, "%s", err.msg);
+		return cfs_say(EXIT_FAIL, "%s", err.msg);
 	int rc = cfs_store_unlock(hdr, pass, passlen, k, &err);
 	cfs_pass_free(pass, passlen);
 	if (rc < 0)
-		return say(EXIT_FAIL, "%s", err.msg);
+		return cfs_say(EXIT_FAIL, "%s", err.msg);
 	return 0;
 }
 
@@ -356,7 +223,7 @@ static int open_grants(const struct cfs_config *cfg, const struct cfs_keys *keys
 	    (keys && cfs_grants_set_key(*g, keys->rowmac, &err) < 0)) {
 		cfs_grants_close(*g);
 		*g = NULL;
-		return say(EXIT_FAIL, "%s", err.msg);
+		return cfs_say(EXIT_FAIL, "%s", err.msg);
 	}
 	return 0;
 }
@@ -396,7 +263,7 @@ static void close_audit(struct cfs_audit *a)
 		fprintf(stderr, PROG ": warning: closing the audit database: %s\n", err.msg);
 }
 
-static void event_base(struct cfs_event *ev, const struct admin *adm, const char *action)
+static void event_base(struct cfs_event *ev, const struct cfs_who *adm, const char *action)
 {
 	cfs_event_init(ev);
 	ev->uid = adm->uid;
@@ -410,7 +277,7 @@ static void event_base(struct cfs_event *ev, const struct admin *adm, const char
 
 struct add_audit {
 	struct cfs_audit *a;
-	const struct admin *adm;
+	const struct cfs_who *adm;
 	char reason[2800];     /* filled once the id is known */
 	int appended;          /* the grant_add row is committed */
 	int failed;            /* the audit append failed */
@@ -420,10 +287,10 @@ static void describe_grant(const struct cfs_grant_rec *r, char *out, size_t cap)
 {
 	char s[32], e[32], ttl[32], subj[CFS_TEXT_MAX * 4 + 64], appr[CFS_TEXT_MAX * 4 + 32],
 		opens[48];
-	fmt_utc(r->g.start, s, sizeof s);
-	fmt_utc(r->g.end, e, sizeof e);
+	cfs_fmt_utc(r->g.start, s, sizeof s);
+	cfs_fmt_utc(r->g.end, e, sizeof e);
 	fmt_duration(r->g.end - r->g.start, ttl, sizeof ttl);
-	term_text(r->subject, subj, sizeof subj);
+	cfs_term_buf(r->subject, subj, sizeof subj);
 	if (r->g.kind != CFS_SUBJ_ROLE) {
 		size_t n = strlen(subj);
 		snprintf(subj + n, sizeof subj - n, " (%s %u)", r->g.kind == CFS_SUBJ_USER ? "uid" : "gid",
@@ -431,7 +298,7 @@ static void describe_grant(const struct cfs_grant_rec *r, char *out, size_t cap)
 	}
 	if (r->approved_by[0]) {
 		char t[CFS_TEXT_MAX * 4];
-		term_text(r->approved_by, t, sizeof t);
+		cfs_term_buf(r->approved_by, t, sizeof t);
 		snprintf(appr, sizeof appr, r->approved_at ? "approved by %s" : "to be approved by %s", t);
 	} else {
 		snprintf(appr, sizeof appr, "no approver");
@@ -472,30 +339,30 @@ static int add_audit_hook(const struct cfs_grant_rec *rec, void *arg, struct cfs
 static int resolve_subject(const char *user, const struct cfs_config *cfg,
 			   struct cfs_grant_rec *rec)
 {
-	if (strlen(user) >= CFS_USER_MAX + 5 || !printable(user))
-		return say(EXIT_USAGE, "USER: '%.80s' is not a user, @group or role:NAME", user);
+	if (strlen(user) >= CFS_USER_MAX + 5 || !cfs_printable(user))
+		return cfs_say(EXIT_USAGE, "USER: '%.80s' is not a user, @group or role:NAME", user);
 	cfs_strlcpy(rec->subject, user, sizeof rec->subject);
 	if (user[0] == '@') {
 		struct group *gr = user[1] ? getgrnam(user + 1) : NULL;
 		if (!gr)
-			return say(EXIT_USAGE, "unknown group '%s'", user + 1);
+			return cfs_say(EXIT_USAGE, "unknown group '%s'", user + 1);
 		rec->g.kind = CFS_SUBJ_GROUP;
 		rec->g.ugid = gr->gr_gid;
 	} else if (strncmp(user, "role:", 5) == 0) {
 		if (!cfs_config_role(cfg, user + 5))
-			return say(EXIT_USAGE, "unknown role '%s' (not in [roles] of %s)", user + 5,
+			return cfs_say(EXIT_USAGE, "unknown role '%s' (not in [roles] of %s)", user + 5,
 				   cfg->file);
 		rec->g.kind = CFS_SUBJ_ROLE;
 		cfs_strlcpy(rec->role, user + 5, sizeof rec->role);
 	} else {
 		struct passwd *pw = user[0] ? getpwnam(user) : NULL;
 		if (!pw)
-			return say(EXIT_USAGE, "unknown user '%s'", user);
+			return cfs_say(EXIT_USAGE, "unknown user '%s'", user);
 		rec->g.kind = CFS_SUBJ_USER;
 		rec->g.ugid = pw->pw_uid;
 	}
 	if (rec->g.kind != CFS_SUBJ_ROLE && rec->g.ugid > 0xfffffffeu)
-		return say(EXIT_USAGE, "USER: '%s' has no usable id", user);
+		return cfs_say(EXIT_USAGE, "USER: '%s' has no usable id", user);
 	return 0;
 }
 
@@ -529,22 +396,22 @@ static int approver_ok(const struct cfs_config *cfg, const char *name)
 	gid_t groups[256];
 	int ng = 256, rc;
 	if (!pw)
-		return say(EXIT_USAGE, "--approved-by: no user '%s'", name);
+		return cfs_say(EXIT_USAGE, "--approved-by: no user '%s'", name);
 	if (pw->pw_uid == 0)
-		return say(EXIT_USAGE, "--approved-by: root is a shared identity, not a second person");
+		return cfs_say(EXIT_USAGE, "--approved-by: root is a shared identity, not a second person");
 	if (getgrouplist(name, pw->pw_gid, groups, &ng) < 0)
 		ng = 0;
 	if (cfs_roletab_build(cfg, &rt, &err) < 0)
-		return say(EXIT_FAIL, "%s", err.msg);
+		return cfs_say(EXIT_FAIL, "%s", err.msg);
 	if (!(cl = calloc(1, sizeof *cl))) {
 		cfs_roletab_free(rt);
-		return say(EXIT_FAIL, "out of memory");
+		return cfs_say(EXIT_FAIL, "out of memory");
 	}
 	rc = cfs_caller_ids(rt, cl, pw->pw_uid, pw->pw_gid, 0, groups, ng);
 	if (rc < 0)
-		rc = say(EXIT_FAIL, "--approved-by: cannot resolve the roles of '%s'", name);
+		rc = cfs_say(EXIT_FAIL, "--approved-by: cannot resolve the roles of '%s'", name);
 	else if (!cfs_caller_has_role(cl, "admin"))
-		rc = say(EXIT_USAGE, "--approved-by: '%s' is not in the admin role ([roles] admin in %s)",
+		rc = cfs_say(EXIT_USAGE, "--approved-by: '%s' is not in the admin role ([roles] admin in %s)",
 			 name, cfg->file);
 	else
 		rc = 0;
@@ -581,25 +448,25 @@ static int cmd_add(int argc, char **argv, const char **cfile)
 		}
 	}
 	if (argc - optind != 2)
-		return say(EXIT_USAGE, "usage: coach-grant add USER PATH --ttl DURATION [--start TIME] "
+		return cfs_say(EXIT_USAGE, "usage: coach-grant add USER PATH --ttl DURATION [--start TIME] "
 			   "[--max-opens N] [--write] [--reason TEXT] [--approved-by NAME]");
 	const char *user = argv[optind], *path = argv[optind + 1];
 	int64_t now = cfs_now_s(), ttl, start = now;
 	uint64_t max_opens = 0;
 
 	if (cfs_path_valid(path) < 0)
-		return say(EXIT_USAGE, "PATH: '%.200s' is not a mount-relative path (like "
+		return cfs_say(EXIT_USAGE, "PATH: '%.200s' is not a mount-relative path (like "
 			   "/incidents/2026: absolute, no '.', '..' or '//', no trailing '/')", path);
 	if (!ttl_s)
-		return say(EXIT_USAGE, "add: --ttl is required (like --ttl 4h)");
+		return cfs_say(EXIT_USAGE, "add: --ttl is required (like --ttl 4h)");
 	if (cfs_parse_duration(ttl_s, &ttl) < 0)
-		return say(EXIT_USAGE, "--ttl: '%.80s' is not a duration (like 90s, 15m, 4h, 2d)",
+		return cfs_say(EXIT_USAGE, "--ttl: '%.80s' is not a duration (like 90s, 15m, 4h, 2d)",
 			   ttl_s);
 	if (start_s && cfs_parse_time(start_s, now, &start) < 0)
-		return say(EXIT_USAGE, "--start: '%.80s' is not a time (like now, +2h, "
+		return cfs_say(EXIT_USAGE, "--start: '%.80s' is not a time (like now, +2h, "
 			   "2026-11-27T10:00:00Z, @1790000000)", start_s);
 	if (opens_s && (cfs_parse_uint(opens_s, MAX_OPENS_LIMIT, &max_opens) < 0 || max_opens == 0))
-		return say(EXIT_USAGE, "--max-opens: '%.80s' is not a number from 1 to %d", opens_s,
+		return cfs_say(EXIT_USAGE, "--max-opens: '%.80s' is not a number from 1 to %d", opens_s,
 			   MAX_OPENS_LIMIT);
 	if (reason && (rc = text_arg("--reason", reason)) != 0)
 		return rc;
@@ -607,20 +474,20 @@ static int cmd_add(int argc, char **argv, const char **cfile)
 		if ((rc = text_arg("--approved-by", approver)) != 0)
 			return rc;
 		if (!*approver)
-			return say(EXIT_USAGE, "--approved-by: empty name");
+			return cfs_say(EXIT_USAGE, "--approved-by: empty name");
 	}
 	int64_t end = start + ttl;
 	if (end <= now) {
 		char e[32];
-		fmt_local(end, e, sizeof e);
-		return say(EXIT_USAGE, "the grant would end at %s, before now", e);
+		cfs_fmt_local(end, e, sizeof e);
+		return cfs_say(EXIT_USAGE, "the grant would end at %s, before now", e);
 	}
 	if ((rc = need_root()) != 0)
 		return rc;
-	struct admin adm;
-	who_am_i(&adm);
+	struct cfs_who adm;
+	cfs_who_am_i(&adm);
 	if (approver && strcmp(approver, adm.name) == 0)
-		return say(EXIT_USAGE, "--approved-by must name a second person, not %s", adm.name);
+		return cfs_say(EXIT_USAGE, "--approved-by must name a second person, not %s", adm.name);
 
 	struct cfs_config *cfg = NULL;
 	if ((rc = load_config(*cfile, &cfg)) != 0)
@@ -632,13 +499,13 @@ static int cmd_add(int argc, char **argv, const char **cfile)
 	struct cfs_err err = { "" };
 	memset(&aa, 0, sizeof aa);
 	if (!rec) {
-		rc = say(EXIT_FAIL, "out of memory");
+		rc = cfs_say(EXIT_FAIL, "out of memory");
 		goto out;
 	}
 	if ((rc = resolve_subject(user, cfg, rec)) != 0)
 		goto out;
 	if (approver && strcmp(approver, rec->subject) == 0) {
-		rc = say(EXIT_USAGE, "--approved-by must name a second person, not the grantee");
+		rc = cfs_say(EXIT_USAGE, "--approved-by must name a second person, not the grantee");
 		goto out;
 	}
 	if (approver && (rc = approver_ok(cfg, approver)) != 0)
@@ -667,7 +534,7 @@ static int cmd_add(int argc, char **argv, const char **cfile)
 	}
 
 	if (open_audit(cfg->audit_db, &aa.a, &err) < 0) {
-		rc = say(EXIT_FAIL, "audit: %s", err.msg);
+		rc = cfs_say(EXIT_FAIL, "audit: %s", err.msg);
 		goto out;
 	}
 	aa.adm = &adm;
@@ -675,7 +542,7 @@ static int cmd_add(int argc, char **argv, const char **cfile)
 		goto out;
 	if (cfs_grants_add_ex(g, rec, add_audit_hook, &aa, &err) < 0) {
 		if (aa.failed) {
-			rc = say(EXIT_FAIL, "the grant was not added: its audit row could not be "
+			rc = cfs_say(EXIT_FAIL, "the grant was not added: its audit row could not be "
 				 "written: %s", err.msg);
 		} else if (aa.appended) {
 			/* Audited but not stored: say so in the log as well. */
@@ -689,12 +556,12 @@ static int cmd_add(int argc, char **argv, const char **cfile)
 			ev.result = "error";
 			ev.reason = why;
 			if (cfs_audit_append(aa.a, &ev, &e2) < 0)
-				rc = say(EXIT_FAIL, "%s (and the audit log could not be corrected: %s)",
+				rc = cfs_say(EXIT_FAIL, "%s (and the audit log could not be corrected: %s)",
 					 why, e2.msg);
 			else
-				rc = say(EXIT_FAIL, "%s", why);
+				rc = cfs_say(EXIT_FAIL, "%s", why);
 		} else {
-			rc = say(EXIT_FAIL, "%s", err.msg);
+			rc = cfs_say(EXIT_FAIL, "%s", err.msg);
 		}
 		goto out;
 	}
@@ -703,7 +570,7 @@ static int cmd_add(int argc, char **argv, const char **cfile)
 		fprintf(stderr, PROG ": grant %lld is not approved yet: on a two-person class it opens "
 			"nothing until %s runs: coach-grant approve %lld\n", (long long)rec->g.id,
 			approver, (long long)rec->g.id);
-	rc = fflush(stdout) == 0 ? EXIT_OK : say(EXIT_FAIL, "writing the grant id: %s",
+	rc = fflush(stdout) == 0 ? EXIT_OK : cfs_say(EXIT_FAIL, "writing the grant id: %s",
 						   strerror(errno));
 out:
 	cfs_keys_free(keys);
@@ -789,7 +656,7 @@ static char *dup_term(const char *s)
 	size_t cap = strlen(s) * 4 + 6; /* term_text keeps 5 bytes spare: "/" must fit */
 	char *o = malloc(cap);
 	if (o)
-		term_text(s, o, cap);
+		cfs_term_buf(s, o, cap);
 	return o;
 }
 
@@ -828,8 +695,8 @@ static int list_cb(const struct cfs_grant_rec *r, void *arg)
 	char s[32], e[32];
 	memset(row, 0, sizeof *row);
 	lc->n++;
-	fmt_local(r->g.start, s, sizeof s);
-	fmt_local(r->g.end, e, sizeof e);
+	cfs_fmt_local(r->g.start, s, sizeof s);
+	cfs_fmt_local(r->g.end, e, sizeof e);
 	row->col[L_ID] = dup_fmt("%lld", (long long)r->g.id);
 	row->col[L_SUBJECT] = dup_term(r->subject);
 	row->col[L_PATH] = dup_term(r->path);
@@ -898,16 +765,16 @@ static int link_row(const struct cfs_link *r, void *arg)
 	if (ll->n++ == 0)
 		printf("\nLINKS\n%-6s %-10s %-30s %-9s %-19s %-8s %s\n", "ID", "FOR", "PATH", "USES LEFT",
 		       "EXPIRES", "STATE", "BY");
-	fmt_local(r->end, e, sizeof e);
+	cfs_fmt_local(r->end, e, sizeof e);
 	(void)s;
-	term_text(r->user[0] ? r->user : "(bearer)", who, sizeof who);
+	cfs_term_buf(r->user[0] ? r->user : "(bearer)", who, sizeof who);
 	const char *state = r->row_state != CFS_ROW_OK ? cfs_row_state_name(r->row_state)
 			  : r->revoked_at ? "revoked" : ll->now >= r->end ? "expired"
 			  : r->used >= r->uses ? "used" : ll->now < r->start ? "pending"
 			  : r->approved_at ? "approved" : "active";
 	char path[300], by[300];
-	term_text(r->path, path, sizeof path);
-	term_text(r->issued_by, by, sizeof by);
+	cfs_term_buf(r->path, path, sizeof path);
+	cfs_term_buf(r->issued_by, by, sizeof by);
 	printf("L%-5lld %-10s %-30s %-9u %-19s %-8s %s\n", (long long)r->id, who, path,
 	       r->uses - r->used, e, state, by);
 	return 0;
@@ -936,17 +803,17 @@ static int mount_dir(const struct cfs_config *cfg, const char *mnt, char *buf, s
 	struct cfs_grants *g = NULL;
 	struct cfs_err err = { "" };
 	if (mnt) {
-		if (strlen(mnt) >= cap || !printable(mnt))
-			return say(EXIT_USAGE, "--mount: too long or not printable");
+		if (strlen(mnt) >= cap || !cfs_printable(mnt))
+			return cfs_say(EXIT_USAGE, "--mount: too long or not printable");
 		cfs_strlcpy(buf, mnt, cap);
 		return 0;
 	}
 	if (!cfg)
-		return say(EXIT_FAIL, "no mount known: give --mount DIR");
+		return cfs_say(EXIT_FAIL, "no mount known: give --mount DIR");
 	if (cfs_grants_open(cfg->policy_db, 0, &g, &err) < 0 ||
 	    cfs_grants_meta_get(g, "mountpoint", buf, cap, &err) < 0 || !buf[0]) {
 		cfs_grants_close(g);
-		return say(EXIT_FAIL, "no mount recorded in %s (mount coachfs first, or give --mount DIR)",
+		return cfs_say(EXIT_FAIL, "no mount recorded in %s (mount coachfs first, or give --mount DIR)",
 			   cfg->policy_db);
 	}
 	cfs_grants_close(g);
@@ -963,7 +830,7 @@ static int link_limits(const struct cfs_config *cfg, const char *mnt, const char
 	snprintf(full, sizeof full, "%s%s", mnt, path);
 	ssize_t n = getxattr(full, "user.coachfs.class", val, sizeof val - 1);
 	if (n < 0)
-		return say(EXIT_FAIL, "cannot learn the class of %s through the mount (%s): %s", path,
+		return cfs_say(EXIT_FAIL, "cannot learn the class of %s through the mount (%s): %s", path,
 			   mnt, strerror(errno));
 	val[n] = 0;
 	*cls = NULL;
@@ -971,16 +838,16 @@ static int link_limits(const struct cfs_config *cfg, const char *mnt, const char
 		if (strcmp(cfg->classes[i].name, val) == 0)
 			*cls = &cfg->classes[i];
 	if (!*cls)
-		return say(EXIT_FAIL, "%s: the mount reports class '%.80s', which %s does not define",
+		return cfs_say(EXIT_FAIL, "%s: the mount reports class '%.80s', which %s does not define",
 			   path, val, cfg->file);
 	*max_opens = 0;
 	n = getxattr(full, "user.coachfs.max_opens", val, sizeof val - 1);
 	if (n >= 0) {
 		val[n] = 0;
 		if (cfs_parse_uint(val, UINT32_MAX, max_opens) < 0)
-			return say(EXIT_FAIL, "%s: the mount reports max_opens '%.80s'", path, val);
+			return cfs_say(EXIT_FAIL, "%s: the mount reports max_opens '%.80s'", path, val);
 	} else if (errno != ENODATA) {
-		return say(EXIT_FAIL, "cannot learn max_opens of %s through the mount: %s", path,
+		return cfs_say(EXIT_FAIL, "cannot learn max_opens of %s through the mount: %s", path,
 			   strerror(errno));
 	}
 	return 0;
@@ -988,7 +855,7 @@ static int link_limits(const struct cfs_config *cfg, const char *mnt, const char
 
 struct link_audit {
 	struct cfs_audit *a;
-	const struct admin *adm;
+	const struct cfs_who *adm;
 	const char *ttl_s, *user;
 	int failed;
 };
@@ -1035,32 +902,32 @@ static int cmd_link(int argc, char **argv, const char **cfile)
 		case 'm': mnt = optarg; break;
 		case 'n':
 			if (cfs_parse_uint(optarg, 1000000, &uses) < 0 || uses == 0)
-				return say(EXIT_USAGE, "--uses: '%.80s' is not a number from 1 to 1000000", optarg);
+				return cfs_say(EXIT_USAGE, "--uses: '%.80s' is not a number from 1 to 1000000", optarg);
 			break;
 		default: return bad_option("link: ", c, optopt, argv, optind);
 		}
 	}
 	if (argc - optind != 1 || !ttl_s)
-		return say(EXIT_USAGE, "usage: coach-grant link PATH --ttl DURATION [--uses N] [--user U] "
+		return cfs_say(EXIT_USAGE, "usage: coach-grant link PATH --ttl DURATION [--uses N] [--user U] "
 			   "[--mount DIR]");
 	const char *path = argv[optind];
 	if (cfs_path_valid(path) < 0)
-		return say(EXIT_USAGE, "'%.200s' is not a mount-relative path (it must start with /)", path);
+		return cfs_say(EXIT_USAGE, "'%.200s' is not a mount-relative path (it must start with /)", path);
 	if (cfs_parse_duration(ttl_s, &ttl) < 0)
-		return say(EXIT_USAGE, "--ttl: '%.80s' is not a duration (like 90s, 15m, 4h, 2d)", ttl_s);
+		return cfs_say(EXIT_USAGE, "--ttl: '%.80s' is not a duration (like 90s, 15m, 4h, 2d)", ttl_s);
 	int64_t uid = -1;
 	if (user) {
 		if ((rc = text_arg("--user", user)) != 0)
 			return rc;
 		struct passwd *pw = getpwnam(user);
 		if (!pw)
-			return say(EXIT_USAGE, "unknown user '%.80s'", user);
+			return cfs_say(EXIT_USAGE, "unknown user '%.80s'", user);
 		uid = pw->pw_uid;
 	}
 	if ((rc = need_root()) != 0)
 		return rc;
-	struct admin adm;
-	who_am_i(&adm);
+	struct cfs_who adm;
+	cfs_who_am_i(&adm);
 	struct cfs_config *cfg = NULL;
 	struct cfs_links *l = NULL;
 	struct cfs_keys *keys = NULL;
@@ -1070,7 +937,7 @@ static int cmd_link(int argc, char **argv, const char **cfile)
 	const struct cfs_class *cls = NULL;
 	char token[CFS_TOKEN_CHARS + 1] = "", mbuf[4096];
 	if (!rec)
-		return say(EXIT_FAIL, "out of memory");
+		return cfs_say(EXIT_FAIL, "out of memory");
 	if ((rc = load_config(*cfile, &cfg)) != 0 || (rc = mount_dir(cfg, mnt, mbuf, sizeof mbuf)) != 0 ||
 	    (rc = link_limits(cfg, mbuf, path, &cls, &max_opens)) != 0)
 		goto out;
@@ -1079,12 +946,12 @@ static int cmd_link(int argc, char **argv, const char **cfile)
 		char a[32], b[32];
 		fmt_duration(ttl, a, sizeof a);
 		fmt_duration(cls->max_ttl, b, sizeof b);
-		rc = say(EXIT_USAGE, "--ttl %s is longer than max_ttl %s of class %s (%s)", a, b,
+		rc = cfs_say(EXIT_USAGE, "--ttl %s is longer than max_ttl %s of class %s (%s)", a, b,
 			 cls->name, path);
 		goto out;
 	}
 	if (max_opens > 0 && uses > max_opens) {
-		rc = say(EXIT_USAGE, "--uses %llu is more than max_opens %llu of %s (class %s)",
+		rc = cfs_say(EXIT_USAGE, "--uses %llu is more than max_opens %llu of %s (class %s)",
 			 (unsigned long long)uses, (unsigned long long)max_opens, path, cls->name);
 		goto out;
 	}
@@ -1100,15 +967,15 @@ static int cmd_link(int argc, char **argv, const char **cfile)
 	rec->uses = (uint32_t)uses;
 	cfs_strlcpy(rec->issued_by, adm.name, sizeof rec->issued_by);
 	if (open_audit(cfg->audit_db, &la.a, &err) < 0) {
-		rc = say(EXIT_FAIL, "audit: %s", err.msg);
+		rc = cfs_say(EXIT_FAIL, "audit: %s", err.msg);
 		goto out;
 	}
 	if (open_links(cfg, keys, &l, &err) < 0 || cfs_links_add(l, rec, link_audit_hook, &la, &err) < 0) {
 		if (la.failed)
-			rc = say(EXIT_FAIL, "the link was not issued: its audit row could not be written: %s",
+			rc = cfs_say(EXIT_FAIL, "the link was not issued: its audit row could not be written: %s",
 				 err.msg);
 		else
-			rc = say(EXIT_FAIL, "%s", err.msg);
+			rc = cfs_say(EXIT_FAIL, "%s", err.msg);
 		goto out;
 	}
 	printf("%s/.links/%s\n", mbuf, token);
@@ -1131,11 +998,11 @@ static int revoke_link(const char *ids, const char *reason, const char **cfile)
 	uint64_t v;
 	int rc;
 	if (cfs_parse_uint(ids + 1, (uint64_t)INT64_MAX, &v) < 0 || v == 0)
-		return say(EXIT_USAGE, "'%s' is not a link id (like L7)", ids);
+		return cfs_say(EXIT_USAGE, "'%s' is not a link id (like L7)", ids);
 	if ((rc = need_root()) != 0)
 		return rc;
-	struct admin adm;
-	who_am_i(&adm);
+	struct cfs_who adm;
+	cfs_who_am_i(&adm);
 	struct cfs_config *cfg = NULL;
 	struct cfs_links *l = NULL;
 	struct cfs_audit *a = NULL;
@@ -1143,16 +1010,16 @@ static int revoke_link(const char *ids, const char *reason, const char **cfile)
 	struct cfs_err err = { "" };
 	struct cfs_link *rec = calloc(1, sizeof *rec);
 	if (!rec)
-		return say(EXIT_FAIL, "out of memory");
+		return cfs_say(EXIT_FAIL, "out of memory");
 	if ((rc = load_config(*cfile, &cfg)) != 0 || (rc = unlock_keys(cfg, &keys)) != 0)
 		goto out;
 	if (open_audit(cfg->audit_db, &a, &err) < 0) {
-		rc = say(EXIT_FAIL, "audit: %s", err.msg);
+		rc = cfs_say(EXIT_FAIL, "audit: %s", err.msg);
 		goto out;
 	}
 	if (open_links(cfg, keys, &l, &err) < 0 || cfs_links_get(l, (int64_t)v, rec, &err) < 0 ||
 	    cfs_links_revoke(l, (int64_t)v, adm.name, reason, cfs_now_s(), &err) < 0) {
-		rc = say(EXIT_FAIL, "%s", err.msg);
+		rc = cfs_say(EXIT_FAIL, "%s", err.msg);
 		goto out;
 	}
 	char why[600];
@@ -1164,7 +1031,7 @@ static int revoke_link(const char *ids, const char *reason, const char **cfile)
 	ev.result = "allow";
 	ev.reason = why;
 	if (cfs_audit_append(a, &ev, &err) < 0) {
-		rc = say(EXIT_FAIL, "link L%llu is revoked, but its audit row could not be written: %s",
+		rc = cfs_say(EXIT_FAIL, "link L%llu is revoked, but its audit row could not be written: %s",
 			 (unsigned long long)v, err.msg);
 		goto out;
 	}
@@ -1204,10 +1071,10 @@ static int cmd_list(int argc, char **argv, const char **cfile)
 		}
 	}
 	if (optind != argc)
-		return say(EXIT_USAGE, "usage: coach-grant list [--active] [--user U] [--path P] "
+		return cfs_say(EXIT_USAGE, "usage: coach-grant list [--active] [--user U] [--path P] "
 			   "[--json]");
 	if (f.path && cfs_path_valid(f.path) < 0)
-		return say(EXIT_USAGE, "--path: '%.200s' is not a mount-relative path", f.path);
+		return cfs_say(EXIT_USAGE, "--path: '%.200s' is not a mount-relative path", f.path);
 	if (f.subject && (rc = text_arg("--user", f.subject)) != 0)
 		return rc;
 	lc.now = f.now = cfs_now_s();
@@ -1225,11 +1092,11 @@ static int cmd_list(int argc, char **argv, const char **cfile)
 	if (cfs_grants_list(g, &f, list_cb, &lc, &err) < 0) {
 		if (lc.json)
 			fputs("\n]\n", stdout); /* keep stdout valid JSON; the error goes to stderr */
-		rc = say(EXIT_FAIL, "%s", err.msg);
+		rc = cfs_say(EXIT_FAIL, "%s", err.msg);
 		goto out;
 	}
 	if (lc.oom) {
-		rc = say(EXIT_FAIL, "out of memory");
+		rc = cfs_say(EXIT_FAIL, "out of memory");
 		goto out;
 	}
 	if (lc.json)
@@ -1238,7 +1105,7 @@ static int cmd_list(int argc, char **argv, const char **cfile)
 		print_table(&lc);
 		print_links(cfg, keys, f.active_only, lc.now);
 	}
-	rc = fflush(stdout) == 0 ? EXIT_OK : say(EXIT_FAIL, "writing: %s", strerror(errno));
+	rc = fflush(stdout) == 0 ? EXIT_OK : cfs_say(EXIT_FAIL, "writing: %s", strerror(errno));
 out:
 	for (size_t r = 0; r < lc.n; r++)
 		for (int i = 0; i < L_NCOL; i++)
@@ -1260,19 +1127,19 @@ static void print_show(const struct cfs_grant_rec *r, int64_t now)
 	char b[CFS_TEXT_MAX * 4 + 128], t[32], t2[32], big[4096 * 4 + 1];
 	snprintf(b, sizeof b, "%lld", (long long)r->g.id);
 	show_line("id:", b);
-	term_text(r->subject, big, sizeof big);
+	cfs_term_buf(r->subject, big, sizeof big);
 	if (r->g.kind == CFS_SUBJ_ROLE)
 		snprintf(b, sizeof b, "%.1000s (role)", big);
 	else
 		snprintf(b, sizeof b, "%.1000s (%s, %s %u)", big, kind_name(r->g.kind),
 			 r->g.kind == CFS_SUBJ_USER ? "uid" : "gid", (unsigned)r->g.ugid);
 	show_line("subject:", b);
-	term_text(r->path, big, sizeof big);
+	cfs_term_buf(r->path, big, sizeof big);
 	show_line("path:", big);
 	show_line("access:", r->g.write ? "read-write" : "read-only");
-	fmt_local(r->g.start, t, sizeof t);
+	cfs_fmt_local(r->g.start, t, sizeof t);
 	show_line("start:", t);
-	fmt_local(r->g.end, t, sizeof t);
+	cfs_fmt_local(r->g.end, t, sizeof t);
 	fmt_duration(r->g.end - r->g.start, t2, sizeof t2);
 	snprintf(b, sizeof b, "%s (ttl %s)", t, t2);
 	show_line("end:", b);
@@ -1281,16 +1148,16 @@ static void print_show(const struct cfs_grant_rec *r, int64_t now)
 	else
 		snprintf(b, sizeof b, "unlimited");
 	show_line("max opens:", b);
-	term_text(r->granted_by, big, sizeof big);
+	cfs_term_buf(r->granted_by, big, sizeof big);
 	show_line("granted by:", big);
 	if (r->approved_by[0] && r->approved_at) {
 		char at[32], who_t[CFS_TEXT_MAX * 4];
-		fmt_local(r->approved_at, at, sizeof at);
-		term_text(r->approved_by, who_t, sizeof who_t);
+		cfs_fmt_local(r->approved_at, at, sizeof at);
+		cfs_term_buf(r->approved_by, who_t, sizeof who_t);
 		snprintf(big, sizeof big, "%s at %s", who_t, at);
 	} else if (r->approved_by[0]) {
 		char who_t[CFS_TEXT_MAX * 4];
-		term_text(r->approved_by, who_t, sizeof who_t);
+		cfs_term_buf(r->approved_by, who_t, sizeof who_t);
 		snprintf(big, sizeof big, "%s (not yet: coach-grant approve %lld)", who_t,
 			 (long long)r->g.id);
 	} else {
@@ -1298,20 +1165,20 @@ static void print_show(const struct cfs_grant_rec *r, int64_t now)
 	}
 	show_line("approved by:", big);
 	if (r->reason[0])
-		term_text(r->reason, big, sizeof big);
+		cfs_term_buf(r->reason, big, sizeof big);
 	else
 		snprintf(big, sizeof big, "-");
 	show_line("reason:", big);
-	fmt_local(r->created, t, sizeof t);
+	cfs_fmt_local(r->created, t, sizeof t);
 	show_line("created:", t);
 	show_line("state:", state_of(r, now));
 	if (r->g.revoked_at) {
-		fmt_local(r->g.revoked_at, t, sizeof t);
-		term_text(r->revoked_by[0] ? r->revoked_by : "?", big, sizeof big);
+		cfs_fmt_local(r->g.revoked_at, t, sizeof t);
+		cfs_term_buf(r->revoked_by[0] ? r->revoked_by : "?", big, sizeof big);
 		snprintf(b, sizeof b, "%s by %.400s", t, big);
 		show_line("revoked:", b);
 		if (r->revoke_reason[0]) {
-			term_text(r->revoke_reason, big, sizeof big);
+			cfs_term_buf(r->revoke_reason, big, sizeof big);
 			show_line("revoke reason:", big);
 		}
 	}
@@ -1334,7 +1201,7 @@ static int cmd_show(int argc, char **argv, const char **cfile)
 		}
 	}
 	if (argc - optind != 1)
-		return say(EXIT_USAGE, "usage: coach-grant show ID [--json]");
+		return cfs_say(EXIT_USAGE, "usage: coach-grant show ID [--json]");
 	if ((rc = parse_id(argv[optind], &id)) != 0)
 		return rc;
 
@@ -1344,13 +1211,13 @@ static int cmd_show(int argc, char **argv, const char **cfile)
 	struct cfs_grant_rec *rec = calloc(1, sizeof *rec);
 	struct cfs_err err = { "" };
 	if (!rec)
-		return say(EXIT_FAIL, "out of memory");
+		return cfs_say(EXIT_FAIL, "out of memory");
 	if ((rc = load_config(*cfile, &cfg)) != 0)
 		goto out;
 	if ((rc = unlock_keys(cfg, &keys)) != 0 || (rc = open_grants(cfg, keys, &g)) != 0)
 		goto out;
 	if (cfs_grants_get(g, id, rec, &err) < 0) {
-		rc = say(EXIT_FAIL, "%s", err.msg);
+		rc = cfs_say(EXIT_FAIL, "%s", err.msg);
 		goto out;
 	}
 	if (json) {
@@ -1359,7 +1226,7 @@ static int cmd_show(int argc, char **argv, const char **cfile)
 	} else {
 		print_show(rec, cfs_now_s());
 	}
-	rc = fflush(stdout) == 0 ? EXIT_OK : say(EXIT_FAIL, "writing: %s", strerror(errno));
+	rc = fflush(stdout) == 0 ? EXIT_OK : cfs_say(EXIT_FAIL, "writing: %s", strerror(errno));
 out:
 	cfs_keys_free(keys);
 	cfs_grants_close(g);
@@ -1388,7 +1255,7 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 		}
 	}
 	if (argc - optind != 1)
-		return say(EXIT_USAGE, "usage: coach-grant revoke ID [--reason TEXT]");
+		return cfs_say(EXIT_USAGE, "usage: coach-grant revoke ID [--reason TEXT]");
 	if (reason && (rc = text_arg("--reason", reason)) != 0)
 		return rc;
 	if (argv[optind][0] == 'L')
@@ -1397,8 +1264,8 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 		return rc;
 	if ((rc = need_root()) != 0)
 		return rc;
-	struct admin adm;
-	who_am_i(&adm);
+	struct cfs_who adm;
+	cfs_who_am_i(&adm);
 
 	struct cfs_config *cfg = NULL;
 	struct cfs_grants *g = NULL;
@@ -1409,13 +1276,13 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 	char why[2800], desc[2400];
 	int have_rec = 0;
 	if (!rec)
-		return say(EXIT_FAIL, "out of memory");
+		return cfs_say(EXIT_FAIL, "out of memory");
 	if ((rc = load_config(*cfile, &cfg)) != 0 || (rc = unlock_keys(cfg, &keys)) != 0)
 		goto out;
 	/* Open the audit database first: if it is missing altogether, nothing
 	 * changes. Once open, a failing append does not undo a revocation. */
 	if (open_audit(cfg->audit_db, &a, &err) < 0) {
-		rc = say(EXIT_FAIL, "audit: %s", err.msg);
+		rc = cfs_say(EXIT_FAIL, "audit: %s", err.msg);
 		goto out;
 	}
 	if ((rc = open_grants(cfg, keys, &g)) != 0)
@@ -1424,7 +1291,7 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 	have_rec = cfs_grants_get(g, id, rec, &err) == 0;
 	int64_t now = cfs_now_s();
 	if (cfs_grants_revoke(g, id, adm.name, reason, now, &err) < 0) {
-		rc = say(EXIT_FAIL, "%s", err.msg);
+		rc = cfs_say(EXIT_FAIL, "%s", err.msg);
 		goto out;
 	}
 	if (have_rec)
@@ -1440,7 +1307,7 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 	ev.reason = why;
 	ev.grant_id = id;
 	if (cfs_audit_append(a, &ev, &err) < 0) {
-		rc = say(EXIT_FAIL, "grant %lld is revoked, but its audit row could not be written: %s",
+		rc = cfs_say(EXIT_FAIL, "grant %lld is revoked, but its audit row could not be written: %s",
 			 (long long)id, err.msg);
 		goto out;
 	}
@@ -1476,18 +1343,18 @@ static int cmd_approve(int argc, char **argv, const char **cfile)
 		}
 	}
 	if (argc - optind != 1)
-		return say(EXIT_USAGE, "usage: coach-grant approve ID [--mount DIR]   (a link's ID is L7)");
+		return cfs_say(EXIT_USAGE, "usage: coach-grant approve ID [--mount DIR]   (a link's ID is L7)");
 	const char *ids = argv[optind];
 	int64_t id;
 	uint64_t v;
 	if (ids[0] == 'L') {
 		if (cfs_parse_uint(ids + 1, (uint64_t)INT64_MAX, &v) < 0 || v == 0)
-			return say(EXIT_USAGE, "'%.40s' is not a link id (like L7)", ids);
+			return cfs_say(EXIT_USAGE, "'%.40s' is not a link id (like L7)", ids);
 	} else if ((rc = parse_id(ids, &id)) != 0) {
 		return rc;
 	}
 	if (getuid() == 0)
-		return say(EXIT_FAIL, "approve as yourself, not as root: root is a shared identity, not "
+		return cfs_say(EXIT_FAIL, "approve as yourself, not as root: root is a shared identity, not "
 			   "a second person");
 	struct cfs_config *cfg = NULL;
 	char mbuf[4096], full[4200];
@@ -1504,22 +1371,22 @@ static int cmd_approve(int argc, char **argv, const char **cfile)
 	}
 	switch (errno) {
 	case ENOENT:
-		return say(EXIT_FAIL, "%s: no such grant or link (or %s is not a coachfs mount)", ids, mbuf);
+		return cfs_say(EXIT_FAIL, "%s: no such grant or link (or %s is not a coachfs mount)", ids, mbuf);
 	case EALREADY:
-		return say(EXIT_FAIL, "%s is already approved", ids);
+		return cfs_say(EXIT_FAIL, "%s is already approved", ids);
 	case EPERM:
-		return say(EXIT_FAIL, "%s: you may not approve it (not an admin, its granter, its subject, "
+		return cfs_say(EXIT_FAIL, "%s: you may not approve it (not an admin, its granter, its subject, "
 			   "or not the approver it names); the daemon recorded why (coach-audit log "
 			   "--action grant_approve)", ids);
 	case EACCES:
-		return say(EXIT_FAIL, "%s is revoked or expired", ids);
+		return cfs_say(EXIT_FAIL, "%s is revoked or expired", ids);
 	case EINVAL:
-		return say(EXIT_FAIL, "%s: its class needs no two-person approval, or its path is gone", ids);
+		return cfs_say(EXIT_FAIL, "%s: its class needs no two-person approval, or its path is gone", ids);
 	case EBADMSG:
-		return say(EXIT_FAIL, "%s failed authentication (edited or forged in policy.db): it "
+		return cfs_say(EXIT_FAIL, "%s failed authentication (edited or forged in policy.db): it "
 			   "grants nothing", ids);
 	default:
-		return say(EXIT_FAIL, "%s: %s: %s", ids, full, strerror(errno));
+		return cfs_say(EXIT_FAIL, "%s: %s: %s", ids, full, strerror(errno));
 	}
 }
 
@@ -1544,7 +1411,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return say(EXIT_USAGE, "no command given (add, list, show, revoke; see --help)");
+		return cfs_say(EXIT_USAGE, "no command given (add, list, show, revoke; see --help)");
 	const char *cmd = argv[optind];
 	int sub_argc = argc - optind;
 	char **sub_argv = argv + optind;
@@ -1568,5 +1435,5 @@ int main(int argc, char **argv)
 		return cmd_link(sub_argc, sub_argv, &cfile);
 	if (strcmp(cmd, "approve") == 0)
 		return cmd_approve(sub_argc, sub_argv, &cfile);
-	return say(EXIT_USAGE, "unknown command '%.80s' (add, list, show, revoke; see --help)", cmd);
+	return cfs_say(EXIT_USAGE, "unknown command '%.80s' (add, list, show, revoke; see --help)", cmd);
 }
