@@ -2,10 +2,10 @@
  * Owns: one handle's window of decrypted bytes (sodium_malloc'd), where it
  * starts, the file generation it was filled at, and the sequential-access
  * detector that sizes it (128 KiB, doubling per fill up to 1 MiB, like the
- * kernel's readahead). Must never serve a byte after the file's body changed
- * (f->gen moved), never report a failure for bytes the request did not ask
- * for, never decide access or write an audit row, and never leave plaintext
- * behind in memory it frees. */
+ * kernel's readahead), within a budget all handles share. Must never serve
+ * a byte after the file's body changed (f->gen moved), never report a
+ * failure for bytes the request did not ask for, never decide access or
+ * write an audit row, and never leave plaintext behind in memory it frees. */
 #include "coachfs/readahead.h"
 
 #include <errno.h>
@@ -16,6 +16,7 @@
 
 struct cfs_ra {
 	pthread_mutex_t mu;    /* one reader of the handle at a time in here */
+	struct cfs_ra_budget *budget; /* shared with other handles; NULL = none */
 	unsigned char *buf;    /* sodium_malloc'd, cap bytes; NULL until needed */
 	size_t cap;
 	uint64_t woff;         /* plaintext offset of buf[0] */
@@ -28,11 +29,12 @@ struct cfs_ra {
 	unsigned long hits, fills;
 };
 
-int cfs_ra_new(struct cfs_ra **out)
+int cfs_ra_new(struct cfs_ra_budget *b, struct cfs_ra **out)
 {
 	struct cfs_ra *ra = calloc(1, sizeof *ra);
 	if (!ra)
 		return -ENOMEM;
+	ra->budget = b;
 	if (pthread_mutex_init(&ra->mu, NULL) != 0) {
 		free(ra);
 		return -ENOMEM;
@@ -41,11 +43,31 @@ int cfs_ra_new(struct cfs_ra **out)
 	return 0;
 }
 
+/* Take n bytes of the budget (0), or -ENOMEM when they are not there. */
+static int budget_take(struct cfs_ra_budget *b, size_t n)
+{
+	if (!b)
+		return 0;
+	size_t cap = b->cap ? b->cap : CFS_RA_BUDGET;
+	size_t was = atomic_fetch_add(&b->used, n);
+	if (was + n <= cap)
+		return 0;
+	atomic_fetch_sub(&b->used, n);
+	return -ENOMEM;
+}
+
+static void budget_give(struct cfs_ra_budget *b, size_t n)
+{
+	if (b && n)
+		atomic_fetch_sub(&b->used, n);
+}
+
 /* Wipe and free the window; the detector starts over. Caller holds mu. */
 static void release(struct cfs_ra *ra)
 {
 	if (ra->buf)
 		sodium_free(ra->buf); /* wipes */
+	budget_give(ra->budget, ra->cap);
 	ra->buf = NULL;
 	ra->cap = ra->wlen = ra->win = 0;
 	ra->eof = 0;
@@ -110,9 +132,13 @@ static int ensure(struct cfs_ra *ra, size_t want)
 {
 	if (ra->cap >= want)
 		return 0;
-	unsigned char *b = sodium_malloc(want);
-	if (!b)
+	if (budget_take(ra->budget, want - ra->cap) < 0)
 		return -ENOMEM;
+	unsigned char *b = sodium_malloc(want);
+	if (!b) {
+		budget_give(ra->budget, want - ra->cap);
+		return -ENOMEM;
+	}
 	if (ra->buf)
 		sodium_free(ra->buf);
 	ra->buf = b;

@@ -11,6 +11,7 @@
 #include "coachfs/config.h"
 #include "coachfs/crypto.h"
 #include "coachfs/grants.h"
+#include "coachfs/readahead.h"
 #include "coachfs/store.h"
 
 struct cfs_ofile;
@@ -40,6 +41,7 @@ struct cfs_ctx {
 	struct cfs_ofile *ofiles;       /* open backing files, shared by handles */
 	struct cfs_track *tracks;       /* replay and derived-class tracking */
 	struct cfs_cwatch *cwatch;      /* page-cached handles and their watcher (ops.c) */
+	struct cfs_ra_budget ra_budget; /* what every-read handles' read-ahead windows hold together */
 };
 
 /* Operation table for fuse_new(); private_data must be a struct cfs_ctx. */

@@ -10,6 +10,7 @@
 #ifndef COACHFS_READAHEAD_H
 #define COACHFS_READAHEAD_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -19,11 +20,21 @@
 #define CFS_RA_MIN ((size_t)128 << 10)   /* the first window */
 #define CFS_RA_MAX ((size_t)1 << 20)     /* windows double up to this */
 
+#define CFS_RA_BUDGET ((size_t)64 << 20) /* all windows of a daemon together */
+
+/* What the windows sharing it may hold together (locked memory): a window
+ * that would exceed it is not made, and that handle reads request by
+ * request. Zero-initialised = CFS_RA_BUDGET. */
+struct cfs_ra_budget {
+	atomic_size_t used;
+	size_t cap;
+};
+
 struct cfs_ra;
 
 /* A new, empty window state (no plaintext buffer until sequential reads
- * ask for one). -ENOMEM. */
-int cfs_ra_new(struct cfs_ra **out);
+ * ask for one), drawing on budget b (NULL: unlimited). -ENOMEM. */
+int cfs_ra_new(struct cfs_ra_budget *b, struct cfs_ra **out);
 /* Wipe and free. NULL-safe. No read may be in progress. */
 void cfs_ra_free(struct cfs_ra *ra);
 /* Wipe and release the window (the handle's access ended); the state

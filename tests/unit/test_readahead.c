@@ -3,7 +3,8 @@
  * windows that grow 128 KiB -> 1 MiB; a write or truncate of the file (the
  * way another handle changes it) is seen by the very next read; random
  * reads fill no window; a damaged chunk ahead of the reader fails only the
- * request that covers it; drop wipes the window and starts over. */
+ * request that covers it; drop wipes the window and starts over; windows
+ * stay within the budget their handles share. */
 #include "t.h"
 
 #include "coachfs/content.h"
@@ -79,7 +80,7 @@ static void test_sequential(void)
 	struct cfs_ra *ra = NULL;
 	struct cfs_scratch s = { 0 };
 	struct cfs_err e = { "" };
-	T_CHECK(f && cfs_ra_new(&ra) == 0);
+	T_CHECK(f && cfs_ra_new(NULL, &ra) == 0);
 	T_EQ_INT(cfs_workers_new(1, &s.par, &e), 0);
 	size_t reqs = 0;
 	for (uint64_t off = 0; f && ra && off < SIZE; off += 4096, reqs++)
@@ -120,7 +121,7 @@ static void test_write_invalidates(void)
 	struct cfs_ra *ra = NULL;
 	struct cfs_scratch s = { 0 }, ws = { 0 };
 	struct cfs_err e = { "" };
-	T_CHECK(f && cfs_ra_new(&ra) == 0);
+	T_CHECK(f && cfs_ra_new(NULL, &ra) == 0);
 	if (!f || !ra)
 		return;
 	check_read(ra, f, ref, SIZE, 4096, 0, &s);
@@ -156,7 +157,7 @@ static void test_random_no_window(void)
 	struct cfs_file *f = make_file(ref, 3);
 	struct cfs_ra *ra = NULL;
 	struct cfs_scratch s = { 0 };
-	T_CHECK(f && cfs_ra_new(&ra) == 0);
+	T_CHECK(f && cfs_ra_new(NULL, &ra) == 0);
 	uint64_t x = 12345;
 	for (int i = 0; f && ra && i < 300; i++) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -181,7 +182,7 @@ static void test_bad_chunk_ahead(void)
 	struct cfs_file *f = make_file(ref, 4);
 	struct cfs_ra *ra = NULL;
 	struct cfs_scratch s = { 0 };
-	T_CHECK(f && cfs_ra_new(&ra) == 0);
+	T_CHECK(f && cfs_ra_new(NULL, &ra) == 0);
 	if (!f || !ra)
 		return;
 	uint64_t bad = 64; /* chunk index */
@@ -210,7 +211,7 @@ static void test_drop(void)
 	struct cfs_file *f = make_file(ref, 5);
 	struct cfs_ra *ra = NULL;
 	struct cfs_scratch s = { 0 };
-	T_CHECK(f && cfs_ra_new(&ra) == 0);
+	T_CHECK(f && cfs_ra_new(NULL, &ra) == 0);
 	if (!f || !ra)
 		return;
 	for (uint64_t off = 0; off < 8 * 4096; off += 4096)
@@ -228,6 +229,48 @@ static void test_drop(void)
 	cfs_ra_drop(NULL);
 	cfs_ra_free(ra);
 	cfs_ra_free(NULL);
+	cfs_scratch_free(&s);
+	close_file(f);
+	free(ref);
+}
+
+/* Two readers sharing a budget of one first window: the second reads right
+ * but fills none until the first gives its window back. */
+static void test_budget(void)
+{
+	unsigned char *ref = malloc(SIZE);
+	struct cfs_file *f = make_file(ref, 6);
+	struct cfs_ra_budget b = { 0 };
+	struct cfs_ra *r1 = NULL, *r2 = NULL;
+	struct cfs_scratch s = { 0 };
+	b.cap = CFS_RA_MIN;
+	T_CHECK(f && cfs_ra_new(&b, &r1) == 0 && cfs_ra_new(&b, &r2) == 0);
+	if (!f || !r1 || !r2)
+		return;
+	for (uint64_t off = 0; off < 8 * 4096; off += 4096) {
+		check_read(r1, f, ref, SIZE, 4096, off, &s);
+		check_read(r2, f, ref, SIZE, 4096, off, &s);
+	}
+	unsigned long h1, f1, h2, f2;
+	cfs_ra_stats(r1, &h1, &f1);
+	cfs_ra_stats(r2, &h2, &f2);
+	T_EQ_INT(f1, 1);
+	T_EQ_INT(f2, 0);
+	T_EQ_INT(h2, 0);
+	T_EQ_INT(atomic_load(&b.used), CFS_RA_MIN);
+	/* r1 cannot grow its window either: it reads on, request by request */
+	for (uint64_t off = 8 * 4096; off < 300 * 4096; off += 4096)
+		check_read(r1, f, ref, SIZE, 4096, off, &s);
+	T_EQ_INT(atomic_load(&b.used), CFS_RA_MIN);
+	cfs_ra_drop(r1);
+	T_EQ_INT(atomic_load(&b.used), 0);
+	for (uint64_t off = 8 * 4096; off < 16 * 4096; off += 4096)
+		check_read(r2, f, ref, SIZE, 4096, off, &s);
+	cfs_ra_stats(r2, &h2, &f2);
+	T_EQ_INT(f2, 1);
+	cfs_ra_free(r2);
+	T_EQ_INT(atomic_load(&b.used), 0);
+	cfs_ra_free(r1);
 	cfs_scratch_free(&s);
 	close_file(f);
 	free(ref);
@@ -256,6 +299,7 @@ int main(void)
 	T_RUN(test_random_no_window);
 	T_RUN(test_bad_chunk_ahead);
 	T_RUN(test_drop);
+	T_RUN(test_budget);
 	cfs_keys_free(g_keys);
 	char cmd[160];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
