@@ -417,6 +417,31 @@ ssize_t cfs_content_write(struct cfs_file *f, const void *buf, size_t len, off_t
 	return rc < 0 ? rc : (ssize_t)len;
 }
 
+/* The new last chunk of a body shrunk from size to new_size: chunk L's kept
+ * bytes re-sealed as the last, into s->buf (*len bytes). The old chunk is
+ * read and authenticated when it keeps bytes, or always when check. */
+static int seal_new_last(struct cfs_file *f, off_t size, off_t new_size, int check, struct cfs_scratch *s,
+			 size_t *len, struct cfs_err *err)
+{
+	uint64_t old_last = cfs_chunk_count(f, size) - 1, L = cfs_chunk_count(f, new_size) - 1;
+	size_t cs = f->chunk + f->ovh, nlen = cfs_chunk_len(f, new_size, L), olen = cfs_chunk_len(f, size, L);
+	if (cfs_scratch_need(s, cs + f->chunk) < 0)
+		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
+	unsigned char *ct = s->buf, *pt = s->buf + cs, nonce[24];
+	if (nlen || check) {
+		ssize_t got = cfs_pread_full(f->fd, ct, olen + f->ovh, cfs_chunk_off(f, L));
+		if (got < 0)
+			return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
+		if ((size_t)got != olen + f->ovh || cfs_chunk_open(f, L, L == old_last, ct, olen + f->ovh, pt) < 0)
+			return cfs_errf(err, -EIO, "chunk %llu failed authentication", (unsigned long long)L);
+	}
+	randombytes_buf(nonce, sizeof nonce);
+	cfs_chunk_seal(f, L, 1, pt, nlen, nonce, ct);
+	sodium_memzero(pt, f->chunk);
+	*len = nlen + f->ovh;
+	return 0;
+}
+
 int cfs_content_truncate(struct cfs_file *f, off_t new_size, struct cfs_scratch *s, struct cfs_err *err)
 {
 	off_t size;
@@ -430,22 +455,14 @@ int cfs_content_truncate(struct cfs_file *f, off_t new_size, struct cfs_scratch 
 		return 0;
 	if (new_size > size)
 		return rewrite(f, size, new_size, new_size, NULL, 0, s, err);
-	uint64_t old_last = cfs_chunk_count(f, size) - 1, L = cfs_chunk_count(f, new_size) - 1;
-	size_t cs = f->chunk + f->ovh, nlen = cfs_chunk_len(f, new_size, L), olen = cfs_chunk_len(f, size, L);
-	if (cfs_scratch_need(s, cs + f->chunk) < 0)
-		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
-	unsigned char *ct = s->buf, *pt = s->buf + cs, nonce[24];
-	ssize_t got = cfs_pread_full(f->fd, ct, olen + f->ovh, cfs_chunk_off(f, L));
-	if (got < 0)
-		return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
-	if ((size_t)got != olen + f->ovh || cfs_chunk_open(f, L, L == old_last, ct, olen + f->ovh, pt) < 0)
-		return cfs_errf(err, -EIO, "chunk %llu failed authentication", (unsigned long long)L);
-	if (ftruncate(f->fd, cfs_chunk_off(f, L) + (off_t)(nlen + f->ovh)) != 0)
+	uint64_t L = cfs_chunk_count(f, new_size) - 1;
+	size_t len;
+	rc = seal_new_last(f, size, new_size, 1, s, &len, err);
+	if (rc < 0)
+		return rc;
+	if (ftruncate(f->fd, cfs_chunk_off(f, L) + (off_t)len) != 0)
 		return cfs_errf(err, -errno, "truncating ciphertext: %s", strerror(errno));
-	randombytes_buf(nonce, sizeof nonce);
-	cfs_chunk_seal(f, L, 1, pt, nlen, nonce, ct);
-	sodium_memzero(pt, f->chunk);
-	rc = cfs_pwrite_all(f->fd, ct, nlen + f->ovh, cfs_chunk_off(f, L));
+	rc = cfs_pwrite_all(f->fd, s->buf, len, cfs_chunk_off(f, L));
 	if (rc < 0)
 		return cfs_errf(err, rc, "writing ciphertext: %s", strerror(-rc));
 	return 0;
@@ -494,21 +511,11 @@ int cfs_content_truncate_at(struct cfs_file *f, off_t new_size, int dirfd, const
 	/* A shrink re-seals the new last chunk: built, with the kept chunks
 	 * before it, in a temporary file renamed over the name, so the name
 	 * always holds the old content or the new, whatever crashes when. */
-	uint64_t old_last = cfs_chunk_count(f, size) - 1, L = cfs_chunk_count(f, new_size) - 1;
-	size_t cs = f->chunk + f->ovh, nlen = cfs_chunk_len(f, new_size, L), olen = cfs_chunk_len(f, size, L);
-	if (cfs_scratch_need(s, cs + f->chunk) < 0)
-		return cfs_errf(err, -ENOMEM, "out of memory for the chunk buffer");
-	unsigned char *ct = s->buf, *pt = s->buf + cs, nonce[24];
-	if (nlen) {
-		ssize_t got = cfs_pread_full(f->fd, ct, olen + f->ovh, cfs_chunk_off(f, L));
-		if (got < 0)
-			return cfs_errf(err, (int)got, "reading ciphertext: %s", strerror((int)-got));
-		if ((size_t)got != olen + f->ovh || cfs_chunk_open(f, L, L == old_last, ct, olen + f->ovh, pt) < 0)
-			return cfs_errf(err, -EIO, "chunk %llu failed authentication", (unsigned long long)L);
-	}
-	randombytes_buf(nonce, sizeof nonce);
-	cfs_chunk_seal(f, L, 1, pt, nlen, nonce, ct);
-	sodium_memzero(pt, f->chunk);
+	uint64_t L = cfs_chunk_count(f, new_size) - 1;
+	size_t len;
+	rc = seal_new_last(f, size, new_size, 0, s, &len, err);
+	if (rc < 0)
+		return rc;
 	if (fstat(f->fd, &st) != 0)
 		return cfs_errf(err, -errno, "stat: %s", strerror(errno));
 	char tmp[64];
@@ -516,7 +523,7 @@ int cfs_content_truncate_at(struct cfs_file *f, off_t new_size, int dirfd, const
 	if (t < 0)
 		return cfs_errf(err, t, "cannot make a temporary file: %s", strerror(-t));
 	rc = copy_prefix(f->fd, t, cfs_chunk_off(f, L), err);
-	if (rc == 0 && (rc = cfs_pwrite_all(t, ct, nlen + f->ovh, cfs_chunk_off(f, L))) < 0)
+	if (rc == 0 && (rc = cfs_pwrite_all(t, s->buf, len, cfs_chunk_off(f, L))) < 0)
 		cfs_errf(err, rc, "writing ciphertext: %s", strerror(-rc));
 	if (rc == 0 && (fchown(t, st.st_uid, st.st_gid) != 0 || fchmod(t, st.st_mode & 07777) != 0 || fsync(t) != 0))
 		rc = cfs_errf(err, -errno, "%s", strerror(errno));
