@@ -1698,7 +1698,8 @@ static int handle_new(struct cfs_ofile *of, const char *path, int flags, struct 
 	/* a row per read, or one per open and the page cache (see cfs_cwatch) */
 	h->every = rank < 0 || rank >= c->cfg->nclasses ||
 		   c->cfg->classes[rank].reads == CFS_READS_EVERY || !c->cwatch || !c->cwatch->started;
-	if ((!h->every && !(h->cpath = strdup(h->path))) || (h->every && cfs_ra_new(&c->ra_budget, &h->ra) < 0)) {
+	if ((!h->every && !(h->cpath = strdup(h->path))) ||
+	    (h->every && cfs_ra_new(&c->ra_budget, &h->ra) < 0)) {
 		handle_drop(h);
 		return -ENOMEM;
 	}
