@@ -442,13 +442,20 @@ static int seal_new_last(struct cfs_file *f, off_t size, off_t new_size, int che
 	return 0;
 }
 
-int cfs_content_truncate(struct cfs_file *f, off_t new_size, struct cfs_scratch *s, struct cfs_err *err)
+/* A truncate's start: new_size checked, readers' caches stale from now
+ * on, *size the body's current plaintext size. */
+static int truncate_begin(struct cfs_file *f, off_t new_size, off_t *size, struct cfs_err *err)
 {
-	off_t size;
 	if (new_size < 0 || new_size > INT64_MAX / 2)
 		return cfs_errf(err, -EINVAL, "truncate to a negative or too large size");
 	f->gen++;
-	int rc = body_size(f, &size, err);
+	return body_size(f, size, err);
+}
+
+int cfs_content_truncate(struct cfs_file *f, off_t new_size, struct cfs_scratch *s, struct cfs_err *err)
+{
+	off_t size;
+	int rc = truncate_begin(f, new_size, &size, err);
 	if (rc < 0)
 		return rc;
 	if (new_size == size)
@@ -500,10 +507,7 @@ int cfs_content_truncate_at(struct cfs_file *f, off_t new_size, int dirfd, const
 	off_t size;
 	struct stat st, cur;
 	*replaced = 0;
-	if (new_size < 0 || new_size > INT64_MAX / 2)
-		return cfs_errf(err, -EINVAL, "truncate to a negative or too large size");
-	f->gen++;
-	int rc = body_size(f, &size, err);
+	int rc = truncate_begin(f, new_size, &size, err);
 	if (rc < 0)
 		return rc;
 	if (new_size >= size) /* a grow puts the file back as it was if it fails half-way */
