@@ -259,29 +259,25 @@ int cfs_access_visible(struct cfs_ctx *c, const struct cfs_caller *cl, const str
 		       const char *path, int is_dir)
 {
 	struct cfs_decision d;
-	if (!c->cfg->hide_denied || (path[0] == '/' && path[1] == 0))
-		return 1;
-	if (cfs_caller_has_role(cl, "admin"))
+	if (cfs_decide_sees_all(c->cfg->hide_denied, cl, path))
 		return 1;
 	cfs_access_decide(c, cl, e, path, CFS_OP_SEE, 0, 0, &d);
 	if (d.verdict != CFS_DENY)
 		return 1;
 	if (!is_dir)
 		return 0;
-	/* a directory on the way to something this caller was granted */
 	struct cfs_grant_snap *snap;
 	struct cfs_err err = { "" };
-	int vis = 0;
-	int64_t now = cfs_now_s();
 	if (cfs_grants_snapshot(c->grants, &snap, &err) < 0)
 		return 0;
-	for (size_t i = 0; i < snap->n && !vis; i++) {
-		const struct cfs_grant *g = &snap->recs[i].g;
-		if ((g->revoked_at && g->revoked_at <= now) || g->end <= now)
-			continue;
-		if (cfs_grant_matches_caller(g, cl) && cfs_path_covers(path, g->path))
-			vis = 1;
+	const struct cfs_grant **gs = snap->n ? calloc(snap->n, sizeof *gs) : NULL;
+	int vis = 0;
+	if (gs || !snap->n) {
+		for (size_t i = 0; i < snap->n; i++)
+			gs[i] = &snap->recs[i].g;
+		vis = cfs_decide_dir_on_way(gs, snap->n, cl, path, cfs_now_s());
 	}
+	free(gs);
 	cfs_grants_snap_put(snap);
 	return vis;
 }

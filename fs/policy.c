@@ -565,6 +565,26 @@ static void programs_and_export(const struct cfs_caller *caller,
 	     req->path, program(caller), export_word(rule));
 }
 
+/* ---- visibility ---- */
+
+int cfs_decide_sees_all(int hide_denied, const struct cfs_caller *cl, const char *path)
+{
+	return !hide_denied || (path[0] == '/' && path[1] == 0) || cfs_caller_has_role(cl, "admin");
+}
+
+int cfs_decide_dir_on_way(const struct cfs_grant *const *grants, size_t n, const struct cfs_caller *cl,
+			  const char *dir, int64_t now)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct cfs_grant *g = grants[i];
+		if ((g->revoked_at && g->revoked_at <= now) || g->end <= now)
+			continue;
+		if (cfs_grant_matches_caller(g, cl) && cfs_path_covers(dir, g->path))
+			return 1;
+	}
+	return 0;
+}
+
 /* ---- policy attribute values ---- */
 
 int cfs_list_split(char *buf, struct cfs_list *l)
