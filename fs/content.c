@@ -1,7 +1,7 @@
 /* content.c — the encrypted file format: its header, and the file shells.
  * Owns: file header encode/authenticate, its binding to a place and its
  * version record, the shells (with their locked key pages), the format-1
- * upgrade. The body's chunk I/O is content_body.c, one chunk is chunk.c,
+ * upgrade. The body's chunk I/O is content_body.c, one chunk content_chunk.c,
  * the attribute block meta.c. Must never accept a header that did not
  * authenticate (any failure is -EIO), never write plaintext to the backing
  * fd, and never decide access.
@@ -25,7 +25,7 @@
  * dropping it, fails authentication. File key = BLAKE2b-256(key = content
  * subkey, file id). Format 1 differed only in the header: no version field,
  * nonce at 32, ciphertext at 56, AD = bytes 0..31 (cfs_content_upgrade_v1). */
-#include "coachfs/chunk.h"
+#include "content_int.h"
 #include "coachfs/content.h"
 #include "coachfs/state.h"
 

@@ -1,10 +1,10 @@
-/* content_body.c — the body of the file format (content.h, chunk.h):
+/* content_body.c — the body of the file format (content.h, content_int.h):
  * random-access read, write and truncate over AEAD chunks, large requests
  * split across the worker threads. Owns: the chunk I/O of one request and
  * the crash-safety of a shrinking truncate. Must never hand back a byte whose
  * tag did not verify (any failure is -EIO), never write plaintext to the
  * backing fd, and never decide access. Callers hold f->lock. */
-#include "coachfs/chunk.h"
+#include "content_int.h"
 #include "coachfs/content.h"
 #include "coachfs/store.h"
 #include "coachfs/workers.h"

@@ -1,10 +1,10 @@
-/* chunk.c — seal and open one body chunk, and the body's geometry.
+/* content_chunk.c — seal and open one body chunk, and the body's geometry.
  * Owns: the chunk AEAD (XChaCha20-Poly1305 or AES-256-GCM under the file
  * key), its associated data (file id || index u64 LE || last u8), the file
  * key's derivation. Must never hand back plaintext whose tag did not verify
  * (-EIO, and the caller discards pt), never pick a nonce (the caller draws
  * it), and never do I/O. */
-#include "coachfs/chunk.h"
+#include "content_int.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,10 +1,11 @@
-/* chunk.h — one body chunk of the file format (content.h): its AEAD seal
- * and open under the file key, its associated data (file id, index, last
- * flag), and the body geometry (how many chunks, how long, where). Shared by
- * the header code (content.c) and the body I/O (content_body.c); no I/O
- * here, and no access decisions. */
-#ifndef COACHFS_CHUNK_H
-#define COACHFS_CHUNK_H
+/* content_int.h — inside the content module only: one body chunk of the
+ * file format (content.h), its AEAD seal and open under the file key, its
+ * associated data (file id, index, last flag), and the body geometry (how
+ * many chunks, how long, where); content_chunk.c implements it for the
+ * header code (content.c) and the body I/O (content_body.c). No I/O here,
+ * and no access decisions. Never included outside fs/content*.c. */
+#ifndef COACHFS_CONTENT_INT_H
+#define COACHFS_CONTENT_INT_H
 
 #include <sodium.h>
 #include <stddef.h>
