@@ -47,13 +47,13 @@ int cfs_op_meta_update(struct cfs_ctx *c, const char *path,
 	if (rc < 0)
 		return rc;
 	if (S_ISDIR(st.st_mode)) {
-		pthread_mutex_lock(&c->lock); /* one sidecar writer at a time */
+		pthread_mutex_lock(&c->sidecar_lock); /* one sidecar writer at a time */
 		rc = cfs_dir_meta_load(c, path, meta, &len);
 		if (rc == 0)
 			rc = fn(meta, &len, arg);
 		if (rc == 0)
 			rc = cfs_dir_meta_store(c, path, meta, len);
-		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_unlock(&c->sidecar_lock);
 		return rc;
 	}
 	if (!S_ISREG(st.st_mode))
