@@ -247,73 +247,78 @@ void cfs_op_tamper(struct cfs_ctx *c, struct handle *h, const struct cfs_err *e)
 			 CFS_AUDIT_NONE, 1);
 }
 
-/* The start of a read or write on handle h: a scratch buffer, the handle
- * still admitted (else its read-ahead window's plaintext goes), and the
- * process behind the request. 0 or -errno. */
-static int io_begin(struct cfs_ctx *c, struct handle *h, const char *what, struct cfs_scratch **s,
-		    struct rref *r)
+/* One read or write request in flight. */
+struct io {
+	struct cfs_ctx *c;
+	struct handle *h;
+	struct cfs_scratch *s;
+	struct rref r;
+	struct cfs_err e;
+};
+
+/* The start of a read or write: a scratch buffer, the handle still
+ * admitted (else its read-ahead window's plaintext goes), and the process
+ * behind the request. 0 or -errno. */
+static int io_begin(struct fuse_file_info *fi, const char *what, struct io *io)
 {
-	*s = cfs_op_scratch(c);
-	if (!*s)
+	io->c = cfs_op_ctx_get();
+	io->h = (struct handle *)(uintptr_t)fi->fh;
+	io->e.msg[0] = 0;
+	io->s = cfs_op_scratch(io->c);
+	if (!io->s)
 		return -ENOMEM;
-	int rc = cfs_op_handle_live(c, h, what);
+	int rc = cfs_op_handle_live(io->c, io->h, what);
 	if (rc < 0) {
-		cfs_ra_drop(h->ra); /* access ended: the window's plaintext goes */
+		cfs_ra_drop(io->h->ra); /* access ended: the window's plaintext goes */
 		return rc;
 	}
-	return cfs_op_reader_of(c, h, r);
+	return cfs_op_reader_of(io->c, io->h, &io->r);
 }
 
 /* The end of one: a tamper row for a chunk that failed authentication, the
  * read or write row of an every-read class (queued: a failed queue is EIO),
  * the reader slot given back. Returns what the request returns. */
-static int io_end(struct cfs_ctx *c, struct handle *h, struct rref *r, const char *action, off_t off,
-		  ssize_t n, const struct cfs_err *e)
+static int io_end(struct io *io, const char *action, off_t off, ssize_t n)
 {
-	struct cfs_rowproc rp = cfs_op_rref_row(r);
+	struct cfs_rowproc rp = cfs_op_rref_row(&io->r);
+	struct handle *h = io->h;
 	if (n == -EIO)
-		cfs_op_tamper(c, h, e);
+		cfs_op_tamper(io->c, h, &io->e);
 	else if (n >= 0 && h->every &&
-		 cfs_access_audit_proc(c, &rp, action, h->path, "allow", NULL, h->grant, off, n, 0) < 0)
+		 cfs_access_audit_proc(io->c, &rp, action, h->path, "allow", NULL, h->grant, off, n, 0) < 0)
 		n = -EIO;
-	cfs_op_rref_done(r);
+	cfs_op_rref_done(&io->r);
 	return (int)n;
 }
 
 int cfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct cfs_ctx *c = cfs_op_ctx_get();
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	struct cfs_err e = { "" };
-	struct cfs_scratch *s;
-	struct rref r;
+	struct io io;
 	(void)path;
-	int rc = io_begin(c, h, "read", &s, &r);
+	int rc = io_begin(fi, "read", &io);
 	if (rc < 0)
 		return rc;
+	struct handle *h = io.h;
 	/* the reading process holds this class from now on (before it gets a byte) */
-	cfs_op_rref_note(c, h, &r, h->rank);
+	cfs_op_rref_note(io.c, h, &io.r, h->rank);
 	pthread_rwlock_rdlock(&h->of->f->lock);
-	ssize_t n = cfs_ra_read(h->ra, h->of->f, buf, size, off, s, &e);
+	ssize_t n = cfs_ra_read(h->ra, h->of->f, buf, size, off, io.s, &io.e);
 	pthread_rwlock_unlock(&h->of->f->lock);
-	return io_end(c, h, &r, "read", off, n, &e);
+	return io_end(&io, "read", off, n);
 }
 
 int cfs_op_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct cfs_ctx *c = cfs_op_ctx_get();
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	struct cfs_err e = { "" };
-	struct cfs_scratch *s;
-	struct rref r;
+	struct io io;
 	(void)path;
-	int rc = io_begin(c, h, "write", &s, &r);
+	int rc = io_begin(fi, "write", &io);
 	if (rc < 0)
 		return rc;
+	struct handle *h = io.h;
 	/* the writing process (thread group, or an ancestor it was forked from) */
-	struct cfs_rowproc rp = cfs_op_rref_row(&r);
-	rc = cfs_op_lift_class(c, h, cfs_op_rref_max_read(c, h, &r, h->rank), &rp);
+	struct cfs_rowproc rp = cfs_op_rref_row(&io.r);
+	rc = cfs_op_lift_class(io.c, h, cfs_op_rref_max_read(io.c, h, &io.r, h->rank), &rp);
 	ssize_t n = 0;
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&h->of->f->lock);
@@ -322,14 +327,14 @@ int cfs_op_write(const char *path, const char *buf, size_t size, off_t off,
 			rc = cfs_content_size(h->of->f, &sz);
 		off = sz;
 		if (rc == 0)
-			n = cfs_content_write(h->of->f, buf, size, off, s, &e);
+			n = cfs_content_write(h->of->f, buf, size, off, io.s, &io.e);
 		pthread_rwlock_unlock(&h->of->f->lock);
 	}
 	if (rc < 0) {   /* not a tamper: the class could not be lifted, or no size */
-		cfs_op_rref_done(&r);
+		cfs_op_rref_done(&io.r);
 		return rc;
 	}
-	return io_end(c, h, &r, "write", off, n, &e);
+	return io_end(&io, "write", off, n);
 }
 
 /* copy_file_range's decision: the source rechecked for this caller, then
