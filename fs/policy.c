@@ -16,7 +16,9 @@
  *      FIRST grant in array order that satisfies every check allows.
  *      Checks of one grant, in order: names the caller, covers the path,
  *      not revoked, started, not expired (end capped at start + max_ttl),
- *      two-person approval when the class asks, write permission (WRITE),
+ *      for a session-bound grant its process still runs (session_live) and
+ *      — except on RECHECK — the caller's process is it or descends from it
+ *      (req->lineage), two-person approval when the class asks, write permission (WRITE),
  *      opens left (READ and WRITE only).
  *      RECHECK with held_grant != 0 looks at that grant only (subject, path,
  *      revocation, time, approval; no opens, no write bit); with
@@ -181,7 +183,8 @@ int cfs_grant_matches_caller(const struct cfs_grant *g, const struct cfs_caller 
 
 /* How far a grant gets through the checks; G_OK = it allows. */
 enum gstage {
-	G_SUBJECT = 0, G_PATH, G_REVOKED, G_EARLY, G_EXPIRED, G_APPROVAL, G_WRITE, G_OPENS, G_OK
+	G_SUBJECT = 0, G_PATH, G_REVOKED, G_EARLY, G_EXPIRED, G_SESSION, G_APPROVAL, G_WRITE,
+	G_OPENS, G_OK
 };
 
 static int grant_covers(const struct cfs_grant *g, const char *path)
@@ -217,6 +220,37 @@ static int str_empty(const char *s)
 	return !s || !s[0];
 }
 
+static int same_proc(const struct cfs_proc *p, const struct cfs_grant *g)
+{
+	return p->pid == g->session_pid && p->start == g->session_start && p->start != 0;
+}
+
+/* Is the caller's process the session's process or one of its descendants?
+ * Only a walked lineage counts beyond the process itself; an ancestor past
+ * CFS_ANCESTORS_MAX, or a process reparented away from the session (its
+ * parent exited), is not in it. */
+static int in_session(const struct cfs_grant *g, const struct cfs_lineage *l)
+{
+	if (!l)
+		return 0;
+	if (same_proc(&l->self, g))
+		return 1;
+	for (int i = 0; l->walked && i < l->n && i < CFS_ANCESTORS_MAX; i++)
+		if (same_proc(&l->anc[i], g))
+			return 1;
+	return 0;
+}
+
+/* A session-bound grant admits nothing once its process has ended, and
+ * (except for a handle already open, decided when it was opened) nothing
+ * outside the process's tree. */
+static int session_refuses(const struct cfs_grant *g, const struct cfs_request *req)
+{
+	if (g->session_pid == 0)
+		return 0;
+	return !g->session_live || (!is_recheck(req->op) && !in_session(g, req->lineage));
+}
+
 static enum gstage check_grant(const struct cfs_grant *g, const struct cfs_caller *c,
 			       const struct cfs_file_policy *fp, const struct cfs_request *req)
 {
@@ -231,6 +265,8 @@ static enum gstage check_grant(const struct cfs_grant *g, const struct cfs_calle
 		return G_EARLY;
 	if (req->now >= cfs_grant_effective_end(g, cls))
 		return G_EXPIRED;
+	if (session_refuses(g, req))
+		return G_SESSION;
 	/* a real approval: confirmed (approved_at) by someone other than the granter */
 	if (cls->approval == CFS_APPROVAL_TWO_PERSON &&
 	    (str_empty(g->approved_by) || g->approved_at <= 0 ||
@@ -244,6 +280,19 @@ static enum gstage check_grant(const struct cfs_grant *g, const struct cfs_calle
 			return G_OPENS;
 	}
 	return G_OK;
+}
+
+static void session_reason(const struct cfs_grant *g, const char *id,
+			   const struct cfs_request *req, char *out, size_t n)
+{
+	const char *cmd = str_empty(g->session_cmd) ? "?" : g->session_cmd;
+	const struct cfs_lineage *l = req->lineage;
+	if (!g->session_live)
+		setf(out, n, "%s is bound to session %ld (%s), which has ended", id,
+		     (long)g->session_pid, cmd);
+	else
+		setf(out, n, "%s is bound to session %ld (%s) and process %ld is not in it", id,
+		     (long)g->session_pid, cmd, l ? (long)l->self.pid : 0L);
 }
 
 /* The words for a grant's stage (why it failed, or what it allows). */
@@ -283,6 +332,9 @@ static void grant_reason(const struct cfs_grant *g, enum gstage st, const struct
 			setf(out, n, "%s expired at %s", id, tbuf);
 		}
 		return;
+	case G_SESSION:
+		session_reason(g, id, req, out, n);
+		return;
 	case G_APPROVAL:
 		if (str_empty(g->approved_by))
 			setf(out, n, "%s needs two-person approval (approved by nobody)",
@@ -317,6 +369,11 @@ static void grant_reason(const struct cfs_grant *g, enum gstage st, const struct
 	else
 		setf(out, n, "%s admits %s%s until %s", id, name,
 		     needs_write(req->op) ? " to write" : "", tbuf);
+	if (g->session_pid) {
+		size_t l = strlen(out);
+		setf(out + l, n - l, " in session %ld (%s)", (long)g->session_pid,
+		     str_empty(g->session_cmd) ? "?" : g->session_cmd);
+	}
 }
 
 /* Step 2: may this caller reach the content at all? 1 = yes (out->reason

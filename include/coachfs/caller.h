@@ -79,6 +79,11 @@ struct cfs_proc {
 int cfs_parse_proc_stat(const char *line, pid_t *ppid, uint64_t *start);
 /* Start time of a live process (0 when it is gone or unreadable). */
 uint64_t cfs_proc_start(pid_t pid);
+/* This boot's id (/proc/sys/kernel/random/boot_id, 36 characters) into
+ * out[cap]: start times count from boot, so a process is pinned by pid,
+ * start time and boot. 0, or -errno / -EINVAL when it is not one. */
+#define CFS_BOOT_ID_LEN 36
+int cfs_proc_boot_id(char *out, size_t cap);
 
 /* A process and, once walked, its ancestors (parent first), for the
  * derived-content rule: a forked child holds in memory whatever its
