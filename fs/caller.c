@@ -509,6 +509,17 @@ void cfs_lineage_walk(struct cfs_lineage *l)
 	}
 }
 
+void cfs_lineage_pin(struct cfs_lineage *l)
+{
+	pid_t tgid, ppid;
+	int n;
+	if (l->self.start != 0 || cfs_proc_status(l->self.pid, &tgid, &ppid, NULL, 0, &n) < 0)
+		return;
+	l->self.pid = tgid;
+	l->self.start = cfs_proc_start(tgid);
+	l->ppid = ppid > 0 ? ppid : 0;
+}
+
 static void proc_exe(pid_t pid, char *out, size_t outlen)
 {
 	static const char deleted[] = " (deleted)";

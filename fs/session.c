@@ -36,8 +36,10 @@ void cfs_session_facts(struct cfs_grant *g, size_t n, struct cfs_lineage *l, int
 			cfs_session_live(g[i].session_pid, g[i].session_start, g[i].session_boot, boot);
 		any_live |= g[i].session_live;
 	}
-	if (any_live && need_lineage && l)
+	if (any_live && need_lineage && l) {
+		cfs_lineage_pin(l);   /* a visibility check's caller has ids only */
 		cfs_lineage_walk(l);
+	}
 }
 
 const char *cfs_session_state(const struct cfs_grant *g)

@@ -100,6 +100,10 @@ struct cfs_lineage {
 };
 void cfs_lineage_init(struct cfs_lineage *l, const struct cfs_caller *c);
 void cfs_lineage_walk(struct cfs_lineage *l);
+/* Pin the process itself when the caller was filled without /proc (ids
+ * only: self is the thread, start time 0): its thread group, start time and
+ * parent, from /proc/TID/status and stat. Left as is when unreadable. */
+void cfs_lineage_pin(struct cfs_lineage *l);
 
 /* Resolve a user name for a uid (cached by the caller if it wants). */
 void cfs_user_name(uid_t uid, char *out, size_t outlen);
