@@ -210,19 +210,24 @@ static void child_run(int go, pid_t parent, const struct runas *ru, char **cmd,
 
 /* ---- the parent ---- */
 
+/* The signals the parent takes with sigwaitinfo (blocked from before the
+ * fork; the child restores the mask before exec). */
+static void run_signals(sigset_t *set)
+{
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGHUP, SIGINT, SIGQUIT };
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaddset(set, sigs[i]);
+}
+
 /* Wait for the child; forward SIGTERM and SIGHUP to it; SIGINT and SIGQUIT
  * reach it from the terminal and leave this program waiting to revoke.
- * Returns its wait status. */
+ * Returns its wait status (-1 when waiting failed). */
 static int wait_child(pid_t child)
 {
 	sigset_t set;
 	int st = 0;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGQUIT);
+	run_signals(&set);
 	for (;;) {
 		pid_t w = waitpid(child, &st, WNOHANG);
 		if (w == child)
@@ -330,12 +335,7 @@ int cmd_run(int argc, char **argv, const char **cfile)
 		goto out;
 	cfs_who_am_i(&rs->adm);
 	/* signals wait for sigwaitinfo from here; the child restores the mask */
-	sigemptyset(&block);
-	sigaddset(&block, SIGCHLD);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGQUIT);
+	run_signals(&block);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	/* the child first, before any key is unlocked: it must never hold one */
 	if ((child = start_child(ru, ra.cmd, &old, &go)) < 0) {
