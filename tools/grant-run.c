@@ -177,8 +177,7 @@ static int drop_to(const struct runas *ru)
 
 /* Runs in the child: wait for the parent's go (the grant exists and is
  * audited), then exec COMMAND as USER. Never returns. */
-static void child_run(int go, pid_t parent, const struct runas *ru, char **cmd,
-		      const sigset_t *mask)
+static void child_run(int go, pid_t parent, const struct runas *ru, char **cmd)
 {
 	int64_t id = 0;
 	char *env[12], bufs[11][4200];
@@ -201,7 +200,6 @@ static void child_run(int go, pid_t parent, const struct runas *ru, char **cmd,
 		_exit(126);
 	close_range(3, ~0U, 0);
 	child_env(ru, id, env, bufs);
-	sigprocmask(SIG_SETMASK, mask, NULL);
 	execvpe(cmd[0], cmd, env);
 	int e = errno;
 	cfs_say(126, "%s: %s", cmd[0], strerror(e));
@@ -210,8 +208,8 @@ static void child_run(int go, pid_t parent, const struct runas *ru, char **cmd,
 
 /* ---- the parent ---- */
 
-/* The signals the parent takes with sigwaitinfo (blocked from before the
- * fork; the child restores the mask before exec). */
+/* The signals the parent takes with sigwaitinfo once COMMAND may start
+ * (blocked after the fork: the child keeps the mask it was started with). */
 static void run_signals(sigset_t *set)
 {
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGHUP, SIGINT, SIGQUIT };
@@ -297,7 +295,7 @@ static int check_args(struct run_args *ra)
 }
 
 /* Fork COMMAND's process, waiting on its go pipe; -1 on failure. */
-static pid_t start_child(const struct runas *ru, char **cmd, const sigset_t *old, int *go)
+static pid_t start_child(const struct runas *ru, char **cmd, int *go)
 {
 	int p[2];
 	pid_t parent = getpid();
@@ -307,7 +305,7 @@ static pid_t start_child(const struct runas *ru, char **cmd, const sigset_t *old
 	pid_t child = fork();
 	if (child == 0) {
 		close(p[1]);
-		child_run(p[0], parent, ru, cmd, old);
+		child_run(p[0], parent, ru, cmd);
 	}
 	close(p[0]);
 	if (child < 0)
@@ -322,7 +320,7 @@ int cmd_run(int argc, char **argv, const char **cfile)
 	struct run_args ra;
 	struct runas *ru = calloc(1, sizeof *ru);
 	struct run_state *rs = calloc(1, sizeof *rs);
-	sigset_t block, old;
+	sigset_t block;
 	int rc, go = -1;
 	pid_t child = -1;
 	if (!ru || !rs) {
@@ -334,11 +332,8 @@ int cmd_run(int argc, char **argv, const char **cfile)
 	    (rc = load_config(*cfile, &rs->cfg)) != 0)
 		goto out;
 	cfs_who_am_i(&rs->adm);
-	/* signals wait for sigwaitinfo from here; the child restores the mask */
-	run_signals(&block);
-	sigprocmask(SIG_BLOCK, &block, &old);
 	/* the child first, before any key is unlocked: it must never hold one */
-	if ((child = start_child(ru, ra.cmd, &old, &go)) < 0) {
+	if ((child = start_child(ru, ra.cmd, &go)) < 0) {
 		rc = cfs_say(EXIT_FAIL, "cannot start %s: %s", ra.cmd[0], strerror(errno));
 		goto out;
 	}
@@ -349,6 +344,10 @@ int cmd_run(int argc, char **argv, const char **cfile)
 	int64_t id = rs->rec.g.id;
 	fprintf(stderr, "coach-grant: grant %lld: %s may use %s until the command exits "
 		"(session %ld)\n", (long long)id, ru->name, ra.path, (long)child);
+	/* from here signals wait for sigwaitinfo (before, ^C at the passphrase
+	 * prompt ends this program, and the child, seeing no go, exits 127) */
+	run_signals(&block);
+	sigprocmask(SIG_BLOCK, &block, NULL);
 	if (write(go, &id, sizeof id) != (ssize_t)sizeof id)
 		kill(child, SIGKILL);
 	close(go);

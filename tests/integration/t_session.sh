@@ -113,6 +113,16 @@ eq killed_open_refused "$(cat "$O/k.rc")" 1
 eq killed_fd_refused "$(cat "$O/k.fd.rc")" 1
 has killed_deny_says_ended "$(lastrow open)" "grant $KID is bound to session $(cat "$O/k.pid") (sh), which has ended"
 
+# ---- 4b. SIGTERM to coach-grant run reaches the command; the grant is revoked ----
+"$G" run --user cfs_alice --path /sens --ttl 1h -- sh -c "echo \$COACHFS_GRANT_ID >$O/s.id
+	trap 'exit 9' TERM; touch $O/s.ready; while :; do sleep 0.05; done" 2>/dev/null &
+SRUN=$!
+waitf "$O/s.ready"
+kill -TERM "$SRUN"
+wait "$SRUN"
+eq term_forwarded_status "$?" 9
+eq term_revoked "$(json "$(cat "$O/s.id")" 'r["state"], r["revoke_reason"]')" "revoked session ended"
+
 # ---- 5. the TTL ends it while the command still runs ----
 "$G" run --user cfs_alice --path /sens --ttl 2s -- sh -c "cat $A >$O/t1; sleep 2.5
 	cat $A >$O/t2 2>/dev/null; echo \$? >$O/t2.rc" 2>/dev/null
