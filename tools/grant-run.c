@@ -200,6 +200,9 @@ static void child_run(int go, pid_t parent, const struct runas *ru, char **cmd)
 		_exit(126);
 	close_range(3, ~0U, 0);
 	child_env(ru, id, env, bufs);
+	/* execvpe looks COMMAND up in this process's PATH, not env's */
+	if (setenv("PATH", RUN_PATH, 1) != 0)
+		_exit(126);
 	execvpe(cmd[0], cmd, env);
 	int e = errno;
 	cfs_say(126, "%s: %s", cmd[0], strerror(e));

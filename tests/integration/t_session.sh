@@ -37,6 +37,8 @@ OTHER=$!
 "$G" run --user cfs_alice --path /sens --ttl 1h --reason "assistant, case 7" -- \
 	sh -c "echo \$COACHFS_GRANT_ID >$O/id; echo \$\$ >$O/pid
 	cat $A >$O/child; sh -c 'cat $A' >$O/grandchild
+	(sh -c 'while [ ! -e $O/go_orphan ]; do sleep 0.05; done
+	 cat $A >$O/orphan 2>/dev/null; echo \$? >$O/orphan.rc' &)
 	touch $O/ready; while [ ! -e $O/go ]; do sleep 0.05; done; exit 7" 2>"$O/run.err" &
 RUN=$!
 waitf "$O/ready" || fail session_started "$(cat "$O/run.err")"
@@ -50,6 +52,11 @@ eq other_shell_refused "$(cat "$O/other.rc")" 1
 eq other_shell_read_nothing "$(cat "$O/other")" ""
 has other_shell_deny_names_session "$(lastrow open)" \
 	"deny|grant $ID is bound to session $SPID (sh) and process"
+# a double fork: reparented away from the session while it still runs
+touch "$O/go_orphan"
+waitf "$O/orphan.rc"
+eq orphan_refused "$(cat "$O/orphan.rc")" 1
+eq orphan_read_nothing "$(cat "$O/orphan")" ""
 no other_user_refused as cfs_bob cat "$A"
 eq show_running "$(json "$ID" 'r["session"]["pid"], r["session"]["command"], r["session"]["state"], r["state"]')" \
 	"$SPID sh running active"
