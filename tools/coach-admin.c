@@ -19,7 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "coachfs/access.h"
+#include "coachfs/policy.h"
+#include "coachfs/sidecar.h"
 #include "coachfs/audit.h"
 #include "coachfs/config.h"
 #include "coachfs/content.h"
