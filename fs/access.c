@@ -241,11 +241,9 @@ void cfs_access_decide(struct cfs_ctx *c, const struct cfs_caller *cl, const str
 			}
 		}
 	}
-	/* session-bound grants: is their process alive, and is the caller in it? */
-	struct cfs_lineage lin;
-	cfs_lineage_init(&lin, cl);
+	struct cfs_lineage lin;   /* session-bound grants: their process alive? the caller in it? */
 	req.lineage = &lin;
-	cfs_session_facts(cand, n, &lin, op != CFS_OP_RECHECK && op != CFS_OP_RECHECK_WRITE);
+	cfs_session_facts(cand, n, cl, &lin, op != CFS_OP_RECHECK && op != CFS_OP_RECHECK_WRITE);
 	cfs_decide(cl, &e->fp, cand, n, &req, d);
 	if (held && d->verdict != CFS_DENY) {
 		/* not in the snapshot means not in force, whatever the row says */

@@ -18,7 +18,7 @@
  *      not revoked, started, not expired (end capped at start + max_ttl),
  *      for a session-bound grant its process still runs (session_live) and
  *      — except on RECHECK — the caller's process is it or descends from it
- *      (req->lineage), two-person approval when the class asks, write permission (WRITE),
+ *      (req->lineage; policy_session.c), two-person approval when the class asks, write permission (WRITE),
  *      opens left (READ and WRITE only).
  *      RECHECK with held_grant != 0 looks at that grant only (subject, path,
  *      revocation, time, approval; no opens, no write bit); with
@@ -39,6 +39,7 @@
 #include "coachfs/content.h"
 #include "coachfs/policy.h"
 #include "coachfs/util.h"
+#include "policy_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -222,37 +223,6 @@ static int str_empty(const char *s)
 	return !s || !s[0];
 }
 
-static int same_proc(const struct cfs_proc *p, const struct cfs_grant *g)
-{
-	return p->pid == g->session_pid && p->start == g->session_start && p->start != 0;
-}
-
-/* Is the caller's process the session's process or one of its descendants?
- * Only a walked lineage counts beyond the process itself; an ancestor past
- * CFS_ANCESTORS_MAX, or a process reparented away from the session (its
- * parent exited), is not in it. */
-static int in_session(const struct cfs_grant *g, const struct cfs_lineage *l)
-{
-	if (!l)
-		return 0;
-	if (same_proc(&l->self, g))
-		return 1;
-	for (int i = 0; l->walked && i < l->n && i < CFS_ANCESTORS_MAX; i++)
-		if (same_proc(&l->anc[i], g))
-			return 1;
-	return 0;
-}
-
-/* A session-bound grant admits nothing once its process has ended, and
- * (except for a handle already open, decided when it was opened) nothing
- * outside the process's tree. */
-static int session_refuses(const struct cfs_grant *g, const struct cfs_request *req)
-{
-	if (g->session_pid == 0)
-		return 0;
-	return !g->session_live || (!is_recheck(req->op) && !in_session(g, req->lineage));
-}
-
 static enum gstage check_grant(const struct cfs_grant *g, const struct cfs_caller *c,
 			       const struct cfs_file_policy *fp, const struct cfs_request *req)
 {
@@ -267,7 +237,8 @@ static enum gstage check_grant(const struct cfs_grant *g, const struct cfs_calle
 		return G_EARLY;
 	if (req->now >= cfs_grant_effective_end(g, cls))
 		return G_EXPIRED;
-	if (session_refuses(g, req))
+	if (cfs_policy_session_refuses(g, req->op == CFS_OP_RECHECK ||
+				       req->op == CFS_OP_RECHECK_WRITE, req->lineage))
 		return G_SESSION;
 	/* a real approval: confirmed (approved_at) by someone other than the granter */
 	if (cls->approval == CFS_APPROVAL_TWO_PERSON &&
@@ -282,19 +253,6 @@ static enum gstage check_grant(const struct cfs_grant *g, const struct cfs_calle
 			return G_OPENS;
 	}
 	return G_OK;
-}
-
-static void session_reason(const struct cfs_grant *g, const char *id,
-			   const struct cfs_request *req, char *out, size_t n)
-{
-	const char *cmd = str_empty(g->session_cmd) ? "?" : g->session_cmd;
-	const struct cfs_lineage *l = req->lineage;
-	if (!g->session_live)
-		setf(out, n, "%s is bound to session %ld (%s), which has ended", id,
-		     (long)g->session_pid, cmd);
-	else
-		setf(out, n, "%s is bound to session %ld (%s) and process %ld is not in it", id,
-		     (long)g->session_pid, cmd, l ? (long)l->self.pid : 0L);
 }
 
 /* The words for a grant's stage (why it failed, or what it allows). */
@@ -335,7 +293,7 @@ static void grant_reason(const struct cfs_grant *g, enum gstage st, const struct
 		}
 		return;
 	case G_SESSION:
-		session_reason(g, id, req, out, n);
+		cfs_policy_session_why(g, id, req->lineage, out, n);
 		return;
 	case G_APPROVAL:
 		if (str_empty(g->approved_by))
@@ -371,11 +329,7 @@ static void grant_reason(const struct cfs_grant *g, enum gstage st, const struct
 	else
 		setf(out, n, "%s admits %s%s until %s", id, name,
 		     needs_write(req->op) ? " to write" : "", tbuf);
-	if (g->session_pid) {
-		size_t l = strlen(out);
-		setf(out + l, n - l, " in session %ld (%s)", (long)g->session_pid,
-		     str_empty(g->session_cmd) ? "?" : g->session_cmd);
-	}
+	cfs_policy_session_admits(g, out, n);
 }
 
 /* Step 2: may this caller reach the content at all? 1 = yes (out->reason

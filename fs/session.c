@@ -23,10 +23,12 @@ int cfs_session_live(pid_t pid, uint64_t start, const char *boot, const char *th
 	return cfs_proc_start(pid) == start;
 }
 
-void cfs_session_facts(struct cfs_grant *g, size_t n, struct cfs_lineage *l, int need_lineage)
+void cfs_session_facts(struct cfs_grant *g, size_t n, const struct cfs_caller *cl,
+		       struct cfs_lineage *l, int need_lineage)
 {
 	char boot[CFS_BOOT_ID_LEN + 1];
 	int have_boot = -1, any_live = 0;
+	cfs_lineage_init(l, cl);
 	for (size_t i = 0; i < n; i++) {
 		if (!g[i].session_pid)
 			continue;
@@ -36,7 +38,7 @@ void cfs_session_facts(struct cfs_grant *g, size_t n, struct cfs_lineage *l, int
 			cfs_session_live(g[i].session_pid, g[i].session_start, g[i].session_boot, boot);
 		any_live |= g[i].session_live;
 	}
-	if (any_live && need_lineage && l) {
+	if (any_live && need_lineage) {
 		cfs_lineage_pin(l);   /* a visibility check's caller has ids only */
 		cfs_lineage_walk(l);
 	}

@@ -19,10 +19,12 @@
 int cfs_session_live(pid_t pid, uint64_t start, const char *boot, const char *this_boot);
 
 /* Fill the daemon's facts into candidate grants g[0..n): session_live for
- * each session-bound one; and when lineage is needed (not a recheck of a
- * handle) and some bound grant is live, walk l (the caller's ancestors)
- * once. Unbound grants are left alone and cost nothing. */
-void cfs_session_facts(struct cfs_grant *g, size_t n, struct cfs_lineage *l, int need_lineage);
+ * each session-bound one; and l, the lineage of caller cl (always set, so
+ * it can be the request's): when lineage is needed (not a recheck of a
+ * handle) and some bound grant is live, its process pinned and its
+ * ancestors walked, once. Unbound grants are left alone and cost nothing. */
+void cfs_session_facts(struct cfs_grant *g, size_t n, const struct cfs_caller *cl,
+		       struct cfs_lineage *l, int need_lineage);
 
 /* "running" or "ended" for a session-bound grant (tools' list and show). */
 const char *cfs_session_state(const struct cfs_grant *g);

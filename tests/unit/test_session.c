@@ -209,10 +209,30 @@ static void liveness(void)
 		{ .id = 1, .session_pid = me, .session_start = start, .session_boot = boot },
 		{ .id = 2, .session_live = 7 } };
 	struct cfs_lineage l;
-	memset(&l, 0, sizeof l);
-	l.self.pid = me;
-	l.ppid = getppid();
-	cfs_session_facts(gs, 2, &l, 1);
+	struct cfs_caller cl;
+	memset(&cl, 0, sizeof cl);
+	cl.pid = cl.tgid = me;
+	cl.ppid = getppid();
+	cl.start_time = start;
+	cfs_session_facts(gs, 2, &cl, &l, 1);
+	T_EQ_INT(l.self.pid, me);
+	/* a visibility check's caller has ids only: its process gets pinned */
+	cl.start_time = 0;
+	cl.ppid = 0;
+	cfs_session_facts(gs, 2, &cl, &l, 1);
+	T_EQ_INT(l.self.start, start);
+	T_EQ_INT(l.ppid, getppid());
+	T_EQ_INT(l.walked, 1);
+	/* no lineage walk for a recheck, nor when no bound grant is live */
+	cl.start_time = start;
+	cfs_session_facts(gs, 2, &cl, &l, 0);
+	T_EQ_INT(l.walked, 0);
+	gs[0].session_start++;
+	cfs_session_facts(gs, 2, &cl, &l, 1);
+	T_EQ_INT(gs[0].session_live, 0);
+	T_EQ_INT(l.walked, 0);
+	gs[0].session_start--;
+	cfs_session_facts(gs, 2, &cl, &l, 1);
 	T_EQ_INT(gs[0].session_live, 1);
 	T_EQ_INT(gs[1].session_live, 7);
 	T_EQ_INT(l.walked, 1);
