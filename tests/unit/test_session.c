@@ -225,6 +225,7 @@ static void liveness(void)
 	T_EQ_INT(l.walked, 1);
 	/* no lineage walk for a recheck, nor when no bound grant is live */
 	cl.start_time = start;
+	cl.ppid = getppid();
 	cfs_session_facts(gs, 2, &cl, &l, 0);
 	T_EQ_INT(l.walked, 0);
 	gs[0].session_start++;
