@@ -18,6 +18,7 @@
 
 #include "coachfs/audit.h"
 #include "coachfs/grants.h"
+#include "coachfs/session.h"
 #include "coachfs/state.h"
 #include "coachfs/store.h"
 
@@ -200,7 +201,7 @@ void cfs_access_decide(struct cfs_ctx *c, const struct cfs_caller *cl, const str
 	struct cfs_err err = { "" };
 	struct cfs_grant *cand = NULL;
 	size_t n = 0;
-	struct cfs_request req = { path, op, cfs_now_s(), export_tool, held_grant };
+	struct cfs_request req = { path, op, cfs_now_s(), export_tool, held_grant, NULL };
 	if (op != CFS_OP_ADMIN) {
 		/* cfs_decide settles role admission (and re-checks of handles
 		 * opened by role) before it looks at any grant, so a decision that
@@ -254,6 +255,9 @@ void cfs_access_decide(struct cfs_ctx *c, const struct cfs_caller *cl, const str
 			}
 		}
 	}
+	struct cfs_lineage lin;   /* session-bound grants: their process alive? the caller in it? */
+	req.lineage = &lin;
+	cfs_session_facts(cand, n, cl, &lin, op != CFS_OP_RECHECK && op != CFS_OP_RECHECK_WRITE);
 	cfs_decide(cl, &e->fp, cand, n, &req, d);
 	if (held && d->verdict != CFS_DENY) {
 		/* not in the snapshot means not in force, whatever the row says */

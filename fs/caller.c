@@ -343,6 +343,23 @@ uint64_t cfs_proc_start(pid_t pid)
 	return proc_stat(pid, &pp, &v) == 0 ? v : 0;
 }
 
+int cfs_proc_boot_id(char *out, size_t cap)
+{
+	char buf[64];
+	if (cap <= CFS_BOOT_ID_LEN)
+		return -ENAMETOOLONG;
+	out[0] = 0;
+	ssize_t n = proc_read("/proc/sys/kernel/random/boot_id", buf, sizeof buf);
+	if (n < 0)
+		return (int)n;
+	if (n != CFS_BOOT_ID_LEN + 1 || buf[CFS_BOOT_ID_LEN] != '\n' ||
+	    strspn(buf, "0123456789abcdef-") != CFS_BOOT_ID_LEN)
+		return -EINVAL;
+	memcpy(out, buf, CFS_BOOT_ID_LEN);
+	out[CFS_BOOT_ID_LEN] = 0;
+	return 0;
+}
+
 static uint64_t proc_start_time(pid_t pid)
 {
 	return cfs_proc_start(pid);
@@ -458,6 +475,17 @@ void cfs_lineage_walk(struct cfs_lineage *l)
 			break;
 		p = pp;
 	}
+}
+
+void cfs_lineage_pin(struct cfs_lineage *l)
+{
+	pid_t tgid, ppid;
+	int n;
+	if (l->self.start != 0 || cfs_proc_status(l->self.pid, &tgid, &ppid, NULL, 0, &n) < 0)
+		return;
+	l->self.pid = tgid;
+	l->self.start = cfs_proc_start(tgid);
+	l->ppid = ppid > 0 ? ppid : 0;
 }
 
 static void proc_exe(pid_t pid, char *out, size_t outlen)

@@ -40,17 +40,20 @@ struct cfs_grants {
 
 #define GRANT_COLS "id, subject, kind, ugid, role, path, write, start, \"end\", max_opens, " \
 		   "reason, granted_by, approved_by, created, revoked_at, revoked_by, revoke_reason, " \
-		   "approved_at, opens_total, mac"
+		   "approved_at, opens_total, mac, session_pid, session_start, session_boot, " \
+		   "session_cmd"
 enum { C_ID, C_SUBJECT, C_KIND, C_UGID, C_ROLE, C_PATH, C_WRITE, C_START, C_END, C_MAX_OPENS,
        C_REASON, C_GRANTED_BY, C_APPROVED_BY, C_CREATED, C_REVOKED_AT, C_REVOKED_BY,
-       C_REVOKE_REASON, C_APPROVED_AT, C_OPENS_TOTAL, C_MAC };
+       C_REVOKE_REASON, C_APPROVED_AT, C_OPENS_TOTAL, C_MAC, C_SESSION_PID, C_SESSION_START,
+       C_SESSION_BOOT, C_SESSION_CMD };
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS grants(id INTEGER PRIMARY KEY, subject TEXT, kind INTEGER, "
 	"ugid INTEGER, role TEXT, path TEXT, write INTEGER, start INTEGER, \"end\" INTEGER, "
 	"max_opens INTEGER, reason TEXT, granted_by TEXT, approved_by TEXT, created INTEGER, "
 	"revoked_at INTEGER, revoked_by TEXT, revoke_reason TEXT, approved_at INTEGER, "
-	"opens_total INTEGER, mac BLOB);"
+	"opens_total INTEGER, mac BLOB, session_pid INTEGER, session_start INTEGER, "
+	"session_boot TEXT, session_cmd TEXT);"
 	"CREATE TABLE IF NOT EXISTS opens(grant_id INTEGER, path TEXT, count INTEGER, mac BLOB, "
 	"PRIMARY KEY(grant_id, path));"
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);";
@@ -117,6 +120,8 @@ static void point_into(struct cfs_grant_rec *rec)
 	rec->g.role = rec->g.kind == CFS_SUBJ_ROLE ? rec->role : NULL;
 	rec->g.granted_by = rec->granted_by;
 	rec->g.approved_by = rec->approved_by;
+	rec->g.session_boot = rec->session_boot;
+	rec->g.session_cmd = rec->session_cmd;
 }
 
 /* ---- row MACs ------------------------------------------------------------ */
@@ -176,8 +181,15 @@ static void grant_mac(const unsigned char *key, const struct cfs_grant_rec *r,
 		MF_S(role ? r->role : ""), MF_S(r->path), MF_I(r->g.write), MF_I(r->g.start),
 		MF_I(r->g.end), MF_I(r->g.max_opens), MF_S(r->reason), MF_S(r->granted_by),
 		MF_S(r->approved_by), MF_I(r->approved_at), MF_I(r->created), MF_I(r->g.revoked_at),
-		MF_S(r->revoked_by), MF_S(r->revoke_reason), MF_I(r->opens_total) };
-	cfs_rowmac(key, "coachfs policy.db grant v1", f, sizeof f / sizeof f[0], out);
+		MF_S(r->revoked_by), MF_S(r->revoke_reason), MF_I(r->opens_total),
+		/* a session-bound row: its binding too, under its own domain */
+		MF_I(r->g.session_pid), MF_I(r->g.session_start), MF_S(r->session_boot),
+		MF_S(r->session_cmd) };
+	const size_t n = sizeof f / sizeof f[0];
+	if (r->g.session_pid)
+		cfs_rowmac(key, "coachfs policy.db grant v1 session", f, n, out);
+	else   /* as before sessions: rows sealed then stay valid */
+		cfs_rowmac(key, "coachfs policy.db grant v1", f, n - 4, out);
 }
 
 static void opens_mac(const unsigned char *key, int64_t id, const char *path, uint32_t count,
@@ -251,10 +263,31 @@ static const char *rec_invalid(const struct cfs_grant_rec *rec)
 		{ offsetof(struct cfs_grant_rec, reason), CFS_TEXT_MAX, "reason" },
 		{ offsetof(struct cfs_grant_rec, revoked_by), CFS_TEXT_MAX, "revoked_by" },
 		{ offsetof(struct cfs_grant_rec, revoke_reason), CFS_TEXT_MAX, "revoke_reason" },
+		{ offsetof(struct cfs_grant_rec, session_boot), 40, "session_boot" },
+		{ offsetof(struct cfs_grant_rec, session_cmd), CFS_TEXT_MAX, "session_cmd" },
 	};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		if (bounded_len((const char *)rec + strs[i].off, strs[i].cap) >= strs[i].cap)
 			return strs[i].name; /* "X too long" by the caller's wording */
+	return NULL;
+}
+
+/* A session binding is all there (pid, start time, a boot id, a printable
+ * command name) or all absent. */
+static const char *session_bad(const struct cfs_grant_rec *rec)
+{
+	const struct cfs_grant *g = &rec->g;
+	if (!g->session_pid)
+		return g->session_start || rec->session_boot[0] || rec->session_cmd[0]
+			       ? "session columns without session_pid" : NULL;
+	if (g->session_pid < 2 || g->session_start == 0 || g->session_start > INT64_MAX)
+		return "session_pid or session_start out of range";
+	if (strlen(rec->session_boot) != 36 ||
+	    strspn(rec->session_boot, "0123456789abcdef-") != 36)
+		return "session_boot is not a boot id";
+	for (const unsigned char *p = (const unsigned char *)rec->session_cmd; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return "session_cmd has control characters";
 	return NULL;
 }
 
@@ -303,7 +336,7 @@ static const char *rec_bad(const struct cfs_grant_rec *rec, int *too_long)
 		return "created is negative";
 	if (g->revoked_at < 0)
 		return "revoked_at is negative";
-	return NULL;
+	return session_bad(rec);
 }
 
 /* ---- reading a row ------------------------------------------------------- */
@@ -359,7 +392,8 @@ static int row_to_rec(struct cfs_grants *g, sqlite3_stmt *st, struct cfs_grant_r
 	static const char *const names[] = {
 		"id", "subject", "kind", "ugid", "role", "path", "write", "start", "end",
 		"max_opens", "reason", "granted_by", "approved_by", "created", "revoked_at",
-		"revoked_by", "revoke_reason", "approved_at", "opens_total", "mac" };
+		"revoked_by", "revoke_reason", "approved_at", "opens_total", "mac", "session_pid",
+		"session_start", "session_boot", "session_cmd" };
 	int64_t id = sqlite3_column_int64(st, C_ID); /* rowid: always an integer */
 	int64_t v;
 	const char *bad = NULL;
@@ -395,6 +429,10 @@ static int row_to_rec(struct cfs_grants *g, sqlite3_stmt *st, struct cfs_grant_r
 	TEXT_COL(C_REVOKE_REASON, 0, rec->revoke_reason)
 	INT_COL(C_APPROVED_AT, 0, 0, INT64_MAX / 2, 0, rec->approved_at)
 	INT_COL(C_OPENS_TOTAL, 0, 0, UINT32_MAX, 0, rec->opens_total)
+	INT_COL(C_SESSION_PID, 0, 1, INT32_MAX, 0, rec->g.session_pid)
+	INT_COL(C_SESSION_START, 0, 1, INT64_MAX, 0, rec->g.session_start)
+	TEXT_COL(C_SESSION_BOOT, 0, rec->session_boot)
+	TEXT_COL(C_SESSION_CMD, 0, rec->session_cmd)
 #undef INT_COL
 #undef TEXT_COL
 	if (bad)
@@ -454,7 +492,9 @@ static int has_meta_table(struct cfs_grants *g, int *yes, struct cfs_err *err)
 }
 
 /* A policy.db from before row MACs lacks their columns: add them (empty, so
- * its rows read back as CFS_ROW_UNSEALED until an administrator seals them). */
+ * its rows read back as CFS_ROW_UNSEALED until an administrator seals them).
+ * One from before session-bound grants lacks the session columns: added
+ * empty, its rows are unbound grants and keep their MACs. */
 static int has_column(struct cfs_grants *g, const char *table, const char *col, int *yes,
 		      struct cfs_err *err)
 {
@@ -477,7 +517,9 @@ static int add_mac_columns(struct cfs_grants *g, struct cfs_err *err)
 {
 	static const char *const cols[][3] = {
 		{ "grants", "approved_at", "INTEGER" }, { "grants", "opens_total", "INTEGER" },
-		{ "grants", "mac", "BLOB" }, { "opens", "mac", "BLOB" } };
+		{ "grants", "mac", "BLOB" }, { "opens", "mac", "BLOB" },
+		{ "grants", "session_pid", "INTEGER" }, { "grants", "session_start", "INTEGER" },
+		{ "grants", "session_boot", "TEXT" }, { "grants", "session_cmd", "TEXT" } };
 	const size_t n = sizeof cols / sizeof cols[0];
 	int rc, yes, missing = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -720,6 +762,20 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
+/* The session binding's four columns from index i (NULL when unbound). */
+static void bind_session(sqlite3_stmt *st, int i, const struct cfs_grant_rec *rec)
+{
+	if (!rec->g.session_pid) {
+		for (int k = 0; k < 4; k++)
+			sqlite3_bind_null(st, i + k);
+		return;
+	}
+	sqlite3_bind_int64(st, i, rec->g.session_pid);
+	sqlite3_bind_int64(st, i + 1, (int64_t)rec->g.session_start);
+	sqlite3_bind_text(st, i + 2, rec->session_boot, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, i + 3, rec->session_cmd, -1, SQLITE_STATIC);
+}
+
 /* Write rec's MAC (and approval, revocation and open total, the columns that
  * change after the insert) to its row. Caller holds the lock, in a write
  * transaction, with a key. */
@@ -802,8 +858,9 @@ int cfs_grants_add_ex(struct cfs_grants *g, struct cfs_grant_rec *rec,
 	if ((rc = need_key(g, err)) < 0 || (rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
 		goto out;
 	if ((rc = prepare(g, "INSERT INTO grants(subject, kind, ugid, role, path, write, start, "
-			  "\"end\", max_opens, reason, granted_by, approved_by, created) "
-			  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+			  "\"end\", max_opens, reason, granted_by, approved_by, created, session_pid, "
+			  "session_start, session_boot, session_cmd) VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
+			  "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
 			  &st, err)) < 0)
 		goto fail;
 	sqlite3_bind_text(st, 1, rec->subject, -1, SQLITE_STATIC);
@@ -822,6 +879,7 @@ int cfs_grants_add_ex(struct cfs_grants *g, struct cfs_grant_rec *rec,
 	sqlite3_bind_text(st, 11, rec->granted_by, -1, SQLITE_STATIC);
 	bind_text_or_null(st, 12, rec->approved_by);
 	sqlite3_bind_int64(st, 13, rec->created);
+	bind_session(st, 14, rec);
 	int s = sqlite3_step(st);
 	if (s != SQLITE_DONE) {
 		rc = db_err(g, s, "adding a grant", err);

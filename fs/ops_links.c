@@ -148,7 +148,7 @@ int cfs_op_link_open(struct cfs_ctx *c, const char *token, struct fuse_file_info
 		if (rc == 0) {
 			cfs_link_as_grant(lk, &g);
 			struct cfs_request req = { lk->path, cfs_op_is_write_open(fi->flags) ? CFS_OP_WRITE : CFS_OP_READ,
-						   cfs_now_s(), cfs_config_is_export_tool(c->cfg, cl->exe), 0 };
+						   cfs_now_s(), cfs_config_is_export_tool(c->cfg, cl->exe), 0, NULL };
 			cfs_decide_link(cl, &e->fp, &g, &req, &d);
 			if (d.verdict == CFS_DENY) {
 				/* refused by the file's readers or export rules (EACCES),

@@ -16,7 +16,9 @@
  *      FIRST grant in array order that satisfies every check allows.
  *      Checks of one grant, in order: names the caller, covers the path,
  *      not revoked, started, not expired (end capped at start + max_ttl),
- *      two-person approval when the class asks, write permission (WRITE),
+ *      for a session-bound grant its process still runs (session_live) and
+ *      — except on RECHECK — the caller's process is it or descends from it
+ *      (req->lineage; policy_session.c), two-person approval when the class asks, write permission (WRITE),
  *      opens left (READ and WRITE only).
  *      RECHECK with held_grant != 0 looks at that grant only (subject, path,
  *      revocation, time, approval; no opens, no write bit); with
@@ -37,6 +39,7 @@
 #include "coachfs/content.h"
 #include "coachfs/policy.h"
 #include "coachfs/util.h"
+#include "policy_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -183,7 +186,8 @@ int cfs_grant_matches_caller(const struct cfs_grant *g, const struct cfs_caller 
 
 /* How far a grant gets through the checks; G_OK = it allows. */
 enum gstage {
-	G_SUBJECT = 0, G_PATH, G_REVOKED, G_EARLY, G_EXPIRED, G_APPROVAL, G_WRITE, G_OPENS, G_OK
+	G_SUBJECT = 0, G_PATH, G_REVOKED, G_EARLY, G_EXPIRED, G_SESSION, G_APPROVAL, G_WRITE,
+	G_OPENS, G_OK
 };
 
 static int grant_covers(const struct cfs_grant *g, const char *path)
@@ -233,6 +237,9 @@ static enum gstage check_grant(const struct cfs_grant *g, const struct cfs_calle
 		return G_EARLY;
 	if (req->now >= cfs_grant_effective_end(g, cls))
 		return G_EXPIRED;
+	if (cfs_policy_session_refuses(g, req->op == CFS_OP_RECHECK ||
+				       req->op == CFS_OP_RECHECK_WRITE, req->lineage))
+		return G_SESSION;
 	/* a real approval: confirmed (approved_at) by someone other than the granter */
 	if (cls->approval == CFS_APPROVAL_TWO_PERSON &&
 	    (str_empty(g->approved_by) || g->approved_at <= 0 ||
@@ -285,6 +292,9 @@ static void grant_reason(const struct cfs_grant *g, enum gstage st, const struct
 			setf(out, n, "%s expired at %s", id, tbuf);
 		}
 		return;
+	case G_SESSION:
+		cfs_policy_session_why(g, id, req->lineage, out, n);
+		return;
 	case G_APPROVAL:
 		if (str_empty(g->approved_by))
 			setf(out, n, "%s needs two-person approval (approved by nobody)",
@@ -319,6 +329,7 @@ static void grant_reason(const struct cfs_grant *g, enum gstage st, const struct
 	else
 		setf(out, n, "%s admits %s%s until %s", id, name,
 		     needs_write(req->op) ? " to write" : "", tbuf);
+	cfs_policy_session_admits(g, out, n);
 }
 
 /* Step 2: may this caller reach the content at all? 1 = yes (out->reason

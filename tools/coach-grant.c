@@ -37,17 +37,16 @@
 #include "coachfs/config.h"
 #include "coachfs/crypto.h"
 #include "coachfs/passphrase.h"
+#include "coachfs/session.h"
 #include "coachfs/grants.h"
 #include "coachfs/links.h"
 #include "coachfs/store.h"
 #include "coachfs/util.h"
-#include "tool.h"
+#include "grant.h"
 
 #define PROG "coach-grant"
 const char cfs_tool_prog[] = PROG;
 #define MAX_OPENS_LIMIT 1000000
-
-enum { EXIT_OK = 0, EXIT_FAIL = CFS_EXIT_FAIL, EXIT_USAGE = CFS_EXIT_USAGE };
 
 static const char usage_text[] =
 	"usage: coach-grant [-c FILE] COMMAND [ARGS]\n"
@@ -69,6 +68,10 @@ static const char usage_text[] =
 	"  approve ID [--mount DIR]\n"
 	"                 confirm, as yourself (not root), a grant or link (L7) on a\n"
 	"                 two-person class; the daemon checks you are a second admin\n"
+	"  run --user U --path P --ttl DURATION [--reason TEXT] [--write] -- COMMAND [ARGS]\n"
+	"                 run COMMAND as U with a grant on P bound to its process: only\n"
+	"                 it and its descendants may use it, and it ends when COMMAND\n"
+	"                 exits (or at DURATION); exits with COMMAND's status\n"
 	"  link PATH --ttl DURATION [--uses N] [--user U] [--mount DIR]\n"
 	"                 issue an expiring delivery link: prints MOUNT/.links/TOKEN,\n"
 	"                 which opens PATH read-only until it expires or is used N\n"
@@ -100,7 +103,7 @@ static const char usage_text[] =
 
 /* After getopt_long returned ':' (missing value) or '?' (unknown). cmd is
  * the command ("add: ") or "" before one. */
-static int bad_option(const char *cmd, int c, int opt, char **argv, int ind)
+int bad_option(const char *cmd, int c, int opt, char **argv, int ind)
 {
 	if (c == ':')
 		return cfs_say(EXIT_USAGE, "%soption '%s' needs a value", cmd, argv[ind - 1]);
@@ -117,7 +120,7 @@ static void json_str(FILE *f, const char *s)
 }
 
 /* "4h", "90m", "1d2h": the largest units that divide exactly, up to two. */
-static void fmt_duration(int64_t s, char *out, size_t cap)
+void fmt_duration(int64_t s, char *out, size_t cap)
 {
 	static const struct { int64_t n; char u; } units[] = {
 		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
@@ -146,6 +149,8 @@ static const char *state_of(const struct cfs_grant_rec *r, int64_t now)
 		return "revoked";
 	if (r->g.end <= now)
 		return "expired";
+	if (r->g.session_pid && strcmp(cfs_session_state(&r->g), "ended") == 0)
+		return "ended";   /* its process is gone: the daemon refuses it */
 	if (r->g.start > now)
 		return "pending";
 	return "active";
@@ -157,7 +162,7 @@ static const char *kind_name(enum cfs_subject k)
 }
 
 /* Free text from argv: bounded, no control characters. */
-static int text_arg(const char *opt, const char *s)
+int text_arg(const char *opt, const char *s)
 {
 	if (strlen(s) >= CFS_TEXT_MAX)
 		return cfs_say(EXIT_USAGE, "%s: too long (at most %d bytes)", opt, CFS_TEXT_MAX - 1);
@@ -177,14 +182,14 @@ static int parse_id(const char *s, int64_t *id)
 
 /* ---- shared state ---------------------------------------------------------- */
 
-static int need_root(void)
+int need_root(void)
 {
 	if (geteuid() != 0)
 		return cfs_say(EXIT_FAIL, "only root (or an admin via sudo) may change grants");
 	return 0;
 }
 
-static int load_config(const char *cfile, struct cfs_config **cfg)
+int load_config(const char *cfile, struct cfs_config **cfg)
 {
 	struct cfs_err err = { "" };
 	const char *path = cfs_config_path(cfile);
@@ -195,7 +200,7 @@ static int load_config(const char *cfile, struct cfs_config **cfg)
 
 /* Unlock the store to derive the keys this tool uses (row MACs, link
  * hashing); they live in sodium_malloc memory, freed with cfs_keys_free. */
-static int unlock_keys(const struct cfs_config *cfg, struct cfs_keys **k)
+int unlock_keys(const struct cfs_config *cfg, struct cfs_keys **k)
 {
 	char hdr[4096], *pass;
 	size_t passlen;
@@ -215,7 +220,7 @@ static int unlock_keys(const struct cfs_config *cfg, struct cfs_keys **k)
 }
 
 /* policy.db's grants, with the row MAC key when keys is given. */
-static int open_grants(const struct cfs_config *cfg, const struct cfs_keys *keys,
+int open_grants(const struct cfs_config *cfg, const struct cfs_keys *keys,
 		       struct cfs_grants **g)
 {
 	struct cfs_err err = { "" };
@@ -245,7 +250,7 @@ static int open_links(const struct cfs_config *cfg, const struct cfs_keys *keys,
  * lock (a busy daemon leaves it free between its batches; the wait polls
  * finely enough to catch those gaps). */
 #define AUDIT_WAIT_MS 10000
-static int open_audit(const char *db, struct cfs_audit **a, struct cfs_err *err)
+int open_audit(const char *db, struct cfs_audit **a, struct cfs_err *err)
 {
 	int rc = cfs_audit_open(db, 0, a, err);
 	if (rc == 0 && (rc = cfs_audit_set_busy_timeout(*a, AUDIT_WAIT_MS)) < 0) {
@@ -256,14 +261,14 @@ static int open_audit(const char *db, struct cfs_audit **a, struct cfs_err *err)
 	return rc;
 }
 
-static void close_audit(struct cfs_audit *a)
+void close_audit(struct cfs_audit *a)
 {
 	struct cfs_err err = { "" };
 	if (a && cfs_audit_close(a, &err) < 0)
 		fprintf(stderr, PROG ": warning: closing the audit database: %s\n", err.msg);
 }
 
-static void event_base(struct cfs_event *ev, const struct cfs_who *adm, const char *action)
+void event_base(struct cfs_event *ev, const struct cfs_who *adm, const char *action)
 {
 	cfs_event_init(ev);
 	ev->uid = adm->uid;
@@ -275,15 +280,7 @@ static void event_base(struct cfs_event *ev, const struct cfs_who *adm, const ch
 
 /* ---- add --------------------------------------------------------------------- */
 
-struct add_audit {
-	struct cfs_audit *a;
-	const struct cfs_who *adm;
-	char reason[2800];     /* filled once the id is known */
-	int appended;          /* the grant_add row is committed */
-	int failed;            /* the audit append failed */
-};
-
-static void describe_grant(const struct cfs_grant_rec *r, char *out, size_t cap)
+void describe_grant(const struct cfs_grant_rec *r, char *out, size_t cap)
 {
 	char s[32], e[32], ttl[32], subj[CFS_TEXT_MAX * 4 + 64], appr[CFS_TEXT_MAX * 4 + 32],
 		opens[48];
@@ -307,12 +304,18 @@ static void describe_grant(const struct cfs_grant_rec *r, char *out, size_t cap)
 		snprintf(opens, sizeof opens, "max %u opens", r->g.max_opens);
 	else
 		snprintf(opens, sizeof opens, "unlimited opens");
-	snprintf(out, cap, "grant %lld to %s from %s until %s (%s), %s, %s, %s",
-		 (long long)r->g.id, subj, s, e, ttl, r->g.write ? "read-write" : "read-only",
-		 opens, appr);
+	int n = snprintf(out, cap, "grant %lld to %s from %s until %s (%s), %s, %s, %s",
+			 (long long)r->g.id, subj, s, e, ttl, r->g.write ? "read-write" : "read-only",
+			 opens, appr);
+	if (r->g.session_pid && n > 0 && (size_t)n < cap) {
+		char cmd[CFS_TEXT_MAX * 4];
+		cfs_term_buf(r->session_cmd, cmd, sizeof cmd);
+		snprintf(out + n, cap - (size_t)n, ", bound to session pid %ld (%s): only it and "
+			 "its descendants, until it exits", (long)r->g.session_pid, cmd);
+	}
 }
 
-static int add_audit_hook(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *err)
+int add_audit_hook(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *err)
 {
 	struct add_audit *aa = arg;
 	struct cfs_event ev;
@@ -642,6 +645,7 @@ static void print_json_rec(FILE *f, const struct cfs_grant_rec *r, int64_t now)
 		fprintf(f, "%lld", (long long)r->approved_at);
 	else
 		fputs("null", f);
+	run_json(f, r);
 	fprintf(f, ",\"valid\":%s,\"invalid\":", r->row_state == CFS_ROW_OK ? "true" : "false");
 	if (r->row_state == CFS_ROW_OK)
 		fputs("null", f);
@@ -698,7 +702,10 @@ static int list_cb(const struct cfs_grant_rec *r, void *arg)
 	cfs_fmt_local(r->g.start, s, sizeof s);
 	cfs_fmt_local(r->g.end, e, sizeof e);
 	row->col[L_ID] = dup_fmt("%lld", (long long)r->g.id);
-	row->col[L_SUBJECT] = dup_term(r->subject);
+	char subj[CFS_TEXT_MAX * 4 + CFS_TEXT_MAX * 4 + 64];
+	cfs_term_buf(r->subject, subj, sizeof subj);
+	run_subject(r, subj, sizeof subj);
+	row->col[L_SUBJECT] = dup_fmt("%s", subj);
 	row->col[L_PATH] = dup_term(r->path);
 	row->col[L_ACCESS] = dup_fmt("%s", r->g.write ? "rw" : "ro");
 	row->col[L_START] = dup_fmt("%s", s);
@@ -1172,6 +1179,7 @@ static void print_show(const struct cfs_grant_rec *r, int64_t now)
 	cfs_fmt_local(r->created, t, sizeof t);
 	show_line("created:", t);
 	show_line("state:", state_of(r, now));
+	run_show(r);
 	if (r->g.revoked_at) {
 		cfs_fmt_local(r->g.revoked_at, t, sizeof t);
 		cfs_term_buf(r->revoked_by[0] ? r->revoked_by : "?", big, sizeof big);
@@ -1271,12 +1279,7 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 	struct cfs_grants *g = NULL;
 	struct cfs_audit *a = NULL;
 	struct cfs_keys *keys = NULL;
-	struct cfs_grant_rec *rec = calloc(1, sizeof *rec);
 	struct cfs_err err = { "" };
-	char why[2800], desc[2400];
-	int have_rec = 0;
-	if (!rec)
-		return cfs_say(EXIT_FAIL, "out of memory");
 	if ((rc = load_config(*cfile, &cfg)) != 0 || (rc = unlock_keys(cfg, &keys)) != 0)
 		goto out;
 	/* Open the audit database first: if it is missing altogether, nothing
@@ -1287,10 +1290,27 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 	}
 	if ((rc = open_grants(cfg, keys, &g)) != 0)
 		goto out;
+	rc = revoke_audited(g, a, &adm, id, reason);
+out:
+	cfs_keys_free(keys);
+	cfs_grants_close(g);
+	close_audit(a);
+	cfs_config_free(cfg);
+	return rc;
+}
+
+int revoke_audited(struct cfs_grants *g, struct cfs_audit *a, const struct cfs_who *adm,
+		   int64_t id, const char *reason)
+{
+	struct cfs_grant_rec *rec = calloc(1, sizeof *rec);
+	struct cfs_err err = { "" };
+	char why[2800], desc[2400];
+	int rc;
+	if (!rec)
+		return cfs_say(EXIT_FAIL, "out of memory");
 	/* For the audit row's words; a corrupt row can still be revoked. */
-	have_rec = cfs_grants_get(g, id, rec, &err) == 0;
-	int64_t now = cfs_now_s();
-	if (cfs_grants_revoke(g, id, adm.name, reason, now, &err) < 0) {
+	int have_rec = cfs_grants_get(g, id, rec, &err) == 0;
+	if (cfs_grants_revoke(g, id, adm->name, reason, cfs_now_s(), &err) < 0) {
 		rc = cfs_say(EXIT_FAIL, "%s", err.msg);
 		goto out;
 	}
@@ -1301,7 +1321,7 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 	snprintf(why, sizeof why, "revoked %s%s%s", desc, reason ? "; reason: " : "",
 		 reason ? reason : "");
 	struct cfs_event ev;
-	event_base(&ev, &adm, "grant_revoke");
+	event_base(&ev, adm, "grant_revoke");
 	ev.path = have_rec ? rec->path : NULL;
 	ev.result = "allow";
 	ev.reason = why;
@@ -1313,10 +1333,6 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 	}
 	rc = EXIT_OK;
 out:
-	cfs_keys_free(keys);
-	cfs_grants_close(g);
-	close_audit(a);
-	cfs_config_free(cfg);
 	free(rec);
 	return rc;
 }
@@ -1435,5 +1451,7 @@ int main(int argc, char **argv)
 		return cmd_link(sub_argc, sub_argv, &cfile);
 	if (strcmp(cmd, "approve") == 0)
 		return cmd_approve(sub_argc, sub_argv, &cfile);
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(sub_argc, sub_argv, &cfile);
 	return cfs_say(EXIT_USAGE, "unknown command '%.80s' (add, list, show, revoke; see --help)", cmd);
 }

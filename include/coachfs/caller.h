@@ -111,6 +111,11 @@ struct cfs_proc {
 int cfs_parse_proc_stat(const char *line, pid_t *ppid, uint64_t *start);
 /* Start time of a live process (0 when it is gone or unreadable). */
 uint64_t cfs_proc_start(pid_t pid);
+/* This boot's id (/proc/sys/kernel/random/boot_id, 36 characters) into
+ * out[cap]: start times count from boot, so a process is pinned by pid,
+ * start time and boot. 0, or -errno / -EINVAL when it is not one. */
+#define CFS_BOOT_ID_LEN 36
+int cfs_proc_boot_id(char *out, size_t cap);
 
 /* A process and, once walked, its ancestors (parent first), for the
  * derived-content rule: a forked child holds in memory whatever its
@@ -127,6 +132,10 @@ struct cfs_lineage {
 };
 void cfs_lineage_init(struct cfs_lineage *l, const struct cfs_caller *c);
 void cfs_lineage_walk(struct cfs_lineage *l);
+/* Pin the process itself when the caller was filled without /proc (ids
+ * only: self is the thread, start time 0): its thread group, start time and
+ * parent, from /proc/TID/status and stat. Left as is when unreadable. */
+void cfs_lineage_pin(struct cfs_lineage *l);
 
 /* Resolve a user name for a uid (cached by the caller if it wants). */
 void cfs_user_name(uid_t uid, char *out, size_t outlen);

@@ -57,6 +57,8 @@ struct cfs_grant_rec {
 	int64_t approved_at;           /* when the approver confirmed (0 = pending); also in g */
 	uint32_t opens_total;          /* opens counted under this grant, all files (authenticates
 					  the per-file counters: deleting one is noticed) */
+	char session_boot[40];         /* session-bound (g.session_pid != 0): the boot it ran on */
+	char session_cmd[CFS_TEXT_MAX]; /* and its command's name */
 	int row_state;                 /* enum cfs_row_state: set when read back */
 };
 

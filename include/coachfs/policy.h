@@ -55,6 +55,15 @@ struct cfs_grant {
 	int64_t revoked_at;             /* 0 = not revoked */
 	int link;                       /* this is an expiring link (id is the link's L-number;
 					   max_opens = its uses, opens_used = its uses so far) */
+	/* Session-bound (coach-grant run): only the process session_pid, pinned
+	 * by session_start on boot session_boot, and its descendants, while that
+	 * process lives. session_pid 0: not bound. */
+	pid_t session_pid;
+	uint64_t session_start;         /* /proc/PID/stat field 22 */
+	const char *session_boot;       /* /proc/sys/kernel/random/boot_id */
+	const char *session_cmd;        /* the command's name, for reasons */
+	int session_live;               /* a fact the daemon supplies: the process runs (same
+					   start time, same boot); 0 = ended */
 };
 
 struct cfs_request {
@@ -65,6 +74,8 @@ struct cfs_request {
 					   operation is copy_file_range / reflink */
 	int64_t held_grant;             /* CFS_OP_RECHECK: the grant the handle was opened under
 					   (0 = admitted by role) */
+	const struct cfs_lineage *lineage; /* the caller's process and its ancestors (walked),
+					      for session-bound grants; NULL = unknown */
 };
 
 struct cfs_decision {

@@ -99,7 +99,7 @@ case_ admin_policy_get_no_value "" coach-admin policy get /inc class ""
 case_ admin_policy_mount_then_keys "class export readers max_opens" coach-admin policy --mount /m set /inc ""
 
 # coach-grant
-case_ grant_commands "add list show revoke link approve" coach-grant ""
+case_ grant_commands "add list show revoke link approve run" coach-grant ""
 case_ grant_global "--help --version" coach-grant --
 case_ grant_add_opts "--ttl --start --max-opens --write --reason --approved-by -c" coach-grant add -
 case_ grant_add_user "cfs_alice" coach-grant add cfs_al
@@ -120,6 +120,11 @@ case_ grant_revoke "--reason" coach-grant revoke L7 --r
 case_ grant_link_opts "--ttl --uses --user --mount -c" coach-grant link /inc/a.md -
 case_ grant_link_user "cfs_bob" coach-grant link /inc/a.md --ttl 15m --user cfs_b
 case_ grant_link_mount "mnt-a" coach-grant link /inc/a.md --mount mnt-a
+case_ grant_run_opts "--user --path --ttl --reason --write -c" coach-grant run -
+case_ grant_run_user "cfs_alice" coach-grant run --user cfs_al
+case_ grant_run_ttl_value "" coach-grant run --user cfs_alice --ttl ""
+case_ grant_run_command "setpriv" coach-grant run --user cfs_alice --path /inc --ttl 1h -- setpri
+case_ grant_run_command_args "key.pub" coach-grant run --user cfs_alice --path /inc --ttl 1h -- cat k
 case_ grant_unknown_cmd "" coach-grant frobnicate ""
 
 # coach-audit

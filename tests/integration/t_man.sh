@@ -255,6 +255,10 @@ link=$(grep '/.links/' "$T/ex.out" | tail -n 1)
 has example_link_printed "$link" "$MNT/.links/"
 eq example_link_opens "$(as cfs_bob cat "$link" 2>&1)" "contain the host"
 eq example_revoked "$(sqlite3 "$T/var/policy.db" 'SELECT revoked_at IS NOT NULL FROM grants WHERE id = 1')" 1
+run_example coach-grant.8 5             # a session-bound grant for an assistant
+has example_session_read "$(cat "$T/ex.out")" "isolate first, then image"
+eq example_session_ended "$(sqlite3 "$T/var/policy.db" "SELECT revoke_reason FROM grants
+	WHERE session_pid IS NOT NULL")" "session ended"
 
 run_example coach-audit.8 1             # who opened it, who exported it
 has example_history_open "$(grep ' open ' "$T/ex.out")" "cfs_alice"

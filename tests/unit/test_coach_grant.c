@@ -476,7 +476,8 @@ static void test_list_show(void)
 		   "\"reason\":\"drill \\\"A\\\"\",\"granted_by\":\"root\",\"approved_by\":\"daemon\","
 		   "\"created\":");
 	T_CONTAINS(r.out, ",\"revoked_at\":null,\"revoked_by\":null,\"revoke_reason\":null,"
-		   "\"approved_at\":null,\"valid\":true,\"invalid\":null,\"state\":\"pending\"}\n]\n");
+		   "\"approved_at\":null,\"session\":null,\"valid\":true,\"invalid\":null,"
+		   "\"state\":\"pending\"}\n]\n");
 	RUN(&r, "list", "--json", "--user", "nobody-else");
 	T_EQ_STR(r.out, "[]\n");
 

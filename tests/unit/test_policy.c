@@ -94,6 +94,28 @@ static const struct cfs_list l_empty = { 0, { NULL } };
 #define LKB(ID, PATH, S, E, USES, ...) { .id = ID, .kind = CFS_SUBJ_ANY, .path = PATH, \
 	.start = S, .end = E, .granted_by = "root", .link = 1, .max_opens = USES, __VA_ARGS__ }
 
+/* A session-bound grant (coach-grant run) of alice's on /inc: process 4242
+ * started at tick 900 and its descendants. Her processes: the session's own,
+ * its child 5000 and grandchild 6000; 7000, another shell of hers; 6000
+ * reparented to init after 5000 exited; 5000 under a reused pid 4242. */
+#define SGX(START, LIVE) UG(7, 1000, "/inc", T0, T0 + H, .session_pid = 4242, \
+	.session_start = START, .session_cmd = "assistant", .session_live = LIVE)
+#define SG() SGX(900, 1)
+static const struct cfs_lineage lin_root = { .self = { 4242, 900 }, .ppid = 100, .walked = 1,
+	.n = 1, .anc = { { 100, 10 } } };
+static const struct cfs_lineage lin_child = { .self = { 5000, 950 }, .ppid = 4242,
+	.walked = 1, .n = 2, .anc = { { 4242, 900 }, { 100, 10 } } };
+static const struct cfs_lineage lin_grandchild = { .self = { 6000, 990 }, .ppid = 5000,
+	.walked = 1, .n = 3, .anc = { { 5000, 950 }, { 4242, 900 }, { 100, 10 } } };
+static const struct cfs_lineage lin_other = { .self = { 7000, 905 }, .ppid = 100, .walked = 1,
+	.n = 1, .anc = { { 100, 10 } } };
+static const struct cfs_lineage lin_orphan = { .self = { 6000, 990 }, .ppid = 1, .walked = 1 };
+static const struct cfs_lineage lin_reused = { .self = { 5000, 950 }, .ppid = 4242,
+	.walked = 1, .n = 1, .anc = { { 4242, 1200 } } };
+static const struct cfs_lineage lin_unwalked = { .self = { 5000, 950 }, .ppid = 4242,
+	.n = 1, .anc = { { 4242, 900 } } };
+static const struct cfs_lineage lin_nostart = { .self = { 4242, 0 }, .walked = 1 };
+
 #define GRANTS(...) .g = (const struct cfs_grant[]){ __VA_ARGS__ }, \
 	.ng = sizeof((const struct cfs_grant[]){ __VA_ARGS__ }) / sizeof(struct cfs_grant)
 #define RQ(P, OP, NOW, ...) { .path = P, .op = CFS_OP_##OP, .now = NOW, __VA_ARGS__ }
@@ -681,6 +703,60 @@ static const struct tc cases[] = {
 		  .granted_by = "root" }),
 	  .req = RQ("/inc/a.md", READ, T0), DENY,
 	  .reason = "no grant for alice covers /inc/a.md (class sensitive requires a grant)" },
+
+	/* ---------- session-bound grants ---------- */
+	{ "session_root_admitted", &alice, FP_SENS, GRANTS(SG()),
+	  .req = RQ("/inc/a.md", READ, T0, .lineage = &lin_root), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC in session 4242 (assistant)" },
+	{ "session_child_admitted", &alice, FP_SENS, GRANTS(SG()),
+	  .req = RQ("/inc/a.md", READ, T0, .lineage = &lin_child), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC in session 4242 (assistant)" },
+	{ "session_grandchild_admitted", &alice, FP_SENS, GRANTS(SG()),
+	  .req = RQ("/inc/a.md", READ, T0, .lineage = &lin_grandchild), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC in session 4242 (assistant)" },
+	{ "session_other_shell_refused", &alice, FP_SENS, GRANTS(SG()),
+	  .req = RQ("/inc/a.md", READ, T0, .lineage = &lin_other), DENY,
+	  .reason = "grant 7 is bound to session 4242 (assistant) and process 7000 is not in it" },
+	{ "session_orphan_refused", &alice, FP_SENS, GRANTS(SG()),
+	  .req = RQ("/inc/a.md", READ, T0, .lineage = &lin_orphan), DENY,
+	  .reason = "grant 7 is bound to session 4242 (assistant) and process 6000 is not in it" },
+	{ "session_reused_pid_refused", &alice, FP_SENS, GRANTS(SG()),
+	  .req = RQ("/inc/a.md", READ, T0, .lineage = &lin_reused), DENY,
+	  .reason = "grant 7 is bound to session 4242 (assistant) and process 5000 is not in it" },
+	{ "session_unwalked_ancestors_do_not_count", &alice, FP_SENS, GRANTS(SG()),
+	  .req = RQ("/inc/a.md", READ, T0, .lineage = &lin_unwalked), DENY,
+	  .reason = "grant 7 is bound to session 4242 (assistant) and process 5000 is not in it" },
+	{ "session_unknown_lineage_refused", &alice, FP_SENS, GRANTS(SG()),
+	  .req = RQ("/inc/a.md", READ, T0), DENY,
+	  .reason = "grant 7 is bound to session 4242 (assistant) and process 0 is not in it" },
+	{ "session_no_start_time_never_matches", &alice, FP_SENS, GRANTS(SGX(0, 1)),
+	  .req = RQ("/inc/a.md", READ, T0, .lineage = &lin_nostart), DENY,
+	  .reason = "grant 7 is bound to session 4242 (assistant) and process 4242 is not in it" },
+	{ "session_ended_refuses_its_own_process", &alice, FP_SENS, GRANTS(SGX(900, 0)),
+	  .req = RQ("/inc/a.md", READ, T0, .lineage = &lin_root), DENY,
+	  .reason = "grant 7 is bound to session 4242 (assistant), which has ended" },
+	{ "session_ended_stops_open_handles", &alice, FP_SENS, GRANTS(SGX(900, 0)),
+	  .req = RQ("/inc/a.md", RECHECK, T0, .held_grant = 7), DENY,
+	  .reason = "grant 7 is bound to session 4242 (assistant), which has ended" },
+	{ "session_live_handle_kept_without_lineage", &alice, FP_SENS, GRANTS(SG()),
+	  .req = RQ("/inc/a.md", RECHECK, T0, .held_grant = 7), ALLOW, .gid = 7,
+	  .reason = "grant 7 admits alice until 2026-11-27 11:00:00 UTC in session 4242 (assistant)" },
+	{ "session_hidden_from_other_shell", &alice, FP_SENS, GRANTS(SG()),
+	  .req = RQ("/inc/a.md", SEE, T0, .lineage = &lin_other), DENY,
+	  .reason = "grant 7 is bound to session 4242 (assistant) and process 7000 is not in it" },
+	{ "session_other_user_refused", &bob, FP_SENS, GRANTS(SG()),
+	  .req = RQ("/inc/a.md", READ, T0, .lineage = &lin_child), DENY,
+	  .reason = "no grant for bob covers /inc/a.md (class sensitive requires a grant)" },
+	{ "session_expiry_comes_first", &alice, FP_SENS, GRANTS(SGX(900, 0)),
+	  .req = RQ("/inc/a.md", READ, T0 + H, .lineage = &lin_root), DENY,
+	  .reason = "grant 7 expired at 2026-11-27 11:00:00 UTC" },
+	{ "session_write_needs_write_bit", &alice, FP_SENS, GRANTS(SG()),
+	  .req = RQ("/inc/a.md", WRITE, T0, .lineage = &lin_child), DENY,
+	  .reason = "grant 7 does not allow writing" },
+	{ "session_outside_falls_to_plain_grant", &alice, FP_SENS,
+	  GRANTS(SG(), UG(8, 1000, "/inc", T0, T0 + H)),
+	  .req = RQ("/inc/a.md", READ, T0, .lineage = &lin_other), ALLOW, .gid = 8,
+	  .reason = "grant 8 admits alice until 2026-11-27 11:00:00 UTC" },
 
 	/* ---------- malformed requests ---------- */
 	{ "invalid_path_relative", &alice, FP_INT, .req = RQ("int/a.md", READ, T0), DENY,
