@@ -103,6 +103,92 @@ int cfs_op_link_getattr(struct cfs_ctx *c, int kind, const char *token, struct s
 	return 0;
 }
 
+/* An open through a link in progress. */
+struct linkopen {
+	struct cfs_caller *cl;
+	struct cfs_link *lk;
+	struct cfs_eff *e;
+	struct cfs_ofile *of;
+	struct cfs_decision d;
+	struct cfs_grant g;
+	char why[400];
+	int by_rules;               /* refused by the file's readers or export rules */
+};
+
+/* The link's target: its open file and effective policy, authenticated in
+ * its place. 0, or -errno with why set. */
+static int link_target(struct cfs_ctx *c, struct linkopen *lo)
+{
+	struct cfs_link *lk = lo->lk;
+	int rc = cfs_op_ofile_get(c, lk->path, &lo->of);
+	if (rc < 0) {
+		snprintf(lo->why, sizeof lo->why, "link L%lld: target %.200s: %s", (long long)lk->id, lk->path,
+			 strerror(-rc));
+		return rc;
+	}
+	unsigned char meta[CFS_META_MAX];
+	pthread_rwlock_rdlock(&lo->of->f->lock);
+	size_t len = lo->of->f->meta_len;
+	memcpy(meta, lo->of->f->meta, len);
+	pthread_rwlock_unlock(&lo->of->f->lock);
+	rc = cfs_eff_resolve(c, lk->path, meta, len, lo->e);
+	if (rc == 0 && memcmp(lo->e->dir_id, lo->of->f->bind.parent, sizeof lo->e->dir_id) != 0)
+		rc = -EIO;
+	if (rc == -EIO)
+		snprintf(lo->why, sizeof lo->why, "link L%lld: target %.200s failed authentication",
+			 (long long)lk->id, lk->path);
+	else if (rc < 0)
+		snprintf(lo->why, sizeof lo->why, "link L%lld: the policy of %.200s cannot be resolved",
+			 (long long)lk->id, lk->path);
+	return rc;
+}
+
+/* policy.c decides the link as a grant on its target; then it is used,
+ * atomically (another open may have raced us; the class's max_opens caps
+ * the uses). 0, or -errno with why set. */
+static int link_decide_use(struct cfs_ctx *c, struct linkopen *lo, const char *token, int flags)
+{
+	struct cfs_err err = { "" };
+	cfs_link_as_grant(lo->lk, &lo->g);
+	struct cfs_request req = { lo->lk->path, cfs_op_is_write_open(flags) ? CFS_OP_WRITE : CFS_OP_READ,
+				   cfs_now_s(), cfs_config_is_export_tool(c->cfg, lo->cl->exe), 0, NULL };
+	cfs_decide_link(lo->cl, &lo->e->fp, &lo->g, &req, &lo->d);
+	if (lo->d.verdict == CFS_DENY) {
+		/* refused by the file's readers or export rules (EACCES), or by
+		 * the link's own limits and its class (ENOENT) */
+		lo->by_rules = lo->d.is_export || strncmp(lo->d.reason, "program ", 8) == 0;
+		snprintf(lo->why, sizeof lo->why, "%s%.300s", lo->by_rules ? "through a link: " : "",
+			 lo->d.reason);
+		return -EACCES;
+	}
+	unsigned char hash[CFS_LINK_HASH_BYTES];
+	cfs_link_token_hash(c->keys->link, token, hash);
+	int rc = cfs_links_use(c->links, hash, lo->cl->uid, cfs_now_s(), lo->e->fp.max_opens, lo->lk, lo->why,
+			       sizeof lo->why, &err);
+	if (rc < 0 && rc != -EACCES && rc != -ENOENT)
+		snprintf(lo->why, sizeof lo->why, "%.250s", err.msg); /* the database's own error */
+	return rc;
+}
+
+/* The link_use row of an admitted open (committed: not recorded, refused),
+ * or the refusal's. */
+static int link_record(struct cfs_ctx *c, struct linkopen *lo, int rc)
+{
+	char reason[700];
+	struct cfs_link *lk = lo->lk;
+	if (rc < 0) {
+		const char *path = lk && lk->path[0] ? lk->path : "/" CFS_LINKS_DIR;
+		link_refused(c, lo->cl, rc, path, lo->why[0] ? lo->why : strerror(-rc));
+		return rc;
+	}
+	snprintf(reason, sizeof reason, "link L%lld, use %u of %u, until %lld; %.300s", (long long)lk->id,
+		 lk->used, lk->uses, (long long)cfs_grant_effective_end(&lo->g, lo->e->fp.cls), lo->d.reason);
+	if (cfs_access_audit(c, lo->cl, "link_use", lk->path, cfs_op_verdict_word(lo->d.verdict), reason, 0,
+			     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0)
+		return -EACCES;
+	return 0;
+}
+
 /* Open through a link: the link stands in for a grant on exactly its target
  * (read-only) and obeys its class like one; policy.c decides
  * (cfs_decide_link): approval, max_ttl, max_opens, readers, export. */
@@ -110,95 +196,34 @@ int cfs_op_link_open(struct cfs_ctx *c, const char *token, struct fuse_file_info
 {
 	if (strcmp(token, LINK_APPROVE) == 0)
 		return -EACCES;
-	struct cfs_caller *cl = cfs_op_who(c);
-	struct cfs_link *lk = malloc(sizeof *lk);
-	struct cfs_eff *e = malloc(sizeof *e);
-	struct cfs_ofile *of = NULL;
-	struct cfs_decision d;
-	struct cfs_err err = { "" };
-	struct cfs_grant g;
-	char why[400] = "", reason[700];
-	int rc = cl && lk && e ? 0 : -ENOMEM, by_rules = 0;
-	if (lk)
-		lk->path[0] = 0;
+	struct linkopen lo = { .cl = cfs_op_who(c), .lk = malloc(sizeof *lo.lk), .e = malloc(sizeof *lo.e) };
+	int rc = lo.cl && lo.lk && lo.e ? 0 : -ENOMEM;
+	if (lo.lk)
+		lo.lk->path[0] = 0;
+	if (rc == 0)
+		rc = link_lookup(c, token, lo.cl->uid, lo.lk, lo.why, sizeof lo.why);
+	if (rc == 0)
+		rc = link_target(c, &lo);
+	if (rc == 0)
+		rc = link_decide_use(c, &lo, token, fi->flags);
+	if (lo.cl)
+		rc = link_record(c, &lo, rc);
 	if (rc == 0) {
-		rc = link_lookup(c, token, cl->uid, lk, why, sizeof why);
-		if (rc == 0) {
-			rc = cfs_op_ofile_get(c, lk->path, &of);
-			if (rc < 0)
-				snprintf(why, sizeof why, "link L%lld: target %.200s: %s", (long long)lk->id, lk->path,
-					 strerror(-rc));
-		}
-		if (rc == 0) {
-			unsigned char meta[CFS_META_MAX];
-			pthread_rwlock_rdlock(&of->f->lock);
-			size_t len = of->f->meta_len;
-			memcpy(meta, of->f->meta, len);
-			pthread_rwlock_unlock(&of->f->lock);
-			rc = cfs_eff_resolve(c, lk->path, meta, len, e);
-			if (rc == 0 && memcmp(e->dir_id, of->f->bind.parent, sizeof e->dir_id) != 0)
-				rc = -EIO;
-			if (rc == -EIO)
-				snprintf(why, sizeof why, "link L%lld: target %.200s failed authentication",
-					 (long long)lk->id, lk->path);
-			else if (rc < 0)
-				snprintf(why, sizeof why, "link L%lld: the policy of %.200s cannot be resolved",
-					 (long long)lk->id, lk->path);
-		}
-		if (rc == 0) {
-			cfs_link_as_grant(lk, &g);
-			struct cfs_request req = { lk->path, cfs_op_is_write_open(fi->flags) ? CFS_OP_WRITE : CFS_OP_READ,
-						   cfs_now_s(), cfs_config_is_export_tool(c->cfg, cl->exe), 0, NULL };
-			cfs_decide_link(cl, &e->fp, &g, &req, &d);
-			if (d.verdict == CFS_DENY) {
-				/* refused by the file's readers or export rules (EACCES),
-				 * or by the link's own limits and its class (ENOENT) */
-				by_rules = d.is_export || strncmp(d.reason, "program ", 8) == 0;
-				snprintf(why, sizeof why, "%s%.300s", by_rules ? "through a link: " : "",
-					 d.reason);
-				rc = -EACCES;
-			}
-		}
-		if (rc == 0) {
-			/* use it, atomically: another open may have raced us; the
-			 * class's max_opens caps the uses */
-			unsigned char hash[CFS_LINK_HASH_BYTES];
-			cfs_link_token_hash(c->keys->link, token, hash);
-			rc = cfs_links_use(c->links, hash, cl->uid, cfs_now_s(), e->fp.max_opens, lk, why,
-					   sizeof why, &err);
-			if (rc < 0 && rc != -EACCES && rc != -ENOENT)
-				snprintf(why, sizeof why, "%.250s", err.msg); /* the database's own error */
-		}
-	}
-	if (cl) {
-		const char *path = lk && lk->path[0] ? lk->path : "/" CFS_LINKS_DIR;
-		if (rc == 0) {
-			snprintf(reason, sizeof reason, "link L%lld, use %u of %u, until %lld; %.300s",
-				 (long long)lk->id, lk->used, lk->uses,
-				 (long long)cfs_grant_effective_end(&g, e->fp.cls), d.reason);
-			if (cfs_access_audit(c, cl, "link_use", lk->path, cfs_op_verdict_word(d.verdict), reason, 0,
-					     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0)
-				rc = -EACCES;
-		} else {
-			link_refused(c, cl, rc, path, why[0] ? why : strerror(-rc));
-		}
-	}
-	if (rc == 0) {
-		cfs_access_note_read(c, cl->pid, cl->start_time, e->class_rank);
-		rc = cfs_op_handle_new(of, lk->path, fi->flags, cl, 0, e->class_rank, fi);
+		cfs_access_note_read(c, lo.cl->pid, lo.cl->start_time, lo.e->class_rank);
+		rc = cfs_op_handle_new(lo.of, lo.lk->path, fi->flags, lo.cl, 0, lo.e->class_rank, fi);
 		if (rc == 0) {
 			struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-			h->link = lk->id;
-			h->link_end = cfs_grant_effective_end(&g, e->fp.cls); /* max_ttl caps it */
+			h->link = lo.lk->id;
+			h->link_end = cfs_grant_effective_end(&lo.g, lo.e->fp.cls); /* max_ttl caps it */
 		}
 	}
-	free(lk);
-	free(e);
+	free(lo.lk);
+	free(lo.e);
 	if (rc < 0) {
-		if (of)
-			cfs_op_ofile_put(c, of);
-		free(cl);
-		return by_rules ? -EACCES : -ENOENT;
+		if (lo.of)
+			cfs_op_ofile_put(c, lo.of);
+		free(lo.cl);
+		return lo.by_rules ? -EACCES : -ENOENT;
 	}
 	return 0;
 }

@@ -332,77 +332,103 @@ static void grant_reason(const struct cfs_grant *g, enum gstage st, const struct
 	cfs_policy_session_admits(g, out, n);
 }
 
+/* A recheck of a handle opened under a grant: that grant, still in force
+ * for this caller. 1 = yes, 0 = no (out->reason set). */
+static int recheck_held(const struct cfs_caller *c, const struct cfs_file_policy *fp,
+			const struct cfs_grant *grants, size_t ngrants, const struct cfs_request *req,
+			struct cfs_decision *out)
+{
+	for (size_t i = 0; grants && i < ngrants; i++) {
+		if (grants[i].id != req->held_grant)
+			continue;
+		enum gstage st = check_grant(&grants[i], c, fp, req);
+		grant_reason(&grants[i], st, c, fp, req, out->reason, sizeof out->reason);
+		if (st != G_OK)
+			return 0;
+		out->grant_id = grants[i].id;
+		return 1;
+	}
+	setf(out->reason, sizeof out->reason,
+	     "grant %" PRId64 " is no longer in force (revoked, expired or removed)", req->held_grant);
+	return 0;
+}
+
+/* The reason a role (or "*") admits: reading, or writing. */
+static void role_reason(const char *role, int write, const struct cfs_class *cls, char *out, size_t n)
+{
+	if (strcmp(role, "*") == 0)
+		setf(out, n, write ? "class %s lets every caller write" : "class %s admits every caller",
+		     cls->name);
+	else
+		setf(out, n, write ? "role %s may write class %s" : "role %s admits class %s", role, cls->name);
+}
+
+/* Roles: 1 = a role admits (reason set), 0 = no role does and, for a
+ * recheck of a handle opened by role, that is the answer (-1 = go on to
+ * the grants). */
+static int decide_by_role(const struct cfs_caller *c, const struct cfs_class *cls,
+			  const struct cfs_request *req, const char *name, const char **rrole,
+			  struct cfs_decision *out)
+{
+	const int write = needs_write(req->op);
+	const char *wrole = NULL;
+	if (!cls->grant) {
+		*rrole = role_admits(&cls->roles, c);
+		wrole = role_admits(&cls->writers, c);
+	}
+	if (!write && *rrole) {
+		role_reason(*rrole, 0, cls, out->reason, sizeof out->reason);
+		return 1;
+	}
+	/* a write, or a handle opened for writing by a role in writers: it keeps it */
+	if ((write || req->op == CFS_OP_RECHECK_WRITE) && wrole) {
+		role_reason(wrole, 1, cls, out->reason, sizeof out->reason);
+		return 1;
+	}
+	if (!is_recheck(req->op))
+		return -1;
+	/* held_grant == 0: opened by role */
+	if (cls->grant)
+		setf(out->reason, sizeof out->reason,
+		     "class %s requires a grant and this handle was opened without one", cls->name);
+	else
+		setf(out->reason, sizeof out->reason, "no role of %s admits class %s", name, cls->name);
+	return 0;
+}
+
+/* Why nothing admits: the closest grant's reason, or what is missing. */
+static void nothing_admits(const struct cfs_class *cls, const struct cfs_request *req, const char *name,
+			   const char *rrole, struct cfs_decision *out)
+{
+	if (cls->grant)
+		setf(out->reason, sizeof out->reason,
+		     "no grant for %s covers %s (class %s requires a grant)", name, req->path, cls->name);
+	else if (!needs_write(req->op))
+		setf(out->reason, sizeof out->reason,
+		     "no role of %s admits class %s and no grant for %s covers %s", name, cls->name, name,
+		     req->path);
+	else if (rrole && strcmp(rrole, "*") != 0)
+		setf(out->reason, sizeof out->reason, "role %s may not write class %s", rrole, cls->name);
+	else
+		setf(out->reason, sizeof out->reason,
+		     "no role of %s may write class %s and no grant for %s covers %s", name, cls->name,
+		     name, req->path);
+}
+
 /* Step 2: may this caller reach the content at all? 1 = yes (out->reason
  * and out->grant_id set), 0 = no (out->reason set). */
 static int decide_access(const struct cfs_caller *c, const struct cfs_file_policy *fp,
 			 const struct cfs_grant *grants, size_t ngrants,
 			 const struct cfs_request *req, struct cfs_decision *out)
 {
-	const struct cfs_class *cls = fp->cls;
-	const int write = needs_write(req->op);
-	const char *rrole = NULL, *wrole = NULL;
+	const char *rrole = NULL;
 	char name[WHO_MAX];
 	who(c, name, sizeof name);
-
-	if (is_recheck(req->op) && req->held_grant != 0) {
-		for (size_t i = 0; grants && i < ngrants; i++) {
-			if (grants[i].id != req->held_grant)
-				continue;
-			enum gstage st = check_grant(&grants[i], c, fp, req);
-			grant_reason(&grants[i], st, c, fp, req, out->reason, sizeof out->reason);
-			if (st != G_OK)
-				return 0;
-			out->grant_id = grants[i].id;
-			return 1;
-		}
-		setf(out->reason, sizeof out->reason,
-		     "grant %" PRId64 " is no longer in force (revoked, expired or removed)",
-		     req->held_grant);
-		return 0;
-	}
-
-	if (!cls->grant) {
-		rrole = role_admits(&cls->roles, c);
-		wrole = role_admits(&cls->writers, c);
-	}
-	if (!write && rrole) {
-		if (strcmp(rrole, "*") == 0)
-			setf(out->reason, sizeof out->reason, "class %s admits every caller", cls->name);
-		else
-			setf(out->reason, sizeof out->reason, "role %s admits class %s", rrole,
-			     cls->name);
-		return 1;
-	}
-	if (write && wrole) {
-		if (strcmp(wrole, "*") == 0)
-			setf(out->reason, sizeof out->reason, "class %s lets every caller write",
-			     cls->name);
-		else
-			setf(out->reason, sizeof out->reason, "role %s may write class %s", wrole,
-			     cls->name);
-		return 1;
-	}
-	if (req->op == CFS_OP_RECHECK_WRITE && wrole) {
-		/* a handle opened for writing by a role in writers: it keeps it */
-		if (strcmp(wrole, "*") == 0)
-			setf(out->reason, sizeof out->reason, "class %s lets every caller write",
-			     cls->name);
-		else
-			setf(out->reason, sizeof out->reason, "role %s may write class %s", wrole,
-			     cls->name);
-		return 1;
-	}
-	if (is_recheck(req->op)) {  /* held_grant == 0: opened by role */
-		if (cls->grant)
-			setf(out->reason, sizeof out->reason,
-			     "class %s requires a grant and this handle was opened without one",
-			     cls->name);
-		else
-			setf(out->reason, sizeof out->reason, "no role of %s admits class %s", name,
-			     cls->name);
-		return 0;
-	}
-
+	if (is_recheck(req->op) && req->held_grant != 0)
+		return recheck_held(c, fp, grants, ngrants, req, out);
+	int r = decide_by_role(c, fp->cls, req, name, &rrole, out);
+	if (r >= 0)
+		return r;
 	const struct cfs_grant *best = NULL;
 	enum gstage best_st = G_PATH;
 	for (size_t i = 0; grants && i < ngrants; i++) {
@@ -417,25 +443,10 @@ static int decide_access(const struct cfs_caller *c, const struct cfs_file_polic
 			best_st = st;
 		}
 	}
-	if (best) {
+	if (best)
 		grant_reason(best, best_st, c, fp, req, out->reason, sizeof out->reason);
-		return 0;
-	}
-	if (cls->grant)
-		setf(out->reason, sizeof out->reason,
-		     "no grant for %s covers %s (class %s requires a grant)", name, req->path,
-		     cls->name);
-	else if (!write)
-		setf(out->reason, sizeof out->reason,
-		     "no role of %s admits class %s and no grant for %s covers %s", name,
-		     cls->name, name, req->path);
-	else if (rrole && strcmp(rrole, "*") != 0)
-		setf(out->reason, sizeof out->reason, "role %s may not write class %s", rrole,
-		     cls->name);
 	else
-		setf(out->reason, sizeof out->reason,
-		     "no role of %s may write class %s and no grant for %s covers %s", name,
-		     cls->name, name, req->path);
+		nothing_admits(fp->cls, req, name, rrole, out);
 	return 0;
 }
 
