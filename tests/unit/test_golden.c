@@ -202,13 +202,8 @@ static void store_header(void)
 	T_EQ_INT(h.version, 2);
 	T_EQ_INT(h.aead, CFS_AEAD_XCHACHA);
 	T_EQ_INT(h.chunk_log2, 12);
-	T_EQ_INT(h.slot[0].used, 1);
-	T_EQ_INT(h.slot[1].used, 0);
-	T_CHECK(G.keys != NULL);
-	if (!G.keys)
-		return;
-	T_EQ_INT(G.keys->aead, CFS_AEAD_XCHACHA);
-	T_EQ_INT(G.keys->chunk_log2, 12);
+	T_CHECK(h.slot[0].used == 1 && h.slot[1].used == 0);
+	T_CHECK(G.keys->aead == CFS_AEAD_XCHACHA && G.keys->chunk_log2 == 12);
 	/* the committed configuration still parses to what it said */
 	T_EQ_STR(G.cfg->default_class, "internal");
 	const struct cfs_class *s = cfs_config_class(G.cfg, "secret");
