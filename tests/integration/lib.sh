@@ -180,6 +180,35 @@ trap cfs_cleanup EXIT
 # link ID as themselves through the mount (two-person classes)
 approve() { as "${2:-cfs_dave}" "$BIN/coach-grant" approve "$1" --mount "$MNT"; }
 
+# The committed golden stores (tests/golden/vN, made by older code): the test
+# sets G to one of them.
+golden_copy() { # DIR: a copy of the golden store $G with its config and passphrase
+	mkdir -p "$1"
+	cp -a "$G/store" "$G/var" "$1/"
+	sed "s|@DIR@|$1|g" "$G/coachfs.ini.in" >"$1/coachfs.ini"
+	cp "$G/passphrase" "$1/passphrase"; chmod 600 "$1/passphrase"
+}
+# Compare a mount of the store with $G/expected.txt: plaintexts, classes,
+# attributes, link, read as USER (default root).
+expect_golden() { # PREFIX [USER]
+	local p=$1 u=${2:-root} path class sum
+	while read -r path class sum; do
+		case "$path" in
+		*/) eq "${p}_class_${path//\//_}" "$(as "$u" getfattr --absolute-names --only-values -n user.coachfs.class "$MNT$path" 2>&1)" "$class" ;;
+		*) if [ "$class" = "->" ]; then
+			eq "${p}_symlink" "$(as "$u" readlink "$MNT$path")" "$sum"
+		   else
+			eq "${p}_class_${path//\//_}" "$(as "$u" getfattr --absolute-names --only-values -n user.coachfs.class "$MNT$path" 2>&1)" "$class"
+			eq "${p}_plain_${path//\//_}" "$(as "$u" cat "$MNT$path" | sha256sum | cut -c1-64)" "$sum"
+		   fi ;;
+		esac
+	done <"$G/expected.txt"
+	eq "${p}_user_attr" "$(as "$u" getfattr --absolute-names --only-values -n user.note "$MNT/notes/handoff.txt" 2>&1)" "a user attribute"
+	eq "${p}_own_export" "$(as "$u" getfattr --absolute-names --only-values -n user.coachfs.export "$MNT/notes/own.txt" 2>&1)" deny
+	eq "${p}_own_max_opens" "$(as "$u" getfattr --absolute-names --only-values -n user.coachfs.max_opens "$MNT/notes/own.txt" 2>&1)" 5
+	eq "${p}_big_first_line" "$(as "$u" head -n 1 "$MNT/playbooks/big.md")" "line 00000 of the big playbook"
+}
+
 # sqlite3 query on the audit database
 audit_q() { sqlite3 "$T/var/audit.db" "$1"; }
 

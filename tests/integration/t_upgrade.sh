@@ -6,32 +6,6 @@
 # leftover temporary file, the header still format 1) finishes when run again.
 . "$(dirname "$0")/lib.sh"
 G=$TOP/tests/golden/v1
-golden_copy() { # DIR: a copy of the golden store with its config and passphrase
-	mkdir -p "$1"
-	cp -a "$G/store" "$G/var" "$1/"
-	sed "s|@DIR@|$1|g" "$G/coachfs.ini.in" >"$1/coachfs.ini"
-	cp "$G/passphrase" "$1/passphrase"; chmod 600 "$1/passphrase"
-}
-# Compare a mount of the store with expected.txt: plaintexts, classes, link.
-expect_golden() { # PREFIX
-	local p=$1 path class sum
-	while read -r path class sum; do
-		case "$path" in
-		*/) eq "${p}_class_${path//\//_}" "$(getfattr --absolute-names --only-values -n user.coachfs.class "$MNT$path" 2>&1)" "$class" ;;
-		*) if [ "$class" = "->" ]; then
-			eq "${p}_symlink" "$(readlink "$MNT$path")" "$sum"
-		   else
-			eq "${p}_class_${path//\//_}" "$(getfattr --absolute-names --only-values -n user.coachfs.class "$MNT$path" 2>&1)" "$class"
-			eq "${p}_plain_${path//\//_}" "$(sha256sum <"$MNT$path" | cut -c1-64)" "$sum"
-		   fi ;;
-		esac
-	done <"$G/expected.txt"
-	eq "${p}_user_attr" "$(getfattr --absolute-names --only-values -n user.note "$MNT/notes/handoff.txt" 2>&1)" "a user attribute"
-	eq "${p}_own_export" "$(getfattr --absolute-names --only-values -n user.coachfs.export "$MNT/notes/own.txt" 2>&1)" deny
-	eq "${p}_own_max_opens" "$(getfattr --absolute-names --only-values -n user.coachfs.max_opens "$MNT/notes/own.txt" 2>&1)" 5
-	eq "${p}_big_first_line" "$(head -n 1 "$MNT/playbooks/big.md")" "line 00000 of the big playbook"
-}
-
 D=$T/g
 golden_copy "$D"
 CFG=$D/coachfs.ini; export COACHFS_CONFIG=$CFG
