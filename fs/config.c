@@ -33,11 +33,11 @@
 #define CFG_LOGIN_MAX 31             /* login and group names */
 #define CFG_QUOTE_MAX 96             /* bytes of a hostile value echoed in a message */
 
-enum sect { S_NONE = 0, S_STORE, S_MOUNT, S_POLICY, S_AUDIT, S_ROLES, S_CLASS, S_EXPORT };
+enum sect { S_NONE = 0, S_STORE, S_MOUNT, S_POLICY, S_AUDIT, S_ROLES, S_CLASS, S_EXPORT, S_GRANTS };
 
 static const char *const sect_names[] = {
 	[S_STORE] = "store", [S_MOUNT] = "mount", [S_POLICY] = "policy",
-	[S_AUDIT] = "audit", [S_ROLES] = "roles", [S_EXPORT] = "export",
+	[S_AUDIT] = "audit", [S_ROLES] = "roles", [S_EXPORT] = "export", [S_GRANTS] = "grants",
 };
 
 /* Keys of the fixed sections, one line-number slot each (0 = not seen). */
@@ -47,6 +47,7 @@ enum key {
 	K_POLICY_DB, K_POLICY_DEFCLASS,
 	K_AUDIT_DB, K_AUDIT_READS, K_AUDIT_FLUSH,
 	K_EXPORT_TOOLS,
+	K_GRANTS_REQTTL,
 	K_NKEYS
 };
 
@@ -63,15 +64,17 @@ static const struct { enum sect s; const char *name; } fixed_keys[K_NKEYS] = {
 	[K_AUDIT_READS] = { S_AUDIT, "reads" },
 	[K_AUDIT_FLUSH] = { S_AUDIT, "flush_ms" },
 	[K_EXPORT_TOOLS] = { S_EXPORT, "tools" },
+	[K_GRANTS_REQTTL] = { S_GRANTS, "request_ttl" },
 };
 
 enum ckey { C_GRANT, C_ROLES, C_WRITERS, C_MAX_TTL, C_EXPORT, C_APPROVAL, C_READERS,
-	    C_MAX_OPENS, C_AUDIT_READS, C_NKEYS };
+	    C_MAX_OPENS, C_AUDIT_READS, C_BREAKGLASS, C_BREAKGLASS_TTL, C_NKEYS };
 
 static const char *const class_keys[C_NKEYS] = {
 	[C_GRANT] = "grant", [C_ROLES] = "roles", [C_WRITERS] = "writers",
 	[C_MAX_TTL] = "max_ttl", [C_EXPORT] = "export", [C_APPROVAL] = "approval",
 	[C_READERS] = "readers", [C_MAX_OPENS] = "max_opens", [C_AUDIT_READS] = "audit_reads",
+	[C_BREAKGLASS] = "breakglass", [C_BREAKGLASS_TTL] = "breakglass_ttl",
 };
 
 struct parse {
@@ -88,7 +91,7 @@ struct parse {
 	int key_in_sect;         /* a key line was seen since the last header */
 	char key[256];           /* the current line's key (lines are shorter) */
 	/* where things were first seen */
-	int sect_line[S_EXPORT + 1];
+	int sect_line[S_GRANTS + 1];
 	int key_line[K_NKEYS];
 	int class_key_line[CFS_LIST_MAX][C_NKEYS];
 };
@@ -351,6 +354,17 @@ static int parse_reads(const char *s, enum cfs_reads *out)
 	return 0;
 }
 
+/* A duration from lo to hi seconds (request_ttl, breakglass_ttl). */
+static int parse_ttl(struct parse *p, const char *what, const char *value, int64_t lo, int64_t hi,
+		     int64_t *out)
+{
+	char q[CFG_QUOTE_MAX * 4 + 8];
+	if (cfs_parse_duration(value, out) < 0 || *out < lo || *out > hi)
+		return fail(p, -EINVAL, p->lineno, "%s: '%s' is not a duration from %llds to %llds "
+			    "(like 15m, 4h)", what, quote(q, sizeof q, value), (long long)lo, (long long)hi);
+	return 0;
+}
+
 static int fixed_key(struct parse *p, const char *value)
 {
 	struct cfs_config *cfg = p->cfg;
@@ -419,6 +433,8 @@ static int fixed_key(struct parse *p, const char *value)
 	}
 	case K_EXPORT_TOOLS:
 		return parse_list(p, what, value, L_PATHS, &cfg->export_tools);
+	case K_GRANTS_REQTTL:
+		return parse_ttl(p, what, value, 60, CFS_REQUEST_TTL_MAX, &cfg->request_ttl);
 	case K_NKEYS:
 		break;
 	}
@@ -501,6 +517,10 @@ static int class_key(struct parse *p, const char *value)
 		return 0;
 	case C_READERS:
 		return parse_list(p, what, value, L_PATHS, &c->readers);
+	case C_BREAKGLASS:
+		return parse_list(p, what, value, L_ROLES, &c->breakglass);
+	case C_BREAKGLASS_TTL:
+		return parse_ttl(p, what, value, 60, CFS_BREAKGLASS_TTL_MAX, &c->breakglass_ttl);
 	case C_MAX_OPENS: {
 		uint64_t v;
 		if (cfs_parse_uint(value, 1000000, &v) < 0 || v < 1)
@@ -605,7 +625,7 @@ static int section_line(struct parse *p, const char *s, size_t n)
 		p->sect = S_CLASS;
 		return 0;
 	}
-	for (int s_ = S_STORE; s_ <= S_EXPORT; s_++) {
+	for (int s_ = S_STORE; s_ <= S_GRANTS; s_++) {
 		if (s_ == S_CLASS || strcmp(sect, sect_names[s_]) != 0)
 			continue;
 		if (p->sect_line[s_])
@@ -755,6 +775,9 @@ static int post_checks(struct parse *p)
 		const struct cfs_class *c = &cfg->classes[i];
 		check_refs(&e, c, &c->roles, "roles", p->class_key_line[i][C_ROLES]);
 		check_refs(&e, c, &c->writers, "writers", p->class_key_line[i][C_WRITERS]);
+		check_refs(&e, c, &c->breakglass, "breakglass", p->class_key_line[i][C_BREAKGLASS]);
+		if (!p->class_key_line[i][C_BREAKGLASS_TTL])
+			cfg->classes[i].breakglass_ttl = CFS_BREAKGLASS_TTL_DEFAULT;
 		/* a class without its own audit level takes [audit] reads */
 		if (!p->class_key_line[i][C_AUDIT_READS])
 			cfg->classes[i].reads = cfg->reads;
@@ -811,6 +834,7 @@ void cfs_config_free(struct cfs_config *cfg)
 	for (int i = 0; i < cfg->nclasses && i < CFS_LIST_MAX; i++) {
 		list_free(&cfg->classes[i].roles);
 		list_free(&cfg->classes[i].writers);
+		list_free(&cfg->classes[i].breakglass);
 		list_free(&cfg->classes[i].readers);
 	}
 	list_free(&cfg->export_tools);
@@ -838,6 +862,7 @@ static int parse_buf(const char *text, size_t len, const char *name, struct cfs_
 	cfg->hide_denied = 1;
 	cfg->reads = CFS_READS_EVERY;
 	cfg->flush_ms = 50;
+	cfg->request_ttl = CFS_REQUEST_TTL_DEFAULT;
 	p->cfg = cfg;
 	p->err = err;
 	p->name = name;
