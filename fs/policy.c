@@ -37,6 +37,7 @@
 #include "coachfs/policy.h"
 #include "coachfs/util.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -561,4 +562,111 @@ static void programs_and_export(const struct cfs_caller *caller,
 	deny(out);
 	setf(out->reason, sizeof out->reason, "export of %s by %s denied (export rule %s)",
 	     req->path, program(caller), export_word(rule));
+}
+
+/* ---- access requests and break-glass (issue 16) ---- */
+
+int cfs_decide_request_new(const struct cfs_caller *c, const struct cfs_class *cls, int breakglass,
+			   char *why, size_t cap)
+{
+	char w[WHO_MAX];
+	const char *what = breakglass ? "break-glass" : "a request";
+	if (c->uid == 0) {
+		setf(why, cap, "%s: root adds grants directly (coach-grant add)", what);
+		return -EPERM;
+	}
+	if (!cls->grant) {
+		setf(why, cap, "%s: class %s admits by role, not by grant", what, cls->name);
+		return -EINVAL;
+	}
+	if (!breakglass) {
+		setf(why, cap, "%s may request access to class %s", who(c, w, sizeof w), cls->name);
+		return 0;
+	}
+	const char *r = role_admits(&cls->breakglass, c);
+	if (!r || strcmp(r, "*") == 0) {
+		setf(why, cap, "break-glass: %s holds no role in class %s's breakglass list",
+		     who(c, w, sizeof w), cls->name);
+		return -EPERM;
+	}
+	setf(why, cap, "break-glass by %s (role %s) on class %s", who(c, w, sizeof w), r, cls->name);
+	return 0;
+}
+
+/* Who the actor may not be, whatever the act: root, a non-admin, the one
+ * who asked, or (approve, deny) the admin who already approved. */
+static int request_actor(const struct cfs_caller *c, const struct cfs_req_view *r,
+			 enum cfs_req_act act, char *why, size_t cap)
+{
+	char w[WHO_MAX];
+	const char *tag = r->kind == CFS_REQ_BREAKGLASS ? "B" : "R";
+	if (c->uid == 0) {
+		setf(why, cap, "%s%" PRId64 ": root is a shared identity, not a second person: act as "
+		     "yourself", tag, r->id);
+		return -EPERM;
+	}
+	if (!cfs_caller_has_role(c, "admin")) {
+		setf(why, cap, "%s%" PRId64 ": %s is not in the admin role", tag, r->id, who(c, w, sizeof w));
+		return -EPERM;
+	}
+	if (c->uid == r->uid) {
+		setf(why, cap, "%s%" PRId64 ": %s %s and cannot also %s it", tag, r->id,
+		     who(c, w, sizeof w), r->kind == CFS_REQ_BREAKGLASS ? "broke the glass" : "asked for it",
+		     act == CFS_REQ_APPROVE ? "approve" : act == CFS_REQ_DENY ? "deny" : "review");
+		return -EPERM;
+	}
+	if (act != CFS_REQ_REVIEW && r->approved_at && c->uid == r->approver_uid) {
+		setf(why, cap, "R%" PRId64 ": %s already approved it: a second admin must decide",
+		     r->id, who(c, w, sizeof w));
+		return -EPERM;
+	}
+	return 0;
+}
+
+int cfs_decide_request(const struct cfs_caller *c, const struct cfs_req_view *r, enum cfs_req_act act,
+		       int64_t now, int *grant_now, char *why, size_t cap)
+{
+	char w[WHO_MAX];
+	*grant_now = 0;
+	if ((act == CFS_REQ_REVIEW) != (r->kind == CFS_REQ_BREAKGLASS)) {
+		setf(why, cap, act == CFS_REQ_REVIEW ? "R%" PRId64 " is a request, not a break-glass: "
+		     "approve or deny it" : "B%" PRId64 " is a break-glass: review it", r->id);
+		return -EINVAL;
+	}
+	int rc = request_actor(c, r, act, why, cap);
+	if (rc < 0)
+		return rc;
+	if (act == CFS_REQ_REVIEW) {
+		if (r->reviewed_at) {
+			setf(why, cap, "B%" PRId64 " is already reviewed", r->id);
+			return -EALREADY;
+		}
+		setf(why, cap, "B%" PRId64 " reviewed by %s", r->id, who(c, w, sizeof w));
+		return 0;
+	}
+	if (r->decided_at) {
+		setf(why, cap, "R%" PRId64 " is already decided", r->id);
+		return -EALREADY;
+	}
+	if (now >= r->expires) {
+		setf(why, cap, "R%" PRId64 " has expired undecided", r->id);
+		return -EACCES;
+	}
+	if (act == CFS_REQ_DENY) {
+		setf(why, cap, "R%" PRId64 " denied by %s", r->id, who(c, w, sizeof w));
+		return 0;
+	}
+	*grant_now = !r->two_person || r->approved_at != 0;
+	setf(why, cap, "R%" PRId64 " approved by %s%s", r->id, who(c, w, sizeof w),
+	     *grant_now ? (r->two_person ? " (second of two): granted" : ": granted")
+			: " (first of two): a second admin must approve");
+	return 0;
+}
+
+int64_t cfs_request_grant_ttl(int64_t asked, const struct cfs_class *cls, int breakglass)
+{
+	int64_t ttl = breakglass ? cls->breakglass_ttl : asked;
+	if (cls->max_ttl > 0 && ttl > cls->max_ttl)
+		ttl = cls->max_ttl;
+	return ttl > 0 ? ttl : 1;
 }
