@@ -203,19 +203,25 @@ static void opens_mac(const unsigned char *key, int64_t id, const char *path, ui
 }
 
 /* Is the MAC in column col of st the expected one? want is computed only
- * when the handle has a key. */
-static int mac_state(struct cfs_grants *g, sqlite3_stmt *st, int col,
+ * when there is a key. */
+int cfs_db_mac_state(const unsigned char *key, sqlite3_stmt *st, int col,
 		     const unsigned char want[CFS_ROWMAC_BYTES])
 {
 	int t = sqlite3_column_type(st, col);
 	if (t == SQLITE_NULL)
 		return CFS_ROW_UNSEALED;
-	if (!g->key)
+	if (!key)
 		return CFS_ROW_NOKEY;
 	if (t != SQLITE_BLOB || sqlite3_column_bytes(st, col) != CFS_ROWMAC_BYTES)
 		return CFS_ROW_BADMAC;
 	const void *b = sqlite3_column_blob(st, col);
 	return b && sodium_memcmp(b, want, CFS_ROWMAC_BYTES) == 0 ? CFS_ROW_OK : CFS_ROW_BADMAC;
+}
+
+static int mac_state(struct cfs_grants *g, sqlite3_stmt *st, int col,
+		     const unsigned char want[CFS_ROWMAC_BYTES])
+{
+	return cfs_db_mac_state(g->key, st, col, want);
 }
 
 int cfs_grants_set_key(struct cfs_grants *g, const unsigned char key[32], struct cfs_err *err)
@@ -323,8 +329,11 @@ static const char *rec_bad(const struct cfs_grant_rec *rec, int *too_long)
 
 /* ---- reading a row ------------------------------------------------------- */
 
+#define col_int cfs_db_col_int
+#define col_text cfs_db_col_text
+
 /* Integer column: SQL INTEGER in [min, max]; NULL gives def when !required. */
-static const char *col_int(sqlite3_stmt *st, int col, int required, int64_t min, int64_t max,
+const char *cfs_db_col_int(sqlite3_stmt *st, int col, int required, int64_t min, int64_t max,
 			   int64_t def, int64_t *out)
 {
 	int t = sqlite3_column_type(st, col);
@@ -344,7 +353,7 @@ static const char *col_int(sqlite3_stmt *st, int col, int required, int64_t min,
 }
 
 /* Text column into dst[cap]: TEXT, no NUL inside, shorter than cap. */
-static const char *col_text(sqlite3_stmt *st, int col, int required, char *dst, size_t cap)
+const char *cfs_db_col_text(sqlite3_stmt *st, int col, int required, char *dst, size_t cap)
 {
 	int t = sqlite3_column_type(st, col);
 	dst[0] = 0;
@@ -791,36 +800,17 @@ static int read_rec(struct cfs_grants *g, int64_t id, struct cfs_grant_rec *rec,
 	return rc;
 }
 
-int cfs_grants_add_ex(struct cfs_grants *g, struct cfs_grant_rec *rec,
-		      int (*before_commit)(const struct cfs_grant_rec *, void *, struct cfs_err *),
-		      void *arg, struct cfs_err *err)
+/* Insert rec as a new row and seal it (lock held, in a write transaction).
+ * approved_by/approved_at are stored as given: only a caller that decided
+ * the approval (cfs_grants_approve, requests.c) passes them set. */
+static int insert_rec(struct cfs_grants *g, struct cfs_grant_rec *rec, struct cfs_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc, too_long;
-	if (rec->created == 0)
-		rec->created = cfs_now_s();
-	if (rec->g.kind != CFS_SUBJ_ROLE && bounded_len(rec->role, sizeof rec->role) < sizeof rec->role)
-		rec->role[0] = 0;
-	rec->g.revoked_at = 0;
-	rec->approved_at = rec->g.approved_at = 0; /* only cfs_grants_approve approves */
-	rec->opens_total = 0;
-	if (bounded_len(rec->revoked_by, CFS_TEXT_MAX) < CFS_TEXT_MAX)
-		rec->revoked_by[0] = 0;
-	if (bounded_len(rec->revoke_reason, CFS_TEXT_MAX) < CFS_TEXT_MAX)
-		rec->revoke_reason[0] = 0;
-	const char *bad = rec_bad(rec, &too_long);
-	if (bad)
-		return cfs_errf(err, -EINVAL, "%s: new grant: %s%s", g->file, bad,
-				too_long ? " too long" : "");
-
-	pthread_mutex_lock(&g->mu);
-	if ((rc = need_key(g, err)) < 0 || (rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
-		goto out;
-	if ((rc = prepare(g, "INSERT INTO grants(subject, kind, ugid, role, path, write, start, "
-			  "\"end\", max_opens, reason, granted_by, approved_by, created) "
-			  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-			  &st, err)) < 0)
-		goto fail;
+	int rc = prepare(g, "INSERT INTO grants(subject, kind, ugid, role, path, write, start, "
+			 "\"end\", max_opens, reason, granted_by, approved_by, created) "
+			 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", &st, err);
+	if (rc < 0)
+		return rc;
 	sqlite3_bind_text(st, 1, rec->subject, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, rec->g.kind);
 	if (rec->g.kind == CFS_SUBJ_ROLE)
@@ -838,31 +828,93 @@ int cfs_grants_add_ex(struct cfs_grants *g, struct cfs_grant_rec *rec,
 	bind_text_or_null(st, 12, rec->approved_by);
 	sqlite3_bind_int64(st, 13, rec->created);
 	int s = sqlite3_step(st);
-	if (s != SQLITE_DONE) {
-		rc = db_err(g, s, "adding a grant", err);
-		goto fail;
-	}
+	sqlite3_finalize(st);
+	if (s != SQLITE_DONE)
+		return db_err(g, s, "adding a grant", err);
 	rec->g.id = sqlite3_last_insert_rowid(g->db);
 	point_into(rec);
 	if ((rc = store_mac(g, rec, err)) < 0)
-		goto fail;
+		return rc;
 	rec->row_state = CFS_ROW_OK;
-	if (before_commit && (rc = before_commit(rec, arg, err)) != 0) {
-		if (rc > 0)
-			rc = -EIO;
-		goto fail;
+	return 0;
+}
+
+/* Normalise and validate a new grant: the history columns start empty. */
+static int new_rec_ok(struct cfs_grants *g, struct cfs_grant_rec *rec, struct cfs_err *err)
+{
+	int too_long;
+	if (rec->created == 0)
+		rec->created = cfs_now_s();
+	if (rec->g.kind != CFS_SUBJ_ROLE && bounded_len(rec->role, sizeof rec->role) < sizeof rec->role)
+		rec->role[0] = 0;
+	rec->g.revoked_at = 0;
+	rec->g.approved_at = rec->approved_at;
+	rec->opens_total = 0;
+	if (bounded_len(rec->revoked_by, CFS_TEXT_MAX) < CFS_TEXT_MAX)
+		rec->revoked_by[0] = 0;
+	if (bounded_len(rec->revoke_reason, CFS_TEXT_MAX) < CFS_TEXT_MAX)
+		rec->revoke_reason[0] = 0;
+	const char *bad = rec_bad(rec, &too_long);
+	if (bad)
+		return cfs_errf(err, -EINVAL, "%s: new grant: %s%s", g->file, bad, too_long ? " too long" : "");
+	if (rec->approved_at < 0 || (rec->approved_at && !rec->approved_by[0]))
+		return cfs_errf(err, -EINVAL, "%s: new grant: an approval without its approver", g->file);
+	return 0;
+}
+
+int cfs_grants_txn(struct cfs_grants *g, int write,
+		   int (*fn)(struct cfs_grants_tx *tx, void *arg, struct cfs_err *err), void *arg,
+		   struct cfs_err *err)
+{
+	struct cfs_grants_tx tx = { g, g->db, g->key, g->file };
+	int rc = 0;
+	pthread_mutex_lock(&g->mu);
+	if (write && ((rc = need_key(g, err)) < 0 || (rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0))
+		goto out;
+	rc = fn(&tx, arg, err);
+	if (rc > 0)
+		rc = -EIO;
+	if (write) {
+		if (rc == 0 && (rc = exec(g, "COMMIT", "commit", err)) == 0)
+			g->snap_stale = 1; /* our own writes do not move data_version */
+		if (rc < 0)
+			rollback(g);
 	}
-	if ((rc = exec(g, "COMMIT", "commit", err)) < 0)
-		goto fail;
-	/* Our own writes do not move data_version: rebuild next time. */
-	g->snap_stale = 1;
-	goto out;
-fail:
-	rollback(g);
-	rec->g.id = 0;
 out:
-	sqlite3_finalize(st);
 	pthread_mutex_unlock(&g->mu);
+	return rc;
+}
+
+int cfs_grants_insert_tx(struct cfs_grants_tx *tx, struct cfs_grant_rec *rec, struct cfs_err *err)
+{
+	int rc = new_rec_ok(tx->g, rec, err);
+	return rc < 0 ? rc : insert_rec(tx->g, rec, err);
+}
+
+struct add_tx {
+	struct cfs_grant_rec *rec;
+	int (*before_commit)(const struct cfs_grant_rec *, void *, struct cfs_err *);
+	void *arg;
+};
+
+static int add_fn(struct cfs_grants_tx *tx, void *arg, struct cfs_err *err)
+{
+	struct add_tx *a = arg;
+	int rc = insert_rec(tx->g, a->rec, err);
+	if (rc == 0 && a->before_commit)
+		rc = a->before_commit(a->rec, a->arg, err);
+	return rc;
+}
+
+int cfs_grants_add_ex(struct cfs_grants *g, struct cfs_grant_rec *rec,
+		      int (*before_commit)(const struct cfs_grant_rec *, void *, struct cfs_err *),
+		      void *arg, struct cfs_err *err)
+{
+	struct add_tx a = { rec, before_commit, arg };
+	rec->approved_at = 0; /* only cfs_grants_approve approves */
+	int rc = new_rec_ok(g, rec, err);
+	if (rc == 0 && (rc = cfs_grants_txn(g, 1, add_fn, &a, err)) < 0)
+		rec->g.id = 0;
 	return rc;
 }
 
@@ -950,61 +1002,67 @@ out:
 	return rc;
 }
 
+struct approve_tx {
+	int64_t id;
+	const char *approver;
+	int64_t now;
+	int (*check)(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *err);
+	void *arg;
+	struct cfs_grant_rec rec;
+};
+
+/* 0 when grant a->rec may be approved now, else why not. */
+static int approvable(struct approve_tx *a, struct cfs_err *err)
+{
+	const struct cfs_grant_rec *rec = &a->rec;
+	long long id = (long long)a->id;
+	if (rec->row_state != CFS_ROW_OK)
+		return cfs_errf(err, -EBADMSG, "grant %lld is %s: it grants nothing and cannot be "
+				"approved", id, cfs_row_state_name(rec->row_state));
+	if (rec->approved_at)
+		return cfs_errf(err, -EALREADY, "grant %lld is already approved by %s", id, rec->approved_by);
+	if (rec->g.revoked_at)
+		return cfs_errf(err, -EACCES, "grant %lld is revoked", id);
+	if (rec->approved_by[0] && strcmp(rec->approved_by, a->approver) != 0)
+		return cfs_errf(err, -EPERM, "grant %lld names %s as its approver, not %s", id,
+				rec->approved_by, a->approver);
+	return 0;
+}
+
+static int approve_fn(struct cfs_grants_tx *tx, void *arg, struct cfs_err *err)
+{
+	struct approve_tx *a = arg;
+	struct cfs_grant_rec *rec = &a->rec;
+	int rc;
+	if ((rc = read_rec(tx->g, a->id, rec, err)) < 0 || (rc = approvable(a, err)) < 0)
+		return rc;
+	cfs_strlcpy(rec->approved_by, a->approver, sizeof rec->approved_by);
+	rec->approved_at = rec->g.approved_at = a->now;
+	point_into(rec);
+	if ((rc = store_mac(tx->g, rec, err)) < 0)
+		return rc;
+	return a->check ? a->check(rec, a->arg, err) : 0;
+}
+
 int cfs_grants_approve(struct cfs_grants *g, int64_t id, const char *approver, int64_t now,
 		       int (*check)(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *err),
 		       void *arg, struct cfs_err *err)
 {
-	struct cfs_grant_rec *rec;
-	int rc;
 	if (!approver || !*approver || strlen(approver) >= CFS_TEXT_MAX || now <= 0)
 		return cfs_errf(err, -EINVAL, "%s: approve: bad approver or time", g->file);
-	if (!(rec = malloc(sizeof *rec)))
+	struct approve_tx *a = malloc(sizeof *a);
+	if (!a)
 		return cfs_errf(err, -ENOMEM, "%s: out of memory", g->file);
-	pthread_mutex_lock(&g->mu);
-	if ((rc = need_key(g, err)) < 0 || (rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
-		goto out;
-	if ((rc = read_rec(g, id, rec, err)) < 0)
-		goto fail;
-	if (rec->row_state != CFS_ROW_OK) {
-		rc = cfs_errf(err, -EBADMSG, "grant %lld is %s: it grants nothing and cannot be "
-			      "approved", (long long)id, cfs_row_state_name(rec->row_state));
-		goto fail;
-	}
-	if (rec->approved_at) {
-		rc = cfs_errf(err, -EALREADY, "grant %lld is already approved by %s", (long long)id,
-			      rec->approved_by);
-		goto fail;
-	}
-	if (rec->g.revoked_at) {
-		rc = cfs_errf(err, -EACCES, "grant %lld is revoked", (long long)id);
-		goto fail;
-	}
-	if (rec->approved_by[0] && strcmp(rec->approved_by, approver) != 0) {
-		rc = cfs_errf(err, -EPERM, "grant %lld names %s as its approver, not %s",
-			      (long long)id, rec->approved_by, approver);
-		goto fail;
-	}
-	cfs_strlcpy(rec->approved_by, approver, sizeof rec->approved_by);
-	rec->approved_at = rec->g.approved_at = now;
-	point_into(rec);
-	if ((rc = store_mac(g, rec, err)) < 0)
-		goto fail;
-	if (check && (rc = check(rec, arg, err)) != 0) {
-		if (rc > 0)
-			rc = -EIO;
-		goto fail;
-	}
-	if ((rc = exec(g, "COMMIT", "commit", err)) < 0)
-		goto fail;
-	g->snap_stale = 1;
-	goto out;
-fail:
-	rollback(g);
-out:
-	pthread_mutex_unlock(&g->mu);
-	free(rec);
+	a->id = id;
+	a->approver = approver;
+	a->now = now;
+	a->check = check;
+	a->arg = arg;
+	int rc = cfs_grants_txn(g, 1, approve_fn, a, err);
+	free(a);
 	return rc;
 }
+
 
 /* ---- grants: read -------------------------------------------------------- */
 
