@@ -24,6 +24,7 @@
 #include "coachfs/access.h"
 #include "coachfs/content.h"
 #include "coachfs/links.h"
+#include "coachfs/reqctl.h"
 #include "coachfs/state.h"
 
 struct cfs_ofile {
@@ -2072,6 +2073,13 @@ static int link_approve(struct cfs_ctx *c, const char *name, const char *value, 
 {
 	char idb[24], what[40];
 	uint64_t id;
+	if (cfs_reqctl_handles(name, value, size)) {
+		/* requests and break-glass: reqctl.c, for the kernel's caller */
+		struct cfs_caller *rcl = who(c);
+		int rc = rcl ? cfs_reqctl_set(c, rcl, name, value, size, path_class) : -ENOMEM;
+		free(rcl);
+		return rc;
+	}
 	if (strcmp(name, CFS_XATTR_PREFIX "approve") != 0)
 		return -EPERM;
 	if (size == 0 || size >= sizeof idb)
@@ -2783,6 +2791,19 @@ static int op_getxattr(const char *path, const char *name, char *value, size_t s
 	const unsigned char *v;
 	size_t vl;
 	char buf[CFS_META_MAX + 1];
+	const char *token;
+	if (link_path(path, &token) == 2 && strcmp(token, LINK_APPROVE) == 0) {
+		/* the caller's own newest request or break-glass */
+		int n = cfs_reqctl_get(c, fuse_get_context()->uid, name, buf, sizeof buf);
+		if (n < 0)
+			return n == -EOPNOTSUPP ? -ENODATA : n;
+		if (size == 0)
+			return n;
+		if ((size_t)n > size)
+			return -ERANGE;
+		memcpy(value, buf, (size_t)n);
+		return n;
+	}
 	int rc = xattr_name_ok(name);
 	if (rc < 0)
 		return rc == -EOPNOTSUPP ? -ENODATA : rc;

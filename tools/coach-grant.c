@@ -41,13 +41,11 @@
 #include "coachfs/links.h"
 #include "coachfs/store.h"
 #include "coachfs/util.h"
-#include "tool.h"
+#include "grant.h"
 
 #define PROG "coach-grant"
 const char cfs_tool_prog[] = PROG;
 #define MAX_OPENS_LIMIT 1000000
-
-enum { EXIT_OK = 0, EXIT_FAIL = CFS_EXIT_FAIL, EXIT_USAGE = CFS_EXIT_USAGE };
 
 static const char usage_text[] =
 	"usage: coach-grant [-c FILE] COMMAND [ARGS]\n"
@@ -62,13 +60,28 @@ static const char usage_text[] =
 	"                 grants, newest first; --active: not revoked and not ended;\n"
 	"                 --user: subject exactly as granted; --path: grants covering P\n"
 	"  show ID [--json]\n"
-	"                 one grant in full\n"
+	"                 one grant in full (R12 / B12: a request or break-glass)\n"
 	"  revoke ID [--reason TEXT]\n"
 	"                 end a grant now (open files lose access within a second);\n"
 	"                 a link's id is written L7\n"
 	"  approve ID [--mount DIR]\n"
 	"                 confirm, as yourself (not root), a grant or link (L7) on a\n"
 	"                 two-person class; the daemon checks you are a second admin\n"
+	"  request PATH --ttl DURATION --reason TEXT [--write] [--mount DIR]\n"
+	"                 ask, as yourself (no root), for access to PATH; prints R12.\n"
+	"                 It expires undecided after [grants] request_ttl (default 24h)\n"
+	"  requests [--all] [--json]\n"
+	"                 pending requests and unreviewed break-glass (--all: every one)\n"
+	"  approve R12 [--mount DIR]\n"
+	"                 approve a request as yourself (an admin, not root, not the\n"
+	"                 requester); a two-person class needs two distinct admins\n"
+	"  deny R12 --reason TEXT [--mount DIR]\n"
+	"                 refuse a request, as yourself (an admin)\n"
+	"  breakglass PATH --reason TEXT [--mount DIR]\n"
+	"                 take read access to one file at once for its class's\n"
+	"                 breakglass_ttl (a role in its breakglass list); alerts\n"
+	"  review B12 [--note TEXT] [--mount DIR]\n"
+	"                 an admin (not the one who broke the glass) reviews it\n"
 	"  link PATH --ttl DURATION [--uses N] [--user U] [--mount DIR]\n"
 	"                 issue an expiring delivery link: prints MOUNT/.links/TOKEN,\n"
 	"                 which opens PATH read-only until it expires or is used N\n"
@@ -100,7 +113,7 @@ static const char usage_text[] =
 
 /* After getopt_long returned ':' (missing value) or '?' (unknown). cmd is
  * the command ("add: ") or "" before one. */
-static int bad_option(const char *cmd, int c, int opt, char **argv, int ind)
+int bad_option(const char *cmd, int c, int opt, char **argv, int ind)
 {
 	if (c == ':')
 		return cfs_say(EXIT_USAGE, "%soption '%s' needs a value", cmd, argv[ind - 1]);
@@ -111,13 +124,13 @@ static int bad_option(const char *cmd, int c, int opt, char **argv, int ind)
 }
 
 /* coach-grant prints absent text as null, and "" is absent. */
-static void json_str(FILE *f, const char *s)
+void json_str(FILE *f, const char *s)
 {
 	cfs_put_json_str(f, s && *s ? s : NULL);
 }
 
 /* "4h", "90m", "1d2h": the largest units that divide exactly, up to two. */
-static void fmt_duration(int64_t s, char *out, size_t cap)
+void fmt_duration(int64_t s, char *out, size_t cap)
 {
 	static const struct { int64_t n; char u; } units[] = {
 		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
@@ -157,7 +170,7 @@ static const char *kind_name(enum cfs_subject k)
 }
 
 /* Free text from argv: bounded, no control characters. */
-static int text_arg(const char *opt, const char *s)
+int text_arg(const char *opt, const char *s)
 {
 	if (strlen(s) >= CFS_TEXT_MAX)
 		return cfs_say(EXIT_USAGE, "%s: too long (at most %d bytes)", opt, CFS_TEXT_MAX - 1);
@@ -177,14 +190,14 @@ static int parse_id(const char *s, int64_t *id)
 
 /* ---- shared state ---------------------------------------------------------- */
 
-static int need_root(void)
+int need_root(void)
 {
 	if (geteuid() != 0)
 		return cfs_say(EXIT_FAIL, "only root (or an admin via sudo) may change grants");
 	return 0;
 }
 
-static int load_config(const char *cfile, struct cfs_config **cfg)
+int load_config(const char *cfile, struct cfs_config **cfg)
 {
 	struct cfs_err err = { "" };
 	const char *path = cfs_config_path(cfile);
@@ -195,7 +208,7 @@ static int load_config(const char *cfile, struct cfs_config **cfg)
 
 /* Unlock the store to derive the keys this tool uses (row MACs, link
  * hashing); they live in sodium_malloc memory, freed with cfs_keys_free. */
-static int unlock_keys(const struct cfs_config *cfg, struct cfs_keys **k)
+int unlock_keys(const struct cfs_config *cfg, struct cfs_keys **k)
 {
 	char hdr[4096], *pass;
 	size_t passlen;
@@ -215,7 +228,7 @@ static int unlock_keys(const struct cfs_config *cfg, struct cfs_keys **k)
 }
 
 /* policy.db's grants, with the row MAC key when keys is given. */
-static int open_grants(const struct cfs_config *cfg, const struct cfs_keys *keys,
+int open_grants(const struct cfs_config *cfg, const struct cfs_keys *keys,
 		       struct cfs_grants **g)
 {
 	struct cfs_err err = { "" };
@@ -245,7 +258,7 @@ static int open_links(const struct cfs_config *cfg, const struct cfs_keys *keys,
  * lock (a busy daemon leaves it free between its batches; the wait polls
  * finely enough to catch those gaps). */
 #define AUDIT_WAIT_MS 10000
-static int open_audit(const char *db, struct cfs_audit **a, struct cfs_err *err)
+int open_audit(const char *db, struct cfs_audit **a, struct cfs_err *err)
 {
 	int rc = cfs_audit_open(db, 0, a, err);
 	if (rc == 0 && (rc = cfs_audit_set_busy_timeout(*a, AUDIT_WAIT_MS)) < 0) {
@@ -256,14 +269,14 @@ static int open_audit(const char *db, struct cfs_audit **a, struct cfs_err *err)
 	return rc;
 }
 
-static void close_audit(struct cfs_audit *a)
+void close_audit(struct cfs_audit *a)
 {
 	struct cfs_err err = { "" };
 	if (a && cfs_audit_close(a, &err) < 0)
 		fprintf(stderr, PROG ": warning: closing the audit database: %s\n", err.msg);
 }
 
-static void event_base(struct cfs_event *ev, const struct cfs_who *adm, const char *action)
+void event_base(struct cfs_event *ev, const struct cfs_who *adm, const char *action)
 {
 	cfs_event_init(ev);
 	ev->uid = adm->uid;
@@ -275,15 +288,7 @@ static void event_base(struct cfs_event *ev, const struct cfs_who *adm, const ch
 
 /* ---- add --------------------------------------------------------------------- */
 
-struct add_audit {
-	struct cfs_audit *a;
-	const struct cfs_who *adm;
-	char reason[2800];     /* filled once the id is known */
-	int appended;          /* the grant_add row is committed */
-	int failed;            /* the audit append failed */
-};
-
-static void describe_grant(const struct cfs_grant_rec *r, char *out, size_t cap)
+void describe_grant(const struct cfs_grant_rec *r, char *out, size_t cap)
 {
 	char s[32], e[32], ttl[32], subj[CFS_TEXT_MAX * 4 + 64], appr[CFS_TEXT_MAX * 4 + 32],
 		opens[48];
@@ -312,7 +317,7 @@ static void describe_grant(const struct cfs_grant_rec *r, char *out, size_t cap)
 		 opens, appr);
 }
 
-static int add_audit_hook(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *err)
+int add_audit_hook(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *err)
 {
 	struct add_audit *aa = arg;
 	struct cfs_event ev;
@@ -798,7 +803,7 @@ static void print_links(const struct cfs_config *cfg, const struct cfs_keys *key
 
 /* The mount to go through: --mount, else the one the daemon recorded in
  * policy.db. */
-static int mount_dir(const struct cfs_config *cfg, const char *mnt, char *buf, size_t cap)
+int mount_dir(const struct cfs_config *cfg, const char *mnt, char *buf, size_t cap)
 {
 	struct cfs_grants *g = NULL;
 	struct cfs_err err = { "" };
@@ -1104,6 +1109,7 @@ static int cmd_list(int argc, char **argv, const char **cfile)
 	else {
 		print_table(&lc);
 		print_links(cfg, keys, f.active_only, lc.now);
+		print_requests(g, 0, lc.now);
 	}
 	rc = fflush(stdout) == 0 ? EXIT_OK : cfs_say(EXIT_FAIL, "writing: %s", strerror(errno));
 out:
@@ -1202,6 +1208,8 @@ static int cmd_show(int argc, char **argv, const char **cfile)
 	}
 	if (argc - optind != 1)
 		return cfs_say(EXIT_USAGE, "usage: coach-grant show ID [--json]");
+	if (argv[optind][0] == 'R' || argv[optind][0] == 'B')
+		return show_request(argv[optind], json, cfile);
 	if ((rc = parse_id(argv[optind], &id)) != 0)
 		return rc;
 
@@ -1347,6 +1355,8 @@ static int cmd_approve(int argc, char **argv, const char **cfile)
 	const char *ids = argv[optind];
 	int64_t id;
 	uint64_t v;
+	if (ids[0] == 'R')
+		return approve_request(ids, mnt, cfile);
 	if (ids[0] == 'L') {
 		if (cfs_parse_uint(ids + 1, (uint64_t)INT64_MAX, &v) < 0 || v == 0)
 			return cfs_say(EXIT_USAGE, "'%.40s' is not a link id (like L7)", ids);
@@ -1411,7 +1421,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cfs_say(EXIT_USAGE, "no command given (add, list, show, revoke; see --help)");
+		return cfs_say(EXIT_USAGE, "no command given (add, list, show, revoke, request, requests; see --help)");
 	const char *cmd = argv[optind];
 	int sub_argc = argc - optind;
 	char **sub_argv = argv + optind;
@@ -1435,5 +1445,11 @@ int main(int argc, char **argv)
 		return cmd_link(sub_argc, sub_argv, &cfile);
 	if (strcmp(cmd, "approve") == 0)
 		return cmd_approve(sub_argc, sub_argv, &cfile);
+	static const struct { const char *name; int (*fn)(int, char **, const char **); } more[] = {
+		{ "request", cmd_request }, { "requests", cmd_requests }, { "deny", cmd_deny },
+		{ "breakglass", cmd_breakglass }, { "review", cmd_review } };
+	for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+		if (strcmp(cmd, more[i].name) == 0)
+			return more[i].fn(sub_argc, sub_argv, &cfile);
 	return cfs_say(EXIT_USAGE, "unknown command '%.80s' (add, list, show, revoke; see --help)", cmd);
 }

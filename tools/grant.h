@@ -1,0 +1,75 @@
+/* grant.h — what coach-grant's pieces (tools/coach-grant.c and its
+ * tools/grant-*.c files) share: opening the configuration, the store's keys,
+ * policy.db and the audit log; the audit rows of adding and revoking a
+ * grant; argument checks. Tools only: it includes no daemon header. */
+#ifndef COACHFS_GRANT_TOOL_H
+#define COACHFS_GRANT_TOOL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "coachfs/audit.h"
+#include "coachfs/config.h"
+#include "coachfs/crypto.h"
+#include "coachfs/grants.h"
+#include "tool.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = CFS_EXIT_FAIL, EXIT_USAGE = CFS_EXIT_USAGE };
+
+/* After getopt_long returned ':' or '?': the message, exit status 2. */
+int bad_option(const char *cmd, int c, int opt, char **argv, int ind);
+/* Free text from argv: bounded, no control characters; 0 or exit status 2. */
+int text_arg(const char *opt, const char *s);
+/* "4h", "90m", "1d2h". */
+void fmt_duration(int64_t s, char *out, size_t cap);
+
+/* Each returns 0 or an exit status, the message already printed. */
+int need_root(void);
+int load_config(const char *cfile, struct cfs_config **cfg);
+int unlock_keys(const struct cfs_config *cfg, struct cfs_keys **k);
+int open_grants(const struct cfs_config *cfg, const struct cfs_keys *keys,
+		struct cfs_grants **g);
+/* The audit log for a tool's rows (waits for the daemon's write lock). */
+int open_audit(const char *db, struct cfs_audit **a, struct cfs_err *err);
+void close_audit(struct cfs_audit *a);
+/* A row by the admin running the tool. */
+void event_base(struct cfs_event *ev, const struct cfs_who *adm, const char *action);
+
+/* One line describing a grant, for its audit rows. */
+void describe_grant(const struct cfs_grant_rec *r, char *out, size_t cap);
+
+/* cfs_grants_add_ex's hook: the grant_add row, committed before the grant. */
+struct add_audit {
+	struct cfs_audit *a;
+	const struct cfs_who *adm;
+	char reason[2800];     /* filled once the id is known */
+	int appended;          /* the grant_add row is committed */
+	int failed;            /* the audit append failed */
+};
+int add_audit_hook(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *err);
+
+/* Revoke grant id and then record its grant_revoke row (a broken audit log
+ * never keeps access alive). 0 or an exit status, the message printed. */
+int revoke_audited(struct cfs_grants *g, struct cfs_audit *a, const struct cfs_who *adm,
+		   int64_t id, const char *reason);
+
+/* The mount to go through: --mount, else the one the daemon recorded in
+ * policy.db. 0 or an exit status, the message printed. */
+int mount_dir(const struct cfs_config *cfg, const char *mnt, char *buf, size_t cap);
+/* coach-grant "--json" text: absent text ("" too) as null. */
+void json_str(FILE *f, const char *s);
+
+/* Access requests and break-glass (grant-request.c, grant-requests.c). */
+int cmd_request(int argc, char **argv, const char **cfile);
+int cmd_breakglass(int argc, char **argv, const char **cfile);
+int cmd_requests(int argc, char **argv, const char **cfile);
+int cmd_deny(int argc, char **argv, const char **cfile);
+int cmd_review(int argc, char **argv, const char **cfile);
+/* approve R12: through the mount as the caller; 0 or an exit status. */
+int approve_request(const char *ids, const char *mnt, const char **cfile);
+/* The REQUESTS section of `list` (pending requests, unreviewed break-glass). */
+void print_requests(struct cfs_grants *g, int all, int64_t now);
+/* show R12 / show B12 [--json]. */
+int show_request(const char *ids, int json, const char **cfile);
+
+#endif
