@@ -434,7 +434,7 @@ static int fixed_key(struct parse *p, const char *value)
 	case K_EXPORT_TOOLS:
 		return parse_list(p, what, value, L_PATHS, &cfg->export_tools);
 	case K_GRANTS_REQTTL:
-		return parse_ttl(p, what, value, 60, CFS_REQUEST_TTL_MAX, &cfg->request_ttl);
+		return parse_ttl(p, what, value, 1, CFS_REQUEST_TTL_MAX, &cfg->request_ttl);
 	case K_NKEYS:
 		break;
 	}

@@ -490,10 +490,10 @@ static const struct bad bad_rows[] = {
 	{ "bad reads", STORE POLICY AUDIT "reads = sometimes\n" ROLES CLASS, -EINVAL,
 	  "t.ini:8: [audit] reads: 'sometimes' is not every or open" },
 	/* [grants] and the break-glass keys */
-	{ "request_ttl too short", VALID "[grants]\nrequest_ttl = 30s\n", -EINVAL,
-	  "t.ini:13: [grants] request_ttl: '30s' is not a duration from 60s to 2592000s (like 15m, 4h)" },
+	{ "request_ttl zero", VALID "[grants]\nrequest_ttl = 0s\n", -EINVAL,
+	  "t.ini:13: [grants] request_ttl: '0s' is not a duration from 1s to 2592000s (like 15m, 4h)" },
 	{ "request_ttl too long", VALID "[grants]\nrequest_ttl = 31d\n", -EINVAL,
-	  "t.ini:13: [grants] request_ttl: '31d' is not a duration from 60s to 2592000s (like 15m, 4h)" },
+	  "t.ini:13: [grants] request_ttl: '31d' is not a duration from 1s to 2592000s (like 15m, 4h)" },
 	{ "unknown grants key", VALID "[grants]\nttl = 1h\n", -EINVAL,
 	  "t.ini:13: unknown key 'ttl' in [grants]" },
 	{ "breakglass_ttl over 4h", VALID "breakglass_ttl = 5h\n", -EINVAL,
