@@ -39,7 +39,7 @@ struct cfs_ctx {
 	pthread_mutex_t lock;           /* guards the tables below */
 	struct cfs_ofile *ofiles;       /* open backing files, shared by handles */
 	struct cfs_track *tracks;       /* replay and derived-class tracking */
-	struct cfs_cwatch *cwatch;      /* page-cached handles and their watcher (ops.c) */
+	struct cfs_cwatch *cwatch;      /* page-cached handles and their watcher (ops_cache.c) */
 };
 
 /* Operation table for fuse_new(); private_data must be a struct cfs_ctx. */
