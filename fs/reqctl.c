@@ -202,17 +202,10 @@ static int do_request(struct rctx *x, char **f, struct cfs_eff *e, struct cfs_re
 
 static void bg_grant(const struct cfs_req_rec *r, struct cfs_grant_rec *g)
 {
-	memset(g, 0, sizeof *g);
-	cfs_strlcpy(g->subject, r->user, sizeof g->subject);
-	g->g.kind = CFS_SUBJ_USER;
-	g->g.ugid = r->uid;
-	cfs_strlcpy(g->path, r->path, sizeof g->path);
-	g->g.start = r->created;
-	g->g.end = r->created + r->ttl;
+	cfs_req_grant_base(r, r->created, r->ttl, g);
 	cfs_strlcpy(g->granted_by, r->user, sizeof g->granted_by);
 	cfs_strlcpy(g->approved_by, CFS_REQ_BREAKGLASS_BY, sizeof g->approved_by);
 	g->approved_at = r->created;
-	g->created = r->created;
 }
 
 static int do_breakglass(struct rctx *x, char **f, struct cfs_eff *e, struct cfs_req_rec *r, struct cfs_err *err)

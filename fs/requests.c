@@ -51,6 +51,19 @@ const char *cfs_req_state(const struct cfs_req_rec *r, int64_t now)
 	return r->approved_at ? "approved 1/2" : "pending";
 }
 
+void cfs_req_grant_base(const struct cfs_req_rec *r, int64_t start, int64_t ttl, struct cfs_grant_rec *g)
+{
+	memset(g, 0, sizeof *g);
+	cfs_strlcpy(g->subject, r->user, sizeof g->subject);
+	g->g.kind = CFS_SUBJ_USER;
+	g->g.ugid = r->uid;
+	cfs_strlcpy(g->path, r->path, sizeof g->path);
+	g->g.write = r->write;
+	g->g.start = start;
+	g->g.end = start + ttl;
+	g->created = start;
+}
+
 void cfs_req_view_of(const struct cfs_req_rec *r, int two_person, struct cfs_req_view *v)
 {
 	memset(v, 0, sizeof *v);
@@ -394,14 +407,7 @@ static int grant_request(struct cfs_grants_tx *tx, struct act_tx *a, int64_t ttl
 {
 	struct cfs_req_rec *r = &a->rec;
 	struct cfs_grant_rec *gr = &a->grant;
-	memset(gr, 0, sizeof *gr);
-	cfs_strlcpy(gr->subject, r->user, sizeof gr->subject);
-	gr->g.kind = CFS_SUBJ_USER;
-	gr->g.ugid = r->uid;
-	cfs_strlcpy(gr->path, r->path, sizeof gr->path);
-	gr->g.write = r->write;
-	gr->g.start = a->now;
-	gr->g.end = a->now + ttl;
+	cfs_req_grant_base(r, a->now, ttl, gr);
 	snprintf(gr->reason, sizeof gr->reason, "request R%lld: %.200s", (long long)r->id, r->reason);
 	cfs_strlcpy(gr->granted_by, r->approved_at ? r->approved_by : a->who->name, sizeof gr->granted_by);
 	if (r->approved_at) {

@@ -45,6 +45,9 @@ void cfs_req_name(const struct cfs_req_rec *r, char *out, size_t cap);
 /* "pending", "approved 1/2", "granted", "denied", "expired", "unreviewed",
  * "reviewed", or the row state when not authentic. */
 const char *cfs_req_state(const struct cfs_req_rec *r, int64_t now);
+/* The grant r's user gets: on r's path, for ttl seconds from start, r's
+ * access; the caller fills granted_by, approval and reason. */
+void cfs_req_grant_base(const struct cfs_req_rec *r, int64_t start, int64_t ttl, struct cfs_grant_rec *g);
 /* The view cfs_decide_request takes. */
 void cfs_req_view_of(const struct cfs_req_rec *r, int two_person, struct cfs_req_view *v);
 
