@@ -129,6 +129,7 @@ static void table_row(const struct cfs_req_rec *r, int64_t now)
 struct rlist {
 	int all, json, n;
 	int64_t now;
+	int section;                   /* list's REQUESTS section: a heading first */
 };
 
 static int rlist_cb(const struct cfs_req_rec *r, void *arg)
@@ -140,6 +141,8 @@ static int rlist_cb(const struct cfs_req_rec *r, void *arg)
 		fputs(l->n ? ",\n  " : "\n  ", stdout);
 		print_json(stdout, r, l->now);
 	} else {
+		if (l->n == 0 && l->section)
+			fputs("\nREQUESTS\n", stdout);
 		if (l->n == 0)
 			table_head();
 		table_row(r, l->now);
@@ -150,13 +153,13 @@ static int rlist_cb(const struct cfs_req_rec *r, void *arg)
 
 void print_requests(struct cfs_grants *g, int all, int64_t now)
 {
-	struct rlist l = { all, 0, 0, now };
+	struct rlist l = { all, 0, 0, now, 0 };
 	struct cfs_err err = { "" };
-	fputs("\nREQUESTS\n", stdout);
+	/* the section (its heading printed before its first row) only when
+	 * something waits */
+	l.section = 1;
 	if (cfs_requests_list(g, rlist_cb, &l, &err) < 0)
 		fprintf(stderr, "coach-grant: requests: %s\n", err.msg);
-	else if (l.n == 0)
-		puts("(none waiting)");
 }
 
 /* Open policy.db with the key, for reading requests: 0 or an exit status. */
@@ -179,7 +182,7 @@ int cmd_requests(int argc, char **argv, const char **cfile)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' }, { "all", no_argument, NULL, 'a' }, { NULL, 0, NULL, 0 } };
-	struct rlist l = { 0, 0, 0, cfs_now_s() };
+	struct rlist l = { 0, 0, 0, cfs_now_s(), 0 };
 	int c, rc;
 	opterr = 0;
 	optind = 0;

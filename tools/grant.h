@@ -59,6 +59,17 @@ int mount_dir(const struct cfs_config *cfg, const char *mnt, char *buf, size_t c
 /* coach-grant "--json" text: absent text ("" too) as null. */
 void json_str(FILE *f, const char *s);
 
+/* Links (grant-link.c): issue, the LINKS section of list, revoke L7. */
+struct cfs_links;
+int open_links(const struct cfs_config *cfg, const struct cfs_keys *keys, struct cfs_links **l,
+	       struct cfs_err *err);
+int cmd_link(int argc, char **argv, const char **cfile);
+void print_links(const struct cfs_config *cfg, const struct cfs_keys *keys, int active_only, int64_t now);
+int revoke_link(const char *ids, const char *reason, const char **cfile);
+
+/* coach-grant add (grant-add.c). */
+int cmd_add(int argc, char **argv, const char **cfile);
+
 /* Access requests and break-glass (grant-request.c, grant-requests.c). */
 int cmd_request(int argc, char **argv, const char **cfile);
 int cmd_breakglass(int argc, char **argv, const char **cfile);

@@ -21,7 +21,7 @@ cfs_init || exit 1
 cfs_mount || exit 1
 G="$BIN/coach-grant"
 P="$T/var/policy.db"
-pq() { sqlite3 "$P" "$1"; }
+pq() { sqlite3 -cmd '.timeout 5000' "$P" "$1"; }
 gr() { as "$1" "$G" "${@:2}" --mount "$MNT"; }
 row() { audit_q "select result || '|' || coalesce(grant_id, '-') || '|' || reason from events
 	where user = '$1' and action = '$2' order by id desc limit 1"; }
