@@ -215,11 +215,6 @@ int cmd_requests(int argc, char **argv, const char **cfile)
 	return rc;
 }
 
-static void show_line(const char *k, const char *v)
-{
-	printf("%-13s %s\n", k, v);
-}
-
 static void show_who_at(const char *k, const char *who, int64_t at)
 {
 	char w[CFS_TEXT_MAX * 4], t[32], b[CFS_TEXT_MAX * 4 + 64];

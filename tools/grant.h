@@ -67,6 +67,15 @@ int cmd_link(int argc, char **argv, const char **cfile);
 void print_links(const struct cfs_config *cfg, const struct cfs_keys *keys, int active_only, int64_t now);
 int revoke_link(const char *ids, const char *reason, const char **cfile);
 
+/* list and show (grant-list.c); a grant's state and subject kind in words;
+ * "KEY:  value" lines of show; a grant id from argv (0 or exit status 2). */
+int cmd_list(int argc, char **argv, const char **cfile);
+int cmd_show(int argc, char **argv, const char **cfile);
+const char *state_of(const struct cfs_grant_rec *r, int64_t now);
+const char *kind_name(enum cfs_subject k);
+void show_line(const char *k, const char *v);
+int parse_id(const char *s, int64_t *id);
+
 /* coach-grant add (grant-add.c). */
 int cmd_add(int argc, char **argv, const char **cfile);
 
