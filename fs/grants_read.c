@@ -19,22 +19,9 @@
 int cfs_grants_get(struct cfs_grants *g, int64_t id, struct cfs_grant_rec *rec,
 		   struct cfs_err *err)
 {
-	sqlite3_stmt *st;
-	int rc;
 	memset(rec, 0, sizeof *rec);
 	pthread_mutex_lock(&g->mu);
-	rc = cfs_gr_select(g, "WHERE id = ?1", &st, err);
-	if (rc == 0) {
-		sqlite3_bind_int64(st, 1, id);
-		int s = sqlite3_step(st);
-		if (s == SQLITE_ROW)
-			rc = row_to_rec(g, st, rec, err);
-		else if (s == SQLITE_DONE)
-			rc = cfs_errf(err, -ENOENT, "%s: no grant %lld", g->file, (long long)id);
-		else
-			rc = db_err(g, s, "reading a grant", err);
-		sqlite3_finalize(st);
-	}
+	int rc = read_rec(g, id, rec, err);
 	pthread_mutex_unlock(&g->mu);
 	if (rc < 0)
 		memset(rec, 0, sizeof *rec);
