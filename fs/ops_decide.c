@@ -42,8 +42,8 @@ static int entry_eff(struct cfs_ctx *c, const char *path, const struct stat *st,
 /* hide_denied: 0 when cl may see path, else -ENOENT. */
 int cfs_op_visible(struct cfs_ctx *c, const struct cfs_caller *cl, const char *path, const struct stat *st)
 {
-	if (!c->cfg->hide_denied || cfs_op_is_root(path) || cfs_caller_has_role(cl, "admin"))
-		return 0; /* admins see everything: no need to resolve the policy */
+	if (cfs_decide_sees_all(c->cfg->hide_denied, cl, path))
+		return 0; /* no need to resolve the policy */
 	if (S_ISREG(st->st_mode) && cfs_op_holds_handle(c, st, cl->uid))
 		return 0;
 	struct cfs_eff *e = malloc(sizeof *e);
@@ -82,7 +82,7 @@ int cfs_op_see(struct cfs_ctx *c, const char *path)
 	int rc = cfs_op_path_ok(path);
 	if (rc < 0)
 		return rc;
-	if (!c->cfg->hide_denied || cfs_op_is_root(path))
+	if (cfs_decide_sees_all(c->cfg->hide_denied, NULL, path)) /* before asking who calls */
 		return 0;
 	rc = cfs_store_lstat(c->store, path, &st);
 	if (rc < 0)

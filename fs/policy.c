@@ -1,4 +1,4 @@
-/* policy.c — the one pure decision function (DESIGN §5): caller, file policy,
+/* policy.c — the one pure decision function (README, "Policy attributes" and "Design"): caller, file policy,
  * grants, request -> allow / flag / deny with a reason in words.
  * It owns nothing. It must never perform I/O, read a clock, look at the
  * environment or keep state between calls: every input is an argument.
@@ -34,6 +34,7 @@
  * furthest through the checks above (ties: the first in array order). When
  * no grant names the caller and covers the path, the reason says so.
  * Times in reasons are UTC, "YYYY-MM-DD HH:MM:SS UTC". */
+#include "coachfs/content.h"
 #include "coachfs/policy.h"
 #include "coachfs/util.h"
 
@@ -564,109 +565,88 @@ static void programs_and_export(const struct cfs_caller *caller,
 	     req->path, program(caller), export_word(rule));
 }
 
-/* ---- access requests and break-glass (issue 16) ---- */
+/* ---- visibility ---- */
 
-int cfs_decide_request_new(const struct cfs_caller *c, const struct cfs_class *cls, int breakglass,
-			   char *why, size_t cap)
+int cfs_decide_sees_all(int hide_denied, const struct cfs_caller *cl, const char *path)
 {
-	char w[WHO_MAX];
-	const char *what = breakglass ? "break-glass" : "a request";
-	if (c->uid == 0) {
-		setf(why, cap, "%s: root adds grants directly (coach-grant add)", what);
-		return -EPERM;
-	}
-	if (!cls->grant) {
-		setf(why, cap, "%s: class %s admits by role, not by grant", what, cls->name);
-		return -EINVAL;
-	}
-	if (!breakglass) {
-		setf(why, cap, "%s may request access to class %s", who(c, w, sizeof w), cls->name);
-		return 0;
-	}
-	const char *r = role_admits(&cls->breakglass, c);
-	if (!r || strcmp(r, "*") == 0) {
-		setf(why, cap, "break-glass: %s holds no role in class %s's breakglass list",
-		     who(c, w, sizeof w), cls->name);
-		return -EPERM;
-	}
-	setf(why, cap, "break-glass by %s (role %s) on class %s", who(c, w, sizeof w), r, cls->name);
-	return 0;
+	return !hide_denied || (path[0] == '/' && path[1] == 0) || cfs_caller_has_role(cl, "admin");
 }
 
-/* Who the actor may not be, whatever the act: root, a non-admin, the one
- * who asked, or (approve, deny) the admin who already approved. */
-static int request_actor(const struct cfs_caller *c, const struct cfs_req_view *r,
-			 enum cfs_req_act act, char *why, size_t cap)
+int cfs_decide_dir_on_way(const struct cfs_grant *const *grants, size_t n, const struct cfs_caller *cl,
+			  const char *dir, int64_t now)
 {
-	char w[WHO_MAX];
-	const char *tag = r->kind == CFS_REQ_BREAKGLASS ? "B" : "R";
-	if (c->uid == 0) {
-		setf(why, cap, "%s%" PRId64 ": root is a shared identity, not a second person: act as "
-		     "yourself", tag, r->id);
-		return -EPERM;
-	}
-	if (!cfs_caller_has_role(c, "admin")) {
-		setf(why, cap, "%s%" PRId64 ": %s is not in the admin role", tag, r->id, who(c, w, sizeof w));
-		return -EPERM;
-	}
-	if (c->uid == r->uid) {
-		setf(why, cap, "%s%" PRId64 ": %s %s and cannot also %s it", tag, r->id,
-		     who(c, w, sizeof w), r->kind == CFS_REQ_BREAKGLASS ? "broke the glass" : "asked for it",
-		     act == CFS_REQ_APPROVE ? "approve" : act == CFS_REQ_DENY ? "deny" : "review");
-		return -EPERM;
-	}
-	if (act != CFS_REQ_REVIEW && r->approved_at && c->uid == r->approver_uid) {
-		setf(why, cap, "R%" PRId64 ": %s already approved it: a second admin must decide",
-		     r->id, who(c, w, sizeof w));
-		return -EPERM;
+	for (size_t i = 0; i < n; i++) {
+		const struct cfs_grant *g = grants[i];
+		if ((g->revoked_at && g->revoked_at <= now) || g->end <= now)
+			continue;
+		if (cfs_grant_matches_caller(g, cl) && cfs_path_covers(dir, g->path))
+			return 1;
 	}
 	return 0;
 }
 
-int cfs_decide_request(const struct cfs_caller *c, const struct cfs_req_view *r, enum cfs_req_act act,
-		       int64_t now, int *grant_now, char *why, size_t cap)
+/* ---- policy attribute values ---- */
+
+int cfs_list_split(char *buf, struct cfs_list *l)
 {
-	char w[WHO_MAX];
-	*grant_now = 0;
-	if ((act == CFS_REQ_REVIEW) != (r->kind == CFS_REQ_BREAKGLASS)) {
-		setf(why, cap, act == CFS_REQ_REVIEW ? "R%" PRId64 " is a request, not a break-glass: "
-		     "approve or deny it" : "B%" PRId64 " is a break-glass: review it", r->id);
-		return -EINVAL;
-	}
-	int rc = request_actor(c, r, act, why, cap);
-	if (rc < 0)
-		return rc;
-	if (act == CFS_REQ_REVIEW) {
-		if (r->reviewed_at) {
-			setf(why, cap, "B%" PRId64 " is already reviewed", r->id);
-			return -EALREADY;
+	l->n = 0;
+	char *p = buf;
+	while (*p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		char *e = strchr(p, ',');
+		if (e)
+			*e = 0;
+		char *t = p + strlen(p);
+		while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
+			*--t = 0;
+		if (*p) {
+			if (l->n >= CFS_LIST_MAX)
+				return -EINVAL;
+			l->v[l->n++] = p;
 		}
-		setf(why, cap, "B%" PRId64 " reviewed by %s", r->id, who(c, w, sizeof w));
-		return 0;
+		if (!e)
+			break;
+		p = e + 1;
 	}
-	if (r->decided_at) {
-		setf(why, cap, "R%" PRId64 " is already decided", r->id);
-		return -EALREADY;
-	}
-	if (now >= r->expires) {
-		setf(why, cap, "R%" PRId64 " has expired undecided", r->id);
-		return -EACCES;
-	}
-	if (act == CFS_REQ_DENY) {
-		setf(why, cap, "R%" PRId64 " denied by %s", r->id, who(c, w, sizeof w));
-		return 0;
-	}
-	*grant_now = !r->two_person || r->approved_at != 0;
-	setf(why, cap, "R%" PRId64 " approved by %s%s", r->id, who(c, w, sizeof w),
-	     *grant_now ? (r->two_person ? " (second of two): granted" : ": granted")
-			: " (first of two): a second admin must approve");
 	return 0;
 }
 
-int64_t cfs_request_grant_ttl(int64_t asked, const struct cfs_class *cls, int breakglass)
+int cfs_policy_value_check(const struct cfs_config *cfg, const char *key, const char *val, size_t len,
+			   struct cfs_err *err)
 {
-	int64_t ttl = breakglass ? cls->breakglass_ttl : asked;
-	if (cls->max_ttl > 0 && ttl > cls->max_ttl)
-		ttl = cls->max_ttl;
-	return ttl > 0 ? ttl : 1;
+	char buf[CFS_META_MAX + 1];
+	if (len > CFS_META_MAX)
+		return cfs_errf(err, -EINVAL, "value too long");
+	memcpy(buf, val, len);
+	buf[len] = 0;
+	if (memchr(val, 0, len))
+		return cfs_errf(err, -EINVAL, "value contains a NUL byte");
+	if (!strcmp(key, "class")) {
+		if (!cfs_config_class(cfg, buf))
+			return cfs_errf(err, -EINVAL, "unknown class '%s'", buf);
+		return 0;
+	}
+	if (!strcmp(key, "export")) {
+		enum cfs_export x;
+		if (cfs_export_parse(buf, &x) < 0 || x == CFS_EXPORT_UNSET)
+			return cfs_errf(err, -EINVAL, "export must be allow, log or deny, not '%s'", buf);
+		return 0;
+	}
+	if (!strcmp(key, "max_opens")) {
+		uint64_t v;
+		if (cfs_parse_uint(buf, 1000000, &v) < 0 || v == 0)
+			return cfs_errf(err, -EINVAL, "max_opens must be a number from 1 to 1000000, not '%s'", buf);
+		return 0;
+	}
+	if (!strcmp(key, "readers")) {
+		struct cfs_list l;
+		if (cfs_list_split(buf, &l) < 0)
+			return cfs_errf(err, -EINVAL, "readers: more than %d programs", CFS_LIST_MAX);
+		for (int i = 0; i < l.n; i++)
+			if (l.v[i][0] != '/')
+				return cfs_errf(err, -EINVAL, "readers: '%s' is not an absolute program path", l.v[i]);
+		return 0;
+	}
+	return cfs_errf(err, -EOPNOTSUPP, "unknown policy attribute '%s'", key);
 }

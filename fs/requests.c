@@ -98,7 +98,7 @@ static void req_mac(const unsigned char *key, const struct cfs_req_rec *r, unsig
 
 static int db_fail(struct cfs_grants_tx *tx, int rc, const char *what, struct cfs_err *err)
 {
-	return cfs_errf(err, rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? -EBUSY : -EIO, "%s: %s: %s",
+	return cfs_errf(err, cfs_sqlite_errno(rc), "%s: %s: %s",
 			tx->file, what, sqlite3_errmsg(tx->db));
 }
 

@@ -1,4 +1,4 @@
-/* coach-audit — the auditor's tool (DESIGN §2, §6): history of a path, the
+/* coach-audit — the auditor's tool (README, "coach-audit" and "Audit log"): history of a path, the
  * log, a summary, verification of the hash chain and signed checkpoints
  * (against pinned heads too), and the newest head for an auditor to pin.
  * Owns argument parsing and output formats (aligned text in local time,
@@ -385,7 +385,7 @@ struct opts {
 	const char *cmd, *path_arg;
 };
 
-/* The action words of DESIGN §6: the only values the log holds. */
+/* The action words (README, "Audit log"): the only values the log holds. */
 static const char *const ACTIONS[] = {
 	"mount", "unmount", "open", "replay", "read", "write", "release", "create", "unlink",
 	"rename", "export", "setxattr", "tamper", "grant_add", "grant_revoke", "grant_approve",
