@@ -3,7 +3,7 @@
  * approves from the kernel; it must never take an identity from the caller's
  * words, nor show a link to anyone but its user. */
 #include "ops_int.h"
-#include "coachfs/reqctl.h"
+#include "coachfs/access_req.h"
 
 /* ---- expiring links: /.links/TOKEN ---- */
 
@@ -311,10 +311,10 @@ int cfs_op_link_approve(struct cfs_ctx *c, const char *name, const char *value, 
 {
 	char idb[24], what[40];
 	uint64_t id;
-	if (cfs_reqctl_handles(name, value, size)) {
-		/* requests and break-glass: reqctl.c, for the kernel's caller */
+	if (cfs_access_req_handles(name, value, size)) {
+		/* requests and break-glass: access_req.c, for the kernel's caller */
 		struct cfs_caller *rcl = cfs_op_who(c);
-		int rc = rcl ? cfs_reqctl_set(c, rcl, name, value, size, path_class) : -ENOMEM;
+		int rc = rcl ? cfs_access_req_set(c, rcl, name, value, size, path_class) : -ENOMEM;
 		free(rcl);
 		return rc;
 	}

@@ -1,4 +1,4 @@
-/* reqctl.c — access requests and break-glass, the daemon's side: the
+/* access_req.c — access requests and break-glass, the daemon's side: the
  * values an ordinary user or an admin sets on MOUNT/.links/approve, as
  * themselves (the kernel names the caller; no typed name is trusted). It
  * owns parsing those hostile values, turning a row and the path's current
@@ -7,7 +7,7 @@
  * alert to syslog (authpriv, alert). It must never decide who may act
  * (policy.c does), never act on a row that is not authentic, and never log
  * a key or file contents. */
-#include "coachfs/reqctl.h"
+#include "coachfs/access_req.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -80,7 +80,7 @@ static const char *key_of(const char *name)
 	return strncmp(name, CFS_XATTR_PREFIX, n) == 0 ? name + n : "";
 }
 
-int cfs_reqctl_handles(const char *name, const char *value, size_t size)
+int cfs_access_req_handles(const char *name, const char *value, size_t size)
 {
 	const char *k = key_of(name);
 	if (!strcmp(k, "request") || !strcmp(k, "breakglass") || !strcmp(k, "deny") || !strcmp(k, "review"))
@@ -308,7 +308,7 @@ static int act(struct rctx *x, const char *value, size_t size)
 	return rc < 0 ? refused(x, rc, NULL, err.msg) : 0;
 }
 
-int cfs_reqctl_set(struct cfs_ctx *c, const struct cfs_caller *cl, const char *name, const char *value,
+int cfs_access_req_set(struct cfs_ctx *c, const struct cfs_caller *cl, const char *name, const char *value,
 		   size_t size, cfs_path_class_fn path_class)
 {
 	struct rctx x = { .c = c, .cl = cl, .path_class = path_class };
@@ -324,7 +324,7 @@ int cfs_reqctl_set(struct cfs_ctx *c, const struct cfs_caller *cl, const char *n
 	return act(&x, value, size);
 }
 
-int cfs_reqctl_get(struct cfs_ctx *c, uid_t uid, const char *name, char *buf, size_t cap)
+int cfs_access_req_get(struct cfs_ctx *c, uid_t uid, const char *name, char *buf, size_t cap)
 {
 	const char *k = key_of(name);
 	int kind = !strcmp(k, "request") ? CFS_REQ_REQUEST : !strcmp(k, "breakglass") ? CFS_REQ_BREAKGLASS : 0;
