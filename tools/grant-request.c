@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/xattr.h>
 
+#include "coachfs/requests.h"
 #include "coachfs/util.h"
 #include "grant.h"
 
@@ -75,7 +76,7 @@ static int ctl_errno(const char *what, int e)
 		return cfs_say(EXIT_FAIL, "%s: refused: wrong kind of id, a class that admits by role, a "
 			       "directory for break-glass, or a malformed value", what);
 	case EDQUOT:
-		return cfs_say(EXIT_FAIL, "%s: you already have %d pending requests", what, 20);
+		return cfs_say(EXIT_FAIL, "%s: you already have %d pending requests", what, CFS_REQ_PENDING_MAX);
 	case EBADMSG:
 		return cfs_say(EXIT_FAIL, "%s: the record failed authentication (edited or forged in policy.db)",
 			       what);
