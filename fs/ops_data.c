@@ -250,6 +250,8 @@ int cfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse
 		return -ENOMEM;
 	int rc = cfs_op_handle_live(c, h, "read");
 	struct rref r;
+	if (rc < 0)
+		cfs_ra_drop(h->ra); /* access ended: the window's plaintext goes */
 	if (rc == 0)
 		rc = cfs_op_reader_of(c, h, &r);
 	if (rc < 0)
@@ -257,7 +259,7 @@ int cfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse
 	/* the reading process holds this class from now on (before it gets a byte) */
 	cfs_op_rref_note(c, h, &r, h->rank);
 	pthread_rwlock_rdlock(&h->of->f->lock);
-	ssize_t n = cfs_content_read(h->of->f, buf, size, off, s, &e);
+	ssize_t n = cfs_ra_read(h->ra, h->of->f, buf, size, off, s, &e);
 	pthread_rwlock_unlock(&h->of->f->lock);
 	if (n == -EIO) {
 		cfs_op_rref_done(&r);
