@@ -342,6 +342,23 @@ int add_audit_hook(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *e
 
 /* ---- revoke ------------------------------------------------------------------- */
 
+int revoked_row(struct cfs_audit *a, const struct cfs_who *adm, const char *path, const char *why,
+		int64_t grant_id, const char *what)
+{
+	struct cfs_event ev;
+	struct cfs_err err = { "" };
+	event_base(&ev, adm, "grant_revoke");
+	ev.path = path;
+	ev.result = "allow";
+	ev.reason = why;
+	if (grant_id)
+		ev.grant_id = grant_id;
+	if (cfs_audit_append(a, &ev, &err) < 0)
+		return cfs_say(EXIT_FAIL, "%s is revoked, but its audit row could not be written: %s", what,
+			       err.msg);
+	return EXIT_OK;
+}
+
 static int cmd_revoke(int argc, char **argv, const char **cfile)
 {
 	static const struct option lo[] = {
@@ -405,18 +422,9 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 		snprintf(desc, sizeof desc, "grant %lld (unreadable: %s)", (long long)id, err.msg);
 	snprintf(why, sizeof why, "revoked %s%s%s", desc, reason ? "; reason: " : "",
 		 reason ? reason : "");
-	struct cfs_event ev;
-	event_base(&ev, &adm, "grant_revoke");
-	ev.path = have_rec ? rec->path : NULL;
-	ev.result = "allow";
-	ev.reason = why;
-	ev.grant_id = id;
-	if (cfs_audit_append(a, &ev, &err) < 0) {
-		rc = cfs_say(EXIT_FAIL, "grant %lld is revoked, but its audit row could not be written: %s",
-			 (long long)id, err.msg);
-		goto out;
-	}
-	rc = EXIT_OK;
+	char what[40];
+	snprintf(what, sizeof what, "grant %lld", (long long)id);
+	rc = revoked_row(a, &adm, have_rec ? rec->path : NULL, why, id, what);
 out:
 	cfs_keys_free(keys);
 	cfs_grants_close(g);

@@ -318,17 +318,9 @@ int revoke_link(const char *ids, const char *reason, const char **cfile)
 	char why[600];
 	snprintf(why, sizeof why, "revoked link L%llu to %.300s%s%.200s", (unsigned long long)v, rec->path,
 		 reason ? "; reason: " : "", reason ? reason : "");
-	struct cfs_event ev;
-	event_base(&ev, &adm, "grant_revoke");
-	ev.path = rec->path;
-	ev.result = "allow";
-	ev.reason = why;
-	if (cfs_audit_append(a, &ev, &err) < 0) {
-		rc = cfs_say(EXIT_FAIL, "link L%llu is revoked, but its audit row could not be written: %s",
-			 (unsigned long long)v, err.msg);
-		goto out;
-	}
-	rc = EXIT_OK;
+	char what[40];
+	snprintf(what, sizeof what, "link L%llu", (unsigned long long)v);
+	rc = revoked_row(a, &adm, rec->path, why, 0, what);
 out:
 	cfs_keys_free(keys);
 	cfs_links_close(l);

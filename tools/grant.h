@@ -66,6 +66,10 @@ int open_links(const struct cfs_config *cfg, const struct cfs_keys *keys, struct
 int cmd_link(int argc, char **argv, const char **cfile);
 void print_links(const struct cfs_config *cfg, const struct cfs_keys *keys, int active_only, int64_t now);
 int revoke_link(const char *ids, const char *reason, const char **cfile);
+/* The grant_revoke row of a revocation already made (what: "grant 7",
+ * "link L7"): 0, or exit status 1 saying the row is missing. */
+int revoked_row(struct cfs_audit *a, const struct cfs_who *adm, const char *path, const char *why,
+		int64_t grant_id, const char *what);
 
 /* list and show (grant-list.c); a grant's state and subject kind in words;
  * "KEY:  value" lines of show; a grant id from argv (0 or exit status 2). */
