@@ -30,9 +30,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const cfs_cfg_sect_names[S_EXPORT + 1] = {
+const char *const cfs_cfg_sect_names[S_LAST + 1] = {
 	[S_STORE] = "store", [S_MOUNT] = "mount", [S_POLICY] = "policy",
-	[S_AUDIT] = "audit", [S_ROLES] = "roles", [S_EXPORT] = "export",
+	[S_AUDIT] = "audit", [S_ROLES] = "roles", [S_EXPORT] = "export", [S_GRANTS] = "grants",
 };
 
 const struct cfs_cfg_fixed_key cfs_cfg_fixed_keys[K_NKEYS] = {
@@ -48,12 +48,14 @@ const struct cfs_cfg_fixed_key cfs_cfg_fixed_keys[K_NKEYS] = {
 	[K_AUDIT_READS] = { S_AUDIT, "reads" },
 	[K_AUDIT_FLUSH] = { S_AUDIT, "flush_ms" },
 	[K_EXPORT_TOOLS] = { S_EXPORT, "tools" },
+	[K_GRANTS_REQTTL] = { S_GRANTS, "request_ttl" },
 };
 
 const char *const cfs_cfg_class_keys[C_NKEYS] = {
 	[C_GRANT] = "grant", [C_ROLES] = "roles", [C_WRITERS] = "writers",
 	[C_MAX_TTL] = "max_ttl", [C_EXPORT] = "export", [C_APPROVAL] = "approval",
 	[C_READERS] = "readers", [C_MAX_OPENS] = "max_opens", [C_AUDIT_READS] = "audit_reads",
+	[C_BREAKGLASS] = "breakglass", [C_BREAKGLASS_TTL] = "breakglass_ttl",
 };
 
 /* ---- key handlers ---- */
@@ -98,6 +100,18 @@ static int parse_reads(const char *s, enum cfs_reads *out)
 		*out = CFS_READS_OPEN;
 	else
 		return -EINVAL;
+	return 0;
+}
+
+/* A duration from lo to hi seconds (request_ttl, breakglass_ttl). */
+static int parse_ttl(struct parse *p, const char *what, const char *value, int64_t lo, int64_t hi,
+		     int64_t *out)
+{
+	char q[CFG_QUOTE_MAX * 4 + 8];
+	if (cfs_parse_duration(value, out) < 0 || *out < lo || *out > hi)
+		return cfs_cfg_fail(p, -EINVAL, p->lineno, "%s: '%s' is not a duration from %llds to %llds "
+				    "(like 15m, 4h)", what, cfs_cfg_quote(q, sizeof q, value), (long long)lo,
+				    (long long)hi);
 	return 0;
 }
 
@@ -169,6 +183,8 @@ static int fixed_key(struct parse *p, const char *value)
 	}
 	case K_EXPORT_TOOLS:
 		return cfs_cfg_parse_list(p, what, value, L_PATHS, &cfg->export_tools);
+	case K_GRANTS_REQTTL:
+		return parse_ttl(p, what, value, 1, CFS_REQUEST_TTL_MAX, &cfg->request_ttl);
 	case K_NKEYS:
 		break;
 	}
@@ -251,6 +267,10 @@ static int class_key(struct parse *p, const char *value)
 		return 0;
 	case C_READERS:
 		return cfs_cfg_parse_list(p, what, value, L_PATHS, &c->readers);
+	case C_BREAKGLASS:
+		return cfs_cfg_parse_list(p, what, value, L_ROLES, &c->breakglass);
+	case C_BREAKGLASS_TTL:
+		return parse_ttl(p, what, value, 60, CFS_BREAKGLASS_TTL_MAX, &c->breakglass_ttl);
 	case C_MAX_OPENS: {
 		uint64_t v;
 		if (cfs_parse_uint(value, 1000000, &v) < 0 || v < 1)
@@ -350,6 +370,9 @@ static int post_checks(struct parse *p)
 		const struct cfs_class *c = &cfg->classes[i];
 		check_refs(&e, c, &c->roles, "roles", p->class_key_line[i][C_ROLES]);
 		check_refs(&e, c, &c->writers, "writers", p->class_key_line[i][C_WRITERS]);
+		check_refs(&e, c, &c->breakglass, "breakglass", p->class_key_line[i][C_BREAKGLASS]);
+		if (!p->class_key_line[i][C_BREAKGLASS_TTL])
+			cfg->classes[i].breakglass_ttl = CFS_BREAKGLASS_TTL_DEFAULT;
 		/* a class without its own audit level takes [audit] reads */
 		if (!p->class_key_line[i][C_AUDIT_READS])
 			cfg->classes[i].reads = cfg->reads;
@@ -406,6 +429,7 @@ void cfs_config_free(struct cfs_config *cfg)
 	for (int i = 0; i < cfg->nclasses && i < CFS_LIST_MAX; i++) {
 		cfs_cfg_list_free(&cfg->classes[i].roles);
 		cfs_cfg_list_free(&cfg->classes[i].writers);
+		cfs_cfg_list_free(&cfg->classes[i].breakglass);
 		cfs_cfg_list_free(&cfg->classes[i].readers);
 	}
 	cfs_cfg_list_free(&cfg->export_tools);
@@ -433,6 +457,7 @@ static int parse_buf(const char *text, size_t len, const char *name, struct cfs_
 	cfg->hide_denied = 1;
 	cfg->reads = CFS_READS_EVERY;
 	cfg->flush_ms = 50;
+	cfg->request_ttl = CFS_REQUEST_TTL_DEFAULT;
 	p->cfg = cfg;
 	p->err = err;
 	p->name = name;

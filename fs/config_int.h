@@ -10,7 +10,8 @@
 #define CFG_LOGIN_MAX 31             /* login and group names */
 #define CFG_QUOTE_MAX 96             /* bytes of a hostile value echoed in a message */
 
-enum sect { S_NONE = 0, S_STORE, S_MOUNT, S_POLICY, S_AUDIT, S_ROLES, S_CLASS, S_EXPORT };
+enum sect { S_NONE = 0, S_STORE, S_MOUNT, S_POLICY, S_AUDIT, S_ROLES, S_CLASS, S_EXPORT, S_GRANTS };
+#define S_LAST S_GRANTS
 
 /* Keys of the fixed sections, one line-number slot each (0 = not seen). */
 enum key {
@@ -19,11 +20,12 @@ enum key {
 	K_POLICY_DB, K_POLICY_DEFCLASS,
 	K_AUDIT_DB, K_AUDIT_READS, K_AUDIT_FLUSH,
 	K_EXPORT_TOOLS,
+	K_GRANTS_REQTTL,
 	K_NKEYS
 };
 
 enum ckey { C_GRANT, C_ROLES, C_WRITERS, C_MAX_TTL, C_EXPORT, C_APPROVAL, C_READERS,
-	    C_MAX_OPENS, C_AUDIT_READS, C_NKEYS };
+	    C_MAX_OPENS, C_AUDIT_READS, C_BREAKGLASS, C_BREAKGLASS_TTL, C_NKEYS };
 
 struct parse {
 	struct cfs_config *cfg;
@@ -39,7 +41,7 @@ struct parse {
 	int key_in_sect;         /* a key line was seen since the last header */
 	char key[256];           /* the current line's key (lines are shorter) */
 	/* where things were first seen */
-	int sect_line[S_EXPORT + 1];
+	int sect_line[S_LAST + 1];
 	int key_line[K_NKEYS];
 	int class_key_line[CFS_LIST_MAX][C_NKEYS];
 };
@@ -47,7 +49,7 @@ struct parse {
 enum list_kind { L_MEMBERS, L_ROLES, L_PATHS };
 
 struct cfs_cfg_fixed_key { enum sect s; const char *name; };
-extern const char *const cfs_cfg_sect_names[S_EXPORT + 1];
+extern const char *const cfs_cfg_sect_names[S_LAST + 1];
 extern const struct cfs_cfg_fixed_key cfs_cfg_fixed_keys[K_NKEYS];
 extern const char *const cfs_cfg_class_keys[C_NKEYS];
 

@@ -279,7 +279,7 @@ static int section_line(struct parse *p, const char *s, size_t n)
 		p->sect = S_CLASS;
 		return 0;
 	}
-	for (int s_ = S_STORE; s_ <= S_EXPORT; s_++) {
+	for (int s_ = S_STORE; s_ <= S_LAST; s_++) {
 		if (s_ == S_CLASS || strcmp(sect, cfs_cfg_sect_names[s_]) != 0)
 			continue;
 		if (p->sect_line[s_])

@@ -3,6 +3,7 @@
  * approves from the kernel; it must never take an identity from the caller's
  * words, nor show a link to anyone but its user. */
 #include "ops_int.h"
+#include "coachfs/access_req.h"
 
 /* ---- expiring links: /.links/TOKEN ---- */
 
@@ -335,6 +336,13 @@ int cfs_op_link_approve(struct cfs_ctx *c, const char *name, const char *value, 
 {
 	char idb[24], what[40];
 	uint64_t id;
+	if (cfs_access_req_handles(name, value, size)) {
+		/* requests and break-glass: access_req.c, for the kernel's caller */
+		struct cfs_caller *rcl = cfs_op_who(c);
+		int rc = rcl ? cfs_access_req_set(c, rcl, name, value, size, path_class) : -ENOMEM;
+		free(rcl);
+		return rc;
+	}
 	if (strcmp(name, CFS_XATTR_PREFIX "approve") != 0)
 		return -EPERM;
 	if (size == 0 || size >= sizeof idb)

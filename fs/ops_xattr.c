@@ -2,6 +2,7 @@
  * header; user.coachfs.* are policy, changed only by admins and audited. It
  * must never store an attribute outside the encrypted header. */
 #include "ops_int.h"
+#include "coachfs/access_req.h"
 
 /* ---- extended attributes: user.* only, stored encrypted ---- */
 
@@ -238,6 +239,19 @@ int cfs_op_getxattr(const char *path, const char *name, char *value, size_t size
 	const unsigned char *v;
 	size_t vl;
 	char buf[CFS_META_MAX + 1];
+	const char *token;
+	if (cfs_op_link_path(path, &token) == 2 && strcmp(token, LINK_APPROVE) == 0) {
+		/* the caller's own newest request or break-glass */
+		int n = cfs_access_req_get(c, fuse_get_context()->uid, name, buf, sizeof buf);
+		if (n < 0)
+			return n == -EOPNOTSUPP ? -ENODATA : n;
+		if (size == 0)
+			return n;
+		if ((size_t)n > size)
+			return -ERANGE;
+		memcpy(value, buf, (size_t)n);
+		return n;
+	}
 	int rc = xattr_name_ok(name);
 	if (rc < 0)
 		return rc == -EOPNOTSUPP ? -ENODATA : rc;

@@ -62,7 +62,8 @@ static const char usage_text[] =
 	"  --user U       events by login name U\n"
 	"  --action A     one of: mount, unmount, open, replay, read, write, release,\n"
 	"                 create, unlink, rename, export, setxattr, tamper, grant_add,\n"
-	"                 grant_revoke, grant_approve, link_issue, link_use, audit_query\n"
+	"                 grant_revoke, grant_approve, grant_request, grant_deny,\n"
+	"                 breakglass, breakglass_review, link_issue, link_use, audit_query\n"
 	"  --result R     allow, flag, deny or error\n"
 	"  --after ID     (history, log) only events with an id above ID\n"
 	"  --follow       (history, log) after the matching events, keep printing\n"
@@ -387,11 +388,11 @@ struct opts {
 /* The action words (README, "Audit log"): the only values the log holds. */
 static const char *const ACTIONS[] = {
 	"mount", "unmount", "open", "replay", "read", "write", "release", "create", "unlink",
-	"rename", "export", "setxattr", "tamper", "grant_add", "grant_revoke", "grant_approve", "link_issue",
-	"link_use", "audit_query" };
+	"rename", "export", "setxattr", "tamper", "grant_add", "grant_revoke", "grant_approve",
+	"grant_request", "grant_deny", "breakglass", "breakglass_review", "link_issue", "link_use", "audit_query" };
 #define ACTIONS_TEXT "mount, unmount, open, replay, read, write, release, create, unlink, " \
-	"rename, export, setxattr, tamper, grant_add, grant_revoke, grant_approve, link_issue, link_use, " \
-	"audit_query"
+	"rename, export, setxattr, tamper, grant_add, grant_revoke, grant_approve, grant_request, " \
+	"grant_deny, breakglass, breakglass_review, link_issue, link_use, audit_query"
 
 static int action_arg(const char *v)
 {

@@ -61,7 +61,7 @@ static const char usage_text[] =
 	"                 grants, newest first; --active: not revoked and not ended;\n"
 	"                 --user: subject exactly as granted; --path: grants covering P\n"
 	"  show ID [--json]\n"
-	"                 one grant in full\n"
+	"                 one grant in full (R12 / B12: a request or break-glass)\n"
 	"  revoke ID [--reason TEXT]\n"
 	"                 end a grant now (open files lose access within a second);\n"
 	"                 a link's id is written L7\n"
@@ -72,6 +72,21 @@ static const char usage_text[] =
 	"                 run COMMAND as U with a grant on P bound to its process: only\n"
 	"                 it and its descendants may use it, and it ends when COMMAND\n"
 	"                 exits (or at DURATION); exits with COMMAND's status\n"
+	"  request PATH --ttl DURATION --reason TEXT [--write] [--mount DIR]\n"
+	"                 ask, as yourself (no root), for access to PATH; prints R12.\n"
+	"                 It expires undecided after [grants] request_ttl (default 24h)\n"
+	"  requests [--all] [--json]\n"
+	"                 pending requests and unreviewed break-glass (--all: every one)\n"
+	"  approve R12 [--mount DIR]\n"
+	"                 approve a request as yourself (an admin, not root, not the\n"
+	"                 requester); a two-person class needs two distinct admins\n"
+	"  deny R12 --reason TEXT [--mount DIR]\n"
+	"                 refuse a request, as yourself (an admin)\n"
+	"  breakglass PATH --reason TEXT [--mount DIR]\n"
+	"                 take read access to one file at once for its class's\n"
+	"                 breakglass_ttl (a role in its breakglass list); alerts\n"
+	"  review B12 [--note TEXT] [--mount DIR]\n"
+	"                 an admin (not the one who broke the glass) reviews it\n"
 	"  link PATH --ttl DURATION [--uses N] [--user U] [--mount DIR]\n"
 	"                 issue an expiring delivery link: prints MOUNT/.links/TOKEN,\n"
 	"                 which opens PATH read-only until it expires or is used N\n"
@@ -114,7 +129,7 @@ int bad_option(const char *cmd, int c, int opt, char **argv, int ind)
 }
 
 /* coach-grant prints absent text as null, and "" is absent. */
-static void json_str(FILE *f, const char *s)
+void json_str(FILE *f, const char *s)
 {
 	cfs_put_json_str(f, s && *s ? s : NULL);
 }
@@ -141,7 +156,7 @@ void fmt_duration(int64_t s, char *out, size_t cap)
 		snprintf(out, cap, "0s");
 }
 
-static const char *state_of(const struct cfs_grant_rec *r, int64_t now)
+const char *state_of(const struct cfs_grant_rec *r, int64_t now)
 {
 	if (r->row_state != CFS_ROW_OK)
 		return cfs_row_state_name(r->row_state);
@@ -156,7 +171,7 @@ static const char *state_of(const struct cfs_grant_rec *r, int64_t now)
 	return "active";
 }
 
-static const char *kind_name(enum cfs_subject k)
+const char *kind_name(enum cfs_subject k)
 {
 	return k == CFS_SUBJ_USER ? "user" : k == CFS_SUBJ_GROUP ? "group" : "role";
 }
@@ -171,7 +186,7 @@ int text_arg(const char *opt, const char *s)
 	return 0;
 }
 
-static int parse_id(const char *s, int64_t *id)
+int parse_id(const char *s, int64_t *id)
 {
 	uint64_t v;
 	if (cfs_parse_uint(s, (uint64_t)INT64_MAX, &v) < 0 || v == 0)
@@ -233,7 +248,7 @@ int open_grants(const struct cfs_config *cfg, const struct cfs_keys *keys,
 	return 0;
 }
 
-static int open_links(const struct cfs_config *cfg, const struct cfs_keys *keys,
+int open_links(const struct cfs_config *cfg, const struct cfs_keys *keys,
 		      struct cfs_links **l, struct cfs_err *err)
 {
 	int rc = cfs_links_open(cfg->policy_db, l, err);
@@ -338,912 +353,24 @@ int add_audit_hook(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *e
 	return rc;
 }
 
-/* Resolve USER into rec's subject, kind, ugid and role. */
-static int resolve_subject(const char *user, const struct cfs_config *cfg,
-			   struct cfs_grant_rec *rec)
-{
-	if (strlen(user) >= CFS_USER_MAX + 5 || !cfs_printable(user))
-		return cfs_say(EXIT_USAGE, "USER: '%.80s' is not a user, @group or role:NAME", user);
-	cfs_strlcpy(rec->subject, user, sizeof rec->subject);
-	if (user[0] == '@') {
-		struct group *gr = user[1] ? getgrnam(user + 1) : NULL;
-		if (!gr)
-			return cfs_say(EXIT_USAGE, "unknown group '%s'", user + 1);
-		rec->g.kind = CFS_SUBJ_GROUP;
-		rec->g.ugid = gr->gr_gid;
-	} else if (strncmp(user, "role:", 5) == 0) {
-		if (!cfs_config_role(cfg, user + 5))
-			return cfs_say(EXIT_USAGE, "unknown role '%s' (not in [roles] of %s)", user + 5,
-				   cfg->file);
-		rec->g.kind = CFS_SUBJ_ROLE;
-		cfs_strlcpy(rec->role, user + 5, sizeof rec->role);
-	} else {
-		struct passwd *pw = user[0] ? getpwnam(user) : NULL;
-		if (!pw)
-			return cfs_say(EXIT_USAGE, "unknown user '%s'", user);
-		rec->g.kind = CFS_SUBJ_USER;
-		rec->g.ugid = pw->pw_uid;
-	}
-	if (rec->g.kind != CFS_SUBJ_ROLE && rec->g.ugid > 0xfffffffeu)
-		return cfs_say(EXIT_USAGE, "USER: '%s' has no usable id", user);
-	return 0;
-}
-
-/* The largest max_ttl among grant = yes classes; 0 when any is uncapped. */
-static int64_t largest_max_ttl(const struct cfs_config *cfg, int *any)
-{
-	int64_t m = 0;
-	*any = 0;
-	for (int i = 0; i < cfg->nclasses; i++) {
-		const struct cfs_class *c = &cfg->classes[i];
-		if (!c->grant)
-			continue;
-		if (c->max_ttl == 0)
-			return 0;
-		*any = 1;
-		if (c->max_ttl > m)
-			m = c->max_ttl;
-	}
-	return m;
-}
-
-/* --approved-by NAME: a real user, in the admin role, not root. (That it is
- * not the granter nor the grantee is checked by the caller; the daemon checks
- * all of it again when NAME approves.) */
-static int approver_ok(const struct cfs_config *cfg, const char *name)
-{
-	struct passwd *pw = getpwnam(name);
-	struct cfs_roletab *rt = NULL;
-	struct cfs_caller *cl = NULL;
-	struct cfs_err err = { "" };
-	gid_t groups[256];
-	int ng = 256, rc;
-	if (!pw)
-		return cfs_say(EXIT_USAGE, "--approved-by: no user '%s'", name);
-	if (pw->pw_uid == 0)
-		return cfs_say(EXIT_USAGE, "--approved-by: root is a shared identity, not a second person");
-	if (getgrouplist(name, pw->pw_gid, groups, &ng) < 0)
-		ng = 0;
-	if (cfs_roletab_build(cfg, &rt, &err) < 0)
-		return cfs_say(EXIT_FAIL, "%s", err.msg);
-	if (!(cl = calloc(1, sizeof *cl))) {
-		cfs_roletab_free(rt);
-		return cfs_say(EXIT_FAIL, "out of memory");
-	}
-	rc = cfs_caller_ids(rt, cl, pw->pw_uid, pw->pw_gid, 0, groups, ng);
-	if (rc < 0)
-		rc = cfs_say(EXIT_FAIL, "--approved-by: cannot resolve the roles of '%s'", name);
-	else if (!cfs_caller_has_role(cl, "admin"))
-		rc = cfs_say(EXIT_USAGE, "--approved-by: '%s' is not in the admin role ([roles] admin in %s)",
-			 name, cfg->file);
-	else
-		rc = 0;
-	free(cl);
-	cfs_roletab_free(rt);
-	return rc;
-}
-
-static int cmd_add(int argc, char **argv, const char **cfile)
-{
-	static const struct option lo[] = {
-		{ "ttl", required_argument, NULL, 't' },
-		{ "start", required_argument, NULL, 's' },
-		{ "max-opens", required_argument, NULL, 'm' },
-		{ "write", no_argument, NULL, 'w' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "approved-by", required_argument, NULL, 'a' },
-		{ NULL, 0, NULL, 0 } };
-	const char *ttl_s = NULL, *start_s = NULL, *opens_s = NULL, *reason = NULL,
-		   *approver = NULL;
-	int write = 0, c, rc;
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 't': ttl_s = optarg; break;
-		case 's': start_s = optarg; break;
-		case 'm': opens_s = optarg; break;
-		case 'w': write = 1; break;
-		case 'r': reason = optarg; break;
-		case 'a': approver = optarg; break;
-		default: return bad_option("add: ", c, optopt, argv, optind);
-		}
-	}
-	if (argc - optind != 2)
-		return cfs_say(EXIT_USAGE, "usage: coach-grant add USER PATH --ttl DURATION [--start TIME] "
-			   "[--max-opens N] [--write] [--reason TEXT] [--approved-by NAME]");
-	const char *user = argv[optind], *path = argv[optind + 1];
-	int64_t now = cfs_now_s(), ttl, start = now;
-	uint64_t max_opens = 0;
-
-	if (cfs_path_valid(path) < 0)
-		return cfs_say(EXIT_USAGE, "PATH: '%.200s' is not a mount-relative path (like "
-			   "/incidents/2026: absolute, no '.', '..' or '//', no trailing '/')", path);
-	if (!ttl_s)
-		return cfs_say(EXIT_USAGE, "add: --ttl is required (like --ttl 4h)");
-	if (cfs_parse_duration(ttl_s, &ttl) < 0)
-		return cfs_say(EXIT_USAGE, "--ttl: '%.80s' is not a duration (like 90s, 15m, 4h, 2d)",
-			   ttl_s);
-	if (start_s && cfs_parse_time(start_s, now, &start) < 0)
-		return cfs_say(EXIT_USAGE, "--start: '%.80s' is not a time (like now, +2h, "
-			   "2026-11-27T10:00:00Z, @1790000000)", start_s);
-	if (opens_s && (cfs_parse_uint(opens_s, MAX_OPENS_LIMIT, &max_opens) < 0 || max_opens == 0))
-		return cfs_say(EXIT_USAGE, "--max-opens: '%.80s' is not a number from 1 to %d", opens_s,
-			   MAX_OPENS_LIMIT);
-	if (reason && (rc = text_arg("--reason", reason)) != 0)
-		return rc;
-	if (approver) {
-		if ((rc = text_arg("--approved-by", approver)) != 0)
-			return rc;
-		if (!*approver)
-			return cfs_say(EXIT_USAGE, "--approved-by: empty name");
-	}
-	int64_t end = start + ttl;
-	if (end <= now) {
-		char e[32];
-		cfs_fmt_local(end, e, sizeof e);
-		return cfs_say(EXIT_USAGE, "the grant would end at %s, before now", e);
-	}
-	if ((rc = need_root()) != 0)
-		return rc;
-	struct cfs_who adm;
-	cfs_who_am_i(&adm);
-	if (approver && strcmp(approver, adm.name) == 0)
-		return cfs_say(EXIT_USAGE, "--approved-by must name a second person, not %s", adm.name);
-
-	struct cfs_config *cfg = NULL;
-	if ((rc = load_config(*cfile, &cfg)) != 0)
-		return rc;
-	struct cfs_grant_rec *rec = calloc(1, sizeof *rec);
-	struct cfs_grants *g = NULL;
-	struct cfs_keys *keys = NULL;
-	struct add_audit aa;
-	struct cfs_err err = { "" };
-	memset(&aa, 0, sizeof aa);
-	if (!rec) {
-		rc = cfs_say(EXIT_FAIL, "out of memory");
-		goto out;
-	}
-	if ((rc = resolve_subject(user, cfg, rec)) != 0)
-		goto out;
-	if (approver && strcmp(approver, rec->subject) == 0) {
-		rc = cfs_say(EXIT_USAGE, "--approved-by must name a second person, not the grantee");
-		goto out;
-	}
-	if (approver && (rc = approver_ok(cfg, approver)) != 0)
-		goto out;
-	cfs_strlcpy(rec->path, path, sizeof rec->path);
-	rec->g.write = write;
-	rec->g.start = start;
-	rec->g.end = end;
-	rec->g.max_opens = (uint32_t)max_opens;
-	cfs_strlcpy(rec->granted_by, adm.name, sizeof rec->granted_by);
-	if (approver)
-		cfs_strlcpy(rec->approved_by, approver, sizeof rec->approved_by);
-	if (reason)
-		cfs_strlcpy(rec->reason, reason, sizeof rec->reason);
-	rec->created = now;
-
-	int any;
-	int64_t cap = largest_max_ttl(cfg, &any);
-	if (any && ttl > cap) {
-		char a[32], b[32];
-		fmt_duration(ttl, a, sizeof a);
-		fmt_duration(cap, b, sizeof b);
-		fprintf(stderr, PROG ": warning: --ttl %s is longer than the largest max_ttl of any "
-			"class (%s); the grant will end at its start plus the max_ttl of the file's "
-			"class\n", a, b);
-	}
-
-	if (open_audit(cfg->audit_db, &aa.a, &err) < 0) {
-		rc = cfs_say(EXIT_FAIL, "audit: %s", err.msg);
-		goto out;
-	}
-	aa.adm = &adm;
-	if ((rc = unlock_keys(cfg, &keys)) != 0 || (rc = open_grants(cfg, keys, &g)) != 0)
-		goto out;
-	if (cfs_grants_add_ex(g, rec, add_audit_hook, &aa, &err) < 0) {
-		if (aa.failed) {
-			rc = cfs_say(EXIT_FAIL, "the grant was not added: its audit row could not be "
-				 "written: %s", err.msg);
-		} else if (aa.appended) {
-			/* Audited but not stored: say so in the log as well. */
-			struct cfs_event ev;
-			struct cfs_err e2 = { "" };
-			char why[1024];
-			snprintf(why, sizeof why, "grant %lld was not stored after its grant_add row: %s",
-				 (long long)rec->g.id, err.msg);
-			event_base(&ev, &adm, "grant_add");
-			ev.path = path;
-			ev.result = "error";
-			ev.reason = why;
-			if (cfs_audit_append(aa.a, &ev, &e2) < 0)
-				rc = cfs_say(EXIT_FAIL, "%s (and the audit log could not be corrected: %s)",
-					 why, e2.msg);
-			else
-				rc = cfs_say(EXIT_FAIL, "%s", why);
-		} else {
-			rc = cfs_say(EXIT_FAIL, "%s", err.msg);
-		}
-		goto out;
-	}
-	printf("%lld\n", (long long)rec->g.id);
-	if (approver)
-		fprintf(stderr, PROG ": grant %lld is not approved yet: on a two-person class it opens "
-			"nothing until %s runs: coach-grant approve %lld\n", (long long)rec->g.id,
-			approver, (long long)rec->g.id);
-	rc = fflush(stdout) == 0 ? EXIT_OK : cfs_say(EXIT_FAIL, "writing the grant id: %s",
-						   strerror(errno));
-out:
-	cfs_keys_free(keys);
-	cfs_grants_close(g);
-	close_audit(aa.a);
-	free(rec);
-	cfs_config_free(cfg);
-	return rc;
-}
-
-/* ---- list / show -------------------------------------------------------------- */
-
-enum { L_ID, L_SUBJECT, L_PATH, L_ACCESS, L_START, L_END, L_OPENS, L_STATE, L_BY,
-       L_APPROVED, L_NCOL };
-static const char *const list_heads[L_NCOL] = {
-	"ID", "SUBJECT", "PATH", "ACCESS", "START", "END", "OPENS", "STATE", "BY", "APPROVED" };
-
-struct row {
-	char *col[L_NCOL];
-};
-
-struct list_ctx {
-	int json;
-	int64_t now;
-	size_t njson;          /* objects printed (--json) */
-	size_t n, cap;         /* rows collected (table) */
-	struct row *rows;
-	int oom;
-};
-
-static void print_json_rec(FILE *f, const struct cfs_grant_rec *r, int64_t now)
-{
-	fprintf(f, "{\"id\":%lld,\"subject\":", (long long)r->g.id);
-	json_str(f, r->subject);
-	fprintf(f, ",\"kind\":\"%s\"", kind_name(r->g.kind));
-	if (r->g.kind == CFS_SUBJ_USER)
-		fprintf(f, ",\"uid\":%u,\"gid\":null,\"role\":null", (unsigned)r->g.ugid);
-	else if (r->g.kind == CFS_SUBJ_GROUP)
-		fprintf(f, ",\"uid\":null,\"gid\":%u,\"role\":null", (unsigned)r->g.ugid);
-	else {
-		fputs(",\"uid\":null,\"gid\":null,\"role\":", f);
-		json_str(f, r->role);
-	}
-	fputs(",\"path\":", f);
-	json_str(f, r->path);
-	fprintf(f, ",\"write\":%s,\"start\":%lld,\"end\":%lld,\"max_opens\":",
-		r->g.write ? "true" : "false", (long long)r->g.start, (long long)r->g.end);
-	if (r->g.max_opens)
-		fprintf(f, "%u", r->g.max_opens);
-	else
-		fputs("null", f);
-	fputs(",\"reason\":", f);
-	json_str(f, r->reason);
-	fputs(",\"granted_by\":", f);
-	json_str(f, r->granted_by);
-	fputs(",\"approved_by\":", f);
-	json_str(f, r->approved_by);
-	fprintf(f, ",\"created\":%lld,\"revoked_at\":", (long long)r->created);
-	if (r->g.revoked_at)
-		fprintf(f, "%lld", (long long)r->g.revoked_at);
-	else
-		fputs("null", f);
-	fputs(",\"revoked_by\":", f);
-	json_str(f, r->revoked_by);
-	fputs(",\"revoke_reason\":", f);
-	json_str(f, r->revoke_reason);
-	fputs(",\"approved_at\":", f);
-	if (r->approved_at)
-		fprintf(f, "%lld", (long long)r->approved_at);
-	else
-		fputs("null", f);
-	run_json(f, r);
-	fprintf(f, ",\"valid\":%s,\"invalid\":", r->row_state == CFS_ROW_OK ? "true" : "false");
-	if (r->row_state == CFS_ROW_OK)
-		fputs("null", f);
-	else
-		fprintf(f, "\"%s\"", r->row_state == CFS_ROW_UNSEALED ? "unsealed"
-				     : r->row_state == CFS_ROW_NOKEY ? "unverified" : "mac");
-	fprintf(f, ",\"state\":\"%s\"}", state_of(r, now));
-}
-
-static char *dup_term(const char *s)
-{
-	size_t cap = strlen(s) * 4 + 6; /* term_text keeps 5 bytes spare: "/" must fit */
-	char *o = malloc(cap);
-	if (o)
-		cfs_term_buf(s, o, cap);
-	return o;
-}
-
-static char *dup_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *dup_fmt(const char *fmt, ...)
-{
-	char *s = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
-static int list_cb(const struct cfs_grant_rec *r, void *arg)
-{
-	struct list_ctx *lc = arg;
-	if (lc->json) {
-		fputs(lc->njson ? ",\n  " : "\n  ", stdout);
-		print_json_rec(stdout, r, lc->now);
-		lc->njson++;
-		return 0;
-	}
-	if (lc->n == lc->cap) {
-		size_t ncap = lc->cap ? lc->cap * 2 : 32;
-		struct row *nr = realloc(lc->rows, ncap * sizeof *nr);
-		if (!nr) {
-			lc->oom = 1;
-			return 1;
-		}
-		lc->rows = nr;
-		lc->cap = ncap;
-	}
-	struct row *row = &lc->rows[lc->n];
-	char s[32], e[32];
-	memset(row, 0, sizeof *row);
-	lc->n++;
-	cfs_fmt_local(r->g.start, s, sizeof s);
-	cfs_fmt_local(r->g.end, e, sizeof e);
-	row->col[L_ID] = dup_fmt("%lld", (long long)r->g.id);
-	char subj[CFS_TEXT_MAX * 4 + CFS_TEXT_MAX * 4 + 64];
-	cfs_term_buf(r->subject, subj, sizeof subj);
-	run_subject(r, subj, sizeof subj);
-	row->col[L_SUBJECT] = dup_fmt("%s", subj);
-	row->col[L_PATH] = dup_term(r->path);
-	row->col[L_ACCESS] = dup_fmt("%s", r->g.write ? "rw" : "ro");
-	row->col[L_START] = dup_fmt("%s", s);
-	row->col[L_END] = dup_fmt("%s", e);
-	row->col[L_OPENS] = r->g.max_opens ? dup_fmt("%u", r->g.max_opens) : dup_fmt("-");
-	row->col[L_STATE] = dup_fmt("%s", state_of(r, lc->now));
-	row->col[L_BY] = dup_term(r->granted_by);
-	if (r->approved_by[0] && r->approved_at)
-		row->col[L_APPROVED] = dup_term(r->approved_by);
-	else if (r->approved_by[0]) {
-		char *t = dup_term(r->approved_by);
-		row->col[L_APPROVED] = t ? dup_fmt("(waiting: %s)", t) : NULL;
-		free(t);
-	} else
-		row->col[L_APPROVED] = dup_fmt("-");
-	for (int i = 0; i < L_NCOL; i++)
-		if (!row->col[i]) {
-			lc->oom = 1;
-			return 1;
-		}
-	return 0;
-}
-
-static void print_table(const struct list_ctx *lc)
-{
-	size_t w[L_NCOL];
-	for (int i = 0; i < L_NCOL; i++)
-		w[i] = strlen(list_heads[i]);
-	for (size_t r = 0; r < lc->n; r++)
-		for (int i = 0; i < L_NCOL; i++) {
-			size_t l = strlen(lc->rows[r].col[i]);
-			if (l > w[i])
-				w[i] = l;
-		}
-	for (size_t r = 0; r <= lc->n; r++) {
-		for (int i = 0; i < L_NCOL; i++) {
-			const char *s = r == 0 ? list_heads[i] : lc->rows[r - 1].col[i];
-			if (i == L_NCOL - 1)
-				printf("%s\n", s);
-			else if (i == L_ID)
-				printf("%*s  ", (int)w[i], s);
-			else
-				printf("%-*s  ", (int)w[i], s);
-		}
-	}
-}
-
-/* ---- links ------------------------------------------------------------------ */
-
-struct link_list {
-	int active_only;
-	int64_t now;
-	int n;
-};
-
-static int link_row(const struct cfs_link *r, void *arg)
-{
-	struct link_list *ll = arg;
-	char why[300], s[32], e[32], who[300];
-	int live = cfs_link_check(r, r->uid < 0 ? 0 : r->uid, ll->now, why, sizeof why) == 0 &&
-		   r->row_state == CFS_ROW_OK;
-	if (ll->active_only && !live)
-		return 0;
-	if (ll->n++ == 0)
-		printf("\nLINKS\n%-6s %-10s %-30s %-9s %-19s %-8s %s\n", "ID", "FOR", "PATH", "USES LEFT",
-		       "EXPIRES", "STATE", "BY");
-	cfs_fmt_local(r->end, e, sizeof e);
-	(void)s;
-	cfs_term_buf(r->user[0] ? r->user : "(bearer)", who, sizeof who);
-	const char *state = r->row_state != CFS_ROW_OK ? cfs_row_state_name(r->row_state)
-			  : r->revoked_at ? "revoked" : ll->now >= r->end ? "expired"
-			  : r->used >= r->uses ? "used" : ll->now < r->start ? "pending"
-			  : r->approved_at ? "approved" : "active";
-	char path[300], by[300];
-	cfs_term_buf(r->path, path, sizeof path);
-	cfs_term_buf(r->issued_by, by, sizeof by);
-	printf("L%-5lld %-10s %-30s %-9u %-19s %-8s %s\n", (long long)r->id, who, path,
-	       r->uses - r->used, e, state, by);
-	return 0;
-}
-
-/* Links follow the grants table in `list`; a policy.db without links is fine. */
-static void print_links(const struct cfs_config *cfg, const struct cfs_keys *keys, int active_only,
-			int64_t now)
-{
-	struct cfs_links *l;
-	struct cfs_err err = { "" };
-	struct link_list ll = { active_only, now, 0 };
-	if (open_links(cfg, keys, &l, &err) < 0) {
-		fprintf(stderr, PROG ": links: %s\n", err.msg);
-		return;
-	}
-	if (cfs_links_list(l, link_row, &ll, &err) < 0)
-		fprintf(stderr, PROG ": links: %s\n", err.msg);
-	cfs_links_close(l);
-}
-
-/* The mount to go through: --mount, else the one the daemon recorded in
- * policy.db. */
-static int mount_dir(const struct cfs_config *cfg, const char *mnt, char *buf, size_t cap)
-{
-	struct cfs_grants *g = NULL;
-	struct cfs_err err = { "" };
-	if (mnt) {
-		if (strlen(mnt) >= cap || !cfs_printable(mnt))
-			return cfs_say(EXIT_USAGE, "--mount: too long or not printable");
-		cfs_strlcpy(buf, mnt, cap);
-		return 0;
-	}
-	if (!cfg)
-		return cfs_say(EXIT_FAIL, "no mount known: give --mount DIR");
-	if (cfs_grants_open(cfg->policy_db, 0, &g, &err) < 0 ||
-	    cfs_grants_meta_get(g, "mountpoint", buf, cap, &err) < 0 || !buf[0]) {
-		cfs_grants_close(g);
-		return cfs_say(EXIT_FAIL, "no mount recorded in %s (mount coachfs first, or give --mount DIR)",
-			   cfg->policy_db);
-	}
-	cfs_grants_close(g);
-	return 0;
-}
-
-/* The effective class, max_opens and (for messages) name of PATH, asked of
- * the running mount: the daemon resolves inheritance and the file's own
- * attributes, which only it can read. */
-static int link_limits(const struct cfs_config *cfg, const char *mnt, const char *path,
-		       const struct cfs_class **cls, uint64_t *max_opens)
-{
-	char full[8400], val[256];
-	snprintf(full, sizeof full, "%s%s", mnt, path);
-	ssize_t n = getxattr(full, "user.coachfs.class", val, sizeof val - 1);
-	if (n < 0)
-		return cfs_say(EXIT_FAIL, "cannot learn the class of %s through the mount (%s): %s", path,
-			   mnt, strerror(errno));
-	val[n] = 0;
-	*cls = NULL;
-	for (int i = 0; i < cfg->nclasses; i++)
-		if (strcmp(cfg->classes[i].name, val) == 0)
-			*cls = &cfg->classes[i];
-	if (!*cls)
-		return cfs_say(EXIT_FAIL, "%s: the mount reports class '%.80s', which %s does not define",
-			   path, val, cfg->file);
-	*max_opens = 0;
-	n = getxattr(full, "user.coachfs.max_opens", val, sizeof val - 1);
-	if (n >= 0) {
-		val[n] = 0;
-		if (cfs_parse_uint(val, UINT32_MAX, max_opens) < 0)
-			return cfs_say(EXIT_FAIL, "%s: the mount reports max_opens '%.80s'", path, val);
-	} else if (errno != ENODATA) {
-		return cfs_say(EXIT_FAIL, "cannot learn max_opens of %s through the mount: %s", path,
-			   strerror(errno));
-	}
-	return 0;
-}
-
-struct link_audit {
-	struct cfs_audit *a;
-	const struct cfs_who *adm;
-	const char *ttl_s, *user;
-	int failed;
-};
-
-/* Inside the link's write transaction: its link_issue row, so no link is
- * ever usable without it. */
-static int link_audit_hook(const struct cfs_link *rec, void *arg, struct cfs_err *err)
-{
-	struct link_audit *la = arg;
-	char why[700];
-	struct cfs_event ev;
-	snprintf(why, sizeof why, "link L%lld to %.300s for %s, ttl %s, %u use%s", (long long)rec->id,
-		 rec->path, la->user ? la->user : "any holder (bearer)", la->ttl_s, rec->uses,
-		 rec->uses == 1 ? "" : "s");
-	event_base(&ev, la->adm, "link_issue");
-	ev.path = rec->path;
-	ev.result = "allow";
-	ev.reason = why;
-	int rc = cfs_audit_append(la->a, &ev, err);
-	if (rc < 0)
-		la->failed = 1;
-	return rc;
-}
-
-static int cmd_link(int argc, char **argv, const char **cfile)
-{
-	static const struct option lo[] = {
-		{ "ttl", required_argument, NULL, 't' },
-		{ "uses", required_argument, NULL, 'n' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "mount", required_argument, NULL, 'm' },
-		{ NULL, 0, NULL, 0 } };
-	const char *ttl_s = NULL, *user = NULL, *mnt = NULL;
-	uint64_t uses = 1, max_opens = 0;
-	int64_t ttl;
-	int c, rc;
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 't': ttl_s = optarg; break;
-		case 'u': user = optarg; break;
-		case 'm': mnt = optarg; break;
-		case 'n':
-			if (cfs_parse_uint(optarg, 1000000, &uses) < 0 || uses == 0)
-				return cfs_say(EXIT_USAGE, "--uses: '%.80s' is not a number from 1 to 1000000", optarg);
-			break;
-		default: return bad_option("link: ", c, optopt, argv, optind);
-		}
-	}
-	if (argc - optind != 1 || !ttl_s)
-		return cfs_say(EXIT_USAGE, "usage: coach-grant link PATH --ttl DURATION [--uses N] [--user U] "
-			   "[--mount DIR]");
-	const char *path = argv[optind];
-	if (cfs_path_valid(path) < 0)
-		return cfs_say(EXIT_USAGE, "'%.200s' is not a mount-relative path (it must start with /)", path);
-	if (cfs_parse_duration(ttl_s, &ttl) < 0)
-		return cfs_say(EXIT_USAGE, "--ttl: '%.80s' is not a duration (like 90s, 15m, 4h, 2d)", ttl_s);
-	int64_t uid = -1;
-	if (user) {
-		if ((rc = text_arg("--user", user)) != 0)
-			return rc;
-		struct passwd *pw = getpwnam(user);
-		if (!pw)
-			return cfs_say(EXIT_USAGE, "unknown user '%.80s'", user);
-		uid = pw->pw_uid;
-	}
-	if ((rc = need_root()) != 0)
-		return rc;
-	struct cfs_who adm;
-	cfs_who_am_i(&adm);
-	struct cfs_config *cfg = NULL;
-	struct cfs_links *l = NULL;
-	struct cfs_keys *keys = NULL;
-	struct link_audit la = { NULL, &adm, ttl_s, user, 0 };
-	struct cfs_err err = { "" };
-	struct cfs_link *rec = calloc(1, sizeof *rec);
-	const struct cfs_class *cls = NULL;
-	char token[CFS_TOKEN_CHARS + 1] = "", mbuf[4096];
-	if (!rec)
-		return cfs_say(EXIT_FAIL, "out of memory");
-	if ((rc = load_config(*cfile, &cfg)) != 0 || (rc = mount_dir(cfg, mnt, mbuf, sizeof mbuf)) != 0 ||
-	    (rc = link_limits(cfg, mbuf, path, &cls, &max_opens)) != 0)
-		goto out;
-	/* a link obeys its class like a grant: refuse what the daemon would cut */
-	if (cls->max_ttl > 0 && ttl > cls->max_ttl) {
-		char a[32], b[32];
-		fmt_duration(ttl, a, sizeof a);
-		fmt_duration(cls->max_ttl, b, sizeof b);
-		rc = cfs_say(EXIT_USAGE, "--ttl %s is longer than max_ttl %s of class %s (%s)", a, b,
-			 cls->name, path);
-		goto out;
-	}
-	if (max_opens > 0 && uses > max_opens) {
-		rc = cfs_say(EXIT_USAGE, "--uses %llu is more than max_opens %llu of %s (class %s)",
-			 (unsigned long long)uses, (unsigned long long)max_opens, path, cls->name);
-		goto out;
-	}
-	if ((rc = unlock_keys(cfg, &keys)) != 0)
-		goto out;
-	cfs_link_token_new(token);
-	cfs_link_token_hash(keys->link, token, rec->hash);
-	cfs_strlcpy(rec->path, path, sizeof rec->path);
-	cfs_strlcpy(rec->user, user ? user : "", sizeof rec->user);
-	rec->uid = uid;
-	rec->created = rec->start = cfs_now_s();
-	rec->end = rec->start + ttl;
-	rec->uses = (uint32_t)uses;
-	cfs_strlcpy(rec->issued_by, adm.name, sizeof rec->issued_by);
-	if (open_audit(cfg->audit_db, &la.a, &err) < 0) {
-		rc = cfs_say(EXIT_FAIL, "audit: %s", err.msg);
-		goto out;
-	}
-	if (open_links(cfg, keys, &l, &err) < 0 || cfs_links_add(l, rec, link_audit_hook, &la, &err) < 0) {
-		if (la.failed)
-			rc = cfs_say(EXIT_FAIL, "the link was not issued: its audit row could not be written: %s",
-				 err.msg);
-		else
-			rc = cfs_say(EXIT_FAIL, "%s", err.msg);
-		goto out;
-	}
-	printf("%s/.links/%s\n", mbuf, token);
-	if (cls->approval == CFS_APPROVAL_TWO_PERSON)
-		fprintf(stderr, PROG ": link L%lld (class %s) opens nothing until a second admin runs: "
-			"coach-grant approve L%lld\n", (long long)rec->id, cls->name, (long long)rec->id);
-	rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
-out:
-	sodium_memzero(token, sizeof token);
-	cfs_keys_free(keys);
-	cfs_links_close(l);
-	close_audit(la.a);
-	cfs_config_free(cfg);
-	free(rec);
-	return rc;
-}
-
-static int revoke_link(const char *ids, const char *reason, const char **cfile)
-{
-	uint64_t v;
-	int rc;
-	if (cfs_parse_uint(ids + 1, (uint64_t)INT64_MAX, &v) < 0 || v == 0)
-		return cfs_say(EXIT_USAGE, "'%s' is not a link id (like L7)", ids);
-	if ((rc = need_root()) != 0)
-		return rc;
-	struct cfs_who adm;
-	cfs_who_am_i(&adm);
-	struct cfs_config *cfg = NULL;
-	struct cfs_links *l = NULL;
-	struct cfs_audit *a = NULL;
-	struct cfs_keys *keys = NULL;
-	struct cfs_err err = { "" };
-	struct cfs_link *rec = calloc(1, sizeof *rec);
-	if (!rec)
-		return cfs_say(EXIT_FAIL, "out of memory");
-	if ((rc = load_config(*cfile, &cfg)) != 0 || (rc = unlock_keys(cfg, &keys)) != 0)
-		goto out;
-	if (open_audit(cfg->audit_db, &a, &err) < 0) {
-		rc = cfs_say(EXIT_FAIL, "audit: %s", err.msg);
-		goto out;
-	}
-	if (open_links(cfg, keys, &l, &err) < 0 || cfs_links_get(l, (int64_t)v, rec, &err) < 0 ||
-	    cfs_links_revoke(l, (int64_t)v, adm.name, reason, cfs_now_s(), &err) < 0) {
-		rc = cfs_say(EXIT_FAIL, "%s", err.msg);
-		goto out;
-	}
-	char why[600];
-	snprintf(why, sizeof why, "revoked link L%llu to %.300s%s%.200s", (unsigned long long)v, rec->path,
-		 reason ? "; reason: " : "", reason ? reason : "");
-	struct cfs_event ev;
-	event_base(&ev, &adm, "grant_revoke");
-	ev.path = rec->path;
-	ev.result = "allow";
-	ev.reason = why;
-	if (cfs_audit_append(a, &ev, &err) < 0) {
-		rc = cfs_say(EXIT_FAIL, "link L%llu is revoked, but its audit row could not be written: %s",
-			 (unsigned long long)v, err.msg);
-		goto out;
-	}
-	rc = EXIT_OK;
-out:
-	cfs_keys_free(keys);
-	cfs_links_close(l);
-	close_audit(a);
-	cfs_config_free(cfg);
-	free(rec);
-	return rc;
-}
-
-static int cmd_list(int argc, char **argv, const char **cfile)
-{
-	static const struct option lo[] = {
-		{ "active", no_argument, NULL, 'A' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "path", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 } };
-	struct cfs_grants_filter f;
-	struct list_ctx lc;
-	int c, rc;
-	memset(&f, 0, sizeof f);
-	memset(&lc, 0, sizeof lc);
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 'A': f.active_only = 1; break;
-		case 'u': f.subject = optarg; break;
-		case 'p': f.path = optarg; break;
-		case 'j': lc.json = 1; break;
-		default: return bad_option("list: ", c, optopt, argv, optind);
-		}
-	}
-	if (optind != argc)
-		return cfs_say(EXIT_USAGE, "usage: coach-grant list [--active] [--user U] [--path P] "
-			   "[--json]");
-	if (f.path && cfs_path_valid(f.path) < 0)
-		return cfs_say(EXIT_USAGE, "--path: '%.200s' is not a mount-relative path", f.path);
-	if (f.subject && (rc = text_arg("--user", f.subject)) != 0)
-		return rc;
-	lc.now = f.now = cfs_now_s();
-
-	struct cfs_config *cfg = NULL;
-	struct cfs_grants *g = NULL;
-	struct cfs_keys *keys = NULL;
-	struct cfs_err err = { "" };
-	if ((rc = load_config(*cfile, &cfg)) != 0)
-		return rc;
-	if ((rc = unlock_keys(cfg, &keys)) != 0 || (rc = open_grants(cfg, keys, &g)) != 0)
-		goto out;
-	if (lc.json)
-		fputs("[", stdout);
-	if (cfs_grants_list(g, &f, list_cb, &lc, &err) < 0) {
-		if (lc.json)
-			fputs("\n]\n", stdout); /* keep stdout valid JSON; the error goes to stderr */
-		rc = cfs_say(EXIT_FAIL, "%s", err.msg);
-		goto out;
-	}
-	if (lc.oom) {
-		rc = cfs_say(EXIT_FAIL, "out of memory");
-		goto out;
-	}
-	if (lc.json)
-		fputs(lc.njson ? "\n]\n" : "]\n", stdout);
-	else {
-		print_table(&lc);
-		print_links(cfg, keys, f.active_only, lc.now);
-	}
-	rc = fflush(stdout) == 0 ? EXIT_OK : cfs_say(EXIT_FAIL, "writing: %s", strerror(errno));
-out:
-	for (size_t r = 0; r < lc.n; r++)
-		for (int i = 0; i < L_NCOL; i++)
-			free(lc.rows[r].col[i]);
-	free(lc.rows);
-	cfs_keys_free(keys);
-	cfs_grants_close(g);
-	cfs_config_free(cfg);
-	return rc;
-}
-
-static void show_line(const char *k, const char *v)
-{
-	printf("%-13s %s\n", k, v);
-}
-
-static void print_show(const struct cfs_grant_rec *r, int64_t now)
-{
-	char b[CFS_TEXT_MAX * 4 + 128], t[32], t2[32], big[4096 * 4 + 1];
-	snprintf(b, sizeof b, "%lld", (long long)r->g.id);
-	show_line("id:", b);
-	cfs_term_buf(r->subject, big, sizeof big);
-	if (r->g.kind == CFS_SUBJ_ROLE)
-		snprintf(b, sizeof b, "%.1000s (role)", big);
-	else
-		snprintf(b, sizeof b, "%.1000s (%s, %s %u)", big, kind_name(r->g.kind),
-			 r->g.kind == CFS_SUBJ_USER ? "uid" : "gid", (unsigned)r->g.ugid);
-	show_line("subject:", b);
-	cfs_term_buf(r->path, big, sizeof big);
-	show_line("path:", big);
-	show_line("access:", r->g.write ? "read-write" : "read-only");
-	cfs_fmt_local(r->g.start, t, sizeof t);
-	show_line("start:", t);
-	cfs_fmt_local(r->g.end, t, sizeof t);
-	fmt_duration(r->g.end - r->g.start, t2, sizeof t2);
-	snprintf(b, sizeof b, "%s (ttl %s)", t, t2);
-	show_line("end:", b);
-	if (r->g.max_opens)
-		snprintf(b, sizeof b, "%u per file", r->g.max_opens);
-	else
-		snprintf(b, sizeof b, "unlimited");
-	show_line("max opens:", b);
-	cfs_term_buf(r->granted_by, big, sizeof big);
-	show_line("granted by:", big);
-	if (r->approved_by[0] && r->approved_at) {
-		char at[32], who_t[CFS_TEXT_MAX * 4];
-		cfs_fmt_local(r->approved_at, at, sizeof at);
-		cfs_term_buf(r->approved_by, who_t, sizeof who_t);
-		snprintf(big, sizeof big, "%s at %s", who_t, at);
-	} else if (r->approved_by[0]) {
-		char who_t[CFS_TEXT_MAX * 4];
-		cfs_term_buf(r->approved_by, who_t, sizeof who_t);
-		snprintf(big, sizeof big, "%s (not yet: coach-grant approve %lld)", who_t,
-			 (long long)r->g.id);
-	} else {
-		snprintf(big, sizeof big, "-");
-	}
-	show_line("approved by:", big);
-	if (r->reason[0])
-		cfs_term_buf(r->reason, big, sizeof big);
-	else
-		snprintf(big, sizeof big, "-");
-	show_line("reason:", big);
-	cfs_fmt_local(r->created, t, sizeof t);
-	show_line("created:", t);
-	show_line("state:", state_of(r, now));
-	run_show(r);
-	if (r->g.revoked_at) {
-		cfs_fmt_local(r->g.revoked_at, t, sizeof t);
-		cfs_term_buf(r->revoked_by[0] ? r->revoked_by : "?", big, sizeof big);
-		snprintf(b, sizeof b, "%s by %.400s", t, big);
-		show_line("revoked:", b);
-		if (r->revoke_reason[0]) {
-			cfs_term_buf(r->revoke_reason, big, sizeof big);
-			show_line("revoke reason:", big);
-		}
-	}
-}
-
-static int cmd_show(int argc, char **argv, const char **cfile)
-{
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 } };
-	int c, rc, json = 0;
-	int64_t id;
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 'j': json = 1; break;
-		default: return bad_option("show: ", c, optopt, argv, optind);
-		}
-	}
-	if (argc - optind != 1)
-		return cfs_say(EXIT_USAGE, "usage: coach-grant show ID [--json]");
-	if ((rc = parse_id(argv[optind], &id)) != 0)
-		return rc;
-
-	struct cfs_config *cfg = NULL;
-	struct cfs_grants *g = NULL;
-	struct cfs_keys *keys = NULL;
-	struct cfs_grant_rec *rec = calloc(1, sizeof *rec);
-	struct cfs_err err = { "" };
-	if (!rec)
-		return cfs_say(EXIT_FAIL, "out of memory");
-	if ((rc = load_config(*cfile, &cfg)) != 0)
-		goto out;
-	if ((rc = unlock_keys(cfg, &keys)) != 0 || (rc = open_grants(cfg, keys, &g)) != 0)
-		goto out;
-	if (cfs_grants_get(g, id, rec, &err) < 0) {
-		rc = cfs_say(EXIT_FAIL, "%s", err.msg);
-		goto out;
-	}
-	if (json) {
-		print_json_rec(stdout, rec, cfs_now_s());
-		fputc('\n', stdout);
-	} else {
-		print_show(rec, cfs_now_s());
-	}
-	rc = fflush(stdout) == 0 ? EXIT_OK : cfs_say(EXIT_FAIL, "writing: %s", strerror(errno));
-out:
-	cfs_keys_free(keys);
-	cfs_grants_close(g);
-	cfs_config_free(cfg);
-	free(rec);
-	return rc;
-}
-
 /* ---- revoke ------------------------------------------------------------------- */
+
+int revoked_row(struct cfs_audit *a, const struct cfs_who *adm, const char *path, const char *why,
+		int64_t grant_id, const char *what)
+{
+	struct cfs_event ev;
+	struct cfs_err err = { "" };
+	event_base(&ev, adm, "grant_revoke");
+	ev.path = path;
+	ev.result = "allow";
+	ev.reason = why;
+	if (grant_id)
+		ev.grant_id = grant_id;
+	if (cfs_audit_append(a, &ev, &err) < 0)
+		return cfs_say(EXIT_FAIL, "%s is revoked, but its audit row could not be written: %s", what,
+			       err.msg);
+	return EXIT_OK;
+}
 
 static int cmd_revoke(int argc, char **argv, const char **cfile)
 {
@@ -1320,18 +447,9 @@ int revoke_audited(struct cfs_grants *g, struct cfs_audit *a, const struct cfs_w
 		snprintf(desc, sizeof desc, "grant %lld (unreadable: %s)", (long long)id, err.msg);
 	snprintf(why, sizeof why, "revoked %s%s%s", desc, reason ? "; reason: " : "",
 		 reason ? reason : "");
-	struct cfs_event ev;
-	event_base(&ev, adm, "grant_revoke");
-	ev.path = have_rec ? rec->path : NULL;
-	ev.result = "allow";
-	ev.reason = why;
-	ev.grant_id = id;
-	if (cfs_audit_append(a, &ev, &err) < 0) {
-		rc = cfs_say(EXIT_FAIL, "grant %lld is revoked, but its audit row could not be written: %s",
-			 (long long)id, err.msg);
-		goto out;
-	}
-	rc = EXIT_OK;
+	char what[40];
+	snprintf(what, sizeof what, "grant %lld", (long long)id);
+	rc = revoked_row(a, adm, have_rec ? rec->path : NULL, why, id, what);
 out:
 	free(rec);
 	return rc;
@@ -1363,6 +481,8 @@ static int cmd_approve(int argc, char **argv, const char **cfile)
 	const char *ids = argv[optind];
 	int64_t id;
 	uint64_t v;
+	if (ids[0] == 'R')
+		return approve_request(ids, mnt, cfile);
 	if (ids[0] == 'L') {
 		if (cfs_parse_uint(ids + 1, (uint64_t)INT64_MAX, &v) < 0 || v == 0)
 			return cfs_say(EXIT_USAGE, "'%.40s' is not a link id (like L7)", ids);
@@ -1453,5 +573,11 @@ int main(int argc, char **argv)
 		return cmd_approve(sub_argc, sub_argv, &cfile);
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(sub_argc, sub_argv, &cfile);
+	static const struct { const char *name; int (*fn)(int, char **, const char **); } more[] = {
+		{ "request", cmd_request }, { "requests", cmd_requests }, { "deny", cmd_deny },
+		{ "breakglass", cmd_breakglass }, { "review", cmd_review } };
+	for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+		if (strcmp(cmd, more[i].name) == 0)
+			return more[i].fn(sub_argc, sub_argv, &cfile);
 	return cfs_say(EXIT_USAGE, "unknown command '%.80s' (add, list, show, revoke; see --help)", cmd);
 }

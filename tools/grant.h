@@ -60,4 +60,47 @@ void run_show(const struct cfs_grant_rec *r);   /* the "session:" line, if bound
 /* Append " (session PID: COMMAND)" to a SUBJECT cell out[cap]. */
 void run_subject(const struct cfs_grant_rec *r, char *out, size_t cap);
 
+/* The mount to go through: --mount, else the one the daemon recorded in
+ * policy.db. 0 or an exit status, the message printed. */
+int mount_dir(const struct cfs_config *cfg, const char *mnt, char *buf, size_t cap);
+/* coach-grant "--json" text: absent text ("" too) as null. */
+void json_str(FILE *f, const char *s);
+
+/* Links (grant-link.c): issue, the LINKS section of list, revoke L7. */
+struct cfs_links;
+int open_links(const struct cfs_config *cfg, const struct cfs_keys *keys, struct cfs_links **l,
+	       struct cfs_err *err);
+int cmd_link(int argc, char **argv, const char **cfile);
+void print_links(const struct cfs_config *cfg, const struct cfs_keys *keys, int active_only, int64_t now);
+int revoke_link(const char *ids, const char *reason, const char **cfile);
+/* The grant_revoke row of a revocation already made (what: "grant 7",
+ * "link L7"): 0, or exit status 1 saying the row is missing. */
+int revoked_row(struct cfs_audit *a, const struct cfs_who *adm, const char *path, const char *why,
+		int64_t grant_id, const char *what);
+
+/* list and show (grant-list.c); a grant's state and subject kind in words;
+ * "KEY:  value" lines of show; a grant id from argv (0 or exit status 2). */
+int cmd_list(int argc, char **argv, const char **cfile);
+int cmd_show(int argc, char **argv, const char **cfile);
+const char *state_of(const struct cfs_grant_rec *r, int64_t now);
+const char *kind_name(enum cfs_subject k);
+void show_line(const char *k, const char *v);
+int parse_id(const char *s, int64_t *id);
+
+/* coach-grant add (grant-add.c). */
+int cmd_add(int argc, char **argv, const char **cfile);
+
+/* Access requests and break-glass (grant-request.c, grant-requests.c). */
+int cmd_request(int argc, char **argv, const char **cfile);
+int cmd_breakglass(int argc, char **argv, const char **cfile);
+int cmd_requests(int argc, char **argv, const char **cfile);
+int cmd_deny(int argc, char **argv, const char **cfile);
+int cmd_review(int argc, char **argv, const char **cfile);
+/* approve R12: through the mount as the caller; 0 or an exit status. */
+int approve_request(const char *ids, const char *mnt, const char **cfile);
+/* The REQUESTS section of `list` (pending requests, unreviewed break-glass). */
+void print_requests(struct cfs_grants *g, int all, int64_t now);
+/* show R12 / show B12 [--json]. */
+int show_request(const char *ids, int json, const char **cfile);
+
 #endif

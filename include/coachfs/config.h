@@ -10,6 +10,10 @@
 #define CFS_DEFAULT_CONFIG "/etc/coachfs/coachfs.ini"
 #define CFS_NAME_MAX 64      /* role and class names: [A-Za-z0-9_-]{1,63} */
 #define CFS_LIST_MAX 64      /* entries in any comma list */
+#define CFS_REQUEST_TTL_DEFAULT (24 * 3600)
+#define CFS_REQUEST_TTL_MAX (30 * 86400)
+#define CFS_BREAKGLASS_TTL_DEFAULT 3600
+#define CFS_BREAKGLASS_TTL_MAX (4 * 3600)
 
 enum cfs_cipher { CFS_CIPHER_AUTO = 0, CFS_CIPHER_XCHACHA = 1, CFS_CIPHER_AESGCM = 2 };
 enum cfs_export { CFS_EXPORT_UNSET = 0, CFS_EXPORT_ALLOW, CFS_EXPORT_LOG, CFS_EXPORT_DENY };
@@ -40,6 +44,8 @@ struct cfs_class {
 	struct cfs_list readers;    /* absolute program paths; empty = any */
 	uint32_t max_opens;         /* 0 = unlimited */
 	enum cfs_reads reads;       /* audit_reads = every | open (default: [audit] reads) */
+	struct cfs_list breakglass; /* breakglass = roles that may take access at once (default none) */
+	int64_t breakglass_ttl;     /* seconds a break-glass grant lasts (default 1h, at most 4h) */
 	int line;
 };
 
@@ -68,6 +74,8 @@ struct cfs_config {
 	struct cfs_class classes[CFS_LIST_MAX];
 	/* [export] */
 	struct cfs_list export_tools;  /* absolute program paths */
+	/* [grants] */
+	int64_t request_ttl;        /* seconds a pending access request lives (default 24h) */
 };
 
 /* The config path to use: explicit (from -c) if not NULL, else

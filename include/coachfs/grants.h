@@ -125,6 +125,37 @@ int cfs_grants_approve(struct cfs_grants *db, int64_t id, const char *approver, 
 		       void *arg, struct cfs_err *err);
 int cfs_grants_get(struct cfs_grants *db, int64_t id, struct cfs_grant_rec *rec, struct cfs_err *err);
 
+/* For modules that keep their own sealed tables in policy.db (requests.c)
+ * and must change them together with grants: fn runs under the handle's
+ * lock with its connection and row MAC key (NULL when the handle has none).
+ * write = 1: inside BEGIN IMMEDIATE (needs the key: -EPERM), committed when
+ * fn returns 0 and rolled back otherwise; write = 0: no transaction. */
+struct sqlite3;
+struct sqlite3_stmt;
+struct cfs_grants_tx {
+	struct cfs_grants *g;
+	struct sqlite3 *db;
+	const unsigned char *key;
+	const char *file;              /* for messages */
+};
+int cfs_grants_txn(struct cfs_grants *db, int write,
+		   int (*fn)(struct cfs_grants_tx *tx, void *arg, struct cfs_err *err), void *arg,
+		   struct cfs_err *err);
+/* Inside a write cfs_grants_txn: store rec as a new, sealed grant
+ * (rec->g.id set). Unlike cfs_grants_add, approved_by and approved_at are
+ * kept as given: for a grant whose approval was already decided (an
+ * approved request, a break-glass). */
+int cfs_grants_insert_tx(struct cfs_grants_tx *tx, struct cfs_grant_rec *rec, struct cfs_err *err);
+/* Reading policy.db's rows, hostile: an integer column in [min, max] (NULL
+ * gives def unless required) and a text column shorter than cap with no
+ * NUL: NULL when good, else what is wrong. The MAC in column col against
+ * want: a CFS_ROW_* state (CFS_ROW_NOKEY without a key). */
+const char *cfs_db_col_int(struct sqlite3_stmt *st, int col, int required, int64_t min, int64_t max,
+			   int64_t def, int64_t *out);
+const char *cfs_db_col_text(struct sqlite3_stmt *st, int col, int required, char *dst, size_t cap);
+int cfs_db_mac_state(const unsigned char *key, struct sqlite3_stmt *st, int col,
+		     const unsigned char want[CFS_ROWMAC_BYTES]);
+
 /* Iterate over grants, newest first; cb returns non-zero to stop. Rows that
  * are not authentic are passed too (rec->row_state says so); active_only
  * leaves them out. */

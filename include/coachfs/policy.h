@@ -137,4 +137,43 @@ int cfs_list_split(char *buf, struct cfs_list *l);
 int cfs_policy_value_check(const struct cfs_config *cfg, const char *key, const char *val,
 			   size_t len, struct cfs_err *err);
 
+/* ---- access requests and break-glass (issue 16) ----
+ * Who may act on a request is decided here, from the row as read back
+ * (authentic: the caller checks the MAC first) and the actor's kernel ids. */
+enum cfs_req_kind { CFS_REQ_REQUEST = 1, CFS_REQ_BREAKGLASS = 2 };
+enum cfs_req_act { CFS_REQ_APPROVE = 1, CFS_REQ_DENY, CFS_REQ_REVIEW };
+
+struct cfs_req_view {
+	int64_t id;
+	enum cfs_req_kind kind;
+	uint32_t uid;                   /* who asked (or broke the glass) */
+	int64_t expires;                /* a request lapses undecided at this time */
+	uint32_t approver_uid;          /* the first approval's admin, when approved_at */
+	int64_t approved_at;            /* first approval; 0 = none yet */
+	int64_t decided_at;             /* granted or denied; 0 = pending */
+	int64_t reviewed_at;            /* break-glass: 0 = not yet reviewed */
+	int two_person;                 /* its class (for a directory: any class) needs two admins */
+};
+
+/* May caller ask for access to a path of class cls (breakglass = 0), or
+ * take it at once (breakglass = 1: the caller must hold a role in the
+ * class's breakglass list)? Never root (it adds grants directly), and only
+ * on a class with grant = yes. 0, -EPERM or -EINVAL; why always set. */
+int cfs_decide_request_new(const struct cfs_caller *c, const struct cfs_class *cls, int breakglass,
+			   char *why, size_t cap);
+
+/* May caller approve or deny request r, or review break-glass r, now?
+ * The actor must be in the admin role, not root, not the one who asked,
+ * and (approve, deny) not the admin who already approved it; a request
+ * must be undecided and unexpired, a break-glass unreviewed. 0, with
+ * *grant_now = 1 when this approval creates the grant (one admin for an
+ * ordinary class, the second distinct admin for a two-person one), or
+ * -EPERM, -EALREADY, -EACCES (expired), -EINVAL (wrong kind); why always set. */
+int cfs_decide_request(const struct cfs_caller *c, const struct cfs_req_view *r, enum cfs_req_act act,
+		       int64_t now, int *grant_now, char *why, size_t cap);
+
+/* The TTL of the grant a request becomes: what was asked (a break-glass:
+ * the class's breakglass_ttl), capped by the class's max_ttl; at least 1. */
+int64_t cfs_request_grant_ttl(int64_t asked, const struct cfs_class *cls, int breakglass);
+
 #endif

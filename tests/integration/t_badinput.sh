@@ -100,7 +100,7 @@ row audit_tool_unknown_option 2 "unknown option '--bogus'" "$AU" log --bogus
 row audit_tool_bad_since 2 "--since: 'yesterday' is not a time" "$AU" log --since yesterday
 row audit_tool_bad_until 2 "--until: '2026-13-01' is not a time" "$AU" log --until 2026-13-01
 row audit_tool_user_no_value 2 "'--user' needs a value" "$AU" log --user
-row audit_tool_bad_action 2 "--action: 'deny' is not an action; the actions are mount, unmount, open, replay, read, write, release, create, unlink, rename, export, setxattr, tamper, grant_add, grant_revoke, grant_approve, link_issue, link_use, audit_query" "$AU" log --action deny
+row audit_tool_bad_action 2 "--action: 'deny' is not an action; the actions are mount, unmount, open, replay, read, write, release, create, unlink, rename, export, setxattr, tamper, grant_add, grant_revoke, grant_approve, grant_request, grant_deny, breakglass, breakglass_review, link_issue, link_use, audit_query" "$AU" log --action deny
 row audit_tool_bad_action_history 2 "--action: 'opens' is not an action" "$AU" history /x --action opens
 row audit_tool_json_and_csv 2 "--json and --csv exclude each other" "$AU" log --json --csv
 row audit_tool_history_no_path 2 "usage: coach-audit history PATH" "$AU" history

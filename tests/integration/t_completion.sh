@@ -99,7 +99,7 @@ case_ admin_policy_get_no_value "" coach-admin policy get /inc class ""
 case_ admin_policy_mount_then_keys "class export readers max_opens" coach-admin policy --mount /m set /inc ""
 
 # coach-grant
-case_ grant_commands "add list show revoke link approve run" coach-grant ""
+case_ grant_commands "add list show revoke link approve run request requests deny breakglass review" coach-grant ""
 case_ grant_global "--help --version" coach-grant --
 case_ grant_add_opts "--ttl --start --max-opens --write --reason --approved-by -c" coach-grant add -
 case_ grant_add_user "cfs_alice" coach-grant add cfs_al
@@ -119,6 +119,10 @@ case_ grant_show_id "" coach-grant show ""
 case_ grant_revoke "--reason" coach-grant revoke L7 --r
 case_ grant_link_opts "--ttl --uses --user --mount -c" coach-grant link /inc/a.md -
 case_ grant_link_user "cfs_bob" coach-grant link /inc/a.md --ttl 15m --user cfs_b
+case_ grant_request_opts "--ttl --reason --write --mount -c" coach-grant request /inc/a.md ""
+case_ grant_requests_opts "--all --json -c" coach-grant requests ""
+case_ grant_review_opts "--note --mount -c" coach-grant review B3 ""
+case_ grant_breakglass_opts "--reason --mount -c" coach-grant breakglass /inc/a.md ""
 case_ grant_link_mount "mnt-a" coach-grant link /inc/a.md --mount mnt-a
 case_ grant_run_opts "--user --path --ttl --reason --write -c" coach-grant run -
 case_ grant_run_user "cfs_alice" coach-grant run --user cfs_al
@@ -142,8 +146,8 @@ case_ audit_verify_opts "--pubkey --head -c --config --db --json --csv" coach-au
 case_ audit_pubkey_file "key.pub" coach-audit verify --pubkey k
 case_ audit_head_file "key.pub" coach-audit verify --head k
 case_ audit_head_opts "--pubkey -c --config --db --json" coach-audit head ""
-case_ audit_actions "grant_add grant_revoke grant_approve" coach-audit log --action grant
-case_ audit_actions_all "mount unmount open replay read write release create unlink rename export setxattr tamper grant_add grant_revoke grant_approve link_issue link_use audit_query" coach-audit log --action ""
+case_ audit_actions "grant_add grant_revoke grant_approve grant_request grant_deny" coach-audit log --action grant
+case_ audit_actions_all "mount unmount open replay read write release create unlink rename export setxattr tamper grant_add grant_revoke grant_approve grant_request grant_deny breakglass breakglass_review link_issue link_use audit_query" coach-audit log --action ""
 case_ audit_results "allow flag deny error" coach-audit log --result ""
 case_ audit_result_d "deny" coach-audit summary --result d
 case_ audit_user "cfs_dave" coach-audit log --user cfs_d

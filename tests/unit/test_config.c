@@ -122,6 +122,10 @@ static void test_example_file(void)
 	T_EQ_STR(k->readers.v[0], "/usr/bin/less");
 	T_EQ_STR(k->readers.v[1], "/usr/bin/mpv");
 	T_EQ_INT(k->max_opens, 3);
+	T_EQ_INT(k->breakglass.n, 1);
+	T_EQ_STR(k->breakglass.v[0], "responder");
+	T_EQ_INT(k->breakglass_ttl, 3600);
+	T_EQ_INT(c->request_ttl, 24 * 3600);
 
 	T_EQ_INT(c->export_tools.n, 6);
 	T_EQ_STR(c->export_tools.v[0], "/usr/bin/cp");
@@ -175,6 +179,7 @@ static void test_defaults(void)
 	T_EQ_INT(c->hide_denied, 1);
 	T_EQ_INT(c->reads, CFS_READS_EVERY);
 	T_EQ_INT(c->flush_ms, 50);
+	T_EQ_INT(c->request_ttl, 24 * 3600);
 	T_EQ_INT(c->export_tools.n, 0);
 	T_EQ_INT(c->nroles, 1);
 	T_EQ_INT(c->roles[0].line, 9);
@@ -191,7 +196,24 @@ static void test_defaults(void)
 		T_EQ_INT(k->approval, CFS_APPROVAL_NONE);
 		T_EQ_INT(k->readers.n, 0);
 		T_EQ_INT(k->max_opens, 0);
+		T_EQ_INT(k->breakglass.n, 0);
+		T_EQ_INT(k->breakglass_ttl, 3600);
 	}
+	cfs_config_free(c);
+}
+
+/* [grants] request_ttl and a class's breakglass, breakglass_ttl. */
+static void test_access_workflow_keys(void)
+{
+	struct cfs_err err = { "" };
+	struct cfs_config *c = parse_ok(VALID "breakglass = staff\nbreakglass_ttl = 15m\n"
+					"[grants]\nrequest_ttl = 2d\n", &err);
+	if (!c)
+		return;
+	T_EQ_INT(c->request_ttl, 2 * 86400);
+	T_EQ_INT(c->classes[0].breakglass.n, 1);
+	T_EQ_STR(c->classes[0].breakglass.v[0], "staff");
+	T_EQ_INT(c->classes[0].breakglass_ttl, 900);
 	cfs_config_free(c);
 }
 
@@ -467,6 +489,17 @@ static const struct bad bad_rows[] = {
 	  "t.ini:8: [audit] flush_ms: '18446744073709551617' " NOTFLUSH },
 	{ "bad reads", STORE POLICY AUDIT "reads = sometimes\n" ROLES CLASS, -EINVAL,
 	  "t.ini:8: [audit] reads: 'sometimes' is not every or open" },
+	/* [grants] and the break-glass keys */
+	{ "request_ttl zero", VALID "[grants]\nrequest_ttl = 0s\n", -EINVAL,
+	  "t.ini:13: [grants] request_ttl: '0s' is not a duration from 1s to 2592000s (like 15m, 4h)" },
+	{ "request_ttl too long", VALID "[grants]\nrequest_ttl = 31d\n", -EINVAL,
+	  "t.ini:13: [grants] request_ttl: '31d' is not a duration from 1s to 2592000s (like 15m, 4h)" },
+	{ "unknown grants key", VALID "[grants]\nttl = 1h\n", -EINVAL,
+	  "t.ini:13: unknown key 'ttl' in [grants]" },
+	{ "breakglass_ttl over 4h", VALID "breakglass_ttl = 5h\n", -EINVAL,
+	  "t.ini:12: [class.internal] breakglass_ttl: '5h' is not a duration from 60s to 14400s (like 15m, 4h)" },
+	{ "breakglass unknown role", VALID "breakglass = ghosts\n", -EINVAL,
+	  "t.ini:12: [class.internal] breakglass: unknown role 'ghosts'" },
 	/* [roles] */
 	{ "member upper case", STORE POLICY AUDIT "[roles]\nstaff = Alice\n" CLASS, -EINVAL,
 	  "t.ini:9: [roles] staff: 'Alice' is not a login name or @group" },
@@ -852,6 +885,7 @@ int main(void)
 	T_RUN(test_example_file);
 	T_RUN(test_defaults);
 	T_RUN(test_state_db);
+	T_RUN(test_access_workflow_keys);
 	T_RUN(test_variants);
 	T_RUN(test_bad_table);
 	T_RUN(test_line_limit);

@@ -4,6 +4,7 @@
  * by hand (no parsing). */
 #include "t.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1107,6 +1108,122 @@ static void dir_on_way(void)
 	T_CHECK(cfs_decide_dir_on_way(gs, 0, &alice, "/secret", T0) == 0);
 }
 
+/* ---- access requests and break-glass: who may act, and when a grant is made ---- */
+#define DAVE_IDS .uid = 1003, .gid = 1003, .ngroups = 1, .groups = { 1003 }, .pid = 4545, \
+	.user = "dave", .nroles = 1, .roles = { "admin" }
+static const struct cfs_caller dave = { DAVE_IDS, .exe = "/usr/bin/setfattr" };
+static const struct cfs_caller erin = { .uid = 1004, .gid = 1004, .ngroups = 1, .groups = { 1004 },
+	.pid = 4646, .user = "erin", .nroles = 1, .roles = { "admin" }, .exe = "/usr/bin/setfattr" };
+/* an admin who also asked (alice's uid) */
+static const struct cfs_caller alice_admin = { .uid = 1000, .gid = 1000, .ngroups = 1,
+	.groups = { 1000 }, .pid = 4747, .user = "alice", .nroles = 2, .roles = { "responder", "admin" } };
+
+struct rq_case {
+	const char *name;
+	const struct cfs_caller *who;
+	struct cfs_req_view r;
+	enum cfs_req_act act;
+	int rc, grant_now;
+	const char *why;
+};
+
+/* expires 0 here means T0 + 1 day */
+#define RQ_ALICE(...) { .id = 12, .kind = CFS_REQ_REQUEST, .uid = 1000, __VA_ARGS__ }
+#define BG_ALICE(...) { .id = 13, .kind = CFS_REQ_BREAKGLASS, .uid = 1000, __VA_ARGS__ }
+
+static const struct rq_case rq_cases[] = {
+	{ "req_one_admin_grants", &dave, RQ_ALICE(0), CFS_REQ_APPROVE, 0, 1,
+	  "R12 approved by dave: granted" },
+	{ "req_two_person_first_waits", &dave, RQ_ALICE(.two_person = 1), CFS_REQ_APPROVE, 0, 0,
+	  "R12 approved by dave (first of two): a second admin must approve" },
+	{ "req_two_person_second_grants", &erin,
+	  RQ_ALICE(.two_person = 1, .approver_uid = 1003, .approved_at = T0 - 60), CFS_REQ_APPROVE, 0, 1,
+	  "R12 approved by erin (second of two): granted" },
+	{ "req_two_person_same_admin_twice", &dave,
+	  RQ_ALICE(.two_person = 1, .approver_uid = 1003, .approved_at = T0 - 60), CFS_REQ_APPROVE,
+	  -EPERM, 0, "R12: dave already approved it: a second admin must decide" },
+	{ "req_first_approver_may_not_deny", &dave,
+	  RQ_ALICE(.two_person = 1, .approver_uid = 1003, .approved_at = T0 - 60), CFS_REQ_DENY,
+	  -EPERM, 0, "R12: dave already approved it: a second admin must decide" },
+	{ "req_requester_may_not_approve", &alice_admin, RQ_ALICE(0), CFS_REQ_APPROVE, -EPERM, 0,
+	  "R12: alice asked for it and cannot also approve it" },
+	{ "req_requester_may_not_deny", &alice_admin, RQ_ALICE(0), CFS_REQ_DENY, -EPERM, 0,
+	  "R12: alice asked for it and cannot also deny it" },
+	{ "req_root_refused", &root, RQ_ALICE(0), CFS_REQ_APPROVE, -EPERM, 0,
+	  "R12: root is a shared identity, not a second person: act as yourself" },
+	{ "req_non_admin_refused", &bob, RQ_ALICE(0), CFS_REQ_APPROVE, -EPERM, 0,
+	  "R12: bob is not in the admin role" },
+	{ "req_expired_refused", &dave, RQ_ALICE(.expires = T0), CFS_REQ_APPROVE, -EACCES, 0,
+	  "R12 has expired undecided" },
+	{ "req_last_second_ok", &dave, RQ_ALICE(.expires = T0 + 1), CFS_REQ_APPROVE, 0, 1,
+	  "R12 approved by dave: granted" },
+	{ "req_decided_refused", &dave, RQ_ALICE(.decided_at = T0 - 5), CFS_REQ_DENY, -EALREADY, 0,
+	  "R12 is already decided" },
+	{ "req_deny", &erin, RQ_ALICE(.two_person = 1), CFS_REQ_DENY, 0, 0, "R12 denied by erin" },
+	{ "req_review_is_for_breakglass", &dave, RQ_ALICE(0), CFS_REQ_REVIEW, -EINVAL, 0,
+	  "R12 is a request, not a break-glass: approve or deny it" },
+	{ "bg_approve_refused", &dave, BG_ALICE(0), CFS_REQ_APPROVE, -EINVAL, 0,
+	  "B13 is a break-glass: review it" },
+	{ "bg_review", &dave, BG_ALICE(0), CFS_REQ_REVIEW, 0, 0, "B13 reviewed by dave" },
+	{ "bg_review_after_expiry", &dave, BG_ALICE(.expires = T0 - D), CFS_REQ_REVIEW, 0, 0,
+	  "B13 reviewed by dave" },
+	{ "bg_review_twice", &erin, BG_ALICE(.reviewed_at = T0 - 1), CFS_REQ_REVIEW, -EALREADY, 0,
+	  "B13 is already reviewed" },
+	{ "bg_self_review_refused", &alice_admin, BG_ALICE(0), CFS_REQ_REVIEW, -EPERM, 0,
+	  "B13: alice broke the glass and cannot also review it" },
+	{ "bg_root_review_refused", &root, BG_ALICE(0), CFS_REQ_REVIEW, -EPERM, 0,
+	  "B13: root is a shared identity, not a second person: act as yourself" },
+};
+
+static void request_cases(void)
+{
+	for (size_t i = 0; i < sizeof rq_cases / sizeof rq_cases[0]; i++) {
+		const struct rq_case *k = &rq_cases[i];
+		char why[300] = "";
+		int now = -1;
+		t_fails_in_test = 0;
+		t_first_failure[0] = 0;
+		struct cfs_req_view r = k->r;
+		if (!r.expires)
+			r.expires = T0 + D;
+		int rc = cfs_decide_request(k->who, &r, k->act, T0, &now, why, sizeof why);
+		T_EQ_INT(rc, k->rc);
+		T_EQ_INT(now, k->grant_now);
+		T_EQ_STR(why, k->why);
+		report(k->name);
+	}
+}
+
+static const struct cfs_class c_bg = { .name = "bg", .grant = 1, .max_ttl = 30 * 60,
+	.breakglass = { 1, { "responder" } }, .breakglass_ttl = H };
+static const struct cfs_class c_bgstar = { .name = "bgstar", .grant = 1,
+	.breakglass = { 1, { "*" } }, .breakglass_ttl = 15 * 60 };
+
+static void request_new_and_ttl(void)
+{
+	char why[300];
+	T_EQ_INT(cfs_decide_request_new(&alice, &c_sensitive, 0, why, sizeof why), 0);
+	T_EQ_STR(why, "alice may request access to class sensitive");
+	T_EQ_INT(cfs_decide_request_new(&alice, &c_internal, 0, why, sizeof why), -EINVAL);
+	T_EQ_STR(why, "a request: class internal admits by role, not by grant");
+	T_EQ_INT(cfs_decide_request_new(&root, &c_sensitive, 0, why, sizeof why), -EPERM);
+	T_EQ_STR(why, "a request: root adds grants directly (coach-grant add)");
+	T_EQ_INT(cfs_decide_request_new(&alice, &c_bg, 1, why, sizeof why), 0);
+	T_EQ_STR(why, "break-glass by alice (role responder) on class bg");
+	T_EQ_INT(cfs_decide_request_new(&bob, &c_bg, 1, why, sizeof why), -EPERM);
+	T_EQ_STR(why, "break-glass: bob holds no role in class bg's breakglass list");
+	T_EQ_INT(cfs_decide_request_new(&alice, &c_secret, 1, why, sizeof why), -EPERM);
+	T_EQ_STR(why, "break-glass: alice holds no role in class secret's breakglass list");
+	/* "*" names no role: break-glass is for named roles only */
+	T_EQ_INT(cfs_decide_request_new(&bob, &c_bgstar, 1, why, sizeof why), -EPERM);
+	T_EQ_INT(cfs_request_grant_ttl(4 * H, &c_sensitive, 0), 4 * H);
+	T_EQ_INT(cfs_request_grant_ttl(2 * D, &c_sensitive, 0), 8 * H);   /* max_ttl caps it */
+	T_EQ_INT(cfs_request_grant_ttl(2 * D, &c_nocap, 0), 2 * D);
+	T_EQ_INT(cfs_request_grant_ttl(5 * H, &c_bg, 1), 30 * 60);       /* breakglass_ttl, capped */
+	T_EQ_INT(cfs_request_grant_ttl(5 * H, &c_bgstar, 1), 15 * 60);
+	T_EQ_INT(cfs_request_grant_ttl(0, &c_nocap, 0), 1);
+}
+
 int main(void)
 {
 	size_t n = sizeof cases / sizeof cases[0];
@@ -1135,5 +1252,7 @@ int main(void)
 	T_RUN(sees_all);
 	T_RUN(copy_export);
 	T_RUN(dir_on_way);
+	request_cases();
+	T_RUN(request_new_and_ttl);
 	T_END();
 }
