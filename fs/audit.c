@@ -2367,3 +2367,68 @@ out:
 	pthread_mutex_unlock(&a->db_mu);
 	return ret;
 }
+
+/* Columns a grouping may name, in enum cfs_audit_key order: a fixed list,
+ * so no text from the caller ever reaches the SQL. */
+static const char *const KEY_COL[CFS_AUDIT_KEY_COUNT] = { "user", "path", "action", "result" };
+
+static int group_sql(const struct cfs_audit_filter *f, const enum cfs_audit_key *keys,
+		     size_t nkeys, int64_t bucket_us, char *sql, size_t cap)
+{
+	char where[400], cols[160] = "", nums[64] = "";
+	size_t c = 0, n = 0;
+	for (size_t k = 0; k < nkeys; k++) {
+		if ((unsigned)keys[k] >= CFS_AUDIT_KEY_COUNT)
+			return -EINVAL;
+		c += (size_t)snprintf(cols + c, sizeof cols - c, "%s, ", KEY_COL[keys[k]]);
+		n += (size_t)snprintf(nums + n, sizeof nums - n, "%zu, ", k + 1);
+	}
+	filter_sql(f, where, sizeof where);
+	/* column nkeys+1 is the time bucket (ts / bucket; 0 without one) */
+	snprintf(sql, cap, "SELECT %s%s, count(*) FROM events%s GROUP BY %s%zu "
+		 "ORDER BY count(*) DESC, %s%zu", cols, bucket_us > 0 ? "ts / ?10" : "0", where,
+		 nums, nkeys + 1, nums, nkeys + 1);
+	return 0;
+}
+
+int cfs_audit_group(struct cfs_audit *a, const struct cfs_audit_filter *f,
+		    const enum cfs_audit_key *keys, size_t nkeys, int64_t bucket_us,
+		    int (*cb)(const char *const *vals, int64_t bucket, int64_t n, void *arg),
+		    void *arg, struct cfs_err *err)
+{
+	struct cfs_audit_filter all;
+	sqlite3_stmt *st = NULL;
+	char sql[1024], *tmp = NULL;
+	const char *vals[CFS_AUDIT_KEY_COUNT];
+	int rc, ret = 0;
+	if (!a || !cb || nkeys > CFS_AUDIT_KEY_COUNT || bucket_us < 0)
+		return cfs_errf(err, -EINVAL, "audit group: bad arguments");
+	if (!f) {
+		cfs_audit_filter_init(&all);
+		f = &all;
+	}
+	if (group_sql(f, keys, nkeys, bucket_us, sql, sizeof sql) < 0)
+		return cfs_errf(err, -EINVAL, "audit group: unknown key");
+	pthread_mutex_lock(&a->db_mu);
+	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK ||
+	    bind_filter(st, f, &tmp) != SQLITE_OK ||
+	    (bucket_us > 0 && sqlite3_bind_int64(st, 10, bucket_us) != SQLITE_OK)) {
+		ret = dberr(a, err, "cannot query");
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (size_t k = 0; k < nkeys; k++)
+			vals[k] = col_text(st, (int)k);
+		ret = cb(vals, sqlite3_column_int64(st, (int)nkeys),
+			 sqlite3_column_int64(st, (int)nkeys + 1), arg);
+		if (ret)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		ret = dberr(a, err, "cannot query");
+out:
+	sqlite3_finalize(st);
+	free(tmp);
+	pthread_mutex_unlock(&a->db_mu);
+	return ret;
+}
