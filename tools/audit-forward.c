@@ -22,7 +22,7 @@
 
 #define SOCKET_DEFAULT "/dev/log"
 #define FACILITY_AUTHPRIV 10
-#define BATCH 1000                 /* events per pass; the cursor is saved after each */
+#define BATCH 256                  /* events per pass; the cursor is saved after each */
 #define POLL_MS 200                /* looking for new events */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000

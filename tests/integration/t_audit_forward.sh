@@ -14,9 +14,12 @@ A=$BIN/coach-audit
 HERE=$(cd "$(dirname "$0")" && pwd)
 RECV="python3 $HERE/syslog_recv.py"
 CHECK="python3 $HERE/syslog_check.py"
-head -c 1048576 /dev/urandom >"$T/big"
+head -c 8388608 /dev/urandom >"$T/big"
 cp "$T/big" "$MNT/big.bin"   # class internal: alice (responder) reads it
 echo notes >"$MNT/n.md"
+mkdir "$MNT/pub" && echo open >"$MNT/pub/p.txt"
+setfattr -n user.coachfs.class -v public "$MNT/pub"
+chmod -R a+rwX "$MNT/pub"
 
 reads() { # N: about N read rows (4 KiB requests, every read audited)
 	as cfs_alice dd if="$MNT/big.bin" of=/dev/null bs=4k count="$1" status=none
@@ -42,7 +45,7 @@ cursor_id() { sed -n 's/^coachfs-forward-cursor-1 id=\([0-9]*\) .*/\1/p' "$1"; }
 maxid() { audit_q "select max(id) from events"; }
 
 # ---- 1. every event, in order, every field, one pass (--once) --------------
-as cfs_bob cat "$MNT/n.md" >/dev/null 2>&1   # a denial (bob is no responder)
+as cfs_bob sh -c "echo x >>'$MNT/pub/p.txt'" 2>/dev/null   # a denial: bob may not write
 reads 40
 receiver "$T/s1.sock" "$T/r1"
 out=$("$A" forward --syslog --socket "$T/s1.sock" --cursor "$T/c1" --once 2>"$T/f1.err")
@@ -57,10 +60,10 @@ has denial_is_warning "$(grep '"user":"cfs_bob"' "$T/r1" | grep '"result":"deny"
 eq cursor_file "$(cat "$T/c1")" \
 	"coachfs-forward-cursor-1 id=$M1 hash=$(audit_q "select lower(hex(hash)) from events where id = $M1")"
 eq cursor_mode "$(stat -c %a "$T/c1")" 600
-# nothing new but its own audit_query row: exactly that one event
+# nothing new but the log query above and its own audit_query row
 out=$("$A" forward --syslog --socket "$T/s1.sock" --cursor "$T/c1" --once 2>&1)
-has once_again_one "$out" "forwarded 1 event; the cursor is at event $((M1 + 1))"
-wait_lines "$T/r1" $((M1 + 1))
+has once_again_two "$out" "forwarded 2 events; the cursor is at event $((M1 + 2))"
+wait_lines "$T/r1" $((M1 + 2))
 eq once_again_no_repeat "$($CHECK ids "$T/r1" | sort -n | uniq -d | wc -l)" 0
 kill "$RECEIVER" 2>/dev/null; wait "$RECEIVER" 2>/dev/null
 
