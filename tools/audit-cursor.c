@@ -38,7 +38,7 @@ static int unhex(const char *s, unsigned char *out, size_t n)
 }
 
 /* "coachfs-forward-cursor-1 id=N hash=HEX\n", nothing else. */
-static int parse(const char *text, struct cfs_aud_cursor *c)
+static int parse(const char *text, struct cfs_at_cursor *c)
 {
 	char idbuf[24], hash[2 * CFS_AUDIT_HASH_BYTES + 2];
 	uint64_t id;
@@ -54,7 +54,7 @@ static int parse(const char *text, struct cfs_aud_cursor *c)
 	return unhex(hash, c->hash, CFS_AUDIT_HASH_BYTES);
 }
 
-static int read_cursor(struct cfs_aud_cursor *c)
+static int read_cursor(struct cfs_at_cursor *c)
 {
 	char buf[CURSOR_MAX + 1];
 	struct stat st;
@@ -82,12 +82,12 @@ static int read_cursor(struct cfs_aud_cursor *c)
 }
 
 /* The directory (the default one is created, 0700) and the lock. */
-static int lock_cursor(struct cfs_aud_cursor *c)
+static int lock_cursor(struct cfs_at_cursor *c)
 {
 	char dir[sizeof c->path], lock[sizeof c->tmp];
 	cfs_strlcpy(dir, c->path, sizeof dir);
 	const char *d = dirname(dir);
-	if (strcmp(c->path, CFS_AUD_CURSOR_DEFAULT) == 0 && mkdir(d, 0700) < 0 && errno != EEXIST)
+	if (strcmp(c->path, CFS_AT_CURSOR_DEFAULT) == 0 && mkdir(d, 0700) < 0 && errno != EEXIST)
 		return cfs_say(EXIT_FAIL, "cursor directory %s: %s", d, strerror(errno));
 	c->dir_fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->dir_fd < 0)
@@ -102,7 +102,7 @@ static int lock_cursor(struct cfs_aud_cursor *c)
 	return 0;
 }
 
-int cfs_aud_cursor_open(const char *path, struct cfs_aud_cursor *c)
+int cfs_at_cursor_open(const char *path, struct cfs_at_cursor *c)
 {
 	memset(c, 0, sizeof *c);
 	c->dir_fd = c->lock_fd = -1;
@@ -129,13 +129,13 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-int cfs_aud_cursor_save(struct cfs_aud_cursor *c)
+int cfs_at_cursor_save(struct cfs_at_cursor *c)
 {
 	char line[CURSOR_MAX], h[2 * CFS_AUDIT_HASH_BYTES + 1] = "-";
 	if (c->id == c->saved_id)
 		return 0;
 	if (c->id > 0)
-		cfs_aud_hex(c->hash, CFS_AUDIT_HASH_BYTES, h);
+		cfs_at_hex(c->hash, CFS_AUDIT_HASH_BYTES, h);
 	int n = snprintf(line, sizeof line, CURSOR_TAG " id=%lld hash=%s\n", (long long)c->id, h);
 	int fd = open(c->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -155,7 +155,7 @@ int cfs_aud_cursor_save(struct cfs_aud_cursor *c)
 	return 0;
 }
 
-void cfs_aud_cursor_close(struct cfs_aud_cursor *c)
+void cfs_at_cursor_close(struct cfs_at_cursor *c)
 {
 	if (c->lock_fd >= 0)
 		close(c->lock_fd);

@@ -38,7 +38,7 @@ struct sink {
 
 struct fwd {
 	struct sink sink;
-	struct cfs_aud_cursor cur;
+	struct cfs_at_cursor cur;
 	int64_t pass, total;   /* events accepted in this pass, in this run */
 	int send_errno;
 	int64_t bad_id;        /* the event that does not chain */
@@ -100,7 +100,7 @@ static int message(const struct cfs_audit_row *r, char **out, size_t *len)
 			return -ENOMEM;
 		fprintf(m, "<%d>%s " PROG "[%d]: @cee: ", FACILITY_AUTHPRIV * 8 + severity(&r->ev),
 			stamp, (int)getpid());
-		cfs_aud_row_json(m, &c);
+		cfs_at_row_json(m, &c);
 		if (fclose(m) != 0 || !json)
 			return -ENOMEM;
 		was_cut = pass;
@@ -173,13 +173,13 @@ static int ship_row(const struct cfs_audit_row *r, void *arg)
 	memcpy(f->cur.hash, r->hash, r->hash_len);
 	f->pass++;
 	f->total++;
-	return f->pass >= BATCH || cfs_aud_stop ? STOP_BATCH : 0;
+	return f->pass >= BATCH || cfs_at_stop ? STOP_BATCH : 0;
 }
 
 static void nap_ms(int64_t ms)
 {
 	struct timespec t = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-	if (!cfs_aud_stop)
+	if (!cfs_at_stop)
 		nanosleep(&t, NULL);   /* a signal ends it early */
 }
 
@@ -206,7 +206,7 @@ static int forward_loop(struct cfs_audit *a, struct fwd *f, int once)
 		f->pass = 0;
 		flt.after_id = f->cur.id;
 		rc = cfs_audit_query(a, &flt, ship_row, f, &err);
-		if ((code = cfs_aud_cursor_save(&f->cur)) != 0)
+		if ((code = cfs_at_cursor_save(&f->cur)) != 0)
 			return code;
 		if (rc == STOP_CHAIN)
 			return cfs_say(EXIT_FAIL, "forward: event %lld does not chain to event %lld sent "
@@ -216,7 +216,7 @@ static int forward_loop(struct cfs_audit *a, struct fwd *f, int once)
 			return cfs_say(EXIT_FAIL, "out of memory");
 		if (rc < 0)
 			return cfs_say(EXIT_FAIL, "%s", err.msg);
-		if (cfs_aud_stop)
+		if (cfs_at_stop)
 			return EXIT_OK;
 		if (rc == STOP_SEND) {
 			receiver_down(f, &backoff, &down);
@@ -234,7 +234,7 @@ static int forward_loop(struct cfs_audit *a, struct fwd *f, int once)
 	}
 }
 
-int cfs_aud_cmd_forward(const struct cfs_aud_opts *o, const char *db, int live)
+int cfs_at_cmd_forward(const struct cfs_at_opts *o, const char *db, int live)
 {
 	struct fwd f;
 	struct cfs_audit *a = NULL;
@@ -248,14 +248,14 @@ int cfs_aud_cmd_forward(const struct cfs_aud_opts *o, const char *db, int live)
 		return cfs_say(EXIT_USAGE, "--socket: '%.80s' is empty or longer than %zu bytes", sock,
 			   sizeof f.sink.addr.sun_path - 1);
 	cfs_strlcpy(f.sink.addr.sun_path, sock, sizeof f.sink.addr.sun_path);
-	if ((rc = cfs_aud_cursor_open(o->cursor ? o->cursor : CFS_AUD_CURSOR_DEFAULT, &f.cur)) != 0) {
-		cfs_aud_cursor_close(&f.cur);
+	if ((rc = cfs_at_cursor_open(o->cursor ? o->cursor : CFS_AT_CURSOR_DEFAULT, &f.cur)) != 0) {
+		cfs_at_cursor_close(&f.cur);
 		return rc;
 	}
 	snprintf(words, sizeof words, " syslog after=%lld%s", (long long)f.cur.id,
 		 o->once ? " once" : "");
-	if ((rc = cfs_aud_open(db, live, 1, "forward", NULL, words, &a)) == 0) {
-		cfs_aud_catch_stop();
+	if ((rc = cfs_at_open(db, live, 1, "forward", NULL, words, &a)) == 0) {
+		cfs_at_catch_stop();
 		rc = forward_loop(a, &f, o->once);
 		cfs_audit_close(a, NULL);
 	}
@@ -264,6 +264,6 @@ int cfs_aud_cmd_forward(const struct cfs_aud_opts *o, const char *db, int live)
 	if (rc == EXIT_OK)
 		printf("forwarded %lld event%s; the cursor is at event %lld\n", (long long)f.total,
 		       f.total == 1 ? "" : "s", (long long)f.cur.id);
-	cfs_aud_cursor_close(&f.cur);
+	cfs_at_cursor_close(&f.cur);
 	return rc == EXIT_OK && fflush(stdout) != 0 ? EXIT_FAIL : rc;
 }

@@ -8,11 +8,11 @@
 #include "coachfs/util.h"
 #include "audit-cmd.h"
 
-const char CFS_AUD_CSV_HEADER[] =
+const char CFS_AT_CSV_HEADER[] =
 	"id,ts,host,uid,user,pid,exe,action,path,result,reason,grant_id,offset,length,"
 	"prev_hash,hash\r\n";
 
-void cfs_aud_json_int(FILE *f, int64_t v)
+void cfs_at_json_int(FILE *f, int64_t v)
 {
 	if (v == CFS_AUDIT_NONE)
 		fputs("null", f);
@@ -20,13 +20,13 @@ void cfs_aud_json_int(FILE *f, int64_t v)
 		fprintf(f, "%lld", (long long)v);
 }
 
-void cfs_aud_csv_int(FILE *f, int64_t v)
+void cfs_at_csv_int(FILE *f, int64_t v)
 {
 	if (v != CFS_AUDIT_NONE)
 		fprintf(f, "%lld", (long long)v);
 }
 
-void cfs_aud_hex(const unsigned char *b, size_t n, char *out)
+void cfs_at_hex(const unsigned char *b, size_t n, char *out)
 {
 	static const char d[] = "0123456789abcdef";
 	for (size_t k = 0; k < n; k++) {
@@ -36,7 +36,7 @@ void cfs_aud_hex(const unsigned char *b, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
-void cfs_aud_fmt_local(int64_t us, char *out, size_t cap)
+void cfs_at_fmt_local(int64_t us, char *out, size_t cap)
 {
 	if (us == CFS_AUDIT_NONE)
 		cfs_strlcpy(out, "-", cap);
@@ -44,12 +44,12 @@ void cfs_aud_fmt_local(int64_t us, char *out, size_t cap)
 		cfs_fmt_local(us / 1000000 - (us % 1000000 < 0), out, cap);
 }
 
-void cfs_aud_row_text(FILE *f, const struct cfs_audit_row *r)
+void cfs_at_row_text(FILE *f, const struct cfs_audit_row *r)
 {
 	const struct cfs_event *e = &r->ev;
 	char when[40], user[1024], action[256], result[256];
 	const char *sep = "  ";
-	cfs_aud_fmt_local(e->ts, when, sizeof when);
+	cfs_at_fmt_local(e->ts, when, sizeof when);
 	cfs_term_buf(e->user ? e->user : "-", user, sizeof user);
 	cfs_term_buf(e->action ? e->action : "-", action, sizeof action);
 	cfs_term_buf(e->result ? e->result : "-", result, sizeof result);
@@ -82,22 +82,22 @@ void cfs_aud_row_text(FILE *f, const struct cfs_audit_row *r)
 	fputc('\n', f);
 }
 
-void cfs_aud_row_json(FILE *f, const struct cfs_audit_row *r)
+void cfs_at_row_json(FILE *f, const struct cfs_audit_row *r)
 {
 	const struct cfs_event *e = &r->ev;
 	char ph[65], h[65];
-	cfs_aud_hex(r->prev_hash, r->prev_hash_len, ph);
-	cfs_aud_hex(r->hash, r->hash_len, h);
+	cfs_at_hex(r->prev_hash, r->prev_hash_len, ph);
+	cfs_at_hex(r->hash, r->hash_len, h);
 	fprintf(f, "{\"id\":%lld,\"ts\":", (long long)r->id);
-	cfs_aud_json_int(f, e->ts);
+	cfs_at_json_int(f, e->ts);
 	fputs(",\"host\":", f);
 	cfs_put_json_str(f, e->host);
 	fputs(",\"uid\":", f);
-	cfs_aud_json_int(f, e->uid);
+	cfs_at_json_int(f, e->uid);
 	fputs(",\"user\":", f);
 	cfs_put_json_str(f, e->user);
 	fputs(",\"pid\":", f);
-	cfs_aud_json_int(f, e->pid);
+	cfs_at_json_int(f, e->pid);
 	fputs(",\"exe\":", f);
 	cfs_put_json_str(f, e->exe);
 	fputs(",\"action\":", f);
@@ -109,30 +109,30 @@ void cfs_aud_row_json(FILE *f, const struct cfs_audit_row *r)
 	fputs(",\"reason\":", f);
 	cfs_put_json_str(f, e->reason);
 	fputs(",\"grant_id\":", f);
-	cfs_aud_json_int(f, e->grant_id);
+	cfs_at_json_int(f, e->grant_id);
 	fputs(",\"offset\":", f);
-	cfs_aud_json_int(f, e->offset);
+	cfs_at_json_int(f, e->offset);
 	fputs(",\"length\":", f);
-	cfs_aud_json_int(f, e->length);
+	cfs_at_json_int(f, e->length);
 	fprintf(f, ",\"prev_hash\":\"%s\",\"hash\":\"%s\"}", ph, h);
 }
 
-void cfs_aud_row_csv(FILE *f, const struct cfs_audit_row *r)
+void cfs_at_row_csv(FILE *f, const struct cfs_audit_row *r)
 {
 	const struct cfs_event *e = &r->ev;
 	char ph[65], h[65];
-	cfs_aud_hex(r->prev_hash, r->prev_hash_len, ph);
-	cfs_aud_hex(r->hash, r->hash_len, h);
+	cfs_at_hex(r->prev_hash, r->prev_hash_len, ph);
+	cfs_at_hex(r->hash, r->hash_len, h);
 	fprintf(f, "%lld,", (long long)r->id);
-	cfs_aud_csv_int(f, e->ts);
+	cfs_at_csv_int(f, e->ts);
 	fputc(',', f);
 	cfs_put_csv_str(f, e->host);
 	fputc(',', f);
-	cfs_aud_csv_int(f, e->uid);
+	cfs_at_csv_int(f, e->uid);
 	fputc(',', f);
 	cfs_put_csv_str(f, e->user);
 	fputc(',', f);
-	cfs_aud_csv_int(f, e->pid);
+	cfs_at_csv_int(f, e->pid);
 	fputc(',', f);
 	cfs_put_csv_str(f, e->exe);
 	fputc(',', f);
@@ -144,10 +144,10 @@ void cfs_aud_row_csv(FILE *f, const struct cfs_audit_row *r)
 	fputc(',', f);
 	cfs_put_csv_str(f, e->reason);
 	fputc(',', f);
-	cfs_aud_csv_int(f, e->grant_id);
+	cfs_at_csv_int(f, e->grant_id);
 	fputc(',', f);
-	cfs_aud_csv_int(f, e->offset);
+	cfs_at_csv_int(f, e->offset);
 	fputc(',', f);
-	cfs_aud_csv_int(f, e->length);
+	cfs_at_csv_int(f, e->length);
 	fprintf(f, ",%s,%s\r\n", ph, h);
 }

@@ -14,7 +14,7 @@
 #define TOP_PATHS 10
 
 struct sum {
-	enum cfs_aud_fmt fmt;
+	enum cfs_at_fmt fmt;
 	int group;            /* 0 action/result, 1 user, 2 path */
 	int64_t n, total;
 };
@@ -63,7 +63,7 @@ static int sum_cb(const char *key, const char *key2, int64_t n, void *arg)
 	return ferror(stdout) ? -EIO : 0;
 }
 
-static int summary_default(struct cfs_audit *a, const struct cfs_audit_filter *f, enum cfs_aud_fmt fmt,
+static int summary_default(struct cfs_audit *a, const struct cfs_audit_filter *f, enum cfs_at_fmt fmt,
 		   const char *filter_words, struct cfs_err *err)
 {
 	static const enum cfs_audit_group groups[] = { CFS_AUDIT_BY_ACTION_RESULT,
@@ -110,7 +110,7 @@ static const char *const BY_NAME[CFS_AUDIT_KEY_COUNT] = { "user", "file", "actio
 #define KEY_WIDTH 16
 
 struct by {
-	enum cfs_aud_fmt fmt;
+	enum cfs_at_fmt fmt;
 	enum cfs_audit_key keys[CFS_AUDIT_KEY_COUNT];
 	size_t nkeys;
 	int64_t groups, total;
@@ -216,7 +216,7 @@ static int summary_by(struct cfs_audit *a, const struct cfs_audit_filter *f, str
 	return 0;
 }
 
-int cfs_aud_cmd_summary(const struct cfs_aud_opts *o, const char *db, int live)
+int cfs_at_cmd_summary(const struct cfs_at_opts *o, const char *db, int live)
 {
 	struct cfs_audit_filter f;
 	struct cfs_audit *a = NULL;
@@ -224,14 +224,14 @@ int cfs_aud_cmd_summary(const struct cfs_aud_opts *o, const char *db, int live)
 	struct by b = { o->fmt, { 0 }, 0, 0, 0 };
 	char path[8], words[1800];
 	int rc;
-	if ((rc = cfs_aud_filter(o, &f, path, sizeof path, words, sizeof words)) != 0 ||
+	if ((rc = cfs_at_filter(o, &f, path, sizeof path, words, sizeof words)) != 0 ||
 	    (o->by && (rc = parse_by(o->by, &b)) != 0))
 		return rc;
 	if (o->by) {
 		size_t n = strlen(words);
 		snprintf(words + n, sizeof words - n, " by=%s", o->by);
 	}
-	if ((rc = cfs_aud_open(db, live, 1, o->cmd, NULL, words, &a)) != 0)
+	if ((rc = cfs_at_open(db, live, 1, o->cmd, NULL, words, &a)) != 0)
 		return rc;
 	if (o->by)
 		rc = summary_by(a, &f, &b, words, &err);

@@ -102,7 +102,7 @@ static int load_pins(const char *arg, struct cfs_audit_head **out, size_t *n)
 /* The public key: --pubkey, else DB.pub beside the database with a loud
  * warning (whoever can rewrite the database can usually replace that file
  * too). Exit code 0, or a cfs_say() code. */
-int cfs_aud_load_pubkey(const struct cfs_aud_opts *o, const char *db, unsigned char pk[CFS_AUDIT_PK_BYTES])
+int cfs_at_load_pubkey(const struct cfs_at_opts *o, const char *db, unsigned char pk[CFS_AUDIT_PK_BYTES])
 {
 	struct cfs_err err = { "" };
 	char keyfile[4200];
@@ -137,7 +137,7 @@ static void print_report_text(const struct cfs_verify_report *r)
 	if (r->checkpoints_v1)
 		printf(" (%lld of the old format)", (long long)r->checkpoints_v1);
 	if (r->newest_ts) {
-		cfs_aud_fmt_local(r->newest_ts, when, sizeof when);
+		cfs_at_fmt_local(r->newest_ts, when, sizeof when);
 		if (r->has_head && r->head.last_id == r->last_sealed_id)
 			printf("; newest checkpoint seq %lld at %s", (long long)r->head.seq, when);
 		else
@@ -153,7 +153,7 @@ static void print_report_text(const struct cfs_verify_report *r)
 		       r->unsealed == 1 ? "is" : "are");
 }
 
-static void verify_json(const struct cfs_aud_opts *o, int rc, const struct cfs_verify_report *r,
+static void verify_json(const struct cfs_at_opts *o, int rc, const struct cfs_verify_report *r,
 			const char *msg)
 {
 	int newest = r->has_head && r->head.last_id == r->last_sealed_id;
@@ -162,16 +162,16 @@ static void verify_json(const struct cfs_aud_opts *o, int rc, const struct cfs_v
 	       rc == 0 ? "true" : "false", (long long)r->rows, (long long)r->checkpoints,
 	       (long long)r->last_sealed_id, (long long)r->unsealed, (long long)r->first_bad);
 	fputs("\"newest_seq\":", stdout);
-	cfs_aud_json_int(stdout, newest ? r->head.seq : CFS_AUDIT_NONE);
+	cfs_at_json_int(stdout, newest ? r->head.seq : CFS_AUDIT_NONE);
 	fputs(",\"newest_ts\":", stdout);
-	cfs_aud_json_int(stdout, r->newest_ts ? r->newest_ts : CFS_AUDIT_NONE);
+	cfs_at_json_int(stdout, r->newest_ts ? r->newest_ts : CFS_AUDIT_NONE);
 	printf(",\"pinned\":%lld,\"pubkey_beside_db\":%s,\"error\":", (long long)r->pins,
 	       o->pubkey ? "false" : "true");
 	cfs_put_json_str(stdout, rc == 0 ? NULL : msg);
 	fputs("}\n", stdout);
 }
 
-static void verify_csv(const struct cfs_aud_opts *o, int rc, const struct cfs_verify_report *r,
+static void verify_csv(const struct cfs_at_opts *o, int rc, const struct cfs_verify_report *r,
 		       const char *msg)
 {
 	int newest = r->has_head && r->head.last_id == r->last_sealed_id;
@@ -180,15 +180,15 @@ static void verify_csv(const struct cfs_aud_opts *o, int rc, const struct cfs_ve
 	       "%s,%lld,%lld,%lld,%lld,%lld,", rc == 0 ? "true" : "false", (long long)r->rows,
 	       (long long)r->checkpoints, (long long)r->last_sealed_id, (long long)r->unsealed,
 	       (long long)r->first_bad);
-	cfs_aud_csv_int(stdout, newest ? r->head.seq : CFS_AUDIT_NONE);
+	cfs_at_csv_int(stdout, newest ? r->head.seq : CFS_AUDIT_NONE);
 	putchar(',');
-	cfs_aud_csv_int(stdout, r->newest_ts ? r->newest_ts : CFS_AUDIT_NONE);
+	cfs_at_csv_int(stdout, r->newest_ts ? r->newest_ts : CFS_AUDIT_NONE);
 	printf(",%lld,%s,", (long long)r->pins, o->pubkey ? "false" : "true");
 	cfs_put_csv_str(stdout, rc == 0 ? NULL : msg);
 	fputs("\r\n", stdout);
 }
 
-int cfs_aud_cmd_verify(const struct cfs_aud_opts *o, const char *db, int live)
+int cfs_at_cmd_verify(const struct cfs_at_opts *o, const char *db, int live)
 {
 	unsigned char pk[CFS_AUDIT_PK_BYTES];
 	struct cfs_verify_report r;
@@ -200,8 +200,8 @@ int cfs_aud_cmd_verify(const struct cfs_aud_opts *o, const char *db, int live)
 	int rc;
 	if (o->head && (rc = load_pins(o->head, &pins, &npins)) != 0)
 		return rc;
-	if ((rc = cfs_aud_load_pubkey(o, db, pk)) != 0 ||
-	    (rc = cfs_aud_open(db, live, 0, "verify", NULL, npins ? " head" : "", &none)) != 0) {
+	if ((rc = cfs_at_load_pubkey(o, db, pk)) != 0 ||
+	    (rc = cfs_at_open(db, live, 0, "verify", NULL, npins ? " head" : "", &none)) != 0) {
 		free(pins);
 		return rc;
 	}
@@ -226,7 +226,7 @@ int cfs_aud_cmd_verify(const struct cfs_aud_opts *o, const char *db, int live)
 }
 
 /* The newest signed head of a log that verifies, for an auditor to keep. */
-int cfs_aud_cmd_head(const struct cfs_aud_opts *o, const char *db, int live)
+int cfs_at_cmd_head(const struct cfs_at_opts *o, const char *db, int live)
 {
 	unsigned char pk[CFS_AUDIT_PK_BYTES];
 	struct cfs_verify_report r;
@@ -234,8 +234,8 @@ int cfs_aud_cmd_head(const struct cfs_aud_opts *o, const char *db, int live)
 	struct cfs_audit *none = NULL;
 	char line[CFS_AUDIT_HEAD_LINE_MAX];
 	int rc;
-	if ((rc = cfs_aud_load_pubkey(o, db, pk)) != 0 ||
-	    (rc = cfs_aud_open(db, live, 0, "head", NULL, "", &none)) != 0)
+	if ((rc = cfs_at_load_pubkey(o, db, pk)) != 0 ||
+	    (rc = cfs_at_open(db, live, 0, "head", NULL, "", &none)) != 0)
 		return rc;
 	rc = cfs_audit_verify(db, pk, &r, &err);
 	if (rc < 0) {
@@ -253,11 +253,11 @@ int cfs_aud_cmd_head(const struct cfs_aud_opts *o, const char *db, int live)
 		char h[2 * 64 + 1];
 		printf("{\"format\":\"coachfs-audit-head-2\",\"seq\":%lld,\"last_id\":%lld,\"ts\":%lld,",
 		       (long long)r.head.seq, (long long)r.head.last_id, (long long)r.head.ts);
-		cfs_aud_hex(r.head.last_hash, sizeof r.head.last_hash, h);
+		cfs_at_hex(r.head.last_hash, sizeof r.head.last_hash, h);
 		printf("\"last_hash\":\"%s\",", h);
-		cfs_aud_hex(r.head.prev, sizeof r.head.prev, h);
+		cfs_at_hex(r.head.prev, sizeof r.head.prev, h);
 		printf("\"prev\":\"%s\",", h);
-		cfs_aud_hex(r.head.sig, sizeof r.head.sig, h);
+		cfs_at_hex(r.head.sig, sizeof r.head.sig, h);
 		printf("\"sig\":\"%s\",\"line\":\"%s\"}\n", h, line);
 	} else {
 		printf("%s\n", line);

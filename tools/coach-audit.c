@@ -98,7 +98,7 @@ static const char usage_text[] =
 /* ---- rows ------------------------------------------------------------------- */
 
 struct out {
-	enum cfs_aud_fmt fmt;
+	enum cfs_at_fmt fmt;
 	int64_t n;
 	int lines;            /* JSON Lines: one object per line, no array */
 	int64_t last_id;      /* the newest id printed */
@@ -111,15 +111,15 @@ static int row_cb(const struct cfs_audit_row *r, void *arg)
 		if (o->n == 0)
 			printf("%7s  %-19s  %-12s  %-12s  %-6s  %s\n", "ID", "TIME", "USER", "ACTION",
 			       "RESULT", "PATH  DETAILS");
-		cfs_aud_row_text(stdout, r);
+		cfs_at_row_text(stdout, r);
 	} else if (o->fmt == FMT_JSON && o->lines) {
-		cfs_aud_row_json(stdout, r);
+		cfs_at_row_json(stdout, r);
 		putchar('\n');
 	} else if (o->fmt == FMT_JSON) {
 		fputs(o->n == 0 ? "[\n" : ",\n", stdout);
-		cfs_aud_row_json(stdout, r);
+		cfs_at_row_json(stdout, r);
 	} else {
-		cfs_aud_row_csv(stdout, r);
+		cfs_at_row_csv(stdout, r);
 	}
 	o->n++;
 	o->last_id = r->id;
@@ -190,7 +190,7 @@ static int same_file(const char *a, const char *b)
 /* Open the database to query. live: append the audit_query row first (if
  * the invoking user may write) and keep the handle for the query itself.
  * *out_a is NULL for verify (it opens the file itself). */
-int cfs_aud_open(const char *db, int live, int keep, const char *cmd,
+int cfs_at_open(const char *db, int live, int keep, const char *cmd,
 			  const char *path, const char *words, struct cfs_audit **out_a)
 {
 	struct cfs_err err = { "" };
@@ -246,16 +246,16 @@ int cfs_aud_open(const char *db, int live, int keep, const char *cmd,
 	return 0;
 }
 
-volatile sig_atomic_t cfs_aud_stop;
+volatile sig_atomic_t cfs_at_stop;
 static void on_stop(int sig)
 {
 	(void)sig;
-	cfs_aud_stop = 1;
+	cfs_at_stop = 1;
 }
 
-/* SIGINT and SIGTERM set cfs_aud_stop and interrupt a blocking call (no
+/* SIGINT and SIGTERM set cfs_at_stop and interrupt a blocking call (no
  * SA_RESTART); a closed pipe is an error on write, not a signal. */
-void cfs_aud_catch_stop(void)
+void cfs_at_catch_stop(void)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -272,13 +272,13 @@ void cfs_aud_catch_stop(void)
 static int follow(struct cfs_audit *a, struct cfs_audit_filter *f, struct out *out,
 		  struct cfs_err *err)
 {
-	cfs_aud_catch_stop();
-	while (!cfs_aud_stop) {
+	cfs_at_catch_stop();
+	while (!cfs_at_stop) {
 		if (fflush(stdout) != 0)
 			return -EIO;
 		struct timespec nap = { 0, FOLLOW_MS * 1000000L };
 		nanosleep(&nap, NULL);
-		if (cfs_aud_stop)
+		if (cfs_at_stop)
 			break;
 		f->after_id = out->last_id;
 		int rc = cfs_audit_query(a, f, row_cb, out, err);
@@ -301,7 +301,7 @@ static void addw(char *words, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int time_filters(const struct cfs_aud_opts *o, struct cfs_audit_filter *f, char *words,
+static int time_filters(const struct cfs_at_opts *o, struct cfs_audit_filter *f, char *words,
 			size_t cap)
 {
 	int64_t now = cfs_now_s();
@@ -324,7 +324,7 @@ static int time_filters(const struct cfs_aud_opts *o, struct cfs_audit_filter *f
 	return 0;
 }
 
-int cfs_aud_filter(const struct cfs_aud_opts *o, struct cfs_audit_filter *f, char *path,
+int cfs_at_filter(const struct cfs_at_opts *o, struct cfs_audit_filter *f, char *path,
 		   size_t path_cap, char *words, size_t cap)
 {
 	int rc;
@@ -368,19 +368,19 @@ int cfs_aud_filter(const struct cfs_aud_opts *o, struct cfs_audit_filter *f, cha
 	return 0;
 }
 
-static int cmd_query(const struct cfs_aud_opts *o, const char *db, int live)
+static int cmd_query(const struct cfs_at_opts *o, const char *db, int live)
 {
 	struct cfs_audit_filter f;
 	struct cfs_audit *a = NULL;
 	struct cfs_err err = { "" };
 	char path[4096], words[1800];
 	int rc;
-	if ((rc = cfs_aud_filter(o, &f, path, sizeof path, words, sizeof words)) != 0 ||
-	    (rc = cfs_aud_open(db, live, 1, o->cmd, f.path, words, &a)) != 0)
+	if ((rc = cfs_at_filter(o, &f, path, sizeof path, words, sizeof words)) != 0 ||
+	    (rc = cfs_at_open(db, live, 1, o->cmd, f.path, words, &a)) != 0)
 		return rc;
 	struct out out = { o->fmt, 0, o->follow, f.after_id };
 	if (o->fmt == FMT_CSV)
-		fputs(CFS_AUD_CSV_HEADER, stdout);
+		fputs(CFS_AT_CSV_HEADER, stdout);
 	rc = cfs_audit_query(a, &f, row_cb, &out, &err);
 	if (rc == 0 && o->follow)
 		rc = follow(a, &f, &out, &err);
@@ -428,7 +428,7 @@ static const struct option LONG_OPTS[] = {
 	{ NULL, 0, NULL, 0 } };
 
 /* One option into o. -1 to go on, else the exit code. */
-static int take_opt(int c, char **argv, struct cfs_aud_opts *o)
+static int take_opt(int c, char **argv, struct cfs_at_opts *o)
 {
 	switch (c) {
 	case 'c': o->cfile = optarg; break;
@@ -472,7 +472,7 @@ static const char *const COMMANDS[] = { "history", "log", "summary", "verify", "
 #define COMMANDS_TEXT "history, log, summary, verify, head, forward, report"
 
 /* Options and positionals into o. -1 to go on, else the exit code. */
-static int parse_args(int argc, char **argv, struct cfs_aud_opts *o)
+static int parse_args(int argc, char **argv, struct cfs_at_opts *o)
 {
 	const char *pos[3] = { NULL, NULL, NULL };
 	int npos = 0, c, rc;
@@ -508,13 +508,13 @@ static int parse_args(int argc, char **argv, struct cfs_aud_opts *o)
 	return -1;
 }
 
-static int is(const struct cfs_aud_opts *o, const char *cmd)
+static int is(const struct cfs_at_opts *o, const char *cmd)
 {
 	return strcmp(o->cmd, cmd) == 0;
 }
 
 /* Which options go with which command. -1 when they fit, else 2. */
-static int check_args(struct cfs_aud_opts *o)
+static int check_args(struct cfs_at_opts *o)
 {
 	int rows = is(o, "history") || is(o, "log");
 	int filters = o->since || o->until || o->user || o->action || o->result;
@@ -552,24 +552,24 @@ static int check_args(struct cfs_aud_opts *o)
 	return -1;
 }
 
-static int run(const struct cfs_aud_opts *o, const char *db, int live)
+static int run(const struct cfs_at_opts *o, const char *db, int live)
 {
 	if (is(o, "verify"))
-		return cfs_aud_cmd_verify(o, db, live);
+		return cfs_at_cmd_verify(o, db, live);
 	if (is(o, "head"))
-		return cfs_aud_cmd_head(o, db, live);
+		return cfs_at_cmd_head(o, db, live);
 	if (is(o, "summary"))
-		return cfs_aud_cmd_summary(o, db, live);
+		return cfs_at_cmd_summary(o, db, live);
 	if (is(o, "forward"))
-		return cfs_aud_cmd_forward(o, db, live);
+		return cfs_at_cmd_forward(o, db, live);
 	if (is(o, "report"))
-		return cfs_aud_cmd_report(o, db, live);
+		return cfs_at_cmd_report(o, db, live);
 	return cmd_query(o, db, live);
 }
 
 int main(int argc, char **argv)
 {
-	struct cfs_aud_opts o;
+	struct cfs_at_opts o;
 	int rc;
 	if ((rc = parse_args(argc, argv, &o)) >= 0 || (rc = check_args(&o)) >= 0)
 		return rc;

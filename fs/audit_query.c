@@ -1,0 +1,279 @@
+/* audit_query.c — the read queries coach-audit uses (filtered rows, counts,
+ * and counts grouped by any columns and time buckets). It must never write
+ * to the log. */
+#include "coachfs/audit.h"
+#include "audit_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+
+/* -------------------------------------------------------------- queries */
+
+/* WHERE clause for f with numbered parameters ?1..?9 bound by bind_filter. */
+static void filter_sql(const struct cfs_audit_filter *f, char *out, size_t cap)
+{
+	int has_path = f->path && strcmp(f->path, "/") != 0;
+	/* "action <> 'read'" is implied by "action = ?7" when ?7 is not read;
+	 * written out, it lets the planner use the partial index events_rare. */
+	int rare = f->action && strcmp(f->action, "read") != 0;
+	snprintf(out, cap, " WHERE 1%s%s%s%s%s%s%s%s",
+		 f->after_id > 0 ? " AND id > ?9" : "",
+		 has_path ? " AND (path = ?1 OR (path >= ?2 AND path < ?3))" : "",
+		 f->since_us != CFS_AUDIT_NONE ? " AND ts >= ?4" : "",
+		 f->until_us != CFS_AUDIT_NONE ? " AND ts < ?5" : "",
+		 f->user ? " AND user = ?6" : "",
+		 f->action ? " AND action = ?7" : "",
+		 rare ? " AND action <> 'read'" : "",
+		 f->result ? " AND result = ?8" : "");
+}
+
+static int bind_filter(sqlite3_stmt *st, const struct cfs_audit_filter *f, char **tmp)
+{
+	int rc = SQLITE_OK;
+	*tmp = NULL;
+	if (f->path && strcmp(f->path, "/") != 0) {
+		/* Everything under P sorts in [P "/", P "0"): '0' follows '/'. */
+		size_t n = strlen(f->path);
+		char *lo = malloc(2 * (n + 2));
+		if (!lo)
+			return SQLITE_NOMEM;
+		char *hi = lo + n + 2;
+		memcpy(lo, f->path, n);
+		memcpy(hi, f->path, n);
+		lo[n] = '/';
+		hi[n] = '0';
+		lo[n + 1] = hi[n + 1] = 0;
+		*tmp = lo;
+		rc = sqlite3_bind_text(st, 1, f->path, -1, SQLITE_STATIC);
+		if (!rc)
+			rc = sqlite3_bind_text(st, 2, lo, -1, SQLITE_STATIC);
+		if (!rc)
+			rc = sqlite3_bind_text(st, 3, hi, -1, SQLITE_STATIC);
+	}
+	if (!rc && f->since_us != CFS_AUDIT_NONE)
+		rc = sqlite3_bind_int64(st, 4, f->since_us);
+	if (!rc && f->until_us != CFS_AUDIT_NONE)
+		rc = sqlite3_bind_int64(st, 5, f->until_us);
+	if (!rc && f->user)
+		rc = sqlite3_bind_text(st, 6, f->user, -1, SQLITE_STATIC);
+	if (!rc && f->action)
+		rc = sqlite3_bind_text(st, 7, f->action, -1, SQLITE_STATIC);
+	if (!rc && f->result)
+		rc = sqlite3_bind_text(st, 8, f->result, -1, SQLITE_STATIC);
+	if (!rc && f->after_id > 0)
+		rc = sqlite3_bind_int64(st, 9, f->after_id);
+	return rc;
+}
+
+static int64_t col_int(sqlite3_stmt *st, int c)
+{
+	return sqlite3_column_type(st, c) == SQLITE_NULL ? CFS_AUDIT_NONE
+							 : sqlite3_column_int64(st, c);
+}
+
+static const char *col_text(sqlite3_stmt *st, int c)
+{
+	return sqlite3_column_type(st, c) == SQLITE_NULL ? NULL
+							 : (const char *)sqlite3_column_text(st, c);
+}
+
+static void col_hash(sqlite3_stmt *st, int c, unsigned char out[32], size_t *len)
+{
+	const void *p = sqlite3_column_blob(st, c);
+	size_t n = (size_t)sqlite3_column_bytes(st, c);
+	*len = n > 32 ? 32 : n;
+	memset(out, 0, 32);
+	if (p && *len)
+		memcpy(out, p, *len);
+}
+
+int cfs_audit_query(struct cfs_audit *a, const struct cfs_audit_filter *f,
+		    int (*cb)(const struct cfs_audit_row *row, void *arg), void *arg,
+		    struct cfs_err *err)
+{
+	struct cfs_audit_filter all;
+	sqlite3_stmt *st = NULL;
+	char where[400], sql[sizeof cfs_aud_sql_all + sizeof where + 32], *tmp = NULL;
+	int rc, ret = 0;
+	if (!a || !cb)
+		return cfs_errf(err, -EINVAL, "audit query: no handle or callback");
+	if (!f) {
+		cfs_audit_filter_init(&all);
+		f = &all;
+	}
+	filter_sql(f, where, sizeof where);
+	snprintf(sql, sizeof sql, "%s%s ORDER BY id", cfs_aud_sql_all, where);
+	pthread_mutex_lock(&a->db_mu);
+	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK ||
+	    bind_filter(st, f, &tmp) != SQLITE_OK) {
+		ret = cfs_aud_dberr(a, err, "cannot query");
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct cfs_audit_row row;
+		memset(&row, 0, sizeof row);
+		row.id = sqlite3_column_int64(st, 0);
+		row.ev.ts = col_int(st, 1);
+		row.ev.host = col_text(st, 2);
+		row.ev.uid = col_int(st, 3);
+		row.ev.user = col_text(st, 4);
+		row.ev.pid = col_int(st, 5);
+		row.ev.exe = col_text(st, 6);
+		row.ev.action = col_text(st, 7);
+		row.ev.path = col_text(st, 8);
+		row.ev.result = col_text(st, 9);
+		row.ev.reason = col_text(st, 10);
+		row.ev.grant_id = col_int(st, 11);
+		row.ev.offset = col_int(st, 12);
+		row.ev.length = col_int(st, 13);
+		col_hash(st, 14, row.prev_hash, &row.prev_hash_len);
+		col_hash(st, 15, row.hash, &row.hash_len);
+		ret = cb(&row, arg);
+		if (ret)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		ret = cfs_aud_dberr(a, err, "cannot query");
+out:
+	sqlite3_finalize(st);
+	free(tmp);
+	pthread_mutex_unlock(&a->db_mu);
+	return ret;
+}
+
+int cfs_audit_count(struct cfs_audit *a, const struct cfs_audit_filter *f,
+		    enum cfs_audit_group g, int64_t limit,
+		    int (*cb)(const char *key, const char *key2, int64_t n, void *arg), void *arg,
+		    struct cfs_err *err)
+{
+	struct cfs_audit_filter all;
+	sqlite3_stmt *st = NULL;
+	char where[400], sql[sizeof where + 256], *tmp = NULL;
+	const char *sel, *tail;
+	int rc, ret = 0;
+	if (!a || !cb)
+		return cfs_errf(err, -EINVAL, "audit count: no handle or callback");
+	if (limit < 0)
+		return cfs_errf(err, -EINVAL, "audit count: negative limit");
+	if (!f) {
+		cfs_audit_filter_init(&all);
+		f = &all;
+	}
+	switch (g) {
+	case CFS_AUDIT_BY_ACTION_RESULT:
+		sel = "action, result";
+		tail = "GROUP BY action, result ORDER BY action, result";
+		break;
+	case CFS_AUDIT_BY_USER:
+		sel = "user, NULL";
+		tail = "GROUP BY user ORDER BY count(*) DESC, user";
+		break;
+	case CFS_AUDIT_BY_PATH:
+		sel = "path, NULL";
+		tail = "GROUP BY path ORDER BY count(*) DESC, path";
+		break;
+	default:
+		return cfs_errf(err, -EINVAL, "audit count: unknown grouping");
+	}
+	filter_sql(f, where, sizeof where);
+	snprintf(sql, sizeof sql, "SELECT %s, count(*) FROM events%s%s %s%s", sel, where,
+		 g == CFS_AUDIT_BY_PATH ? " AND path IS NOT NULL" : "", tail,
+		 limit > 0 ? " LIMIT ?9" : "");
+	pthread_mutex_lock(&a->db_mu);
+	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK ||
+	    bind_filter(st, f, &tmp) != SQLITE_OK ||
+	    (limit > 0 && sqlite3_bind_int64(st, 9, limit) != SQLITE_OK)) {
+		ret = cfs_aud_dberr(a, err, "cannot query");
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ret = cb(col_text(st, 0), col_text(st, 1), sqlite3_column_int64(st, 2), arg);
+		if (ret)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		ret = cfs_aud_dberr(a, err, "cannot query");
+out:
+	sqlite3_finalize(st);
+	free(tmp);
+	pthread_mutex_unlock(&a->db_mu);
+	return ret;
+}
+
+
+/* Columns a grouping may name, in enum cfs_audit_key order: a fixed list,
+ * so no text from the caller ever reaches the SQL. */
+static const char *const KEY_COL[CFS_AUDIT_KEY_COUNT] = { "user", "path", "action", "result" };
+
+static int group_sql(const struct cfs_audit_filter *f, const enum cfs_audit_key *keys,
+		     size_t nkeys, int64_t bucket_us, char *sql, size_t cap)
+{
+	char where[400], cols[160] = "", nums[64] = "";
+	size_t c = 0, n = 0;
+	for (size_t k = 0; k < nkeys; k++) {
+		if ((unsigned)keys[k] >= CFS_AUDIT_KEY_COUNT)
+			return -EINVAL;
+		c += (size_t)snprintf(cols + c, sizeof cols - c, "%s, ", KEY_COL[keys[k]]);
+		n += (size_t)snprintf(nums + n, sizeof nums - n, "%zu, ", k + 1);
+	}
+	filter_sql(f, where, sizeof where);
+	/* column nkeys+1 is the time bucket (ts / bucket; 0 without one) */
+	snprintf(sql, cap, "SELECT %s%s, count(*) FROM events%s GROUP BY %s%zu "
+		 "ORDER BY count(*) DESC, %s%zu", cols, bucket_us > 0 ? "ts / ?10" : "0", where,
+		 nums, nkeys + 1, nums, nkeys + 1);
+	return 0;
+}
+
+int cfs_audit_group(struct cfs_audit *a, const struct cfs_audit_filter *f,
+		    const enum cfs_audit_key *keys, size_t nkeys, int64_t bucket_us,
+		    int (*cb)(const char *const *vals, int64_t bucket, int64_t n, void *arg),
+		    void *arg, struct cfs_err *err)
+{
+	struct cfs_audit_filter all;
+	sqlite3_stmt *st = NULL;
+	char sql[1024], *tmp = NULL;
+	const char *vals[CFS_AUDIT_KEY_COUNT];
+	int rc, ret = 0;
+	if (!a || !cb || nkeys > CFS_AUDIT_KEY_COUNT || bucket_us < 0)
+		return cfs_errf(err, -EINVAL, "audit group: bad arguments");
+	if (!f) {
+		cfs_audit_filter_init(&all);
+		f = &all;
+	}
+	if (group_sql(f, keys, nkeys, bucket_us, sql, sizeof sql) < 0)
+		return cfs_errf(err, -EINVAL, "audit group: unknown key");
+	pthread_mutex_lock(&a->db_mu);
+	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK ||
+	    bind_filter(st, f, &tmp) != SQLITE_OK ||
+	    (bucket_us > 0 && sqlite3_bind_int64(st, 10, bucket_us) != SQLITE_OK)) {
+		ret = cfs_aud_dberr(a, err, "cannot query");
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (size_t k = 0; k < nkeys; k++)
+			vals[k] = col_text(st, (int)k);
+		ret = cb(vals, sqlite3_column_int64(st, (int)nkeys),
+			 sqlite3_column_int64(st, (int)nkeys + 1), arg);
+		if (ret)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		ret = cfs_aud_dberr(a, err, "cannot query");
+out:
+	sqlite3_finalize(st);
+	free(tmp);
+	pthread_mutex_unlock(&a->db_mu);
+	return ret;
+}
