@@ -82,6 +82,37 @@ int cfs_at_cursor_open(const char *path, struct cfs_at_cursor *c);
 int cfs_at_cursor_save(struct cfs_at_cursor *c);
 void cfs_at_cursor_close(struct cfs_at_cursor *c);
 
+/* ---- the HTML report: its data (audit-report.c), its page (audit-html.c) ---- */
+#define CFS_AT_COLS 48        /* time columns of the timeline */
+#define CFS_AT_LANES 30       /* user and file pairs drawn, the busiest */
+#define CFS_AT_GRANTS 200     /* grants drawn, the newest */
+enum { CFS_AT_OPEN, CFS_AT_READ, CFS_AT_DENY, CFS_AT_EXPORT, CFS_AT_KINDS };
+struct cfs_at_lane {
+	char *user, *path;                        /* NULL: none in the row */
+	int64_t n[CFS_AT_KINDS], total;
+	int64_t cell[CFS_AT_COLS][CFS_AT_KINDS];
+};
+struct cfs_at_grant {
+	int64_t id, added, start, end, revoked;   /* seconds; 0 unknown, revoked 0 never */
+	char *subject, *path, *by;
+};
+struct cfs_at_report {
+	const char *db, *path;                    /* path: PATH or NULL */
+	int64_t t0, width;                        /* microseconds: column k starts t0 + k * width */
+	int64_t events, kinds[CFS_AT_KINDS];
+	struct cfs_at_lane lanes[CFS_AT_LANES];
+	size_t nlanes;
+	int64_t other_pairs, other_events;        /* pairs not drawn, and their events */
+	struct cfs_at_grant *grants;
+	size_t ngrants;
+	int64_t grants_left_out;
+	int verified, key_beside;                 /* the log verifies; key from DB.pub */
+	struct cfs_verify_report vr;
+	char verify_msg[1024];
+};
+/* Write the page to f. 0, or -EIO when writing failed. */
+int cfs_at_html(FILE *f, const struct cfs_at_report *r);
+
 /* ---- the other commands (audit-summary.c, audit-forward.c, audit-report.c) ---- */
 int cfs_at_cmd_summary(const struct cfs_at_opts *o, const char *db, int live);
 int cfs_at_cmd_forward(const struct cfs_at_opts *o, const char *db, int live);
