@@ -222,16 +222,13 @@ int cfs_at_cmd_summary(const struct cfs_at_opts *o, const char *db, int live)
 	struct cfs_audit *a = NULL;
 	struct cfs_err err = { "" };
 	struct by b = { o->fmt, { 0 }, 0, 0, 0 };
-	char path[8], words[1800];
+	char path[8], words[1800], record[1900];
 	int rc;
 	if ((rc = cfs_at_filter(o, &f, path, sizeof path, words, sizeof words)) != 0 ||
 	    (o->by && (rc = parse_by(o->by, &b)) != 0))
 		return rc;
-	if (o->by) {
-		size_t n = strlen(words);
-		snprintf(words + n, sizeof words - n, " by=%s", o->by);
-	}
-	if ((rc = cfs_at_open(db, live, 1, o->cmd, NULL, words, &a)) != 0)
+	snprintf(record, sizeof record, "%s%s%s", words, o->by ? " by=" : "", o->by ? o->by : "");
+	if ((rc = cfs_at_open(db, live, 1, o->cmd, NULL, record, &a)) != 0)
 		return rc;
 	if (o->by)
 		rc = summary_by(a, &f, &b, words, &err);
