@@ -45,6 +45,10 @@ int cfs_at_open(const char *db, int live, int keep, const char *cmd, const char 
 int cfs_at_filter(const struct cfs_at_opts *o, struct cfs_audit_filter *f, char *path,
 		   size_t path_cap, char *words, size_t words_cap);
 
+/* The exit code of a command that printed to stdout: rc is 0 or -errno
+ * with err saying why (-EIO with no message: writing failed). */
+int cfs_at_done(int rc, const struct cfs_err *err);
+
 /* ---- rows (audit-rows.c) ---- */
 extern const char CFS_AT_CSV_HEADER[];
 void cfs_at_hex(const unsigned char *b, size_t n, char *out);

@@ -82,72 +82,61 @@ void cfs_at_row_text(FILE *f, const struct cfs_audit_row *r)
 	fputc('\n', f);
 }
 
+/* The columns after id, in table order: name, and where the value is
+ * (an integer, or a string). */
+#define NCOLS 13
+static const char *const COL[NCOLS] = { "ts", "host", "uid", "user", "pid", "exe", "action",
+					 "path", "result", "reason", "grant_id", "offset",
+					 "length" };
+
+static void col(const struct cfs_event *e, int k, int64_t *i, const char **s, int *is_text)
+{
+	const int64_t ints[NCOLS] = { e->ts, 0, e->uid, 0, e->pid, 0, 0, 0, 0, 0,
+				      e->grant_id, e->offset, e->length };
+	const char *const strs[NCOLS] = { NULL, e->host, NULL, e->user, NULL, e->exe, e->action,
+					  e->path, e->result, e->reason, NULL, NULL, NULL };
+	static const int text[NCOLS] = { 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0 };
+	*i = ints[k];
+	*s = strs[k];
+	*is_text = text[k];
+}
+
 void cfs_at_row_json(FILE *f, const struct cfs_audit_row *r)
 {
-	const struct cfs_event *e = &r->ev;
 	char ph[65], h[65];
 	cfs_at_hex(r->prev_hash, r->prev_hash_len, ph);
 	cfs_at_hex(r->hash, r->hash_len, h);
-	fprintf(f, "{\"id\":%lld,\"ts\":", (long long)r->id);
-	cfs_at_json_int(f, e->ts);
-	fputs(",\"host\":", f);
-	cfs_put_json_str(f, e->host);
-	fputs(",\"uid\":", f);
-	cfs_at_json_int(f, e->uid);
-	fputs(",\"user\":", f);
-	cfs_put_json_str(f, e->user);
-	fputs(",\"pid\":", f);
-	cfs_at_json_int(f, e->pid);
-	fputs(",\"exe\":", f);
-	cfs_put_json_str(f, e->exe);
-	fputs(",\"action\":", f);
-	cfs_put_json_str(f, e->action);
-	fputs(",\"path\":", f);
-	cfs_put_json_str(f, e->path);
-	fputs(",\"result\":", f);
-	cfs_put_json_str(f, e->result);
-	fputs(",\"reason\":", f);
-	cfs_put_json_str(f, e->reason);
-	fputs(",\"grant_id\":", f);
-	cfs_at_json_int(f, e->grant_id);
-	fputs(",\"offset\":", f);
-	cfs_at_json_int(f, e->offset);
-	fputs(",\"length\":", f);
-	cfs_at_json_int(f, e->length);
+	fprintf(f, "{\"id\":%lld", (long long)r->id);
+	for (int k = 0; k < NCOLS; k++) {
+		int64_t i;
+		const char *s;
+		int is_text;
+		col(&r->ev, k, &i, &s, &is_text);
+		fprintf(f, ",\"%s\":", COL[k]);
+		if (is_text)
+			cfs_put_json_str(f, s);
+		else
+			cfs_at_json_int(f, i);
+	}
 	fprintf(f, ",\"prev_hash\":\"%s\",\"hash\":\"%s\"}", ph, h);
 }
 
 void cfs_at_row_csv(FILE *f, const struct cfs_audit_row *r)
 {
-	const struct cfs_event *e = &r->ev;
 	char ph[65], h[65];
 	cfs_at_hex(r->prev_hash, r->prev_hash_len, ph);
 	cfs_at_hex(r->hash, r->hash_len, h);
-	fprintf(f, "%lld,", (long long)r->id);
-	cfs_at_csv_int(f, e->ts);
-	fputc(',', f);
-	cfs_put_csv_str(f, e->host);
-	fputc(',', f);
-	cfs_at_csv_int(f, e->uid);
-	fputc(',', f);
-	cfs_put_csv_str(f, e->user);
-	fputc(',', f);
-	cfs_at_csv_int(f, e->pid);
-	fputc(',', f);
-	cfs_put_csv_str(f, e->exe);
-	fputc(',', f);
-	cfs_put_csv_str(f, e->action);
-	fputc(',', f);
-	cfs_put_csv_str(f, e->path);
-	fputc(',', f);
-	cfs_put_csv_str(f, e->result);
-	fputc(',', f);
-	cfs_put_csv_str(f, e->reason);
-	fputc(',', f);
-	cfs_at_csv_int(f, e->grant_id);
-	fputc(',', f);
-	cfs_at_csv_int(f, e->offset);
-	fputc(',', f);
-	cfs_at_csv_int(f, e->length);
+	fprintf(f, "%lld", (long long)r->id);
+	for (int k = 0; k < NCOLS; k++) {
+		int64_t i;
+		const char *s;
+		int is_text;
+		col(&r->ev, k, &i, &s, &is_text);
+		fputc(',', f);
+		if (is_text)
+			cfs_put_csv_str(f, s);
+		else
+			cfs_at_csv_int(f, i);
+	}
 	fprintf(f, ",%s,%s\r\n", ph, h);
 }

@@ -235,11 +235,5 @@ int cfs_at_cmd_summary(const struct cfs_at_opts *o, const char *db, int live)
 	else
 		rc = summary_default(a, &f, o->fmt, words, &err);
 	cfs_audit_close(a, NULL);
-	if (rc == -EIO && !err.msg[0])
-		return cfs_say(EXIT_FAIL, "writing output: %s", strerror(errno));
-	if (rc != 0)
-		return cfs_say(EXIT_FAIL, "%s", err.msg);
-	if (fflush(stdout) != 0 || ferror(stdout))
-		return cfs_say(EXIT_FAIL, "writing output: %s", strerror(errno));
-	return EXIT_OK;
+	return cfs_at_done(rc, &err);
 }

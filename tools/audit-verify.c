@@ -14,35 +14,30 @@
 #define PINS_MAX 4096
 #define PINS_FILE_MAX (1 << 20)
 
-/* --head: a head line itself, else a file of them (blank lines and #
- * comments skipped). *out is malloc'd; exit code 0, or a cfs_say() code. */
-static int load_pins(const char *arg, struct cfs_audit_head **out, size_t *n)
+/* One more pin in *pins (grown as needed). Exit code 0, or cfs_say()'s. */
+static int add_pin(const char *arg, long lineno, const char *line, struct cfs_audit_head **pins,
+		   size_t *n, size_t *cap)
 {
-	static const char tag[] = "coachfs-audit-head-2";
 	struct cfs_err err = { "" };
-	struct cfs_audit_head *pins;
-	*out = NULL;
-	*n = 0;
-	if (!*arg)
-		return cfs_say(EXIT_USAGE, "--head: empty");
-	pins = calloc(1, sizeof *pins);
-	if (!pins)
-		return cfs_say(EXIT_FAIL, "out of memory");
-	if (strncmp(arg, tag, sizeof tag - 1) == 0) {
-		if (cfs_audit_head_parse(arg, pins, &err) < 0) {
-			free(pins);
-			return cfs_say(EXIT_USAGE, "--head: %s", err.msg);
-		}
-		*out = pins;
-		*n = 1;
-		return 0;
+	if (*n == PINS_MAX)
+		return cfs_say(EXIT_USAGE, "--head: %.200s: more than %d heads", arg, PINS_MAX);
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		struct cfs_audit_head *np = realloc(*pins, nc * sizeof *np);
+		if (!np)
+			return cfs_say(EXIT_FAIL, "out of memory");
+		*pins = np;
+		*cap = nc;
 	}
-	free(pins);
-	pins = NULL;
-	FILE *f = fopen(arg, "re");
-	if (!f)
-		return cfs_say(EXIT_USAGE, "--head: %.200s: %s (want a head line or a file of them)",
-			   arg, strerror(errno));
+	if (cfs_audit_head_parse(line, &(*pins)[*n], &err) < 0)
+		return cfs_say(EXIT_USAGE, "--head: %.200s:%ld: %s", arg, lineno, err.msg);
+	(*n)++;
+	return 0;
+}
+
+/* The heads in file arg (blank lines and # comments skipped). */
+static int read_pins(const char *arg, FILE *f, struct cfs_audit_head **pins, size_t *n)
+{
 	char line[CFS_AUDIT_HEAD_LINE_MAX + 2];
 	size_t total = 0, cap = 0;
 	long lineno = 0;
@@ -52,44 +47,54 @@ static int load_pins(const char *arg, struct cfs_audit_head **out, size_t *n)
 		char *p = line;
 		lineno++;
 		total += len;
-		if (total > PINS_FILE_MAX) {
-			rc = cfs_say(EXIT_USAGE, "--head: %.200s: larger than %d bytes", arg, PINS_FILE_MAX);
-			break;
-		}
-		if (len == sizeof line - 1 && line[len - 1] != '\n') {
-			rc = cfs_say(EXIT_USAGE, "--head: %.200s:%ld: line too long for a head line", arg,
-				 lineno);
-			break;
-		}
+		if (total > PINS_FILE_MAX)
+			return cfs_say(EXIT_USAGE, "--head: %.200s: larger than %d bytes", arg,
+				   PINS_FILE_MAX);
+		if (len == sizeof line - 1 && line[len - 1] != '\n')
+			return cfs_say(EXIT_USAGE, "--head: %.200s:%ld: line too long for a head line",
+				   arg, lineno);
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p == '\n' || *p == '\r' || *p == 0 || *p == '#')
 			continue;
-		if (*n == PINS_MAX) {
-			rc = cfs_say(EXIT_USAGE, "--head: %.200s: more than %d heads", arg, PINS_MAX);
-			break;
-		}
-		if (*n == cap) {
-			size_t nc = cap ? cap * 2 : 8;
-			struct cfs_audit_head *np = realloc(pins, nc * sizeof *np);
-			if (!np) {
-				rc = cfs_say(EXIT_FAIL, "out of memory");
-				break;
-			}
-			pins = np;
-			cap = nc;
-		}
-		if (cfs_audit_head_parse(p, &pins[*n], &err) < 0) {
-			rc = cfs_say(EXIT_USAGE, "--head: %.200s:%ld: %s", arg, lineno, err.msg);
-			break;
-		}
-		(*n)++;
+		rc = add_pin(arg, lineno, p, pins, n, &cap);
 	}
 	if (rc == 0 && ferror(f))
 		rc = cfs_say(EXIT_USAGE, "--head: %.200s: %s", arg, strerror(errno));
-	fclose(f);
 	if (rc == 0 && *n == 0)
 		rc = cfs_say(EXIT_USAGE, "--head: %.200s holds no head line", arg);
+	return rc;
+}
+
+/* --head: a head line itself, else a file of them (blank lines and #
+ * comments skipped). *out is malloc'd; exit code 0, or a cfs_say() code. */
+static int load_pins(const char *arg, struct cfs_audit_head **out, size_t *n)
+{
+	static const char tag[] = "coachfs-audit-head-2";
+	struct cfs_err err = { "" };
+	struct cfs_audit_head *pins = NULL;
+	*out = NULL;
+	*n = 0;
+	if (!*arg)
+		return cfs_say(EXIT_USAGE, "--head: empty");
+	if (strncmp(arg, tag, sizeof tag - 1) == 0) {
+		pins = calloc(1, sizeof *pins);
+		if (!pins)
+			return cfs_say(EXIT_FAIL, "out of memory");
+		if (cfs_audit_head_parse(arg, pins, &err) < 0) {
+			free(pins);
+			return cfs_say(EXIT_USAGE, "--head: %s", err.msg);
+		}
+		*out = pins;
+		*n = 1;
+		return 0;
+	}
+	FILE *f = fopen(arg, "re");
+	if (!f)
+		return cfs_say(EXIT_USAGE, "--head: %.200s: %s (want a head line or a file of them)",
+			   arg, strerror(errno));
+	int rc = read_pins(arg, f, &pins, n);
+	fclose(f);
 	if (rc != 0) {
 		free(pins);
 		*n = 0;

@@ -391,6 +391,17 @@ int cfs_at_filter(const struct cfs_at_opts *o, struct cfs_audit_filter *f, char 
 	return 0;
 }
 
+int cfs_at_done(int rc, const struct cfs_err *err)
+{
+	if (rc == -EIO && !err->msg[0])
+		return cfs_say(EXIT_FAIL, "writing output: %s", strerror(errno));
+	if (rc != 0)
+		return cfs_say(EXIT_FAIL, "%s", err->msg);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return cfs_say(EXIT_FAIL, "writing output: %s", strerror(errno));
+	return EXIT_OK;
+}
+
 static int cmd_query(const struct cfs_at_opts *o, const char *db, int live)
 {
 	struct cfs_audit_filter f;
@@ -412,13 +423,7 @@ static int cmd_query(const struct cfs_at_opts *o, const char *db, int live)
 	else if (rc == 0 && o->fmt == FMT_TEXT && out.n == 0)
 		fputs("no matching events\n", stdout);
 	cfs_audit_close(a, NULL);
-	if (rc == -EIO && !err.msg[0])
-		return cfs_say(EXIT_FAIL, "writing output: %s", strerror(errno));
-	if (rc != 0)
-		return cfs_say(EXIT_FAIL, "%s", err.msg);
-	if (fflush(stdout) != 0 || ferror(stdout))
-		return cfs_say(EXIT_FAIL, "writing output: %s", strerror(errno));
-	return EXIT_OK;
+	return cfs_at_done(rc, &err);
 }
 
 /* ---- the command line --------------------------------------------------------- */
