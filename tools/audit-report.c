@@ -19,6 +19,9 @@
 #include "audit-cmd.h"
 
 #define MINUTE_US (60 * INT64_C(1000000))
+/* The axis ends by here (some 73,000 years after 1970): a forged time
+ * beyond it is clamped, so no axis arithmetic can overflow. */
+#define AXIS_MAX_US (INT64_MAX / 4)
 
 /* ---- the time axis ----------------------------------------------------------- */
 
@@ -51,10 +54,18 @@ static int time_axis(struct cfs_audit *a, const struct cfs_audit_filter *f,
 		s.lo = s.hi = cfs_now_s() / 60;
 	if (s.lo < 0)          /* a forged negative time: start at the epoch */
 		s.lo = 0;
-	if (s.hi < s.lo)
-		s.hi = s.lo;
+	if (s.hi < 0)
+		s.hi = 0;
+	if (s.hi > AXIS_MAX_US / MINUTE_US - 1)
+		s.hi = AXIS_MAX_US / MINUTE_US - 1;
+	if (s.lo > s.hi)
+		s.lo = s.hi;
 	t0 = f->since_us != CFS_AUDIT_NONE ? f->since_us : s.lo * MINUTE_US;
 	t1 = f->until_us != CFS_AUDIT_NONE ? f->until_us : (s.hi + 1) * MINUTE_US;
+	if (t0 > AXIS_MAX_US - MINUTE_US)
+		t0 = AXIS_MAX_US - MINUTE_US;
+	if (t1 > AXIS_MAX_US)
+		t1 = AXIS_MAX_US;
 	if (t1 <= t0)
 		t1 = t0 + MINUTE_US;
 	/* COLS - 1 columns cover [t0, t1): the start floored to a column

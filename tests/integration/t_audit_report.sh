@@ -142,6 +142,16 @@ ok rendered_bad render "$T/bad.html" "$T/bad"
 has verify_bad "$(text_of "$T/bad.dom" verify)" "Audit log NOT VERIFIED"
 has verify_bad_names_event "$(text_of "$T/bad.dom" verify)" "event 3"
 
+# forged times at both ends of the range: drawn (clamped), no overflow
+cp "$T/var/audit.db" "$T/forged.db"
+sqlite3 "$T/forged.db" "insert into events(ts, user, path, action, result, prev_hash, hash) values
+	(9223372036854775807, 'forger', '/late', 'open', 'allow', x'00', x'00'),
+	(-5, 'forger', '/early', 'open', 'deny', x'00', x'00')"
+out=$("$A" --db "$T/forged.db" report --html "$T/forged.html" --pubkey "$PK" 2>&1)
+eq forged_times_exit "$?" 0
+eq forged_times_rows "$(table "$T/forged.html" activity | grep -c '^forger|')" 2
+has forged_not_verified "$out" "NOT verified"
+
 # PATH and the time window narrow it; the usage errors
 "$A" report --html "$T/p.html" --pubkey "$PK" /pub >/dev/null 2>&1
 eq path_narrows "$(grep -c '/n.md' "$T/p.html")" 0
