@@ -48,9 +48,10 @@ CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer -U_FORTIFY_SOURCE
 LDFLAGS += -fsanitize=thread
 endif
 
-LIB_SRC   := $(filter-out fs/main.c fs/ops.c,$(wildcard fs/*.c))
+LIB_SRC   := $(filter-out fs/main.c fs/ops%.c,$(wildcard fs/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/obj/%.o)
-DAEMON_OBJ:= $(B)/obj/fs/main.o $(B)/obj/fs/ops.o
+DAEMON_SRC:= fs/main.c $(wildcard fs/ops*.c)
+DAEMON_OBJ:= $(DAEMON_SRC:%.c=$(B)/obj/%.o)
 TOOL_SRC  := $(wildcard tools/coach-*.c)
 TOOL_BIN  := $(TOOL_SRC:tools/%.c=$(B)/bin/%)
 # A tool is tools/coach-NAME.c plus its own tools/NAME-*.c pieces, linked

@@ -44,38 +44,6 @@ struct cfs_roletab {
 	struct role_ent roles[CFS_LIST_MAX];
 };
 
-int cfs_caller_has_role(const struct cfs_caller *c, const char *role)
-{
-	if (!c || !role)
-		return 0;
-	int n = c->nroles;
-	if (n < 0)
-		n = 0;
-	if (n > CFS_ROLES_MAX)
-		n = CFS_ROLES_MAX;
-	for (int i = 0; i < n; i++)
-		if (c->roles[i] && strcmp(c->roles[i], role) == 0)
-			return 1;
-	return 0;
-}
-
-int cfs_caller_in_group(const struct cfs_caller *c, gid_t gid)
-{
-	if (!c)
-		return 0;
-	if (c->gid == gid)
-		return 1;
-	int n = c->ngroups;
-	if (n < 0)
-		n = 0;
-	if (n > CFS_GROUPS_MAX)
-		n = CFS_GROUPS_MAX;
-	for (int i = 0; i < n; i++)
-		if (c->groups[i] == gid)
-			return 1;
-	return 0;
-}
-
 static size_t lookup_buf_start(int which)
 {
 	long hint = sysconf(which);

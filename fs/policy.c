@@ -34,9 +34,11 @@
  * furthest through the checks above (ties: the first in array order). When
  * no grant names the caller and covers the path, the reason says so.
  * Times in reasons are UTC, "YYYY-MM-DD HH:MM:SS UTC". */
+#include "coachfs/content.h"
 #include "coachfs/policy.h"
 #include "coachfs/util.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -561,4 +563,90 @@ static void programs_and_export(const struct cfs_caller *caller,
 	deny(out);
 	setf(out->reason, sizeof out->reason, "export of %s by %s denied (export rule %s)",
 	     req->path, program(caller), export_word(rule));
+}
+
+/* ---- visibility ---- */
+
+int cfs_decide_sees_all(int hide_denied, const struct cfs_caller *cl, const char *path)
+{
+	return !hide_denied || (path[0] == '/' && path[1] == 0) || cfs_caller_has_role(cl, "admin");
+}
+
+int cfs_decide_dir_on_way(const struct cfs_grant *const *grants, size_t n, const struct cfs_caller *cl,
+			  const char *dir, int64_t now)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct cfs_grant *g = grants[i];
+		if ((g->revoked_at && g->revoked_at <= now) || g->end <= now)
+			continue;
+		if (cfs_grant_matches_caller(g, cl) && cfs_path_covers(dir, g->path))
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- policy attribute values ---- */
+
+int cfs_list_split(char *buf, struct cfs_list *l)
+{
+	l->n = 0;
+	char *p = buf;
+	while (*p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		char *e = strchr(p, ',');
+		if (e)
+			*e = 0;
+		char *t = p + strlen(p);
+		while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
+			*--t = 0;
+		if (*p) {
+			if (l->n >= CFS_LIST_MAX)
+				return -EINVAL;
+			l->v[l->n++] = p;
+		}
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
+
+int cfs_policy_value_check(const struct cfs_config *cfg, const char *key, const char *val, size_t len,
+			   struct cfs_err *err)
+{
+	char buf[CFS_META_MAX + 1];
+	if (len > CFS_META_MAX)
+		return cfs_errf(err, -EINVAL, "value too long");
+	memcpy(buf, val, len);
+	buf[len] = 0;
+	if (memchr(val, 0, len))
+		return cfs_errf(err, -EINVAL, "value contains a NUL byte");
+	if (!strcmp(key, "class")) {
+		if (!cfs_config_class(cfg, buf))
+			return cfs_errf(err, -EINVAL, "unknown class '%s'", buf);
+		return 0;
+	}
+	if (!strcmp(key, "export")) {
+		enum cfs_export x;
+		if (cfs_export_parse(buf, &x) < 0 || x == CFS_EXPORT_UNSET)
+			return cfs_errf(err, -EINVAL, "export must be allow, log or deny, not '%s'", buf);
+		return 0;
+	}
+	if (!strcmp(key, "max_opens")) {
+		uint64_t v;
+		if (cfs_parse_uint(buf, 1000000, &v) < 0 || v == 0)
+			return cfs_errf(err, -EINVAL, "max_opens must be a number from 1 to 1000000, not '%s'", buf);
+		return 0;
+	}
+	if (!strcmp(key, "readers")) {
+		struct cfs_list l;
+		if (cfs_list_split(buf, &l) < 0)
+			return cfs_errf(err, -EINVAL, "readers: more than %d programs", CFS_LIST_MAX);
+		for (int i = 0; i < l.n; i++)
+			if (l.v[i][0] != '/')
+				return cfs_errf(err, -EINVAL, "readers: '%s' is not an absolute program path", l.v[i]);
+		return 0;
+	}
+	return cfs_errf(err, -EOPNOTSUPP, "unknown policy attribute '%s'", key);
 }

@@ -10,10 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "coachfs/content.h"
-#include "coachfs/ops.h"
+#include "coachfs/ctx.h"
+#include "coachfs/sidecar.h"
 #include "coachfs/policy.h"
-
-#define CFS_XATTR_PREFIX "user.coachfs."
 
 /* An effective policy with storage for a readers list taken from an xattr. */
 struct cfs_eff {
@@ -26,11 +25,6 @@ struct cfs_eff {
 	char rbuf[CFS_META_MAX + 1];
 };
 
-/* Validate a policy attribute value (KEY is the part after user.coachfs.).
- * 0, -EINVAL (bad value, err says why) or -EOPNOTSUPP (unknown key). */
-int cfs_policy_value_check(const struct cfs_config *cfg, const char *key, const char *val,
-			   size_t len, struct cfs_err *err);
-
 /* A directory's attribute block from its encrypted sidecar, authenticated
  * in its place (the id its parent's sidecar claims, its name). A missing
  * sidecar, one bound elsewhere or rolled back: -EIO (tamper). */
@@ -38,37 +32,6 @@ int cfs_dir_meta_load(struct cfs_ctx *c, const char *dir, unsigned char *meta, s
 /* Replace it atomically (temporary sidecar, fsync, rename), keeping the
  * directory's id and raising its version. */
 int cfs_dir_meta_store(struct cfs_ctx *c, const char *dir, const unsigned char *meta, size_t len);
-/* The id a directory's sidecar claims (unauthenticated; -EIO if missing). */
-int cfs_dir_id_claimed(struct cfs_ctx *c, const char *dir, unsigned char id[CFS_FILE_ID_BYTES]);
-/* The place of mount path `path` as its header binds it: the id its
- * parent's sidecar claims and its leaf (root: the root marker). */
-int cfs_entry_bind(struct cfs_ctx *c, const char *path, int kind, struct cfs_bind *b);
-/* Make directory `leaf` in pdfd (whose id is parent) with a fresh id and
- * its sidecar, built under a temporary name and renamed into place, so a
- * directory never exists without its sidecar. */
-int cfs_dir_create(struct cfs_ctx *c, int pdfd, const char *leaf, const unsigned char parent[CFS_FILE_ID_BYTES],
-		   const unsigned char *meta, size_t len, mode_t mode, struct cfs_err *err);
-/* Write a sidecar into directory dirfd (temporary, fsync, rename), bound
- * to b, with id (NULL: fresh) and version; no daemon needed (tools). */
-int cfs_sidecar_write_at(int dirfd, const struct cfs_keys *keys, struct cfs_state *st, const struct cfs_bind *b,
-			 const unsigned char *id, uint64_t version, const unsigned char *meta, size_t len,
-			 struct cfs_err *err);
-/* Rename, crash-safely: cfs_rename_intent records (in the local record)
- * the place `path` is bound to now, before the rename; after it, the moved
- * entry's header (a file's, through its open file) or sidecar
- * (cfs_dir_rebind) is rebound to its new place and the intent cleared. A
- * crash in between leaves an entry whose old binding is accepted once and
- * rebound on its next use. */
-int cfs_rename_intent(struct cfs_ctx *c, const char *path, int kind, struct cfs_bind *old, struct cfs_err *err);
-int cfs_dir_rebind(struct cfs_ctx *c, const char *dir, const struct cfs_bind *old, struct cfs_err *err);
-/* Open / read the attributes of the file at mount path `path` (fd open on
- * it), its header bound to its place and checked against the record (with
- * the interrupted-rename fallback above). */
-int cfs_entry_open(struct cfs_ctx *c, const char *path, int fd, struct cfs_scratch *s, struct cfs_file **out,
-		   struct cfs_err *err);
-int cfs_entry_meta(struct cfs_ctx *c, const char *path, int fd, unsigned char *meta, size_t *len,
-		   struct cfs_err *err);
-
 /* Effective policy of `path` whose own attribute block is own/own_len. */
 int cfs_eff_resolve(struct cfs_ctx *c, const char *path, const unsigned char *own, size_t own_len,
 		    struct cfs_eff *out);

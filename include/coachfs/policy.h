@@ -96,4 +96,27 @@ int64_t cfs_grant_effective_end(const struct cfs_grant *g, const struct cfs_clas
 /* Does grant g name this caller (user, one of its groups, or one of its roles)? */
 int cfs_grant_matches_caller(const struct cfs_grant *g, const struct cfs_caller *c);
 
+/* Visibility under hide_denied that needs no class: 1 when cl sees every
+ * entry at path (hiding is off, path is the root, or cl holds the admin
+ * role), 0 when the entry's class must be decided (CFS_OP_SEE). */
+int cfs_decide_sees_all(int hide_denied, const struct cfs_caller *cl, const char *path);
+
+/* A directory its class hides is still visible on the way to something cl
+ * was granted: 1 when one of the n grants, live at now and matching cl,
+ * lies at or below dir. */
+int cfs_decide_dir_on_way(const struct cfs_grant *const *grants, size_t n, const struct cfs_caller *cl,
+			  const char *dir, int64_t now);
+
+/* The policy attributes' prefix: user.coachfs.KEY. */
+#define CFS_XATTR_PREFIX "user.coachfs."
+
+/* Split a comma-separated list in place into l (blanks around items
+ * trimmed, empty items dropped); -EINVAL past CFS_LIST_MAX items. */
+int cfs_list_split(char *buf, struct cfs_list *l);
+
+/* Validate a policy attribute value (KEY is the part after user.coachfs.).
+ * 0, -EINVAL (bad value, err says why) or -EOPNOTSUPP (unknown key). */
+int cfs_policy_value_check(const struct cfs_config *cfg, const char *key, const char *val,
+			   size_t len, struct cfs_err *err);
+
 #endif

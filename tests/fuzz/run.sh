@@ -1,6 +1,6 @@
 #!/bin/sh
 # Build every tests/fuzz/fuzz_*.c as a libFuzzer target (clang, ASan+UBSan)
-# linked with the library sources (fs/*.c but main.c and ops.c), then run
+# linked with the library sources (fs/*.c but main.c and the FUSE glue ops*.c), then run
 # each for SECONDS (default 30) on a working copy of its seed corpus
 # tests/fuzz/corpus/<target>/ (new inputs land in build/fuzz/corpus/<target>/,
 # crashes in build/fuzz/crash/<target>/). A tests/fuzz/<target>.dict is used
@@ -25,7 +25,7 @@ mkdir -p "$B/obj" || exit 2
 # The library, once, instrumented for coverage (no libFuzzer main).
 objs=""
 for src in fs/*.c; do
-	case "$src" in fs/main.c|fs/ops.c) continue ;; esac
+	case "$src" in fs/main.c|fs/ops*.c) continue ;; esac
 	obj="$B/obj/$(basename "$src" .c).o"
 	if ! "$CC" $CFLAGS -fsanitize=fuzzer-no-link -c -o "$obj" "$src"; then
 		echo "FAIL fuzz: cannot compile $src"

@@ -183,14 +183,15 @@ echo "$good_pass" >"$PASSFILE"
 chmod 600 "$PASSFILE"
 
 # lock_db DB — hold DB's write lock (BEGIN EXCLUSIVE in a sqlite3 fed from a
-# FIFO) until unlock_db closes the FIFO
+# FIFO) until unlock_db closes the FIFO; returns once another connection sees
+# it held (up to 30 s: a loaded machine can be slow to start sqlite3)
 lock_db() {
 	mkfifo "$T/lock.fifo"
 	sqlite3 "$1" <"$T/lock.fifo" >/dev/null 2>&1 &
 	lock_pid=$!
 	exec 9>"$T/lock.fifo"
 	echo 'BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS zz_lock(x);' >&9
-	for _ in $(seq 1 50); do
+	for _ in $(seq 1 300); do
 		sqlite3 "$1" 'BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1 || break
 		sleep 0.1
 	done

@@ -66,7 +66,7 @@ config_sections() {
 
 # What PAGE documents as an option of PROG that PROG does not accept (a
 # removed or misspelt option), one a line: each flag must be in --help or
-# in the program's source (fs/main.c, tools/PROG.c).
+# in the program's source (fs/main.c, tools/PROG.c and tools/NAME-*.c).
 unaccepted() { # PAGE HELP-FILE SRC
 	local o opts
 	opts=$(help_facts <"$2" | awk '$1 == "opt" { print $3 }')
@@ -120,8 +120,10 @@ for page in $PAGES; do
 	if [ -z "$miss" ]; then pass "documents_all_$page"; else
 		while IFS= read -r m; do fail "documents_all_$page" "$prog --help has $m, $page does not"; done <<<"$miss"
 	fi
-	src=$TOP/tools/$prog.c
-	[ "$prog" = coachfs ] && src=$TOP/fs/main.c
+	# a tool's source is tools/PROG.c and its pieces tools/NAME-*.c
+	src=$T/$prog.src
+	if [ "$prog" = coachfs ]; then cat "$TOP/fs/main.c" >"$src"; else
+		cat "$TOP/tools/$prog.c" "$TOP"/tools/"${prog#coach-}"-*.c >"$src" 2>/dev/null; fi
 	extra=$(unaccepted "$MAN/$page" "$T/$prog.help" "$src")
 	if [ -z "$extra" ]; then pass "documents_only_real_options_$page"; else
 		while IFS= read -r m; do fail "documents_only_real_options_$page" "$page documents $m, which $prog does not accept"; done <<<"$extra"

@@ -971,6 +971,42 @@ static void see_monotone_in_groups(void)
 	T_CHECK(checked >= n * 2);
 }
 
+/* hide_denied: who sees everything without a class decision. */
+static void sees_all(void)
+{
+	T_CHECK(cfs_decide_sees_all(0, &bob, "/secret/x") == 1);     /* hiding off */
+	T_CHECK(cfs_decide_sees_all(1, &bob, "/") == 1);             /* the root */
+	T_CHECK(cfs_decide_sees_all(1, &root, "/secret/x") == 1);    /* an admin */
+	T_CHECK(cfs_decide_sees_all(1, &bob, "/secret/x") == 0);
+	T_CHECK(cfs_decide_sees_all(1, &alice, "/secret") == 0);     /* responder: decide */
+	T_CHECK(cfs_decide_sees_all(1, NULL, "/secret") == 0);       /* nobody yet */
+	T_CHECK(cfs_decide_sees_all(1, NULL, "/") == 1);
+}
+
+/* A hidden directory on the way to a live grant of the caller's. */
+static void dir_on_way(void)
+{
+	static const struct cfs_grant g[] = {
+		UG(1, 1000, "/secret/a/f", T0 - H, T0 + H),
+		UG(2, 1001, "/secret/b", T0 - H, T0 - 1),            /* expired */
+		UG(3, 1001, "/secret/c", T0 - H, T0 + H, .revoked_at = T0 - 5),
+		GG(4, 2000, "/team", T0 - H, T0 + H),
+		RG(5, "responder", "/ops/x", T0 + H, T0 + 2 * H),   /* starts later */
+	};
+	const struct cfs_grant *gs[5] = { &g[0], &g[1], &g[2], &g[3], &g[4] };
+	T_CHECK(cfs_decide_dir_on_way(gs, 5, &alice, "/secret", T0) == 1);
+	T_CHECK(cfs_decide_dir_on_way(gs, 5, &alice, "/secret/a", T0) == 1);
+	T_CHECK(cfs_decide_dir_on_way(gs, 5, &alice, "/secret/b", T0) == 0);  /* not below b */
+	T_CHECK(cfs_decide_dir_on_way(gs, 5, &alice, "/secret/a/f", T0) == 1); /* the path itself */
+	T_CHECK(cfs_decide_dir_on_way(gs, 5, &alice, "/secret/ab", T0) == 0); /* a prefix is not a parent */
+	T_CHECK(cfs_decide_dir_on_way(gs, 5, &bob, "/secret", T0) == 0);      /* expired, revoked */
+	T_CHECK(cfs_decide_dir_on_way(gs, 5, &bob, "/secret", T0 - 10) == 1); /* before they ended */
+	T_CHECK(cfs_decide_dir_on_way(gs, 5, &carol, "/team", T0) == 1);      /* by group */
+	T_CHECK(cfs_decide_dir_on_way(gs, 5, &bob, "/team", T0) == 0);
+	T_CHECK(cfs_decide_dir_on_way(gs, 5, &alice, "/ops", T0) == 1);      /* shown before it starts */
+	T_CHECK(cfs_decide_dir_on_way(gs, 0, &alice, "/secret", T0) == 0);
+}
+
 int main(void)
 {
 	size_t n = sizeof cases / sizeof cases[0];
@@ -996,5 +1032,7 @@ int main(void)
 	T_RUN(large_grant_id);
 	T_RUN(roles_decide_before_grants);
 	T_RUN(see_monotone_in_groups);
+	T_RUN(sees_all);
+	T_RUN(dir_on_way);
 	T_END();
 }

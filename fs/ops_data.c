@@ -1,0 +1,439 @@
+/* ops_data.c — file data: open, create, truncate, read, write,
+ * copy_file_range, release and fsync. Every open is decided and recorded
+ * before it returns; reads of every-read classes write a row each. It must
+ * never return plaintext to a handle whose access has ended. */
+#include "ops_int.h"
+
+int cfs_op_open(const char *path, struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = cfs_op_ctx_get();
+	const char *token;
+	int lk = cfs_op_link_path(path, &token);
+	if (lk)
+		return lk == 2 ? cfs_op_link_open(c, token, fi) : -EISDIR;
+	struct cfs_ofile *of = NULL;
+	struct cfs_decision d;
+	struct cfs_caller *cl = cfs_op_who(c);
+	struct cfs_eff *e = malloc(sizeof *e);
+	int rc = cl && e ? cfs_op_path_ok(path) : -ENOMEM;
+	if (rc == 0) {
+		struct cfs_err why = { "file header failed authentication" };
+		rc = cfs_op_ofile_get_e(c, path, &of, &why);
+		if (rc == -EIO)
+			cfs_access_audit(c, cl, "tamper", path, "error", why.msg, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+	}
+	if (rc == 0)
+		rc = cfs_op_decide_open(c, cl, of, path, fi->flags, e, &d);
+	if (rc == 0 && (fi->flags & O_ACCMODE) != O_WRONLY)
+		cfs_access_note_read(c, cl->tgid, cl->start_time, e->class_rank);
+	if (rc == 0 && (fi->flags & O_TRUNC)) {
+		struct cfs_err err = { "" };
+		struct cfs_scratch *s = cfs_op_scratch(c);
+		rc = s ? cfs_op_ofile_truncate(c, of, path, 0, s, &err) : -ENOMEM;
+		if (rc < 0)
+			cfs_op_log_err("truncate", path, &err);
+	}
+	if (rc == 0 && cfs_op_is_write_open(fi->flags)) {
+		/* a new header version per write handle: an older copy of the whole
+		 * file is then a rollback the record catches */
+		struct cfs_err err = { "" };
+		pthread_rwlock_wrlock(&of->f->lock);
+		rc = cfs_content_bump(of->f, &err);
+		pthread_rwlock_unlock(&of->f->lock);
+		if (rc < 0)
+			cfs_op_log_err("open", path, &err);
+	}
+	if (rc == 0)
+		rc = cfs_op_handle_new(of, path, fi->flags, cl, d.grant_id, e->class_rank, fi);
+	if (rc == 0) {
+		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+		if (cfs_op_is_write_open(fi->flags)) {
+			struct rref r;
+			rc = cfs_op_reader_of(c, h, &r);
+			if (rc == 0) {
+				struct cfs_rowproc rp = cfs_op_rref_row(&r);
+				rc = cfs_op_lift_class(c, h, cfs_op_rref_max_read(c, h, &r, h->rank), &rp);
+				cfs_op_rref_done(&r);
+			}
+		}
+		if (rc < 0) {
+			if (!h->every)
+				cfs_op_cwatch_remove(c, h);
+			cfs_op_holder_add(c, of, cl->uid, -1);
+			cfs_op_handle_drop(h);
+		}
+	}
+	free(e);
+	if (rc < 0) {
+		if (of)
+			cfs_op_ofile_put(c, of);
+		free(cl);
+		return rc;
+	}
+	return 0;
+}
+
+int cfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = cfs_op_ctx_get();
+	struct cfs_err err = { "" };
+	struct cfs_decision d;
+	const char *leaf;
+	struct cfs_file *f;
+	char tmpname[64];
+	unsigned char meta[CFS_META_MAX];
+	size_t mlen = 0;
+	if (!S_ISREG(mode) && (mode & S_IFMT))
+		return -EPERM;
+	struct cfs_caller *cl = cfs_op_who(c);
+	struct cfs_eff *e = malloc(sizeof *e);
+	int rc = cl && e ? cfs_op_path_ok(path) : -ENOMEM;
+	if (rc == 0)
+		rc = cfs_op_may_create(c, cl, path, "create", e, &d);
+	if (rc == 0)
+		rc = cfs_op_name_free(c, cl, path, "create");
+	if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
+		/* made since the kernel's lookup, and the caller may see it: an
+		 * open(O_CREAT) of an existing file opens it, decided as an open */
+		free(cl);
+		free(e);
+		return cfs_op_open(path, fi);
+	}
+	if (rc < 0) {
+		free(cl);
+		free(e);
+		return rc;
+	}
+	/* Derived content: the highest class this process has read. */
+	struct cfs_lineage lin;
+	cfs_lineage_init(&lin, cl);
+	int rank = e->class_rank, r = cfs_access_max_read(c, &lin, rank);
+	if (r > rank && r < c->cfg->nclasses) {
+		const char *name = c->cfg->classes[r].name;
+		if (cfs_meta_set(meta, &mlen, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name)) < 0) {
+			free(e);
+			free(cl);
+			return -EIO; /* cannot record the derived class: refuse the file */
+		}
+		rank = r;
+	}
+	struct cfs_bind bind;
+	rc = cfs_bind_set(&bind, e->dir_id, strrchr(path, '/') + 1, CFS_KIND_FILE);
+	free(e);
+	int d_fd = rc < 0 ? rc : cfs_op_parent_of(c, path, &leaf);
+	if (d_fd < 0) {
+		free(cl);
+		return d_fd;
+	}
+	/* Build the file under a temporary name, then link it in atomically:
+	 * a crash never leaves a half-written header under the real name. */
+	int fd = cfs_store_tmpfile(d_fd, tmpname, sizeof tmpname);
+	if (fd < 0) {
+		rc = fd;
+		close(d_fd);
+		free(cl);
+		return rc;
+	}
+	if (fchown(fd, cl->uid, cl->gid) != 0 || fchmod(fd, mode & 07777) != 0)
+		rc = -errno;
+	f = NULL;
+	if (rc == 0)
+		rc = cfs_content_create_b(fd, c->keys, &bind, c->state, NULL, 1, meta, mlen, cfs_op_scratch(c), &f, &err);
+	if (rc == 0) {
+		/* Recorded before it appears under its name: not recorded, not created. */
+		char why[300];
+		snprintf(why, sizeof why, "%.200s; class %s%s", d.reason, c->cfg->classes[rank].name,
+			 mlen ? " (derived from what this process read)" : "");
+		if (cfs_access_audit(c, cl, "create", path, cfs_op_verdict_word(d.verdict), why, d.grant_id,
+				     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
+			rc = -EACCES;
+		} else if (renameat2(d_fd, tmpname, d_fd, leaf, RENAME_NOREPLACE) != 0) {
+			/* never over an existing name: it may be one the caller cannot see */
+			rc = -errno;
+			cfs_op_record_failed(c, cl, "create", path, rc);
+			if (rc == -EEXIST)
+				rc = cfs_op_name_free(c, cl, path, "create") == -EEXIST ? -EEXIST : -EACCES;
+		}
+	}
+	if (rc < 0) {
+		cfs_content_close(f);
+		unlinkat(d_fd, tmpname, 0);
+		close(fd);
+		close(d_fd);
+		free(cl);
+		return rc;
+	}
+	close(d_fd);
+	/* the file as created, key and all: no second header read and key derivation */
+	struct cfs_ofile *of;
+	rc = cfs_op_ofile_adopt(c, fd, f, path, &of);
+	if (rc < 0) {
+		free(cl);
+		return rc;
+	}
+	rc = cfs_op_handle_new(of, path, fi->flags, cl, d.grant_id, rank, fi);
+	if (rc < 0) {
+		cfs_op_ofile_put(c, of);
+		free(cl);
+		return rc;
+	}
+	((struct handle *)(uintptr_t)fi->fh)->derived = mlen != 0;
+	return 0;
+}
+
+int cfs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = cfs_op_ctx_get();
+	struct cfs_ofile *of = NULL;
+	struct cfs_err e = { "" };
+	int rc, own = 0;
+	if (fi && fi->fh) {
+		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+		if (!cfs_op_is_write_open(h->flags))
+			return -EACCES;
+		rc = cfs_op_handle_live(c, h, "write");
+		if (rc < 0)
+			return rc;
+		of = h->of;
+		if (!path)
+			path = h->path; /* nullpath_ok: the name it was opened by (checked to still be it) */
+	} else {
+		/* truncate(2) by path: decided like an open for writing */
+		struct cfs_caller *cl = cfs_op_who(c);
+		struct cfs_eff *ef = malloc(sizeof *ef);
+		struct cfs_decision d;
+		rc = cl && ef ? cfs_op_path_ok(path) : -ENOMEM;
+		if (rc == 0)
+			rc = cfs_op_ofile_get(c, path, &of);
+		if (rc == 0) {
+			own = 1;
+			rc = cfs_op_decide_open(c, cl, of, path, O_WRONLY | O_TRUNC, ef, &d);
+		}
+		free(cl);
+		free(ef);
+		if (rc < 0) {
+			if (own)
+				cfs_op_ofile_put(c, of);
+			return rc;
+		}
+	}
+	struct cfs_scratch *s = cfs_op_scratch(c);
+	if (!s)
+		rc = -ENOMEM;
+	else {
+		rc = cfs_op_ofile_truncate(c, of, path, size, s, &e);
+		if (rc == -EIO)
+			cfs_op_log_err("tamper", path, &e);
+		else if (rc < 0)
+			cfs_op_log_err("truncate", path, &e);
+	}
+	if (own)
+		cfs_op_ofile_put(c, of);
+	return rc;
+}
+
+void cfs_op_tamper(struct cfs_ctx *c, struct handle *h, const struct cfs_err *e)
+{
+	cfs_op_log_err("tamper", h->path, e);
+	cfs_access_audit(c, h->cl, "tamper", h->path, "error", e->msg, h->grant, CFS_AUDIT_NONE,
+			 CFS_AUDIT_NONE, 1);
+}
+
+int cfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = cfs_op_ctx_get();
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct cfs_err e = { "" };
+	struct cfs_scratch *s = cfs_op_scratch(c);
+	(void)path;
+	if (!s)
+		return -ENOMEM;
+	int rc = cfs_op_handle_live(c, h, "read");
+	struct rref r;
+	if (rc == 0)
+		rc = cfs_op_reader_of(c, h, &r);
+	if (rc < 0)
+		return rc;
+	/* the reading process holds this class from now on (before it gets a byte) */
+	cfs_op_rref_note(c, h, &r, h->rank);
+	pthread_rwlock_rdlock(&h->of->f->lock);
+	ssize_t n = cfs_content_read(h->of->f, buf, size, off, s, &e);
+	pthread_rwlock_unlock(&h->of->f->lock);
+	if (n == -EIO) {
+		cfs_op_rref_done(&r);
+		cfs_op_tamper(c, h, &e);
+		return -EIO;
+	}
+	struct cfs_rowproc rp = cfs_op_rref_row(&r);
+	if (n >= 0 && h->every &&
+	    cfs_access_audit_proc(c, &rp, "read", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
+		n = -EIO;
+	cfs_op_rref_done(&r);
+	return (int)n;
+}
+
+int cfs_op_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = cfs_op_ctx_get();
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct cfs_err e = { "" };
+	struct cfs_scratch *s = cfs_op_scratch(c);
+	(void)path;
+	if (!s)
+		return -ENOMEM;
+	int rc = cfs_op_handle_live(c, h, "write");
+	struct rref r;
+	if (rc == 0)
+		rc = cfs_op_reader_of(c, h, &r);
+	if (rc < 0)
+		return rc;
+	/* the writing process (thread group, or an ancestor it was forked from) */
+	struct cfs_rowproc rp = cfs_op_rref_row(&r);
+	rc = cfs_op_lift_class(c, h, cfs_op_rref_max_read(c, h, &r, h->rank), &rp);
+	if (rc < 0) {
+		cfs_op_rref_done(&r);
+		return rc;
+	}
+	pthread_rwlock_wrlock(&h->of->f->lock);
+	if (h->flags & O_APPEND) {
+		off_t sz;
+		rc = cfs_content_size(h->of->f, &sz);
+		if (rc < 0) {
+			pthread_rwlock_unlock(&h->of->f->lock);
+			cfs_op_rref_done(&r);
+			return rc;
+		}
+		off = sz;
+	}
+	ssize_t n = cfs_content_write(h->of->f, buf, size, off, s, &e);
+	pthread_rwlock_unlock(&h->of->f->lock);
+	if (n == -EIO) {
+		cfs_op_rref_done(&r);
+		cfs_op_tamper(c, h, &e);
+		return -EIO;
+	}
+	if (n >= 0 && h->every &&
+	    cfs_access_audit_proc(c, &rp, "write", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
+		n = -EIO;
+	cfs_op_rref_done(&r);
+	return (int)n;
+}
+
+ssize_t cfs_op_copy_file_range(const char *path_in, struct fuse_file_info *fi_in, off_t off_in,
+				  const char *path_out, struct fuse_file_info *fi_out, off_t off_out,
+				  size_t len, int flags)
+{
+	struct cfs_ctx *c = cfs_op_ctx_get();
+	struct handle *in = (struct handle *)(uintptr_t)fi_in->fh;
+	struct handle *out = (struct handle *)(uintptr_t)fi_out->fh;
+	struct cfs_decision d;
+	struct cfs_err e = { "" };
+	(void)path_in;
+	(void)path_out;
+	if (flags)
+		return -EINVAL;
+	int rc = cfs_op_handle_live(c, in, "read");
+	if (rc == 0)
+		rc = cfs_op_handle_live(c, out, "write");
+	if (rc < 0)
+		return rc;
+	/* Copying content out of a file is an export, whatever the program. */
+	struct cfs_caller *cl = cfs_op_who(c);
+	struct cfs_eff *ef = malloc(sizeof *ef);
+	if (!cl || !ef) {
+		free(cl);
+		free(ef);
+		return -ENOMEM;
+	}
+	unsigned char meta[CFS_META_MAX];
+	pthread_rwlock_rdlock(&in->of->f->lock);
+	size_t mlen = in->of->f->meta_len;
+	memcpy(meta, in->of->f->meta, mlen);
+	pthread_rwlock_unlock(&in->of->f->lock);
+	rc = cfs_eff_resolve(c, in->path, meta, mlen, ef);
+	if (rc == 0) {
+		cfs_access_decide(c, cl, ef, in->path, CFS_OP_RECHECK, 0, in->grant, &d);
+		if (d.verdict != CFS_DENY) {
+			/* access was decided at open; what remains is the export rule */
+			d.verdict = ef->fp.export == CFS_EXPORT_LOG ? CFS_FLAG
+				  : ef->fp.export == CFS_EXPORT_ALLOW ? CFS_ALLOW : CFS_DENY;
+			snprintf(d.reason, sizeof d.reason, "copy_file_range to %.200s: export rule %s",
+				 out->path, cfs_export_name(ef->fp.export));
+		}
+	}
+	int rank = ef->class_rank;
+	free(ef);
+	if (rc < 0 || cfs_access_audit(c, cl, "export", in->path, cfs_op_verdict_word(d.verdict), d.reason,
+				       in->grant, off_in, (int64_t)len, 1) < 0 ||
+	    d.verdict == CFS_DENY) {
+		free(cl);
+		return -EACCES;
+	}
+	/* Inside the mount the copy carries the source's class. */
+	cfs_access_note_read(c, cl->tgid, cl->start_time, rank);
+	if (rank > out->rank) {
+		struct cfs_rowproc rp = { cl->uid, cl->user, cl->pid, cl->exe };
+		rc = cfs_op_lift_class(c, out, rank, &rp);
+		if (rc < 0) {
+			free(cl);
+			return rc;
+		}
+	}
+	free(cl);
+	struct cfs_scratch *s = cfs_op_scratch(c);
+	size_t chunk = len < (1u << 20) ? len : (1u << 20);
+	char *buf = malloc(chunk ? chunk : 1);
+	if (!s || !buf) {
+		free(buf);
+		return -ENOMEM;
+	}
+	ssize_t done = 0;
+	while ((size_t)done < len) {
+		size_t want = len - (size_t)done < chunk ? len - (size_t)done : chunk;
+		pthread_rwlock_rdlock(&in->of->f->lock);
+		ssize_t n = cfs_content_read(in->of->f, buf, want, off_in + done, s, &e);
+		pthread_rwlock_unlock(&in->of->f->lock);
+		if (n <= 0) {
+			if (n == -EIO)
+				cfs_op_tamper(c, in, &e);
+			if (n < 0 && !done)
+				done = n;
+			break;
+		}
+		pthread_rwlock_wrlock(&out->of->f->lock);
+		ssize_t w = cfs_content_write(out->of->f, buf, (size_t)n, off_out + done, s, &e);
+		pthread_rwlock_unlock(&out->of->f->lock);
+		if (w < 0) {
+			if (!done)
+				done = w;
+			break;
+		}
+		done += w;
+	}
+	sodium_memzero(buf, chunk ? chunk : 1);
+	free(buf);
+	return done;
+}
+
+int cfs_op_release(const char *path, struct fuse_file_info *fi)
+{
+	struct cfs_ctx *c = cfs_op_ctx_get();
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	(void)path;
+	if (!h->every)
+		cfs_op_cwatch_remove(c, h);
+	cfs_op_holder_add(c, h->of, h->cl->uid, -1);
+	cfs_op_ofile_put(c, h->of);
+	free(h->cl);
+	cfs_op_handle_drop(h);
+	return 0;
+}
+
+int cfs_op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	(void)path;
+	int r = datasync ? fdatasync(h->of->fd) : fsync(h->of->fd);
+	return r == 0 ? 0 : -errno;
+}
