@@ -194,6 +194,38 @@ static void receiver_down(struct fwd *f, int64_t *backoff, int *down)
 	*backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
 }
 
+static int first_row(const struct cfs_audit_row *r, void *arg)
+{
+	struct cfs_audit_row *out = arg;
+	*out = *r;
+	out->ev = (struct cfs_event){ 0 };   /* its strings die with the callback */
+	return STOP_BATCH;
+}
+
+/* The log must still hold the cursor's event, as it was sent: a log rolled
+ * back below it, or another log, would otherwise go unnoticed until its ids
+ * passed the cursor's. Exit code. */
+static int cursor_holds(struct cfs_audit *a, const struct cfs_at_cursor *c)
+{
+	struct cfs_audit_filter flt;
+	struct cfs_audit_row r;
+	struct cfs_err err = { "" };
+	if (c->id == 0)
+		return 0;
+	cfs_audit_filter_init(&flt);
+	flt.after_id = c->id - 1;
+	memset(&r, 0, sizeof r);
+	int rc = cfs_audit_query(a, &flt, first_row, &r, &err);
+	if (rc < 0)
+		return cfs_say(EXIT_FAIL, "%s", err.msg);
+	if (r.id != c->id || r.hash_len != CFS_AUDIT_HASH_BYTES ||
+	    memcmp(r.hash, c->hash, CFS_AUDIT_HASH_BYTES) != 0)
+		return cfs_say(EXIT_FAIL, "forward: the log does not hold event %lld as it was sent "
+			   "(rolled back or rewritten, or the cursor %s is another log's); run "
+			   "coach-audit verify", (long long)c->id, c->path);
+	return 0;
+}
+
 /* Pass after pass until caught up (--once) or stopped. Exit code. */
 static int forward_loop(struct cfs_audit *a, struct fwd *f, int once)
 {
@@ -256,7 +288,8 @@ int cfs_at_cmd_forward(const struct cfs_at_opts *o, const char *db, int live)
 		 o->once ? " once" : "");
 	if ((rc = cfs_at_open(db, live, 1, "forward", NULL, words, &a)) == 0) {
 		cfs_at_catch_stop();
-		rc = forward_loop(a, &f, o->once);
+		if ((rc = cursor_holds(a, &f.cur)) == 0)
+			rc = forward_loop(a, &f, o->once);
 		cfs_audit_close(a, NULL);
 	}
 	if (f.sink.fd >= 0)

@@ -174,8 +174,12 @@ exec 9>"$T/c1.lock"; flock 9
 has second_forwarder_refused "$(row_usage forward --syslog --socket "$T/none" --cursor "$T/c1" --once)" \
 	"another coach-audit forward is using it"
 exec 9>&-
-# a log rewritten under the cursor: the next event does not chain, forward stops
+# another log's cursor (or a log rolled back below it): refused at the start
 cfs_umount
+sed "s/hash=[0-9a-f]*/hash=$(printf '%064d' 0)/" "$T/c1" >"$T/other.cursor"; chmod 600 "$T/other.cursor"
+has other_log_cursor_refused "$(row_usage --db "$T/var/audit.db" forward --syslog --socket "$T/none" --cursor "$T/other.cursor" --once)" \
+	"1:coach-audit: forward: the log does not hold event $(cursor_id "$T/c1") as it was sent"
+# a log rewritten under the cursor: the next event does not chain, forward stops
 C1=$(cursor_id "$T/c1")
 sqlite3 "$T/var/audit.db" "drop trigger events_no_update; update events set prev_hash = zeroblob(32) where id = $((C1 + 1))"
 has rewritten_log_stops "$(row_usage --db "$T/var/audit.db" forward --syslog --socket "$T/none" --cursor "$T/c1" --once)" \
