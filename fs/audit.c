@@ -313,20 +313,13 @@ static int migrate(struct cfs_audit *a, struct cfs_err *err)
 	return 0;
 }
 
-int cfs_audit_open(const char *path, int create, struct cfs_audit **out, struct cfs_err *err)
+/* A handle for path with its buffers, not yet connected. */
+static int new_handle(const char *path, struct cfs_audit **out, struct cfs_err *err)
 {
-	struct cfs_audit *a;
-	struct stat sb;
-	int rc, moved = 0;
-	*out = NULL;
-	if (!path || !*path)
-		return cfs_errf(err, -EINVAL, "audit database path is empty");
-	if (sodium_init() < 0)
-		return cfs_errf(err, -EIO, "libsodium failed to initialise");
-	a = alloc_handle();
+	struct cfs_audit *a = alloc_handle();
 	if (!a)
 		return cfs_errf(err, -ENOMEM, "out of memory");
-	rc = make_absolute(path, &a->path);
+	int rc = make_absolute(path, &a->path);
 	if (rc < 0) {
 		cfs_aud_free_handle(a);
 		return cfs_errf(err, rc, "%s: %s", path, strerror(-rc));
@@ -342,6 +335,23 @@ int cfs_audit_open(const char *path, int create, struct cfs_audit **out, struct 
 		cfs_aud_free_handle(a);
 		return cfs_errf(err, -ENOMEM, "out of memory");
 	}
+	*out = a;
+	return 0;
+}
+
+/* "audit database PATH: strerror(errno)" */
+static int sys_err(const char *path, struct cfs_err *err)
+{
+	int rc = -errno;
+	return cfs_errf(err, rc, "audit database %s: %s", path, strerror(-rc));
+}
+
+/* Open the database file for writing, defensively, and pin its identity
+ * (see check_identity). */
+static int connect_db(struct cfs_audit *a, const char *path, int create, struct cfs_err *err)
+{
+	struct stat sb;
+	int moved = 0;
 	if (create) {
 		/* Create it ourselves so it starts private (SQLite gives -wal and
 		 * -shm the database's mode). Only when absent: closing a descriptor
@@ -350,81 +360,68 @@ int cfs_audit_open(const char *path, int create, struct cfs_audit **out, struct 
 		if (fd >= 0)
 			close(fd);
 		else if (errno != EEXIST)
-			goto sys_fail;
+			return sys_err(path, err);
 	}
-	rc = sqlite3_open_v2(a->path, &a->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	int rc = sqlite3_open_v2(a->path, &a->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		int missing = rc == SQLITE_CANTOPEN && access(a->path, F_OK) < 0;
-		int r = cfs_errf(err, missing ? -ENOENT : -EIO, "audit database %s: cannot open: %s",
-				 a->path, missing ? strerror(ENOENT)
-				 : a->db ? sqlite3_errmsg(a->db) : sqlite3_errstr(rc));
-		cfs_aud_free_handle(a);
-		return r;
+		return cfs_errf(err, missing ? -ENOENT : -EIO, "audit database %s: cannot open: %s",
+				a->path, missing ? strerror(ENOENT)
+				: a->db ? sqlite3_errmsg(a->db) : sqlite3_errstr(rc));
 	}
-	if (sqlite3_db_readonly(a->db, "main") == 1) {
-		cfs_aud_free_handle(a);
+	if (sqlite3_db_readonly(a->db, "main") == 1)
 		return cfs_errf(err, -EACCES, "audit database %s: no permission to write", path);
-	}
 	a->busy_ms = BUSY_TIMEOUT_MS;
 	sqlite3_busy_handler(a->db, busy_wait, a);
 	sqlite3_db_config(a->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 	sqlite3_db_config(a->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	a->fd = open(a->path, O_PATH | O_CLOEXEC);
 	if (a->fd < 0 || fstat(a->fd, &sb) < 0)
-		goto sys_fail;
-	if (!S_ISREG(sb.st_mode)) {
-		cfs_aud_free_handle(a);
+		return sys_err(path, err);
+	if (!S_ISREG(sb.st_mode))
 		return cfs_errf(err, -EINVAL, "audit database %s: not a regular file", path);
-	}
 	a->dev = sb.st_dev;
 	a->ino = sb.st_ino;
-	if (sqlite3_file_control(a->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
-	    moved) {
-		cfs_aud_free_handle(a);
+	if (sqlite3_file_control(a->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved)
 		return cfs_errf(err, -EIO, "audit database %s changed while being opened", path);
+	return 0;
+}
+
+/* WAL: appenders in several processes, readers never block them.
+ * synchronous=NORMAL: in WAL mode a commit survives a crash of any process
+ * (the daemon, coach-audit, coach-grant) — which is the threat here; only a
+ * power loss or kernel crash may lose the last few transactions (never
+ * corrupt the file or the chain). FULL would cost an fsync per commit. */
+static int set_journal(struct cfs_audit *a, struct cfs_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int wal = 0;
+	if (sqlite3_prepare_v2(a->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *m = sqlite3_column_text(st, 0);
+		wal = m && strcmp((const char *)m, "wal") == 0;
 	}
-	{
-		/* WAL: appenders in several processes, readers never block them.
-		 * synchronous=NORMAL: in WAL mode a commit survives a crash of any
-		 * process (the daemon, coach-audit, coach-grant) — which is the
-		 * threat here; only a power loss or kernel crash may lose the last
-		 * few transactions (never corrupt the file or the chain). FULL would
-		 * cost an fsync per commit; make it configurable if that matters. */
-		sqlite3_stmt *st = NULL;
-		int wal = 0;
-		if (sqlite3_prepare_v2(a->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK &&
-		    sqlite3_step(st) == SQLITE_ROW) {
-			const unsigned char *m = sqlite3_column_text(st, 0);
-			wal = m && strcmp((const char *)m, "wal") == 0;
-		}
-		sqlite3_finalize(st);
-		if (!wal) {
-			int r = cfs_aud_dberr(a, err, "cannot switch to WAL mode");
-			cfs_aud_free_handle(a);
-			return r;
-		}
-	}
-	if (cfs_aud_exec_sql(a->db, "PRAGMA synchronous=NORMAL") != SQLITE_OK) {
-		rc = cfs_aud_dberr(a, err, "cannot set synchronous=NORMAL");
-		cfs_aud_free_handle(a);
+	sqlite3_finalize(st);
+	if (!wal)
+		return cfs_aud_dberr(a, err, "cannot switch to WAL mode");
+	if (cfs_aud_exec_sql(a->db, "PRAGMA synchronous=NORMAL") != SQLITE_OK)
+		return cfs_aud_dberr(a, err, "cannot set synchronous=NORMAL");
+	return 0;
+}
+
+static int create_schema(struct cfs_audit *a, struct cfs_err *err)
+{
+	if (cfs_aud_exec_sql(a->db, "BEGIN IMMEDIATE") != SQLITE_OK ||
+	    cfs_aud_exec_sql(a->db, cfs_aud_schema) != SQLITE_OK || cfs_aud_exec_sql(a->db, "COMMIT") != SQLITE_OK) {
+		int rc = cfs_aud_dberr(a, err, "cannot create the schema");
+		cfs_aud_exec_sql(a->db, "ROLLBACK");
 		return rc;
 	}
-	if (create) {
-		if (cfs_aud_exec_sql(a->db, "BEGIN IMMEDIATE") != SQLITE_OK ||
-		    cfs_aud_exec_sql(a->db, cfs_aud_schema) != SQLITE_OK || cfs_aud_exec_sql(a->db, "COMMIT") != SQLITE_OK) {
-			rc = cfs_aud_dberr(a, err, "cannot create the schema");
-			cfs_aud_exec_sql(a->db, "ROLLBACK");
-			cfs_aud_free_handle(a);
-			return rc;
-		}
-	}
-	rc = cfs_aud_check_format(a->db, a->path, err);
-	if (rc == 0)
-		rc = migrate(a, err);
-	if (rc < 0) {
-		cfs_aud_free_handle(a);
-		return rc;
-	}
+	return 0;
+}
+
+static int prepare_all(struct cfs_audit *a, struct cfs_err *err)
+{
 	if (sqlite3_prepare_v2(a->db, cfs_aud_sql_insert, -1, &a->st_insert, NULL) ||
 	    sqlite3_prepare_v2(a->db, cfs_aud_sql_head, -1, &a->st_head, NULL) ||
 	    sqlite3_prepare_v2(a->db, "BEGIN IMMEDIATE", -1, &a->st_begin, NULL) ||
@@ -433,18 +430,32 @@ int cfs_audit_open(const char *path, int create, struct cfs_audit **out, struct 
 	    sqlite3_prepare_v2(a->db, cfs_aud_sql_cp_head, -1, &a->st_cp_head, NULL) ||
 	    sqlite3_prepare_v2(a->db, cfs_aud_sql_cp_insert, -1, &a->st_cp_insert, NULL) ||
 	    sqlite3_prepare_v2(a->db, "SELECT hash FROM events WHERE id = ?1", -1,
-			       &a->st_row_hash, NULL)) {
-		rc = cfs_aud_dberr(a, err, "cannot prepare statements");
+			       &a->st_row_hash, NULL))
+		return cfs_aud_dberr(a, err, "cannot prepare statements");
+	return 0;
+}
+
+int cfs_audit_open(const char *path, int create, struct cfs_audit **out, struct cfs_err *err)
+{
+	struct cfs_audit *a = NULL;
+	*out = NULL;
+	if (!path || !*path)
+		return cfs_errf(err, -EINVAL, "audit database path is empty");
+	if (sodium_init() < 0)
+		return cfs_errf(err, -EIO, "libsodium failed to initialise");
+	int rc = new_handle(path, &a, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = connect_db(a, path, create, err)) == 0 && (rc = set_journal(a, err)) == 0 &&
+	    (!create || (rc = create_schema(a, err)) == 0) &&
+	    (rc = cfs_aud_check_format(a->db, a->path, err)) == 0 && (rc = migrate(a, err)) == 0)
+		rc = prepare_all(a, err);
+	if (rc < 0) {
 		cfs_aud_free_handle(a);
 		return rc;
 	}
 	*out = a;
 	return 0;
-sys_fail:
-	rc = -errno;
-	cfs_errf(err, rc, "audit database %s: %s", path, strerror(errno));
-	cfs_aud_free_handle(a);
-	return rc;
 }
 
 int cfs_audit_open_ro(const char *path, struct cfs_audit **out, struct cfs_err *err)

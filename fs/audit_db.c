@@ -89,7 +89,7 @@ static void rollback(struct cfs_audit *a)
 
 int cfs_aud_dberr(struct cfs_audit *a, struct cfs_err *err, const char *what)
 {
-	return cfs_errf(err, -EIO, "audit database %s: %s: %s", a->path, what,
+	return cfs_errf(err, cfs_sqlite_errno(sqlite3_extended_errcode(a->db)), "audit database %s: %s: %s", a->path, what,
 			sqlite3_errmsg(a->db));
 }
 

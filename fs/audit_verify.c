@@ -178,6 +178,161 @@ int cfs_aud_row_hash(sqlite3_stmt *ev, int64_t id, unsigned char out[HASH_BYTES]
 	return rc;
 }
 
+/* The walk over the checkpoints: what the next one must chain to. */
+struct cpwalk {
+	sqlite3_stmt *st, *ev;          /* the checkpoints; an event's hash by id */
+	const unsigned char *pk;
+	struct cfs_verify_report *r;
+	struct vstate *vs;
+	int64_t max_id;                 /* the newest event id */
+	unsigned char expect_prev[HASH_BYTES];
+	int64_t expect_seq, prev_last, valid;
+	int seen_v2, unknown;
+};
+
+/* Is the current checkpoint row malformed (wrong types or sizes)? */
+static int cp_malformed(sqlite3_stmt *st, int64_t last, int v2)
+{
+	return sqlite3_column_type(st, 1) != SQLITE_INTEGER ||
+	       sqlite3_column_type(st, 2) != SQLITE_INTEGER || last < (v2 ? 0 : 1) ||
+	       sqlite3_column_type(st, 3) != SQLITE_BLOB || sqlite3_column_bytes(st, 3) != HASH_BYTES ||
+	       sqlite3_column_type(st, 4) != SQLITE_BLOB || sqlite3_column_bytes(st, 4) != SIG_BYTES ||
+	       (v2 && (sqlite3_column_type(st, 5) != SQLITE_INTEGER || sqlite3_column_int64(st, 5) < 1 ||
+		       sqlite3_column_int64(st, 5) == INT64_MAX ||
+		       sqlite3_column_type(st, 6) != SQLITE_BLOB ||
+		       sqlite3_column_bytes(st, 6) != HASH_BYTES));
+}
+
+/* The bytes the current checkpoint signed, into buf (CP2_MSG_BYTES): its
+ * head h for format 2. Returns the message length. */
+static size_t cp_signed(sqlite3_stmt *st, int v2, int64_t last, struct cfs_audit_head *h,
+			unsigned char *buf)
+{
+	const unsigned char *lh = sqlite3_column_blob(st, 3);
+	memset(h, 0, sizeof *h);
+	if (!v2) {
+		cfs_aud_cp_message(last, lh, sqlite3_column_int64(st, 1), buf);
+		return CP_MSG_BYTES;
+	}
+	h->seq = sqlite3_column_int64(st, 5);
+	h->last_id = last;
+	h->ts = sqlite3_column_int64(st, 1);
+	memcpy(h->last_hash, lh, HASH_BYTES);
+	memcpy(h->prev, sqlite3_column_blob(st, 6), HASH_BYTES);
+	memcpy(h->sig, sqlite3_column_blob(st, 4), SIG_BYTES);
+	cfs_aud_cp2_message(h, buf);
+	return CP2_MSG_BYTES;
+}
+
+/* Does the event the checkpoint sealed still hold what it sealed? 1 yes,
+ * 0 no (reported), -1 the events cannot be read. */
+static int cp_row_holds(struct cpwalk *w, int64_t cid, int64_t last)
+{
+	unsigned char stored[HASH_BYTES];
+	const unsigned char *lh = sqlite3_column_blob(w->st, 3);
+	if (last == 0)
+		return 1;       /* an empty log's checkpoint (coach-admin init) */
+	int s = cfs_aud_row_hash(w->ev, last, stored);
+	if (s == 1 && sodium_memcmp(stored, lh, HASH_BYTES) == 0)
+		return 1;
+	if (s == 1 || s == -1) {
+		vbad(w->vs, last, "event %lld: differs from what checkpoint %lld sealed (rewritten)",
+		     (long long)last, (long long)cid);
+	} else if (s == 0) {
+		int64_t miss = last > w->max_id ? w->max_id + 1 : last;
+		vbad(w->vs, miss, "event %lld: missing, but checkpoint %lld sealed events up to %lld "
+		     "(deleted or truncated)", (long long)miss, (long long)cid, (long long)last);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* The checkpoint chain (a forged checkpoint is bad already; the next one
+ * is judged against its fields all the same). from: the first event this
+ * checkpoint's place in the chain vouches for. */
+static void cp_chain(struct cpwalk *w, const struct cfs_audit_head *h, int64_t cid, int64_t last,
+		     int64_t from, int v2, int sig_ok)
+{
+	struct vstate *vs = w->vs;
+	if (!sig_ok || (w->unknown && v2)) {
+		if (v2) {
+			w->seen_v2 = 1;
+			w->expect_seq = h->seq + 1;
+		}
+		return;
+	}
+	if (!v2) {
+		if (w->seen_v2)
+			vbad(vs, last, "checkpoint %lld: an old-format checkpoint after new-format ones "
+			     "(inserted or replayed)", (long long)cid);
+		return;
+	}
+	/* the first event whose seal is in doubt, within this one's */
+	int64_t at = ID1(from <= last ? from : last);
+	if (h->seq != w->expect_seq)
+		vbad(vs, at, "checkpoint %lld: seq %lld where seq %lld was expected (checkpoints "
+		     "deleted, reordered or inserted)", (long long)cid, (long long)h->seq,
+		     (long long)w->expect_seq);
+	else if (sodium_memcmp(h->prev, w->expect_prev, HASH_BYTES) != 0)
+		vbad(vs, at, "checkpoint %lld (seq %lld) does not chain to the checkpoint before it "
+		     "(checkpoints deleted, replaced or reordered)", (long long)cid, (long long)h->seq);
+	else if (w->seen_v2 && last <= w->prev_last)
+		vbad(vs, ID1(last), "checkpoint %lld (seq %lld) seals events up to %lld, no further "
+		     "than the one before it (reordered)", (long long)cid, (long long)h->seq,
+		     (long long)last);
+	w->seen_v2 = 1;
+	w->expect_seq = h->seq + 1;
+}
+
+/* Judge the current checkpoint row; -1 when the events cannot be read. */
+static int cp_one(struct cpwalk *w)
+{
+	struct cfs_audit_head h;
+	unsigned char msg[CP2_MSG_BYTES];
+	sqlite3_stmt *st = w->st;
+	int64_t cid = sqlite3_column_int64(st, 0), last = sqlite3_column_int64(st, 2);
+	int64_t from = w->prev_last + 1;
+	int v2 = sqlite3_column_type(st, 5) != SQLITE_NULL || sqlite3_column_type(st, 6) != SQLITE_NULL;
+	w->r->checkpoints++;
+	if (cp_malformed(st, last, v2)) {
+		vbad(w->vs, last > 0 ? last : ID1(from), "checkpoint %lld is malformed (edited)",
+		     (long long)cid);
+		w->unknown = 1;         /* the next one cannot be judged against it: no cascade */
+		if (last > w->prev_last)
+			w->prev_last = last;
+		return 0;
+	}
+	size_t mlen = cp_signed(st, v2, last, &h, msg);
+	if (!v2)
+		w->r->checkpoints_v1++;
+	int sig_ok = crypto_sign_verify_detached(sqlite3_column_blob(st, 4), msg, mlen, w->pk) == 0;
+	if (!sig_ok && last > 0)
+		vbad(w->vs, last, "event %lld: checkpoint %lld sealing it has a bad signature (forged, "
+		     "edited, or another key)", (long long)last, (long long)cid);
+	else if (!sig_ok)
+		vbad(w->vs, ID1(from), "checkpoint %lld has a bad signature (forged, edited, or another "
+		     "key)", (long long)cid);
+	int row_ok = sig_ok ? cp_row_holds(w, cid, last) : 0;
+	if (row_ok < 0)
+		return -1;
+	cp_chain(w, &h, cid, last, from, v2, sig_ok);
+	cfs_aud_msg_hash(msg, mlen, w->expect_prev);
+	w->prev_last = last;
+	w->unknown = 0;
+	if (sig_ok && row_ok) {
+		w->valid++;
+		if (last > w->r->last_sealed_id)
+			w->r->last_sealed_id = last;
+		w->r->newest_ts = sqlite3_column_int64(st, 1);
+		if (v2) {
+			w->r->head = h;
+			w->r->has_head = 1;
+		}
+	}
+	return 0;
+}
+
 /* Every checkpoint in id order: its signature, the event it seals, and the
  * checkpoint chain (seq 1, 2, 3..., each prev the hash of the one before;
  * no format-1 checkpoint after a format-2 one). */
@@ -185,150 +340,31 @@ static int verify_checkpoints(sqlite3 *db, const char *path, const unsigned char
 			      int has2, struct cfs_verify_report *r, struct vstate *vs,
 			      int64_t max_id, struct cfs_err *err)
 {
-	sqlite3_stmt *st = NULL, *ev = NULL;
-	unsigned char expect_prev[HASH_BYTES] = { 0 };
-	int64_t expect_seq = 1, prev_last = 0, valid = 0;
-	int seen_v2 = 0, unknown = 0, rc;
+	struct cpwalk w = { .pk = pk, .r = r, .vs = vs, .max_id = max_id, .expect_seq = 1 };
+	int rc;
 	if (sqlite3_prepare_v2(db, has2 ? "SELECT id, ts, last_id, last_hash, sig, seq, prev FROM"
 			       " checkpoints ORDER BY id"
 			       : "SELECT id, ts, last_id, last_hash, sig, NULL, NULL FROM"
-			       " checkpoints ORDER BY id", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT hash FROM events WHERE id = ?1", -1, &ev, NULL) !=
+			       " checkpoints ORDER BY id", -1, &w.st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT hash FROM events WHERE id = ?1", -1, &w.ev, NULL) !=
 	    SQLITE_OK) {
-		rc = cfs_errf(err, -EIO, "%s: cannot read checkpoints: %s", path,
-			      sqlite3_errmsg(db));
-		sqlite3_finalize(st);
-		sqlite3_finalize(ev);
+		rc = cfs_errf(err, -EIO, "%s: cannot read checkpoints: %s", path, sqlite3_errmsg(db));
+		sqlite3_finalize(w.st);
+		sqlite3_finalize(w.ev);
 		return rc;
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct cfs_audit_head h;
-		unsigned char msg2[CP2_MSG_BYTES], msg1[CP_MSG_BYTES], stored[HASH_BYTES];
-		const unsigned char *msg, *lh;
-		size_t mlen;
-		int64_t cid = sqlite3_column_int64(st, 0);
-		int64_t last = sqlite3_column_int64(st, 2);
-		int64_t from = prev_last + 1;   /* events this checkpoint's place in the chain vouches for */
-		int v2 = sqlite3_column_type(st, 5) != SQLITE_NULL ||
-			 sqlite3_column_type(st, 6) != SQLITE_NULL;
-		int sig_ok, row_ok = 0;
-		r->checkpoints++;
-		if (sqlite3_column_type(st, 1) != SQLITE_INTEGER ||
-		    sqlite3_column_type(st, 2) != SQLITE_INTEGER || last < (v2 ? 0 : 1) ||
-		    sqlite3_column_type(st, 3) != SQLITE_BLOB ||
-		    sqlite3_column_bytes(st, 3) != HASH_BYTES ||
-		    sqlite3_column_type(st, 4) != SQLITE_BLOB ||
-		    sqlite3_column_bytes(st, 4) != SIG_BYTES ||
-		    (v2 && (sqlite3_column_type(st, 5) != SQLITE_INTEGER ||
-			    sqlite3_column_int64(st, 5) < 1 ||
-			    sqlite3_column_int64(st, 5) == INT64_MAX ||
-			    sqlite3_column_type(st, 6) != SQLITE_BLOB ||
-			    sqlite3_column_bytes(st, 6) != HASH_BYTES))) {
-			vbad(vs, last > 0 ? last : ID1(from), "checkpoint %lld is malformed (edited)",
-			     (long long)cid);
-			/* the next one cannot be judged against it: no cascade */
-			unknown = 1;
-			if (last > prev_last)
-				prev_last = last;
-			continue;
-		}
-		lh = sqlite3_column_blob(st, 3);
-		memset(&h, 0, sizeof h);
-		if (v2) {
-			h.seq = sqlite3_column_int64(st, 5);
-			h.last_id = last;
-			h.ts = sqlite3_column_int64(st, 1);
-			memcpy(h.last_hash, lh, HASH_BYTES);
-			memcpy(h.prev, sqlite3_column_blob(st, 6), HASH_BYTES);
-			memcpy(h.sig, sqlite3_column_blob(st, 4), SIG_BYTES);
-			cfs_aud_cp2_message(&h, msg2);
-			msg = msg2;
-			mlen = sizeof msg2;
-		} else {
-			cfs_aud_cp_message(last, lh, sqlite3_column_int64(st, 1), msg1);
-			msg = msg1;
-			mlen = sizeof msg1;
-			r->checkpoints_v1++;
-		}
-		sig_ok = crypto_sign_verify_detached(sqlite3_column_blob(st, 4), msg, mlen, pk) == 0;
-		if (!sig_ok && last > 0)
-			vbad(vs, last, "event %lld: checkpoint %lld sealing it has a bad signature "
-			     "(forged, edited, or another key)", (long long)last, (long long)cid);
-		else if (!sig_ok)
-			vbad(vs, ID1(from), "checkpoint %lld has a bad signature (forged, edited, or "
-			     "another key)", (long long)cid);
-		if (sig_ok && last == 0) {
-			row_ok = 1;     /* an empty log's checkpoint (coach-admin init) */
-		} else if (sig_ok) {
-			int s = cfs_aud_row_hash(ev, last, stored);
-			if (s == 1 && sodium_memcmp(stored, lh, HASH_BYTES) == 0) {
-				row_ok = 1;
-			} else if (s == 1 || s == -1) {
-				vbad(vs, last, "event %lld: differs from what checkpoint %lld sealed "
-				     "(rewritten)", (long long)last, (long long)cid);
-			} else if (s == 0) {
-				int64_t miss = last > max_id ? max_id + 1 : last;
-				vbad(vs, miss, "event %lld: missing, but checkpoint %lld sealed events "
-				     "up to %lld (deleted or truncated)", (long long)miss,
-				     (long long)cid, (long long)last);
-			} else {
-				sqlite3_finalize(ev);
-				sqlite3_finalize(st);
-				return cfs_errf(err, -EIO, "%s: cannot read events: %s", path,
-						sqlite3_errmsg(db));
-			}
-		}
-		/* the checkpoint chain (a forged checkpoint is bad already; the next
-		 * one is judged against its fields all the same) */
-		if (!sig_ok || (unknown && v2)) {
-			if (v2) {
-				seen_v2 = 1;
-				expect_seq = h.seq + 1;
-			}
-		} else if (!v2) {
-			if (seen_v2)
-				vbad(vs, last, "checkpoint %lld: an old-format checkpoint after "
-				     "new-format ones (inserted or replayed)", (long long)cid);
-		} else {
-			/* the first event whose seal is in doubt, within this one's */
-			int64_t at = ID1(from <= last ? from : last);
-			if (h.seq != expect_seq)
-				vbad(vs, at, "checkpoint %lld: seq %lld where seq %lld was "
-				     "expected (checkpoints deleted, reordered or inserted)",
-				     (long long)cid, (long long)h.seq, (long long)expect_seq);
-			else if (sodium_memcmp(h.prev, expect_prev, HASH_BYTES) != 0)
-				vbad(vs, at, "checkpoint %lld (seq %lld) does not chain to the "
-				     "checkpoint before it (checkpoints deleted, replaced or reordered)",
-				     (long long)cid, (long long)h.seq);
-			else if (seen_v2 && last <= prev_last)
-				vbad(vs, ID1(last), "checkpoint %lld (seq %lld) seals events up to %lld, "
-				     "no further than the one before it (reordered)", (long long)cid,
-				     (long long)h.seq, (long long)last);
-			seen_v2 = 1;
-			expect_seq = h.seq + 1;
-		}
-		cfs_aud_msg_hash(msg, mlen, expect_prev);
-		prev_last = last;
-		unknown = 0;
-		if (sig_ok && row_ok) {
-			valid++;
-			if (last > r->last_sealed_id)
-				r->last_sealed_id = last;
-			r->newest_ts = sqlite3_column_int64(st, 1);
-			if (v2) {
-				r->head = h;
-				r->has_head = 1;
-			}
-		}
-	}
-	sqlite3_finalize(ev);
-	sqlite3_finalize(st);
+	int bad_read = 0;
+	while ((rc = sqlite3_step(w.st)) == SQLITE_ROW && !(bad_read = cp_one(&w) < 0))
+		;
+	sqlite3_finalize(w.ev);
+	sqlite3_finalize(w.st);
+	if (bad_read)
+		return cfs_errf(err, -EIO, "%s: cannot read events: %s", path, sqlite3_errmsg(db));
 	if (rc != SQLITE_DONE)
-		return cfs_errf(err, -EIO, "%s: cannot read checkpoints: %s", path,
-				sqlite3_errmsg(db));
+		return cfs_errf(err, -EIO, "%s: cannot read checkpoints: %s", path, sqlite3_errmsg(db));
 	/* Emptying the checkpoints table (and then rewriting the events with a
 	 * recomputed chain, which needs no key) must not verify. */
-	if (r->rows > 0 && valid == 0 && vs->bad == 0)
+	if (r->rows > 0 && w.valid == 0 && vs->bad == 0)
 		vbad(vs, 1, "event 1: the log has %lld event%s but no valid checkpoint at all "
 		     "(checkpoints deleted, or never signed)", (long long)r->rows,
 		     r->rows == 1 ? "" : "s");

@@ -1,4 +1,4 @@
-/* config.c — the INI configuration (DESIGN §3): reads the file with inih,
+/* config.c — the INI configuration (README, "Configuration"): reads the file with inih,
  * validates every section, key and value, and builds an immutable
  * struct cfs_config with "FILE:LINE: what" errors. It must never start
  * anything, open a database, resolve users or groups, print, or touch inih's

@@ -57,25 +57,10 @@ static const char schema_sql[] =
 
 /* ---- errors ---------------------------------------------------------- */
 
-static int rc_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED: return -EBUSY;
-	case SQLITE_FULL: return -ENOSPC;
-	case SQLITE_NOMEM: return -ENOMEM;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-	case SQLITE_READONLY: return -EACCES;
-	case SQLITE_TOOBIG: return -E2BIG;
-	default: return -EIO;
-	}
-}
-
 /* An error from the connection: "FILE: what (sqlite message)". */
 static int db_err(struct cfs_grants *g, int rc, const char *what, struct cfs_err *err)
 {
-	return cfs_errf(err, rc_errno(rc), "%s: %s: %s", g->file, what, sqlite3_errmsg(g->db));
+	return cfs_errf(err, cfs_sqlite_errno(rc), "%s: %s: %s", g->file, what, sqlite3_errmsg(g->db));
 }
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -619,7 +604,7 @@ int cfs_grants_open(const char *path, int create, struct cfs_grants **out, struc
 			     NULL);
 	if (rc != SQLITE_OK) {
 		if (g->db)
-			rc = cfs_errf(err, rc_errno(rc), "%s: cannot open: %s", path,
+			rc = cfs_errf(err, cfs_sqlite_errno(rc), "%s: cannot open: %s", path,
 				      sqlite3_errmsg(g->db));
 		else
 			rc = cfs_errf(err, -ENOMEM, "%s: cannot open: out of memory", path);

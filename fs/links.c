@@ -40,7 +40,8 @@ static const char *const ADDED[][2] = {
 
 static int dberr(struct cfs_links *l, struct cfs_err *err, const char *what)
 {
-	return cfs_errf(err, -EIO, "%s: %s: %s", l->file, what, sqlite3_errmsg(l->db));
+	return cfs_errf(err, cfs_sqlite_errno(sqlite3_extended_errcode(l->db)), "%s: %s: %s", l->file, what,
+			sqlite3_errmsg(l->db));
 }
 
 int cfs_links_open(const char *path, struct cfs_links **out, struct cfs_err *err)

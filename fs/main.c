@@ -139,126 +139,139 @@ static void grant_tamper(void *arg, int64_t id, const char *path, const char *wh
 	cfs_access_audit(c, NULL, "tamper", path, "error", reason, id, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
 }
 
-/* Everything after the passphrase: unlock, open, mount, serve.
- * notify_fd >= 0 when a parent waits for the outcome. */
-static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const char *fuse_opts,
-		 char *pass, size_t passlen, int notify_fd)
+/* Unlock the store with the passphrase (wiped here) and open every module:
+ * store, integrity record, roles, policy.db with its row MAC key, and the
+ * audit log with its writer and signing key. 0, or -errno with e set. */
+static int open_modules(struct cfs_ctx *c, char *pass, size_t passlen, struct cfs_err *e)
 {
-	struct cfs_err e = { "" };
-	char hdr[PATH_MAX], msg[1024], opts[2048];
-	unsigned char *sk = NULL;
-	struct fuse *fuse = NULL;
-	int rc, status = 1, mounted = 0;
-
+	char hdr[PATH_MAX];
+	int rc;
 	if (cfs_store_header_path(c->cfg->store_path, hdr, sizeof hdr) < 0) {
 		cfs_pass_free(pass, passlen);
-		return fail(notify_fd, "store path too long");
+		return cfs_errf(e, -ENAMETOOLONG, "store path too long");
 	}
-	rc = cfs_store_unlock(hdr, pass, passlen, &c->keys, &e);
+	rc = cfs_store_unlock(hdr, pass, passlen, &c->keys, e);
 	cfs_pass_free(pass, passlen);
 	if (rc < 0)
-		return fail(notify_fd, e.msg);
-	if ((rc = cfs_store_open(c->cfg->store_path, c->keys, &c->store, &e)) < 0 ||
-	    (rc = cfs_state_open(c->cfg->state_db, c->keys, 0, &c->state, &e)) < 0 ||
-	    (rc = cfs_roletab_build(c->cfg, &c->roles, &e)) < 0 ||
-	    (rc = cfs_grants_open(c->cfg->policy_db, 0, &c->grants, &e)) < 0 ||
-	    (rc = cfs_links_open(c->cfg->policy_db, &c->links, &e)) < 0 ||
-	    (rc = cfs_audit_open(c->cfg->audit_db, 0, &c->audit, &e)) < 0) {
-		status = fail(notify_fd, e.msg);
-		goto out;
-	}
+		return rc;
+	if ((rc = cfs_store_open(c->cfg->store_path, c->keys, &c->store, e)) < 0 ||
+	    (rc = cfs_state_open(c->cfg->state_db, c->keys, 0, &c->state, e)) < 0 ||
+	    (rc = cfs_roletab_build(c->cfg, &c->roles, e)) < 0 ||
+	    (rc = cfs_grants_open(c->cfg->policy_db, 0, &c->grants, e)) < 0 ||
+	    (rc = cfs_links_open(c->cfg->policy_db, &c->links, e)) < 0 ||
+	    (rc = cfs_audit_open(c->cfg->audit_db, 0, &c->audit, e)) < 0)
+		return rc;
 	/* every grant and link row must carry a MAC under the store's key; a
 	 * grant row that does not is left out and reported (grant_tamper) */
-	if ((rc = cfs_grants_set_key(c->grants, c->keys->rowmac, &e)) < 0 ||
-	    (rc = cfs_links_set_key(c->links, c->keys->rowmac, &e)) < 0) {
-		status = fail(notify_fd, e.msg);
-		goto out;
-	}
+	if ((rc = cfs_grants_set_key(c->grants, c->keys->rowmac, e)) < 0 ||
+	    (rc = cfs_links_set_key(c->links, c->keys->rowmac, e)) < 0)
+		return rc;
 	cfs_grants_set_report(c->grants, grant_tamper, c);
-	sk = sodium_malloc(CFS_AUDIT_SK_BYTES);
+	unsigned char *sk = sodium_malloc(CFS_AUDIT_SK_BYTES);
 	unsigned char pk[CFS_AUDIT_PK_BYTES];
-	if (!sk) {
-		status = fail(notify_fd, "out of secure memory");
-		goto out;
-	}
+	if (!sk)
+		return cfs_errf(e, -ENOMEM, "out of secure memory");
 	cfs_audit_keypair(c->keys, pk, sk);
 	rc = cfs_audit_set_head_hook(c->audit, head_to_syslog, NULL);
 	if (rc < 0)
-		cfs_errf(&e, rc, "audit: cannot set the checkpoint hook");
+		cfs_errf(e, rc, "audit: cannot set the checkpoint hook");
 	else
-		rc = cfs_audit_start(c->audit, c->cfg->flush_ms, sk, &e);
+		rc = cfs_audit_start(c->audit, c->cfg->flush_ms, sk, e);
 	sodium_free(sk);
-	if (rc < 0) {
-		status = fail(notify_fd, e.msg);
-		goto out;
-	}
+	return rc;
+}
+
+/* Where and as what this daemon serves: host name, the mount point (made
+ * absolute) recorded in policy.db for the tools — a locked policy.db
+ * refuses here. 0 or -1 with msg set. */
+static int where_we_serve(struct cfs_ctx *c, const char *mnt, char *msg, size_t cap)
+{
+	struct cfs_err e = { "" };
 	if (gethostname(c->host, sizeof c->host - 1) != 0)
 		cfs_strlcpy(c->host, "localhost", sizeof c->host);
 	if (!realpath(mnt, c->mountpoint)) {
-		snprintf(msg, sizeof msg, "%s: %s", mnt, strerror(errno));
-		status = fail(notify_fd, msg);
-		goto out;
+		snprintf(msg, cap, "%s: %s", mnt, strerror(errno));
+		return -1;
 	}
-	/* policy.db must be writable (open counts); a locked one refuses here */
 	if (cfs_grants_meta_set(c->grants, "mountpoint", c->mountpoint, &e) < 0) {
-		snprintf(msg, sizeof msg, "cannot record the mount point in the policy database: %.900s", e.msg);
-		status = fail(notify_fd, msg);
-		goto out;
+		snprintf(msg, cap, "cannot record the mount point in the policy database: %.900s", e.msg);
+		return -1;
 	}
+	return 0;
+}
 
+/* Create the FUSE session and mount it. 0, or -1 with msg set; *mounted
+ * says whether fuse_unmount is owed. */
+static int mount_fuse(struct cfs_ctx *c, const char *argv0, const char *fuse_opts, struct fuse **out,
+		      int *mounted, char *msg, size_t cap)
+{
+	char opts[2048];
 	if ((size_t)snprintf(opts, sizeof opts,
 			     "default_permissions,allow_other,fsname=coachfs,subtype=coachfs,"
 			     "max_read=1048576%s%s",
 			     fuse_opts ? "," : "", fuse_opts ? fuse_opts : "") >= sizeof opts) {
-		status = fail(notify_fd, "-o: options too long");
-		goto out;
+		snprintf(msg, cap, "-o: options too long");
+		return -1;
 	}
 	char *fargv[] = { (char *)argv0, "-o", opts, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
-	fuse = fuse_new(&args, (const struct fuse_operations *)cfs_fuse_ops(), cfs_fuse_ops_size(), c);
+	*out = fuse_new(&args, (const struct fuse_operations *)cfs_fuse_ops(), cfs_fuse_ops_size(), c);
 	fuse_opt_free_args(&args);
-	if (!fuse) {
-		status = fail(notify_fd, "-o: FUSE rejected the mount options");
-		goto out;
+	if (!*out) {
+		snprintf(msg, cap, "-o: FUSE rejected the mount options");
+		return -1;
 	}
-	if (fuse_mount(fuse, c->mountpoint) != 0) {
-		snprintf(msg, sizeof msg, "%.900s: cannot mount (is FUSE available and the directory empty?)",
+	if (fuse_mount(*out, c->mountpoint) != 0) {
+		snprintf(msg, cap, "%.900s: cannot mount (is FUSE available and the directory empty?)",
 			 c->mountpoint);
-		status = fail(notify_fd, msg);
-		goto out;
+		return -1;
 	}
-	mounted = 1;
-	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
-		status = fail(notify_fd, "cannot install signal handlers");
-		goto out;
+	*mounted = 1;
+	if (fuse_set_signal_handlers(fuse_get_session(*out)) != 0) {
+		snprintf(msg, cap, "cannot install signal handlers");
+		return -1;
 	}
-	snprintf(msg, sizeof msg, "mounted %.400s at %.400s", c->cfg->store_path, c->mountpoint);
+	return 0;
+}
+
+/* The mount row, committed, and a checkpoint over it at once: rows never
+ * sit unsealed for long, and a log with events but no checkpoint is always
+ * a tampered one. A mount the log cannot record does not serve (fail
+ * closed). 0, or -1 with msg set; on success msg says what was mounted. */
+static int record_mount(struct cfs_ctx *c, char *msg, size_t cap)
+{
+	struct cfs_err e = { "" };
+	snprintf(msg, cap, "mounted %.400s at %.400s", c->cfg->store_path, c->mountpoint);
 	if (audit_row(c, "mount", "allow", msg, &e) < 0) {
-		/* fail closed: a mount the audit log cannot record does not serve */
-		snprintf(msg, sizeof msg, "cannot record the mount in the audit log: %.900s", e.msg);
-		status = fail(notify_fd, msg);
-		goto out;
+		snprintf(msg, cap, "cannot record the mount in the audit log: %.900s", e.msg);
+		return -1;
 	}
-	/* Seal at once: rows never sit unsealed for long, and a log that has
-	 * events but no checkpoint is always a tampered one. */
 	if (cfs_audit_checkpoint(c->audit, &e) < 0) {
-		snprintf(msg, sizeof msg, "cannot sign an audit checkpoint: %.900s", e.msg);
-		status = fail(notify_fd, msg);
-		goto out;
+		snprintf(msg, cap, "cannot sign an audit checkpoint: %.900s", e.msg);
+		return -1;
 	}
-	syslog(LOG_INFO, "coachfs: %s", msg);   /* and to stderr with -f (LOG_PERROR) */
-	if (notify_fd >= 0) {
-		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (devnull >= 0) {
-			dup2(devnull, 0);
-			dup2(devnull, 1);
-			dup2(devnull, 2);
-			close(devnull);
-		}
-		if (chdir("/") != 0) { /* "/" always exists */ }
-		report(notify_fd, "");
-		notify_fd = -1;
+	return 0;
+}
+
+/* The waiting parent learns the mount is ready; the daemon lets go of the
+ * terminal and the working directory. */
+static void detach(int notify_fd)
+{
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		close(devnull);
 	}
+	if (chdir("/") != 0) { /* "/" always exists */ }
+	report(notify_fd, "");
+}
+
+/* Serve until unmounted; 0 when the loop ended cleanly. */
+static int run_loop(struct cfs_ctx *c, struct fuse *fuse)
+{
+	struct cfs_err e = { "" };
 	/* Helper threads for large reads (after the fork: threads do not
 	 * survive one). Without them every read runs on one core, no worse. */
 	unsigned nw = cfs_workers_default();
@@ -270,24 +283,22 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 	if (cfs_shells_new(16, &c->shells, &e) < 0)
 		syslog(LOG_WARNING, "coachfs: no shared file shells: %s", e.msg);
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
-	if (!lc) {
-		status = 1;
-		goto out;
-	}
+	if (!lc)
+		return -1;
 	fuse_loop_cfg_set_idle_threads(lc, 16);
 	fuse_loop_cfg_set_max_threads(lc, 64);
-	rc = fuse_loop_mt(fuse, lc);
+	int rc = fuse_loop_mt(fuse, lc);
 	fuse_loop_cfg_destroy(lc);
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
-	status = rc == 0 ? 0 : 1;
-	if (audit_row(c, "unmount", "allow", "unmounted", NULL) < 0)
-		status = 1;
-out:
-	if (fuse) {
-		if (mounted)
-			fuse_unmount(fuse);
-		fuse_destroy(fuse);
-	}
+	return rc == 0 ? 0 : -1;
+}
+
+/* Close everything open_modules and run_loop opened; 0, or 1 when the
+ * audit log could not be closed cleanly. */
+static int close_modules(struct cfs_ctx *c)
+{
+	struct cfs_err e = { "" };
+	int status = 0;
 	cfs_workers_free(c->workers); /* every FUSE thread has stopped */
 	c->workers = NULL;
 	cfs_shells_free(c->shells);
@@ -303,6 +314,42 @@ out:
 	cfs_store_close(c->store);
 	cfs_state_close(c->state);
 	cfs_keys_free(c->keys);
+	return status;
+}
+
+/* Everything after the passphrase: unlock, open, mount, serve.
+ * notify_fd >= 0 when a parent waits for the outcome. */
+static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const char *fuse_opts,
+		 char *pass, size_t passlen, int notify_fd)
+{
+	struct cfs_err e = { "" };
+	char msg[1024];
+	struct fuse *fuse = NULL;
+	int status = 1, mounted = 0;
+
+	if (open_modules(c, pass, passlen, &e) < 0)
+		status = fail(notify_fd, e.msg);
+	else if (where_we_serve(c, mnt, msg, sizeof msg) < 0 ||
+		 mount_fuse(c, argv0, fuse_opts, &fuse, &mounted, msg, sizeof msg) < 0 ||
+		 record_mount(c, msg, sizeof msg) < 0)
+		status = fail(notify_fd, msg);
+	else {
+		syslog(LOG_INFO, "coachfs: %s", msg);   /* and to stderr with -f (LOG_PERROR) */
+		if (notify_fd >= 0) {
+			detach(notify_fd);
+			notify_fd = -1;
+		}
+		status = run_loop(c, fuse) == 0 ? 0 : 1;
+		if (audit_row(c, "unmount", "allow", "unmounted", NULL) < 0)
+			status = 1;
+	}
+	if (fuse) {
+		if (mounted)
+			fuse_unmount(fuse);
+		fuse_destroy(fuse);
+	}
+	if (close_modules(c) != 0)
+		status = 1;
 	if (notify_fd >= 0)
 		report(notify_fd, "the daemon stopped before the mount was ready");
 	return status;
@@ -330,7 +377,15 @@ static int same_dir(const char *a, const char *b)
 	return S_ISDIR(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-int main(int argc, char **argv)
+/* The command line. */
+struct args {
+	const char *cfgfile, *fuse_opts, *source, *mnt;
+	int foreground;
+	char optbuf[4096], optcfg[4096];
+};
+
+/* Parse argv into a; -1 to go on, else the exit status (--help, errors). */
+static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -339,18 +394,15 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cfgfile = NULL, *fuse_opts = NULL;
-	static char optbuf[4096], optcfg[4096];
-	int foreground = 0, opt;
 	struct cfs_err e = { "" };
-	struct cfs_ctx ctx;
-
+	int opt;
 	while ((opt = getopt_long(argc, argv, "c:fo:hV", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': cfgfile = optarg; break;
-		case 'f': foreground = 1; break;
+		case 'c': a->cfgfile = optarg; break;
+		case 'f': a->foreground = 1; break;
 		case 'o':
-			if (cfs_mount_opts(optarg, optbuf, sizeof optbuf, optcfg, sizeof optcfg, &e) < 0) {
+			if (cfs_mount_opts(optarg, a->optbuf, sizeof a->optbuf, a->optcfg, sizeof a->optcfg,
+					   &e) < 0) {
 				fprintf(stderr, "coachfs: %s\n", e.msg);
 				return 2;
 			}
@@ -365,18 +417,114 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (optbuf[0])
-		fuse_opts = optbuf;
-	if (optcfg[0]) {
-		if (cfgfile && strcmp(cfgfile, optcfg) != 0) {
-			fprintf(stderr, "coachfs: -c %s and -o config=%s name different files\n", cfgfile, optcfg);
+	if (a->optbuf[0])
+		a->fuse_opts = a->optbuf;
+	if (a->optcfg[0]) {
+		if (a->cfgfile && strcmp(a->cfgfile, a->optcfg) != 0) {
+			fprintf(stderr, "coachfs: -c %s and -o config=%s name different files\n", a->cfgfile,
+				a->optcfg);
 			return 2;
 		}
-		cfgfile = optcfg;
+		a->cfgfile = a->optcfg;
 	}
-	const char *source = argc - optind == 2 ? argv[optind] : NULL;
-	const char *mnt = argv[argc - 1];
-	openlog("coachfs", LOG_PID | (foreground ? LOG_PERROR : 0), LOG_DAEMON);
+	a->source = argc - optind == 2 ? argv[optind] : NULL;
+	a->mnt = argv[argc - 1];
+	return -1;
+}
+
+/* Load the configuration and check the arguments against it: the store a
+ * mount(8) source names, the mount point. 0, or 1 with a message printed. */
+static int load_checked(const struct args *a, struct cfs_config **cfg)
+{
+	struct cfs_err e = { "" };
+	struct stat st;
+	if (cfs_config_load(cfs_config_path(a->cfgfile), cfg, &e) < 0) {
+		fprintf(stderr, "coachfs: %s\n", e.msg);
+		return 1;
+	}
+	if (a->source && same_dir(a->source, (*cfg)->store_path) != 1) {
+		fprintf(stderr, "coachfs: %s: not the store %s names ([store] path = %s)\n", a->source,
+			cfs_config_path(a->cfgfile), (*cfg)->store_path);
+	} else if (stat(a->mnt, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "coachfs: %s: not a directory\n", a->mnt);
+	} else {
+		return 0;
+	}
+	cfs_config_free(*cfg);
+	*cfg = NULL;
+	return 1;
+}
+
+/* The parent of a daemon that forked: wait for its word on the pipe (a
+ * single NUL: mounted; text: why it failed) and return the exit status. */
+static int await_daemon(pid_t pid, int fd)
+{
+	char msg[1100];
+	size_t got = 0;
+	for (;;) {
+		ssize_t r = read(fd, msg + got, sizeof msg - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got >= sizeof msg - 1)
+			break;
+	}
+	close(fd);
+	msg[got] = 0;
+	if (got > 0 && msg[0]) {
+		fprintf(stderr, "coachfs: %s\n", msg);
+		waitpid(pid, NULL, 0);
+		return 1;
+	}
+	if (got == 0) {
+		waitpid(pid, NULL, 0);
+		fprintf(stderr, "coachfs: the daemon exited before the mount was ready\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* Serve in a child that detaches once mounted; the parent exits with the
+ * outcome. The passphrase is wiped in the parent and by serve. */
+static int serve_detached(struct cfs_ctx *ctx, const char *argv0, const struct args *a, char *pass,
+			  size_t passlen)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		fprintf(stderr, "coachfs: pipe: %s\n", strerror(errno));
+		cfs_pass_free(pass, passlen);
+		return 1;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "coachfs: fork: %s\n", strerror(errno));
+		cfs_pass_free(pass, passlen);
+		return 1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		setsid();
+		int status = serve(ctx, argv0, a->mnt, a->fuse_opts, pass, passlen, p[1]);
+		cfs_config_free(ctx->cfg);
+		_exit(status);
+	}
+	close(p[1]);
+	cfs_pass_free(pass, passlen);
+	return await_daemon(pid, p[0]);
+}
+
+int main(int argc, char **argv)
+{
+	static struct args a;
+	struct cfs_err e = { "" };
+	struct cfs_ctx ctx;
+	int status = parse_args(argc, argv, &a);
+	if (status >= 0)
+		return status;
+	openlog("coachfs", LOG_PID | (a.foreground ? LOG_PERROR : 0), LOG_DAEMON);
 	if (harden() < 0)
 		return 1;
 	if (cfs_crypto_init(&e) < 0) {
@@ -389,22 +537,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "coachfs: cannot create thread key\n");
 		return 1;
 	}
-	if (cfs_config_load(cfs_config_path(cfgfile), &ctx.cfg, &e) < 0) {
-		fprintf(stderr, "coachfs: %s\n", e.msg);
+	if (load_checked(&a, &ctx.cfg) != 0)
 		return 1;
-	}
-	if (source && same_dir(source, ctx.cfg->store_path) != 1) {
-		fprintf(stderr, "coachfs: %s: not the store %s names ([store] path = %s)\n", source,
-			cfs_config_path(cfgfile), ctx.cfg->store_path);
-		cfs_config_free(ctx.cfg);
-		return 1;
-	}
-	struct stat st;
-	if (stat(mnt, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "coachfs: %s: not a directory\n", mnt);
-		cfs_config_free(ctx.cfg);
-		return 1;
-	}
 	char *pass;
 	size_t passlen;
 	if (cfs_pass_obtain(ctx.cfg, 0, "coachfs passphrase: ", &pass, &passlen, &e) < 0) {
@@ -412,57 +546,10 @@ int main(int argc, char **argv)
 		cfs_config_free(ctx.cfg);
 		return 1;
 	}
-	int status;
-	if (foreground) {
-		status = serve(&ctx, argv[0], mnt, fuse_opts, pass, passlen, -1);
-	} else {
-		int p[2];
-		if (pipe2(p, O_CLOEXEC) != 0) {
-			fprintf(stderr, "coachfs: pipe: %s\n", strerror(errno));
-			return 1;
-		}
-		fflush(NULL);
-		pid_t pid = fork();
-		if (pid < 0) {
-			fprintf(stderr, "coachfs: fork: %s\n", strerror(errno));
-			return 1;
-		}
-		if (pid == 0) {
-			close(p[0]);
-			setsid();
-			status = serve(&ctx, argv[0], mnt, fuse_opts, pass, passlen, p[1]);
-			cfs_config_free(ctx.cfg);
-			_exit(status);
-		}
-		close(p[1]);
-		cfs_pass_free(pass, passlen);
-		char msg[1100];
-		size_t got = 0;
-		for (;;) {
-			ssize_t r = read(p[0], msg + got, sizeof msg - 1 - got);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;
-			got += (size_t)r;
-			if (got >= sizeof msg - 1)
-				break;
-		}
-		close(p[0]);
-		msg[got] = 0;
-		if (got > 0 && msg[0]) {
-			fprintf(stderr, "coachfs: %s\n", msg);
-			waitpid(pid, NULL, 0);
-			status = 1;
-		} else if (got == 0) {
-			int ws;
-			waitpid(pid, &ws, 0);
-			fprintf(stderr, "coachfs: the daemon exited before the mount was ready\n");
-			status = 1;
-		} else {
-			status = 0; /* a single NUL: mounted */
-		}
-	}
+	if (a.foreground)
+		status = serve(&ctx, argv[0], a.mnt, a.fuse_opts, pass, passlen, -1);
+	else
+		status = serve_detached(&ctx, argv[0], &a, pass, passlen);
 	cfs_config_free(ctx.cfg);
 	pthread_key_delete(ctx.scratch_key);
 	return status;

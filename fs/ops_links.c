@@ -166,8 +166,8 @@ int cfs_op_link_open(struct cfs_ctx *c, const char *token, struct fuse_file_info
 			cfs_link_token_hash(c->keys->link, token, hash);
 			rc = cfs_links_use(c->links, hash, cl->uid, cfs_now_s(), e->fp.max_opens, lk, why,
 					   sizeof why, &err);
-			if (rc == -EIO || rc == -EPERM)
-				snprintf(why, sizeof why, "%.250s", err.msg);
+			if (rc < 0 && rc != -EACCES && rc != -ENOENT)
+				snprintf(why, sizeof why, "%.250s", err.msg); /* the database's own error */
 		}
 	}
 	if (cl) {

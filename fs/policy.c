@@ -1,4 +1,4 @@
-/* policy.c — the one pure decision function (DESIGN §5): caller, file policy,
+/* policy.c — the one pure decision function (README, "Policy attributes" and "Design"): caller, file policy,
  * grants, request -> allow / flag / deny with a reason in words.
  * It owns nothing. It must never perform I/O, read a clock, look at the
  * environment or keep state between calls: every input is an argument.

@@ -72,7 +72,8 @@ static size_t bucket(const unsigned char *id)
 
 static int dberr(struct cfs_state *s, struct cfs_err *err, const char *what)
 {
-	return cfs_errf(err, -EIO, "integrity record: %s: %s", what, sqlite3_errmsg(s->db));
+	return cfs_errf(err, cfs_sqlite_errno(sqlite3_extended_errcode(s->db)), "integrity record: %s: %s", what,
+			sqlite3_errmsg(s->db));
 }
 
 int cfs_state_open(const char *path, const struct cfs_keys *keys, int create, struct cfs_state **out,

@@ -3,6 +3,7 @@
 #include "coachfs/util.h"
 
 #include <errno.h>
+#include <sqlite3.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -303,5 +304,20 @@ int cfs_mount_opts(const char *in, char *fuse, size_t fcap, char *config, size_t
 		if (!end)
 			return 0;
 		w = end + 1;
+	}
+}
+
+int cfs_sqlite_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED: return -EBUSY;
+	case SQLITE_FULL: return -ENOSPC;
+	case SQLITE_NOMEM: return -ENOMEM;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+	case SQLITE_READONLY: return -EACCES;
+	case SQLITE_TOOBIG: return -E2BIG;
+	default: return -EIO;
 	}
 }

@@ -1,8 +1,9 @@
-/* coach-audit — the auditor's tool (DESIGN §2, §6): history of a path, the
- * log, a summary, verification of the hash chain and signed checkpoints
- * (against pinned heads too), and the newest head for an auditor to pin.
- * Owns argument parsing and output formats (aligned text in local time,
- * JSON, CSV); the database work is audit.c's. It must never modify an
+/* coach-audit — the auditor's tool (README, "coach-audit" and "Audit log"):
+ * history of a path, the log (and --follow), and the command line of every
+ * command; summary, verify and head, forward and report live in
+ * tools/audit-*.c (audit-cmd.h).
+ * Owns argument parsing and which options go with which command; the
+ * database work is the audit module's (fs/audit*.c). It must never modify an
  * audit database other than by appending its own audit_query row, never
  * write to a database named with --db that is not the live one (a copy is
  * evidence), and never print database text without escaping it.
@@ -151,7 +152,7 @@ static int row_cb(const struct cfs_audit_row *r, void *arg)
 
 /* ---- arguments ---------------------------------------------------------------- */
 
-/* The action words of DESIGN §6: the only values the log holds. */
+/* The action words (README, "Audit log"): the only values the log holds. */
 static const char *const ACTIONS[] = {
 	"mount", "unmount", "open", "replay", "read", "write", "release", "create", "unlink",
 	"rename", "export", "setxattr", "tamper", "grant_add", "grant_revoke", "grant_approve", "link_issue",

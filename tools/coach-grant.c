@@ -1,4 +1,4 @@
-/* coach-grant — add, list, show and revoke time-bound grants (DESIGN §2).
+/* coach-grant — add, list, show and revoke time-bound grants (README, "coach-grant").
  * Owns argument parsing, resolving USER to a uid/gid/role, and printing; the
  * database work is grants.c's and the audit rows are audit.c's. It must never
  * change a grant without root and the store's key, never leave an added grant

@@ -1,4 +1,4 @@
-/* audit.h — the tamper-evident audit database (DESIGN §6).
+/* audit.h — the tamper-evident audit database (README, "Audit log").
  * audit.c owns audit.db: the schema, the synchronous appender, the batched
  * read-row writer thread, the BLAKE2b hash chain, counted and chained
  * Ed25519 checkpoints, their one-line heads, and verification. It must never record a key, passphrase, file content or link
@@ -22,7 +22,7 @@ struct cfs_event {
 	const char *user;
 	int64_t pid;
 	const char *exe;
-	const char *action;    /* "open", "read", ... (DESIGN §6) — required */
+	const char *action;    /* "open", "read", ... (README, "Audit log") — required */
 	const char *path;
 	const char *result;    /* "allow" "flag" "deny" "error" — required */
 	const char *reason;
@@ -41,8 +41,10 @@ struct cfs_audit;
 int cfs_audit_open(const char *path, int create, struct cfs_audit **out, struct cfs_err *err);
 
 /* Append one row and commit it before returning (BEGIN IMMEDIATE, last hash
- * read inside the transaction). Any failure: -EIO (or -EACCES) and err says
- * why; the caller must then refuse the operation (fail closed). Thread-safe. */
+ * read inside the transaction). Any failure: a negative errno (-EBUSY when
+ * locked past the busy timeout, see cfs_sqlite_errno; else -EIO) and err
+ * says why; the caller must then refuse the operation (fail closed).
+ * Thread-safe. */
 int cfs_audit_append(struct cfs_audit *a, const struct cfs_event *ev, struct cfs_err *err);
 
 /* Start the writer thread: queued rows are committed in batches at most

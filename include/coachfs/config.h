@@ -1,4 +1,4 @@
-/* config.h — the INI configuration (DESIGN §3) as a validated, immutable
+/* config.h — the INI configuration (README, "Configuration") as a validated, immutable
  * struct. config.c owns parsing and validation; it must never start anything,
  * open a database or resolve users (names are checked by their users). */
 #ifndef COACHFS_CONFIG_H
@@ -76,7 +76,7 @@ const char *cfs_config_path(const char *explicit_path);
 
 /* Load and validate. On error returns -errno (-ENOENT, -EACCES, -EINVAL, ...)
  * and err->msg is "FILE:LINE: what is wrong" (or "FILE: ..." when no line
- * applies). Every rule of DESIGN §3 is checked: unknown section or key,
+ * applies). Every rule of the README's "Configuration" is checked: unknown section or key,
  * duplicate key or section, bad value, a class naming an unknown role,
  * default_class naming an unknown class, a missing required key. */
 int cfs_config_load(const char *file, struct cfs_config **out, struct cfs_err *err);

@@ -1,4 +1,4 @@
-/* policy.h — the one pure decision function (DESIGN §5).
+/* policy.h — the one pure decision function (README, "Design").
  * policy.c reads no files, opens no databases, looks at no clock: every input
  * is an argument, so it is tested exhaustively on its own. It must never
  * perform I/O or keep state between calls. */

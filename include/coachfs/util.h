@@ -55,6 +55,11 @@ ssize_t cfs_pread_full(int fd, void *buf, size_t len, off_t off);
  * 0 or -EINVAL. */
 int cfs_path_valid(const char *path);
 
+/* The errno for an SQLite result code (extended codes too): -EBUSY (locked
+ * past the busy timeout), -ENOSPC, -ENOMEM, -EACCES (read-only or not
+ * permitted), -E2BIG, else -EIO. One mapping for every database. */
+int cfs_sqlite_errno(int rc);
+
 /* Does grant/prefix path `prefix` cover `path` at a component boundary?
  * "/inc" covers "/inc" and "/inc/a" but not "/incident"; "/" covers all. */
 int cfs_path_covers(const char *prefix, const char *path);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # run.sh BUILD — coachfs against gocryptfs, bindfs and the raw directory, all
-# over one fresh tmpfs, in one run (DESIGN §7's costs; issue 7's targets).
+# over one fresh tmpfs, in one run (the README's Performance section; issues 7 and 15).
 #
 #   make bench                      (deps, build, then this script; as root)
 #   BENCH_REPS=3                    repetitions of every workload (median, min–max)

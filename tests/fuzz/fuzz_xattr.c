@@ -2,7 +2,7 @@
  * hands to setxattr (access.c: cfs_policy_value_check) and for the attribute
  * block they are stored in (content.c: cfs_meta_*). The first input byte
  * picks the key and the mode; the rest is the value, NULs and all.
- * Results are checked against an independent reading of DESIGN §4: a value
+ * Results are checked against an independent reading of the README's "Policy attributes": a value
  * the checker accepts is one the daemon can store and read back unchanged;
  * a hostile attribute block is rejected or parsed within its bounds. */
 #include "coachfs/access.h"

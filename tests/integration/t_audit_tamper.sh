@@ -19,7 +19,7 @@ A="$BIN/coach-audit"
 DB=$T/var/audit.db
 
 # rechain DB — recompute every row's prev_hash/hash (plain BLAKE2b-256 over
-# the canonical encoding, DESIGN §6): what anyone can do without a key
+# the canonical encoding, README, "Audit log"): what anyone can do without a key
 rechain() {
 	python3 - "$1" <<'PY'
 import hashlib, sqlite3, struct, sys
