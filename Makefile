@@ -129,7 +129,7 @@ test:
 # ThreadSanitizer over the tests where threads and processes race: the audit
 # writer's unit tests, many callers at once, kill -9 under load, lock
 # contention. A report in any process (lib.sh's log_path) is a FAIL line.
-TSAN_TESTS ?= test_audit test_workers test_content t_parallel t_crash t_contention t_bigread t_cache
+TSAN_TESTS ?= test_audit test_workers test_content test_readahead test_par_write t_parallel t_crash t_contention t_bigread t_cache t_readahead t_opens
 tsan:
 	@$(MAKE) --no-print-directory B=$(B)-tsan SANITIZE=thread TESTS="$(TSAN_TESTS)" test
 

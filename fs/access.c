@@ -47,46 +47,89 @@ static int class_rank(const struct cfs_config *cfg, const struct cfs_class *cls)
 	return (int)(cls - cfg->classes);
 }
 
+/* Every ancestor of path from the root down, each sidecar authenticated in
+ * its place (its parent's id, its name): the chain proves the parent's id
+ * that the entry's own header was bound to (into id). Their values go to
+ * val/found. 0, or the sidecar's error in e. */
+static int walk_ancestors(struct cfs_ctx *c, const char *path, char val[K_N][CFS_META_MAX + 1],
+			  int found[K_N], unsigned char id[CFS_FILE_ID_BYTES], struct cfs_err *e)
+{
+	unsigned char meta[CFS_META_MAX];
+	char dir[PATH_MAX];
+	struct cfs_bind b;
+	size_t len;
+	int rc = 0;
+	memset(id, 0, CFS_FILE_ID_BYTES);
+	if (strcmp(path, "/") == 0)
+		return 0;
+	if (cfs_strlcpy(dir, path, sizeof dir) >= sizeof dir)
+		return cfs_errf(e, -ENAMETOOLONG, "%s: path too long", path);
+	cfs_entry_bind(c, "/", CFS_KIND_DIR, &b);
+	rc = cfs_sidecar_load(c, "/", &b, meta, &len, id, NULL, e);
+	if (rc == 0)
+		take(meta, len, val, found);
+	for (char *p = dir + 1, *slash; rc == 0 && (slash = strchr(p, '/')) != NULL; p = slash + 1) {
+		*slash = 0;
+		rc = cfs_bind_set(&b, id, p, CFS_KIND_DIR);
+		if (rc == 0)
+			rc = cfs_sidecar_load(c, dir, &b, meta, &len, id, NULL, e);
+		if (rc == 0)
+			take(meta, len, val, found);
+		*slash = '/';
+	}
+	sodium_memzero(meta, sizeof meta);
+	return rc;
+}
+
+/* The effective policy from the values found: the class (which must be in
+ * the configuration), its export rule, readers and max_opens, each
+ * overridden by an attribute. 0 or -EACCES (fail closed). */
+static int apply_values(struct cfs_ctx *c, const char *path, char val[K_N][CFS_META_MAX + 1],
+			const int found[K_N], struct cfs_eff *out)
+{
+	const char *cname = found[K_CLASS] ? val[K_CLASS] : c->cfg->default_class;
+	const struct cfs_class *cls = cfs_config_class(c->cfg, cname);
+	int rc = 0;
+	out->fp.cls = cls;
+	if (!cls) {
+		syslog(LOG_ERR, "coachfs: %s: class '%s' is not in the configuration; refusing access",
+		       path, cname);
+		return -EACCES;
+	}
+	out->class_rank = class_rank(c->cfg, cls);
+	out->fp.export = cls->export == CFS_EXPORT_UNSET ? CFS_EXPORT_ALLOW : cls->export;
+	if (found[K_EXPORT] && cfs_export_parse(val[K_EXPORT], &out->fp.export) < 0)
+		out->fp.export = CFS_EXPORT_DENY; /* unreadable rule: the strictest */
+	out->fp.readers = &cls->readers;
+	if (found[K_READERS]) {
+		memcpy(out->rbuf, val[K_READERS], CFS_META_MAX + 1);
+		if (cfs_list_split(out->rbuf, &out->readers) < 0)
+			rc = -EACCES;
+		out->fp.readers = &out->readers;
+	}
+	out->fp.max_opens = cls->max_opens;
+	if (found[K_MAXOPENS]) {
+		uint64_t v;
+		out->fp.max_opens = cfs_parse_uint(val[K_MAXOPENS], 1000000, &v) == 0 ? (uint32_t)v : 1;
+	}
+	return rc;
+}
+
 int cfs_eff_resolve(struct cfs_ctx *c, const char *path, const unsigned char *own, size_t own_len,
 		    struct cfs_eff *out)
 {
-	static const size_t VSZ = CFS_META_MAX + 1;
-	char (*val)[CFS_META_MAX + 1] = malloc(K_N * VSZ);
+	char (*val)[CFS_META_MAX + 1] = malloc(K_N * (CFS_META_MAX + 1));
 	int found[K_N] = { 0 };
-	unsigned char meta[CFS_META_MAX];
-	char dir[PATH_MAX];
-	size_t len;
-	int rc = 0;
+	unsigned char id[CFS_FILE_ID_BYTES];
+	struct cfs_err e = { "" };
 	if (!val)
 		return -ENOMEM;
 	memset(out, 0, sizeof *out);
-	if (cfs_strlcpy(dir, path, sizeof dir) >= sizeof dir) {
+	int rc = walk_ancestors(c, path, val, found, id, &e);
+	if (rc == -ENAMETOOLONG) {
 		free(val);
-		return -ENAMETOOLONG;
+		return rc;
 	}
-	/* Every ancestor from the root down, each sidecar authenticated in its
-	 * place (its parent's id, its name): the chain proves the parent's id
-	 * that the entry's own header was bound to. */
-	struct cfs_bind b;
-	struct cfs_err e = { "" };
-	unsigned char id[CFS_FILE_ID_BYTES];
-	memset(id, 0, sizeof id);
-	if (strcmp(path, "/") != 0) {
-		cfs_entry_bind(c, "/", CFS_KIND_DIR, &b);
-		rc = cfs_sidecar_load(c, "/", &b, meta, &len, id, NULL, &e);
-		if (rc == 0)
-			take(meta, len, val, found);
-		for (char *p = dir + 1, *slash; rc == 0 && (slash = strchr(p, '/')) != NULL; p = slash + 1) {
-			*slash = 0;
-			rc = cfs_bind_set(&b, id, p, CFS_KIND_DIR);
-			if (rc == 0)
-				rc = cfs_sidecar_load(c, dir, &b, meta, &len, id, NULL, &e);
-			if (rc == 0)
-				take(meta, len, val, found);
-			*slash = '/';
-		}
-	}
-	sodium_memzero(meta, sizeof meta);
 	if (rc < 0) {
 		syslog(LOG_ERR, "coachfs: tamper %s: %s", path, e.msg);
 		snprintf(out->why, sizeof out->why, "%s", e.msg);
@@ -96,39 +139,10 @@ int cfs_eff_resolve(struct cfs_ctx *c, const char *path, const unsigned char *ow
 	}
 	memcpy(out->dir_id, id, sizeof id);
 	take(own, own_len, val, found);
-	{
-		const unsigned char *v;
-		size_t vl;
-		out->own_class = cfs_meta_get(own, own_len, KEYS[K_CLASS], &v, &vl) == 0;
-	}
-	if (rc == 0) {
-		const char *cname = found[K_CLASS] ? val[K_CLASS] : c->cfg->default_class;
-		out->fp.cls = cfs_config_class(c->cfg, cname);
-		if (!out->fp.cls) {
-			syslog(LOG_ERR, "coachfs: %s: class '%s' is not in the configuration; refusing access",
-			       path, cname);
-			rc = -EACCES;
-		}
-	}
-	if (rc == 0) {
-		const struct cfs_class *cls = out->fp.cls;
-		out->class_rank = class_rank(c->cfg, cls);
-		out->fp.export = cls->export == CFS_EXPORT_UNSET ? CFS_EXPORT_ALLOW : cls->export;
-		if (found[K_EXPORT] && cfs_export_parse(val[K_EXPORT], &out->fp.export) < 0)
-			out->fp.export = CFS_EXPORT_DENY; /* unreadable rule: the strictest */
-		out->fp.readers = &cls->readers;
-		if (found[K_READERS]) {
-			memcpy(out->rbuf, val[K_READERS], VSZ);
-			if (cfs_list_split(out->rbuf, &out->readers) < 0)
-				rc = -EACCES;
-			out->fp.readers = &out->readers;
-		}
-		out->fp.max_opens = cls->max_opens;
-		if (found[K_MAXOPENS]) {
-			uint64_t v;
-			out->fp.max_opens = cfs_parse_uint(val[K_MAXOPENS], 1000000, &v) == 0 ? (uint32_t)v : 1;
-		}
-	}
+	const unsigned char *v;
+	size_t vl;
+	out->own_class = cfs_meta_get(own, own_len, KEYS[K_CLASS], &v, &vl) == 0;
+	rc = apply_values(c, path, val, found, out);
 	free(val);
 	return rc;
 }

@@ -199,10 +199,10 @@ static int insert_row(struct cfs_audit *a, const struct cfs_event *in, int64_t i
 	return 0;
 }
 
-/* Commit rows (queued ones, then an optional synchronous one) in one
+/* Commit rows (queued ones, then the synchronous ones) in one
  * transaction. Caller holds db_mu. */
 static int write_rows(struct cfs_audit *a, struct qev *const *rows, size_t n,
-		      const struct cfs_event *sync_ev, struct cfs_err *err)
+		      const struct cfs_event *const *sync, size_t nsync, struct cfs_err *err)
 {
 	unsigned char prev[HASH_BYTES];
 	int64_t id = 0;
@@ -214,8 +214,8 @@ static int write_rows(struct cfs_audit *a, struct qev *const *rows, size_t n,
 	rc = read_head(a, &id, prev, err);
 	for (size_t k = 0; rc == 0 && k < n; k++)
 		rc = insert_row(a, &rows[k]->ev, ++id, prev, err);
-	if (rc == 0 && sync_ev)
-		rc = insert_row(a, sync_ev, ++id, prev, err);
+	for (size_t k = 0; rc == 0 && k < nsync; k++)
+		rc = insert_row(a, sync[k], ++id, prev, err);
 	if (rc == 0 && step_done(a->st_commit) != SQLITE_OK)
 		rc = cfs_aud_dberr(a, err, "cannot commit");
 	if (rc < 0)
@@ -223,21 +223,30 @@ static int write_rows(struct cfs_audit *a, struct qev *const *rows, size_t n,
 	return rc;
 }
 
-/* Commit the oldest queued rows (at most BATCH_MAX), plus sync_ev if given,
- * in one transaction; *more (if given) says whether rows are still queued.
+/* Commit the oldest queued rows (at most BATCH_MAX), plus the nsync
+ * synchronous rows sync[] (a group commit: audit_group.c), in one
+ * transaction; *more (if given) says whether rows are still queued.
  * Rows leave the queue only once committed; on failure they stay queued
  * and the handle is marked failed until a later commit succeeds. A sync_ev
  * may thus be committed before rows queued earlier beyond the first
  * BATCH_MAX (their ts still says when they happened). */
-int cfs_aud_drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct cfs_err *err,
-		 int *more)
+int cfs_aud_drain(struct cfs_audit *a, const struct cfs_event *const *sync, size_t nsync,
+		  struct cfs_err *err, int *more)
+{
+	pthread_mutex_lock(&a->db_mu);
+	int rc = cfs_aud_drain_locked(a, sync, nsync, err, more);
+	pthread_mutex_unlock(&a->db_mu);
+	return rc;
+}
+
+int cfs_aud_drain_locked(struct cfs_audit *a, const struct cfs_event *const *sync, size_t nsync,
+			 struct cfs_err *err, int *more)
 {
 	size_t n;
 	int rc, was_failed;
 	int64_t now;
 	if (more)
 		*more = 0;
-	pthread_mutex_lock(&a->db_mu);
 	pthread_mutex_lock(&a->q_mu);
 	n = a->count < BATCH_MAX ? a->count : BATCH_MAX;
 	was_failed = a->failed;
@@ -247,10 +256,8 @@ int cfs_aud_drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct c
 	/* Nothing to write: done, unless the handle is marked failed — then an
 	 * empty transaction (with the identity check) probes whether it can
 	 * record again. */
-	if (n == 0 && !sync_ev && !was_failed) {
-		pthread_mutex_unlock(&a->db_mu);
+	if (n == 0 && !nsync && !was_failed)
 		return 0;
-	}
 	/* After a long run of transactions, leave the lock to others a moment. */
 	now = cfs_aud_mono_us();
 	if (now - a->last_end_us >= RUN_BREAK_US) {
@@ -259,7 +266,7 @@ int cfs_aud_drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct c
 		cfs_aud_sleep_us(GAP_US - (now - a->last_end_us));
 		a->run_start_us = cfs_aud_mono_us();
 	}
-	rc = write_rows(a, a->batch, n, sync_ev, err);
+	rc = write_rows(a, a->batch, n, sync, nsync, err);
 	a->last_end_us = cfs_aud_mono_us();
 	pthread_mutex_lock(&a->q_mu);
 	if (rc == 0) {
@@ -268,7 +275,7 @@ int cfs_aud_drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct c
 		a->failed = 0;
 		if (more)
 			*more = a->count > 0;
-		if (a->unsealed_since_ms == 0 && (n > 0 || sync_ev))
+		if (a->unsealed_since_ms == 0 && (n > 0 || nsync))
 			a->unsealed_since_ms = cfs_aud_mono_ms();
 		pthread_cond_broadcast(&a->q_space);
 	} else {
@@ -281,7 +288,6 @@ int cfs_aud_drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct c
 	if (rc == 0)
 		for (size_t k = 0; k < n; k++)
 			free(a->batch[k]);
-	pthread_mutex_unlock(&a->db_mu);
 	return rc;
 }
 

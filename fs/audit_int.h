@@ -63,6 +63,16 @@ struct val {
 	size_t n;
 };
 
+/* A synchronous row waiting for its group commit (audit_group.c): on the
+ * waiting thread's stack, in the list under q_mu; done, rc and err are
+ * written and read under db_mu. */
+struct cfs_aud_ticket {
+	const struct cfs_event *ev;
+	struct cfs_aud_ticket *next;
+	int done, rc;
+	struct cfs_err err;
+};
+
 /* A queued event: the struct and its strings in one allocation. */
 struct qev {
 	int64_t qtime_ms;            /* monotonic, when queued */
@@ -101,6 +111,8 @@ struct cfs_audit {
 	size_t head, count;
 	int64_t unsealed_since_ms;   /* first commit not yet under a checkpoint; 0 = none */
 	int64_t retry_at_ms;
+	struct cfs_aud_ticket *g_head, *g_tail; /* synchronous rows waiting for a group commit */
+	unsigned long g_rows, g_commits;        /* group commits so far, under db_mu */
 	int running, stop, failed;
 	pthread_t thread;
 	uint32_t flush_ms, cp_ms;
@@ -127,8 +139,15 @@ int cfs_aud_check_format(sqlite3 *db, const char *path, struct cfs_err *err);
 int cfs_aud_has_cp2_columns(sqlite3 *db);
 int cfs_aud_exec_sql(sqlite3 *db, const char *sql);
 int cfs_aud_dberr(struct cfs_audit *a, struct cfs_err *err, const char *what);
-int cfs_aud_drain(struct cfs_audit *a, const struct cfs_event *sync_ev, struct cfs_err *err,
-		 int *more);
+/* cfs_aud_drain_locked with db_mu taken and released. */
+int cfs_aud_drain(struct cfs_audit *a, const struct cfs_event *const *sync, size_t nsync,
+		  struct cfs_err *err, int *more);
+/* Caller holds db_mu (audit_db.c). */
+int cfs_aud_drain_locked(struct cfs_audit *a, const struct cfs_event *const *sync, size_t nsync,
+			 struct cfs_err *err, int *more);
+/* Commit ev before returning, in one transaction with whatever other
+ * threads' synchronous rows arrived meanwhile (audit_group.c). */
+int cfs_aud_group_commit(struct cfs_audit *a, const struct cfs_event *ev, struct cfs_err *err);
 int cfs_aud_checkpoint_locked(struct cfs_audit *a, int empty_only, struct cfs_audit_head *out,
 			     int *signed_out, struct cfs_err *err);
 void cfs_aud_announce(struct cfs_audit *a, const struct cfs_audit_head *h);

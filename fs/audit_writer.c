@@ -47,7 +47,7 @@ int cfs_audit_append(struct cfs_audit *a, const struct cfs_event *ev, struct cfs
 	e = *ev;
 	if (e.ts == 0 || e.ts == CFS_AUDIT_NONE)
 		e.ts = cfs_now_us();
-	return cfs_aud_drain(a, &e, err, NULL);
+	return cfs_aud_group_commit(a, &e, err);
 }
 
 /* Commit everything queued, batch by batch. */
@@ -55,7 +55,7 @@ static int drain_all(struct cfs_audit *a, struct cfs_err *err)
 {
 	int rc, more;
 	do
-		rc = cfs_aud_drain(a, NULL, err, &more);
+		rc = cfs_aud_drain(a, NULL, 0, err, &more);
 	while (rc == 0 && more);
 	return rc;
 }
@@ -129,7 +129,7 @@ int cfs_audit_queue(struct cfs_audit *a, const struct cfs_event *ev)
 		if (!a->running) {
 			/* No writer: commit inline to make room. */
 			pthread_mutex_unlock(&a->q_mu);
-			if (cfs_aud_drain(a, NULL, NULL, NULL) < 0) {
+			if (cfs_aud_drain(a, NULL, 0, NULL, NULL) < 0) {
 				free(q);
 				return -EIO;
 			}
@@ -234,7 +234,7 @@ static void *writer_main(void *arg)
 		want_cp = cp_due <= now;
 		pthread_mutex_unlock(&a->q_mu);
 		struct cfs_err e;
-		int rc = cfs_aud_drain(a, NULL, &e, NULL);
+		int rc = cfs_aud_drain(a, NULL, 0, &e, NULL);
 		if (rc == 0 && want_cp) {
 			struct cfs_audit_head h;
 			int did;

@@ -532,7 +532,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(&ctx, 0, sizeof ctx);
-	pthread_mutex_init(&ctx.lock, NULL);
+	cfs_ctx_locks_init(&ctx);
 	if (pthread_key_create(&ctx.scratch_key, scratch_free) != 0) {
 		fprintf(stderr, "coachfs: cannot create thread key\n");
 		return 1;

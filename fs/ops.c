@@ -70,6 +70,16 @@ int cfs_op_path_ok(const char *path)
 	return 0;
 }
 
+/* The backing entry of a mount path, as the caller sees it: a checked
+ * path, lstat'ed, a planted symbolic link in the way answering ENOENT. */
+int cfs_op_lstat(struct cfs_ctx *c, const char *path, struct stat *st)
+{
+	int rc = cfs_op_path_ok(path);
+	if (rc == 0)
+		rc = cfs_store_lstat(c->store, path, st);
+	return rc == -ELOOP ? -ENOENT : rc;
+}
+
 void cfs_op_plain_stat(struct cfs_ctx *c, struct stat *st)
 {
 	if (S_ISREG(st->st_mode)) {
@@ -188,12 +198,9 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	int lk = cfs_op_link_path(path, &token);
 	if (lk)
 		return cfs_op_link_getattr(c, lk, token, st);
-	int rc = cfs_op_path_ok(path);
+	int rc = cfs_op_lstat(c, path, st);
 	if (rc < 0)
 		return rc;
-	rc = cfs_store_lstat(c->store, path, st);
-	if (rc < 0)
-		return rc == -ELOOP ? -ENOENT : rc;
 	if (c->cfg->hide_denied && !cfs_op_is_root(path)) {
 		struct seer w = { NULL, 0 };
 		rc = cfs_op_visible_to(c, &w, path, st);

@@ -73,16 +73,80 @@ int cfs_op_open(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* Derived content: a new file takes the highest class its creating process
+ * has read, as its own class attribute in meta. *rank: the class it gets.
+ * 0, or -EIO when the class cannot be recorded (refuse the file). */
+static int derived_class(struct cfs_ctx *c, const struct cfs_caller *cl, int *rank, unsigned char *meta,
+			 size_t *mlen)
+{
+	struct cfs_lineage lin;
+	cfs_lineage_init(&lin, cl);
+	int r = cfs_access_max_read(c, &lin, *rank);
+	if (r <= *rank || r >= c->cfg->nclasses)
+		return 0;
+	const char *name = c->cfg->classes[r].name;
+	if (cfs_meta_set(meta, mlen, CFS_META_MAX, CFS_XATTR_PREFIX "class", name, strlen(name)) < 0)
+		return -EIO;
+	*rank = r;
+	return 0;
+}
+
+/* What a create is about to make. */
+struct newfile {
+	struct cfs_bind bind;
+	unsigned char meta[CFS_META_MAX];
+	size_t mlen;
+	int rank;
+	mode_t mode;
+};
+
+/* Build the file under a temporary name in d_fd, record it, then link it
+ * in atomically — never over an existing name (it may be one the caller
+ * cannot see): a crash never leaves a half-written header under the real
+ * name, and a file not recorded is not created. 0 with *fd and *f. */
+static int make_file(struct cfs_ctx *c, struct cfs_caller *cl, const char *path, const struct cfs_decision *d,
+		     const struct newfile *nf, int d_fd, const char *leaf, int *fd, struct cfs_file **f)
+{
+	struct cfs_err err = { "" };
+	char tmpname[64], why[300];
+	int rc = 0;
+	*f = NULL;
+	*fd = cfs_store_tmpfile(d_fd, tmpname, sizeof tmpname);
+	if (*fd < 0)
+		return *fd;
+	if (fchown(*fd, cl->uid, cl->gid) != 0 || fchmod(*fd, nf->mode & 07777) != 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = cfs_content_create_b(*fd, c->keys, &nf->bind, c->state, NULL, 1, nf->meta, nf->mlen,
+					  cfs_op_scratch(c), f, &err);
+	if (rc == 0) {
+		snprintf(why, sizeof why, "%.200s; class %s%s", d->reason, c->cfg->classes[nf->rank].name,
+			 nf->mlen ? " (derived from what this process read)" : "");
+		if (cfs_access_audit(c, cl, "create", path, cfs_op_verdict_word(d->verdict), why, d->grant_id,
+				     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
+			rc = -EACCES;
+		} else if (renameat2(d_fd, tmpname, d_fd, leaf, RENAME_NOREPLACE) != 0) {
+			rc = -errno;
+			cfs_op_record_failed(c, cl, "create", path, rc);
+			if (rc == -EEXIST)
+				rc = cfs_op_name_free(c, cl, path, "create") == -EEXIST ? -EEXIST : -EACCES;
+		}
+	}
+	if (rc < 0) {
+		cfs_content_close(*f);
+		*f = NULL;
+		unlinkat(d_fd, tmpname, 0);
+		close(*fd);
+	}
+	return rc;
+}
+
 int cfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct cfs_ctx *c = cfs_op_ctx_get();
-	struct cfs_err err = { "" };
 	struct cfs_decision d;
 	const char *leaf;
-	struct cfs_file *f;
-	char tmpname[64];
-	unsigned char meta[CFS_META_MAX];
-	size_t mlen = 0;
+	struct newfile nf = { .mode = mode };
 	if (!S_ISREG(mode) && (mode & S_IFMT))
 		return -EPERM;
 	struct cfs_caller *cl = cfs_op_who(c);
@@ -99,85 +163,29 @@ int cfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		free(e);
 		return cfs_op_open(path, fi);
 	}
-	if (rc < 0) {
-		free(cl);
-		free(e);
-		return rc;
-	}
-	/* Derived content: the highest class this process has read. */
-	struct cfs_lineage lin;
-	cfs_lineage_init(&lin, cl);
-	int rank = e->class_rank, r = cfs_access_max_read(c, &lin, rank);
-	if (r > rank && r < c->cfg->nclasses) {
-		const char *name = c->cfg->classes[r].name;
-		if (cfs_meta_set(meta, &mlen, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name)) < 0) {
-			free(e);
-			free(cl);
-			return -EIO; /* cannot record the derived class: refuse the file */
-		}
-		rank = r;
-	}
-	struct cfs_bind bind;
-	rc = cfs_bind_set(&bind, e->dir_id, strrchr(path, '/') + 1, CFS_KIND_FILE);
-	free(e);
-	int d_fd = rc < 0 ? rc : cfs_op_parent_of(c, path, &leaf);
-	if (d_fd < 0) {
-		free(cl);
-		return d_fd;
-	}
-	/* Build the file under a temporary name, then link it in atomically:
-	 * a crash never leaves a half-written header under the real name. */
-	int fd = cfs_store_tmpfile(d_fd, tmpname, sizeof tmpname);
-	if (fd < 0) {
-		rc = fd;
-		close(d_fd);
-		free(cl);
-		return rc;
-	}
-	if (fchown(fd, cl->uid, cl->gid) != 0 || fchmod(fd, mode & 07777) != 0)
-		rc = -errno;
-	f = NULL;
-	if (rc == 0)
-		rc = cfs_content_create_b(fd, c->keys, &bind, c->state, NULL, 1, meta, mlen, cfs_op_scratch(c), &f, &err);
 	if (rc == 0) {
-		/* Recorded before it appears under its name: not recorded, not created. */
-		char why[300];
-		snprintf(why, sizeof why, "%.200s; class %s%s", d.reason, c->cfg->classes[rank].name,
-			 mlen ? " (derived from what this process read)" : "");
-		if (cfs_access_audit(c, cl, "create", path, cfs_op_verdict_word(d.verdict), why, d.grant_id,
-				     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
-			rc = -EACCES;
-		} else if (renameat2(d_fd, tmpname, d_fd, leaf, RENAME_NOREPLACE) != 0) {
-			/* never over an existing name: it may be one the caller cannot see */
-			rc = -errno;
-			cfs_op_record_failed(c, cl, "create", path, rc);
-			if (rc == -EEXIST)
-				rc = cfs_op_name_free(c, cl, path, "create") == -EEXIST ? -EEXIST : -EACCES;
-		}
+		nf.rank = e->class_rank;
+		rc = derived_class(c, cl, &nf.rank, nf.meta, &nf.mlen);
 	}
-	if (rc < 0) {
-		cfs_content_close(f);
-		unlinkat(d_fd, tmpname, 0);
-		close(fd);
+	if (rc == 0)
+		rc = cfs_bind_set(&nf.bind, e->dir_id, strrchr(path, '/') + 1, CFS_KIND_FILE);
+	free(e);
+	int d_fd = rc < 0 ? rc : cfs_op_parent_of(c, path, &leaf), fd = -1;
+	struct cfs_file *f = NULL;
+	rc = d_fd < 0 ? d_fd : make_file(c, cl, path, &d, &nf, d_fd, leaf, &fd, &f);
+	if (d_fd >= 0)
 		close(d_fd);
-		free(cl);
-		return rc;
-	}
-	close(d_fd);
 	/* the file as created, key and all: no second header read and key derivation */
-	struct cfs_ofile *of;
-	rc = cfs_op_ofile_adopt(c, fd, f, path, &of);
-	if (rc < 0) {
-		free(cl);
-		return rc;
-	}
-	rc = cfs_op_handle_new(of, path, fi->flags, cl, d.grant_id, rank, fi);
-	if (rc < 0) {
+	struct cfs_ofile *of = NULL;
+	if (rc == 0)
+		rc = cfs_op_ofile_adopt(c, fd, f, path, &of);
+	if (rc == 0 && (rc = cfs_op_handle_new(of, path, fi->flags, cl, d.grant_id, nf.rank, fi)) < 0)
 		cfs_op_ofile_put(c, of);
+	if (rc < 0) {
 		free(cl);
 		return rc;
 	}
-	((struct handle *)(uintptr_t)fi->fh)->derived = mlen != 0;
+	((struct handle *)(uintptr_t)fi->fh)->derived = nf.mlen != 0;
 	return 0;
 }
 
@@ -239,37 +247,56 @@ void cfs_op_tamper(struct cfs_ctx *c, struct handle *h, const struct cfs_err *e)
 			 CFS_AUDIT_NONE, 1);
 }
 
+/* The start of a read or write on handle h: a scratch buffer, the handle
+ * still admitted (else its read-ahead window's plaintext goes), and the
+ * process behind the request. 0 or -errno. */
+static int io_begin(struct cfs_ctx *c, struct handle *h, const char *what, struct cfs_scratch **s,
+		    struct rref *r)
+{
+	*s = cfs_op_scratch(c);
+	if (!*s)
+		return -ENOMEM;
+	int rc = cfs_op_handle_live(c, h, what);
+	if (rc < 0) {
+		cfs_ra_drop(h->ra); /* access ended: the window's plaintext goes */
+		return rc;
+	}
+	return cfs_op_reader_of(c, h, r);
+}
+
+/* The end of one: a tamper row for a chunk that failed authentication, the
+ * read or write row of an every-read class (queued: a failed queue is EIO),
+ * the reader slot given back. Returns what the request returns. */
+static int io_end(struct cfs_ctx *c, struct handle *h, struct rref *r, const char *action, off_t off,
+		  ssize_t n, const struct cfs_err *e)
+{
+	struct cfs_rowproc rp = cfs_op_rref_row(r);
+	if (n == -EIO)
+		cfs_op_tamper(c, h, e);
+	else if (n >= 0 && h->every &&
+		 cfs_access_audit_proc(c, &rp, action, h->path, "allow", NULL, h->grant, off, n, 0) < 0)
+		n = -EIO;
+	cfs_op_rref_done(r);
+	return (int)n;
+}
+
 int cfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct cfs_ctx *c = cfs_op_ctx_get();
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	struct cfs_err e = { "" };
-	struct cfs_scratch *s = cfs_op_scratch(c);
-	(void)path;
-	if (!s)
-		return -ENOMEM;
-	int rc = cfs_op_handle_live(c, h, "read");
+	struct cfs_scratch *s;
 	struct rref r;
-	if (rc == 0)
-		rc = cfs_op_reader_of(c, h, &r);
+	(void)path;
+	int rc = io_begin(c, h, "read", &s, &r);
 	if (rc < 0)
 		return rc;
 	/* the reading process holds this class from now on (before it gets a byte) */
 	cfs_op_rref_note(c, h, &r, h->rank);
 	pthread_rwlock_rdlock(&h->of->f->lock);
-	ssize_t n = cfs_content_read(h->of->f, buf, size, off, s, &e);
+	ssize_t n = cfs_ra_read(h->ra, h->of->f, buf, size, off, s, &e);
 	pthread_rwlock_unlock(&h->of->f->lock);
-	if (n == -EIO) {
-		cfs_op_rref_done(&r);
-		cfs_op_tamper(c, h, &e);
-		return -EIO;
-	}
-	struct cfs_rowproc rp = cfs_op_rref_row(&r);
-	if (n >= 0 && h->every &&
-	    cfs_access_audit_proc(c, &rp, "read", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
-		n = -EIO;
-	cfs_op_rref_done(&r);
-	return (int)n;
+	return io_end(c, h, &r, "read", off, n, &e);
 }
 
 int cfs_op_write(const char *path, const char *buf, size_t size, off_t off,
@@ -278,109 +305,78 @@ int cfs_op_write(const char *path, const char *buf, size_t size, off_t off,
 	struct cfs_ctx *c = cfs_op_ctx_get();
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	struct cfs_err e = { "" };
-	struct cfs_scratch *s = cfs_op_scratch(c);
-	(void)path;
-	if (!s)
-		return -ENOMEM;
-	int rc = cfs_op_handle_live(c, h, "write");
+	struct cfs_scratch *s;
 	struct rref r;
-	if (rc == 0)
-		rc = cfs_op_reader_of(c, h, &r);
+	(void)path;
+	int rc = io_begin(c, h, "write", &s, &r);
 	if (rc < 0)
 		return rc;
 	/* the writing process (thread group, or an ancestor it was forked from) */
 	struct cfs_rowproc rp = cfs_op_rref_row(&r);
 	rc = cfs_op_lift_class(c, h, cfs_op_rref_max_read(c, h, &r, h->rank), &rp);
-	if (rc < 0) {
+	ssize_t n = 0;
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&h->of->f->lock);
+		off_t sz = off;
+		if (h->flags & O_APPEND)
+			rc = cfs_content_size(h->of->f, &sz);
+		off = sz;
+		if (rc == 0)
+			n = cfs_content_write(h->of->f, buf, size, off, s, &e);
+		pthread_rwlock_unlock(&h->of->f->lock);
+	}
+	if (rc < 0) {   /* not a tamper: the class could not be lifted, or no size */
 		cfs_op_rref_done(&r);
 		return rc;
 	}
-	pthread_rwlock_wrlock(&h->of->f->lock);
-	if (h->flags & O_APPEND) {
-		off_t sz;
-		rc = cfs_content_size(h->of->f, &sz);
-		if (rc < 0) {
-			pthread_rwlock_unlock(&h->of->f->lock);
-			cfs_op_rref_done(&r);
-			return rc;
-		}
-		off = sz;
-	}
-	ssize_t n = cfs_content_write(h->of->f, buf, size, off, s, &e);
-	pthread_rwlock_unlock(&h->of->f->lock);
-	if (n == -EIO) {
-		cfs_op_rref_done(&r);
-		cfs_op_tamper(c, h, &e);
-		return -EIO;
-	}
-	if (n >= 0 && h->every &&
-	    cfs_access_audit_proc(c, &rp, "write", h->path, "allow", NULL, h->grant, off, n, 0) < 0)
-		n = -EIO;
-	cfs_op_rref_done(&r);
-	return (int)n;
+	return io_end(c, h, &r, "write", off, n, &e);
 }
 
-ssize_t cfs_op_copy_file_range(const char *path_in, struct fuse_file_info *fi_in, off_t off_in,
-				  const char *path_out, struct fuse_file_info *fi_out, off_t off_out,
-				  size_t len, int flags)
+/* copy_file_range's decision: the source rechecked for this caller, then
+ * its export rule (policy.c), recorded; the caller holds the source's class
+ * from now on, and the destination is lifted to it. 0 or -errno. */
+static int copy_decide(struct cfs_ctx *c, struct handle *in, struct handle *out, off_t off_in, size_t len)
 {
-	struct cfs_ctx *c = cfs_op_ctx_get();
-	struct handle *in = (struct handle *)(uintptr_t)fi_in->fh;
-	struct handle *out = (struct handle *)(uintptr_t)fi_out->fh;
 	struct cfs_decision d;
-	struct cfs_err e = { "" };
-	(void)path_in;
-	(void)path_out;
-	if (flags)
-		return -EINVAL;
-	int rc = cfs_op_handle_live(c, in, "read");
-	if (rc == 0)
-		rc = cfs_op_handle_live(c, out, "write");
-	if (rc < 0)
-		return rc;
-	/* Copying content out of a file is an export, whatever the program. */
 	struct cfs_caller *cl = cfs_op_who(c);
 	struct cfs_eff *ef = malloc(sizeof *ef);
-	if (!cl || !ef) {
-		free(cl);
-		free(ef);
-		return -ENOMEM;
-	}
 	unsigned char meta[CFS_META_MAX];
-	pthread_rwlock_rdlock(&in->of->f->lock);
-	size_t mlen = in->of->f->meta_len;
-	memcpy(meta, in->of->f->meta, mlen);
-	pthread_rwlock_unlock(&in->of->f->lock);
-	rc = cfs_eff_resolve(c, in->path, meta, mlen, ef);
+	int rc = cl && ef ? 0 : -ENOMEM;
+	if (rc == 0) {
+		pthread_rwlock_rdlock(&in->of->f->lock);
+		size_t mlen = in->of->f->meta_len;
+		memcpy(meta, in->of->f->meta, mlen);
+		pthread_rwlock_unlock(&in->of->f->lock);
+		rc = cfs_eff_resolve(c, in->path, meta, mlen, ef);
+	}
 	if (rc == 0) {
 		cfs_access_decide(c, cl, ef, in->path, CFS_OP_RECHECK, 0, in->grant, &d);
-		if (d.verdict != CFS_DENY) {
-			/* access was decided at open; what remains is the export rule */
-			d.verdict = ef->fp.export == CFS_EXPORT_LOG ? CFS_FLAG
-				  : ef->fp.export == CFS_EXPORT_ALLOW ? CFS_ALLOW : CFS_DENY;
-			snprintf(d.reason, sizeof d.reason, "copy_file_range to %.200s: export rule %s",
-				 out->path, cfs_export_name(ef->fp.export));
-		}
+		cfs_decide_copy_export(&ef->fp, out->path, &d);
+		if (cfs_access_audit(c, cl, "export", in->path, cfs_op_verdict_word(d.verdict), d.reason,
+				     in->grant, off_in, (int64_t)len, 1) < 0 || d.verdict == CFS_DENY)
+			rc = -EACCES;
+	} else if (rc != -ENOMEM) {
+		rc = -EACCES;
 	}
-	int rank = ef->class_rank;
-	free(ef);
-	if (rc < 0 || cfs_access_audit(c, cl, "export", in->path, cfs_op_verdict_word(d.verdict), d.reason,
-				       in->grant, off_in, (int64_t)len, 1) < 0 ||
-	    d.verdict == CFS_DENY) {
-		free(cl);
-		return -EACCES;
-	}
-	/* Inside the mount the copy carries the source's class. */
-	cfs_access_note_read(c, cl->tgid, cl->start_time, rank);
-	if (rank > out->rank) {
+	if (rc == 0) {
+		/* Inside the mount the copy carries the source's class. */
+		int rank = ef->class_rank;
+		cfs_access_note_read(c, cl->tgid, cl->start_time, rank);
 		struct cfs_rowproc rp = { cl->uid, cl->user, cl->pid, cl->exe };
-		rc = cfs_op_lift_class(c, out, rank, &rp);
-		if (rc < 0) {
-			free(cl);
-			return rc;
-		}
+		if (rank > out->rank)
+			rc = cfs_op_lift_class(c, out, rank, &rp);
 	}
+	free(ef);
 	free(cl);
+	return rc;
+}
+
+/* Copy len bytes in 1 MiB steps through a wiped buffer: bytes copied, or
+ * -errno when nothing was. */
+static ssize_t copy_bytes(struct cfs_ctx *c, struct handle *in, off_t off_in, struct handle *out, off_t off_out,
+			  size_t len)
+{
+	struct cfs_err e = { "" };
 	struct cfs_scratch *s = cfs_op_scratch(c);
 	size_t chunk = len < (1u << 20) ? len : (1u << 20);
 	char *buf = malloc(chunk ? chunk : 1);
@@ -414,6 +410,25 @@ ssize_t cfs_op_copy_file_range(const char *path_in, struct fuse_file_info *fi_in
 	sodium_memzero(buf, chunk ? chunk : 1);
 	free(buf);
 	return done;
+}
+
+ssize_t cfs_op_copy_file_range(const char *path_in, struct fuse_file_info *fi_in, off_t off_in,
+				  const char *path_out, struct fuse_file_info *fi_out, off_t off_out,
+				  size_t len, int flags)
+{
+	struct cfs_ctx *c = cfs_op_ctx_get();
+	struct handle *in = (struct handle *)(uintptr_t)fi_in->fh;
+	struct handle *out = (struct handle *)(uintptr_t)fi_out->fh;
+	(void)path_in;
+	(void)path_out;
+	if (flags)
+		return -EINVAL;
+	int rc = cfs_op_handle_live(c, in, "read");
+	if (rc == 0)
+		rc = cfs_op_handle_live(c, out, "write");
+	if (rc == 0)
+		rc = copy_decide(c, in, out, off_in, len);
+	return rc < 0 ? rc : copy_bytes(c, in, off_in, out, off_out, len);
 }
 
 int cfs_op_release(const char *path, struct fuse_file_info *fi)

@@ -75,6 +75,7 @@ struct handle {
 	struct reader rd[READERS];  /* who read or wrote through it lately */
 	unsigned rnext;             /* the slot a new reader takes */
 	int every;                  /* its class audits every read: direct_io, a row per read */
+	struct cfs_ra *ra;          /* every-read handles: the read-ahead window (readahead.h) */
 	/* page-cached handles (every = 0) only, guarded by the watcher's lock: */
 	struct handle *cnext, *cprev;
 	char *cpath;                /* where the file is now, for dropping its pages */
@@ -145,6 +146,7 @@ void cfs_op_log_err(const char *what, const char *path, const struct cfs_err *e)
 struct cfs_scratch *cfs_op_scratch(struct cfs_ctx *c);
 int cfs_op_is_root(const char *path);
 int cfs_op_path_ok(const char *path);
+int cfs_op_lstat(struct cfs_ctx *c, const char *path, struct stat *st);
 void cfs_op_plain_stat(struct cfs_ctx *c, struct stat *st);
 int cfs_op_parent_of(struct cfs_ctx *c, const char *path, const char **leaf);
 void cfs_op_set_owner(int dirfd, const char *leaf);
@@ -233,5 +235,8 @@ int cfs_op_setxattr(const char *path, const char *name, const char *value, size_
 int cfs_op_getxattr(const char *path, const char *name, char *value, size_t size);
 int cfs_op_listxattr(const char *path, char *list, size_t size);
 int cfs_op_removexattr(const char *path, const char *name);
+
+int cfs_op_meta_update(struct cfs_ctx *c, const char *path,
+		       int (*fn)(unsigned char *meta, size_t *len, void *arg), void *arg);
 
 #endif

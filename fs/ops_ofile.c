@@ -61,6 +61,27 @@ int cfs_op_holds_handle(struct cfs_ctx *c, const struct stat *st, uid_t uid)
 
 /* ---- open-file table ---- */
 
+/* The open file of that inode with a reference taken, or NULL; under the
+ * table's lock. */
+static struct cfs_ofile *find_locked(struct cfs_ctx *c, const struct stat *st)
+{
+	for (struct cfs_ofile *o = c->ofiles; o; o = o->next) {
+		if (o->dev == st->st_dev && o->ino == st->st_ino) {
+			o->refs++;
+			return o;
+		}
+	}
+	return NULL;
+}
+
+static struct cfs_ofile *find_ref(struct cfs_ctx *c, const struct stat *st)
+{
+	pthread_mutex_lock(&c->lock);
+	struct cfs_ofile *o = find_locked(c, st);
+	pthread_mutex_unlock(&c->lock);
+	return o;
+}
+
 /* Take a reference on the open file behind backing fd `fd` (consumed).
  * f: that fd's file as just created (consumed too), or NULL to open it. */
 static int ofile_adopt_e(struct cfs_ctx *c, int fd, struct cfs_file *f, const char *path,
@@ -74,21 +95,19 @@ static int ofile_adopt_e(struct cfs_ctx *c, int fd, struct cfs_file *f, const ch
 		close(fd);
 		return r;
 	}
-	pthread_mutex_lock(&c->lock);
-	for (struct cfs_ofile *o = c->ofiles; o; o = o->next) {
-		if (o->dev == st.st_dev && o->ino == st.st_ino) {
-			o->refs++;
-			pthread_mutex_unlock(&c->lock);
-			cfs_content_close(f);
-			close(fd);
-			*out = o;
-			return 0;
-		}
+	/* The table's lock is held only to look up and insert: the header is
+	 * read and decrypted outside it, and a file another thread inserted
+	 * meanwhile wins (ours is dropped). */
+	struct cfs_ofile *o = find_ref(c, &st);
+	if (o) {
+		cfs_content_close(f);
+		close(fd);
+		*out = o;
+		return 0;
 	}
-	struct cfs_ofile *o = calloc(1, sizeof *o);
+	o = calloc(1, sizeof *o);
 	int rc = !o ? -ENOMEM : f ? 0 : cfs_entry_open(c, path, fd, cfs_op_scratch(c), &o->f, &e);
 	if (rc < 0) {
-		pthread_mutex_unlock(&c->lock);
 		if (rc == -EIO)
 			cfs_op_log_err("tamper", path, &e);
 		if (why)
@@ -104,9 +123,19 @@ static int ofile_adopt_e(struct cfs_ctx *c, int fd, struct cfs_file *f, const ch
 	o->ino = st.st_ino;
 	o->fd = fd;
 	o->refs = 1;
-	o->next = c->ofiles;
-	c->ofiles = o;
+	pthread_mutex_lock(&c->lock);
+	struct cfs_ofile *won = find_locked(c, &st);
+	if (!won) {
+		o->next = c->ofiles;
+		c->ofiles = o;
+	}
 	pthread_mutex_unlock(&c->lock);
+	if (won) {
+		cfs_content_release(o->f, cfs_op_scratch(c));
+		close(o->fd);
+		free(o);
+		o = won;
+	}
 	*out = o;
 	return 0;
 }
@@ -183,6 +212,7 @@ void cfs_op_ofile_put(struct cfs_ctx *c, struct cfs_ofile *o)
  * file goes. */
 void cfs_op_handle_drop(struct handle *h)
 {
+	cfs_ra_free(h->ra); /* wipes the window */
 	free(h->cpath);
 	for (int i = 0; i < READERS; i++)
 		cfs_op_rstr_put(h->rd[i].exe);
@@ -218,7 +248,8 @@ int cfs_op_handle_new(struct cfs_ofile *of, const char *path, int flags, struct 
 	/* a row per read, or one per open and the page cache (see cfs_cwatch) */
 	h->every = rank < 0 || rank >= c->cfg->nclasses ||
 		   c->cfg->classes[rank].reads == CFS_READS_EVERY || !c->cwatch || !c->cwatch->started;
-	if (!h->every && !(h->cpath = strdup(h->path))) {
+	if ((!h->every && !(h->cpath = strdup(h->path))) ||
+	    (h->every && cfs_ra_new(&c->ra_budget, &h->ra) < 0)) {
 		cfs_op_handle_drop(h);
 		return -ENOMEM;
 	}

@@ -4,38 +4,18 @@
  * in, nor replace a target its caller may not remove. */
 #include "ops_int.h"
 
+static int class_fn(unsigned char *meta, size_t *len, void *arg)
+{
+	const char *name = arg;
+	return cfs_meta_set(meta, len, CFS_META_MAX, CFS_XATTR_PREFIX "class", name, strlen(name));
+}
+
 /* Set an entry's own class attribute (file header or directory sidecar). */
 static int set_own_class(struct cfs_ctx *c, const char *path, const struct stat *st, const char *name)
 {
-	unsigned char meta[CFS_META_MAX];
-	size_t len;
-	struct cfs_err e = { "" };
-	int rc;
-	if (S_ISDIR(st->st_mode)) {
-		pthread_mutex_lock(&c->lock);
-		rc = cfs_dir_meta_load(c, path, meta, &len);
-		if (rc == 0)
-			rc = cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
-		if (rc == 0)
-			rc = cfs_dir_meta_store(c, path, meta, len);
-		pthread_mutex_unlock(&c->lock);
-		return rc;
-	}
-	if (!S_ISREG(st->st_mode))
+	if (!S_ISDIR(st->st_mode) && !S_ISREG(st->st_mode))
 		return 0;
-	struct cfs_ofile *of;
-	rc = cfs_op_ofile_get(c, path, &of);
-	if (rc < 0)
-		return rc;
-	pthread_rwlock_wrlock(&of->f->lock);
-	len = of->f->meta_len;
-	memcpy(meta, of->f->meta, len);
-	rc = cfs_meta_set(meta, &len, sizeof meta, CFS_XATTR_PREFIX "class", name, strlen(name));
-	if (rc == 0)
-		rc = cfs_content_set_meta(of->f, meta, len, &e);
-	pthread_rwlock_unlock(&of->f->lock);
-	cfs_op_ofile_put(c, of);
-	return rc;
+	return cfs_op_meta_update(c, path, class_fn, (void *)name);
 }
 
 /* Rename never downgrades: if `from` would resolve to a lower class at `to`,
@@ -157,94 +137,80 @@ static int rebind_finish(struct cfs_ctx *c, const struct rebind *rb)
  * RENAME_EXCHANGE, moved), so it must be visible to the caller and needs
  * them too. When there was no target, the backing rename is
  * RENAME_NOREPLACE: a name made meanwhile is never clobbered. */
-int cfs_op_rename(const char *from, const char *to, unsigned int flags)
+/* May an existing target `to` be replaced (or exchanged) by cl? It must be
+ * visible to cl (else EACCES and a deny row: never clobber what one may not
+ * see) — with RENAME_NOREPLACE, EEXIST only when visible — and removable. */
+static int target_ok(struct cfs_ctx *c, struct cfs_caller *cl, const char *from, const char *to,
+		     const struct stat *st2, unsigned int flags)
 {
-	struct cfs_ctx *c = cfs_op_ctx_get();
-	const char *l1, *l2;
-	struct stat st1, st2;
-	struct cfs_decision d;
 	char what[300];
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
-		return -EINVAL;
-	int rc = cfs_op_see(c, from);
-	if (rc == 0 && (flags & RENAME_EXCHANGE))
-		rc = cfs_op_see(c, to);
-	if (rc == 0)
-		rc = cfs_op_path_ok(to);
-	if (rc == 0)
-		rc = cfs_store_lstat(c->store, from, &st1);
-	if (rc < 0)
-		return rc == -ELOOP ? -ENOENT : rc;
-	struct cfs_caller *cl = cfs_op_who(c);
-	if (!cl)
-		return -ENOMEM;
+	int rc;
+	if (flags & RENAME_NOREPLACE) {
+		rc = cfs_op_name_free(c, cl, to, "rename");
+	} else {
+		struct seer w = { NULL, 0 };
+		rc = cfs_op_visible_to(c, &w, to, st2);
+		free(w.cl);
+		if (rc == -ENOENT) {
+			snprintf(what, sizeof what,
+				 "rename onto %.200s: the name is taken by an entry the caller may not see", to);
+			cfs_access_audit(c, cl, "rename", from, "deny", what, 0, CFS_AUDIT_NONE,
+					 CFS_AUDIT_NONE, 1);
+			rc = -EACCES;
+		}
+	}
+	if (rc == 0) {
+		struct cfs_decision dt;
+		snprintf(what, sizeof what, "%s by rename from %.200s",
+			 (flags & RENAME_EXCHANGE) ? "exchange" : "replace", from);
+		rc = cfs_op_may_remove(c, cl, to, st2, "rename", what, &dt);
+	}
+	return rc;
+}
+
+/* Everything decided before a rename: from may be moved away, an existing
+ * target replaced, and both keep their classes. *target: the name exists. */
+static int rename_decide(struct cfs_ctx *c, struct cfs_caller *cl, const char *from, const char *to,
+			 unsigned int flags, const struct stat *st1, struct cfs_decision *d, int *target)
+{
+	struct stat st2;
+	char what[300];
 	snprintf(what, sizeof what, "rename to %.250s", to);
-	rc = cfs_op_may_remove(c, cl, from, &st1, "rename", what, &d);
-	int target = 0;
+	int rc = cfs_op_may_remove(c, cl, from, st1, "rename", what, d);
+	*target = 0;
 	if (rc == 0) {
 		rc = cfs_store_lstat(c->store, to, &st2);
 		if (rc == 0)
-			target = 1;
+			*target = 1;
 		else if (rc == -ENOENT && !(flags & RENAME_EXCHANGE))
 			rc = 0;
 		else if (rc == -ELOOP)
 			rc = -EACCES;
 	}
-	if (rc == 0 && target) {
-		if (flags & RENAME_NOREPLACE) {
-			/* EEXIST only for a target the caller may see */
-			rc = cfs_op_name_free(c, cl, to, "rename");
-		} else {
-			struct seer w = { NULL, 0 };
-			rc = cfs_op_visible_to(c, &w, to, &st2);
-			free(w.cl);
-			if (rc == -ENOENT) {
-				snprintf(what, sizeof what,
-					 "rename onto %.200s: the name is taken by an entry the caller may not see",
-					 to);
-				cfs_access_audit(c, cl, "rename", from, "deny", what, 0, CFS_AUDIT_NONE,
-						 CFS_AUDIT_NONE, 1);
-				rc = -EACCES;
-			}
-		}
-		if (rc == 0) {
-			struct cfs_decision dt;
-			snprintf(what, sizeof what, "%s by rename from %.200s",
-				 (flags & RENAME_EXCHANGE) ? "exchange" : "replace", from);
-			rc = cfs_op_may_remove(c, cl, to, &st2, "rename", what, &dt);
-		}
-	}
+	if (rc == 0 && *target)
+		rc = target_ok(c, cl, from, to, &st2, flags);
 	if (rc == 0)
 		rc = keep_class(c, from, to);
 	if (rc == 0 && (flags & RENAME_EXCHANGE))
 		rc = keep_class(c, to, from);
-	if (rc < 0) {
-		free(cl);
-		return rc;
-	}
-	int d1 = cfs_op_parent_of(c, from, &l1);
-	if (d1 < 0) {
-		free(cl);
-		return d1;
-	}
-	int d2 = cfs_op_parent_of(c, to, &l2);
-	if (d2 < 0) {
-		close(d1);
-		free(cl);
-		return d2;
-	}
-	unsigned int bflags = flags;
-	if (!target)
-		bflags |= RENAME_NOREPLACE;
+	return rc;
+}
+
+/* The decided rename: its row first, then the rename with the moved
+ * headers rebound (crash-safely: the old places are recorded first). A new
+ * name never replaces one made since the decision. */
+static int rename_do(struct cfs_ctx *c, struct cfs_caller *cl, const char *from, const char *to,
+		     unsigned int flags, int target, const struct cfs_decision *d, int d1, const char *l1,
+		     int d2, const char *l2)
+{
+	unsigned int bflags = flags | (target ? 0 : RENAME_NOREPLACE);
 	char why[600];
 	snprintf(why, sizeof why, "renamed to %.250s%s; %.250s", to, target ? " (replacing it)" : "",
-		 d.reason);
+		 d->reason);
 	if (target && (flags & RENAME_EXCHANGE))
-		snprintf(why, sizeof why, "exchanged with %.250s; %.250s", to, d.reason);
-	rc = cfs_access_audit(c, cl, "rename", from, "allow", why, d.grant_id, CFS_AUDIT_NONE,
-			      CFS_AUDIT_NONE, 1) < 0 ? -EIO : 0;
-	/* the moved entries' headers are bound to their places: record where
-	 * they were, rename, rebind them where they are */
+		snprintf(why, sizeof why, "exchanged with %.250s; %.250s", to, d->reason);
+	int rc = cfs_access_audit(c, cl, "rename", from, "allow", why, d->grant_id, CFS_AUDIT_NONE,
+				  CFS_AUDIT_NONE, 1) < 0 ? -EIO : 0;
 	struct rebind rb[2];
 	int nrb = 0;
 	if (rc == 0)
@@ -264,8 +230,41 @@ int cfs_op_rename(const char *from, const char *to, unsigned int flags)
 		cfs_op_record_failed(c, cl, "rename", from, rc);
 	if (rc == 0)
 		cfs_op_cwatch_renamed(c, from, to, (flags & RENAME_EXCHANGE) != 0);
-	close(d1);
-	close(d2);
+	return rc;
+}
+
+int cfs_op_rename(const char *from, const char *to, unsigned int flags)
+{
+	struct cfs_ctx *c = cfs_op_ctx_get();
+	const char *l1, *l2;
+	struct stat st1;
+	struct cfs_decision d;
+	int target;
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	int rc = cfs_op_see(c, from);
+	if (rc == 0 && (flags & RENAME_EXCHANGE))
+		rc = cfs_op_see(c, to);
+	if (rc == 0)
+		rc = cfs_op_path_ok(to);
+	if (rc == 0)
+		rc = cfs_store_lstat(c->store, from, &st1);
+	if (rc < 0)
+		return rc == -ELOOP ? -ENOENT : rc;
+	struct cfs_caller *cl = cfs_op_who(c);
+	if (!cl)
+		return -ENOMEM;
+	rc = rename_decide(c, cl, from, to, flags, &st1, &d, &target);
+	int d1 = rc < 0 ? rc : cfs_op_parent_of(c, from, &l1);
+	int d2 = d1 < 0 ? d1 : cfs_op_parent_of(c, to, &l2);
+	if (d1 >= 0 && d2 >= 0)
+		rc = rename_do(c, cl, from, to, flags, target, &d, d1, l1, d2, l2);
+	else
+		rc = d1 < 0 ? d1 : d2;
+	if (d1 >= 0)
+		close(d1);
+	if (d2 >= 0)
+		close(d2);
 	free(cl);
 	return rc;
 }

@@ -23,19 +23,17 @@ static const char *policy_key(const char *name)
 /* Load the attribute block of a path (file header or directory sidecar). */
 static int meta_load(struct cfs_ctx *c, const char *path, struct stat *st, unsigned char *meta, size_t *len)
 {
-	int rc = cfs_op_path_ok(path);
+	int rc = cfs_op_lstat(c, path, st);
 	if (rc < 0)
 		return rc;
-	rc = cfs_store_lstat(c->store, path, st);
-	if (rc < 0)
-		return rc == -ELOOP ? -ENOENT : rc;
 	if (!S_ISDIR(st->st_mode) && !S_ISREG(st->st_mode))
 		return -EOPNOTSUPP;
 	return cfs_op_own_meta(c, path, st, meta, len);
 }
 
-/* Apply fn to the attribute block of path and store it back. */
-static int meta_update(struct cfs_ctx *c, const char *path,
+/* Apply fn to the attribute block of path (a file's header, a directory's
+ * sidecar) and store it back. */
+int cfs_op_meta_update(struct cfs_ctx *c, const char *path,
 		       int (*fn)(unsigned char *meta, size_t *len, void *arg), void *arg)
 {
 	struct stat st;
@@ -49,13 +47,13 @@ static int meta_update(struct cfs_ctx *c, const char *path,
 	if (rc < 0)
 		return rc;
 	if (S_ISDIR(st.st_mode)) {
-		pthread_mutex_lock(&c->lock); /* one sidecar writer at a time */
+		pthread_mutex_lock(&c->sidecar_lock); /* one sidecar writer at a time */
 		rc = cfs_dir_meta_load(c, path, meta, &len);
 		if (rc == 0)
 			rc = fn(meta, &len, arg);
 		if (rc == 0)
 			rc = cfs_dir_meta_store(c, path, meta, len);
-		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_unlock(&c->sidecar_lock);
 		return rc;
 	}
 	if (!S_ISREG(st.st_mode))
@@ -167,7 +165,7 @@ static int policy_change(struct cfs_ctx *c, const char *path, struct xset *x, in
 		free(cl);
 		return -EIO;
 	}
-	rc = meta_update(c, path, remove ? xdel_fn : xset_fn, x);
+	rc = cfs_op_meta_update(c, path, remove ? xdel_fn : xset_fn, x);
 	if (rc < 0)
 		cfs_op_record_failed(c, cl, "setxattr", path, rc);
 	free(cl);
@@ -189,7 +187,7 @@ int cfs_op_setxattr(const char *path, const char *name, const char *value, size_
 	struct xset x = { .name = name, .value = value, .size = size, .flags = flags };
 	if (policy_key(name))
 		return policy_change(c, path, &x, 0);
-	return meta_update(c, path, xset_fn, &x);
+	return cfs_op_meta_update(c, path, xset_fn, &x);
 }
 
 /* A non-policy user.* attribute is content the entry's owner wrote: its
@@ -348,5 +346,5 @@ int cfs_op_removexattr(const char *path, const char *name)
 	struct xset x = { .name = name };
 	if (policy_key(name))
 		return policy_change(c, path, &x, 1);
-	return meta_update(c, path, xdel_fn, &x);
+	return cfs_op_meta_update(c, path, xdel_fn, &x);
 }

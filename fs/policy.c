@@ -565,6 +565,19 @@ static void programs_and_export(const struct cfs_caller *caller,
 	     req->path, program(caller), export_word(rule));
 }
 
+/* ---- copies inside the mount ---- */
+
+void cfs_decide_copy_export(const struct cfs_file_policy *fp, const char *to, struct cfs_decision *d)
+{
+	if (d->verdict == CFS_DENY)
+		return;
+	d->verdict = fp->export == CFS_EXPORT_LOG ? CFS_FLAG
+		   : fp->export == CFS_EXPORT_ALLOW ? CFS_ALLOW : CFS_DENY;
+	d->is_export = 1;
+	snprintf(d->reason, sizeof d->reason, "copy_file_range to %.200s: export rule %s", to,
+		 cfs_export_name(fp->export));
+}
+
 /* ---- visibility ---- */
 
 int cfs_decide_sees_all(int hide_denied, const struct cfs_caller *cl, const char *path)

@@ -7,6 +7,7 @@
 #include "coachfs/ctx.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
@@ -278,23 +279,30 @@ int cfs_entry_open(struct cfs_ctx *c, const char *path, int fd, struct cfs_scrat
 				path);
 	rc = cfs_content_open_b(fd, c->keys, &b, c->state, s, out, err);
 	unsigned char id[CFS_FILE_ID_BYTES];
-	if (rc == -EIO && c->state && cfs_content_peek_id(fd, id) == 0) {
-		struct cfs_bind old;
-		struct cfs_err e2 = { "" };
-		struct cfs_file *f;
-		if (cfs_state_intent_get(c->state, id, old.parent, old.name, sizeof old.name, &e2) == 0) {
-			old.kind = CFS_KIND_FILE;
-			if (cfs_content_open_b(fd, c->keys, &old, c->state, s, &f, &e2) == 0) {
-				if (cfs_content_rebind(f, &b, &e2) == 0) {
-					syslog(LOG_NOTICE, "coachfs: %s: finished an interrupted rename", path);
-					cfs_state_intent_clear(c->state, id, &e2);
-					*out = f;
-					return 0;
-				}
+	if (rc != -EIO || !c->state || cfs_content_peek_id(fd, id) != 0)
+		return rc;
+	/* Perhaps an interrupted rename: one rebind at a time, and another
+	 * opener may have finished it while this one waited. */
+	pthread_mutex_lock(&c->sidecar_lock);
+	struct cfs_bind old;
+	struct cfs_err e2 = { "" };
+	struct cfs_file *f;
+	if (cfs_content_open_b(fd, c->keys, &b, c->state, s, out, &e2) == 0) {
+		rc = 0;
+	} else if (cfs_state_intent_get(c->state, id, old.parent, old.name, sizeof old.name, &e2) == 0) {
+		old.kind = CFS_KIND_FILE;
+		if (cfs_content_open_b(fd, c->keys, &old, c->state, s, &f, &e2) == 0) {
+			if (cfs_content_rebind(f, &b, &e2) == 0) {
+				syslog(LOG_NOTICE, "coachfs: %s: finished an interrupted rename", path);
+				cfs_state_intent_clear(c->state, id, &e2);
+				*out = f;
+				rc = 0;
+			} else {
 				cfs_content_close(f);
 			}
 		}
 	}
+	pthread_mutex_unlock(&c->sidecar_lock);
 	return rc;
 }
 

@@ -68,7 +68,7 @@ static size_t hash_of(int kind, uint64_t a, uint64_t b, const char *s)
 int cfs_access_replay(struct cfs_ctx *c, uid_t uid, int64_t grant, const char *path)
 {
 	int replay = 0;
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->track_lock);
 	struct cfs_track *t = tracks(c);
 	if (t) {
 		size_t h = hash_of(1, uid, (uint64_t)grant, path);
@@ -88,13 +88,13 @@ int cfs_access_replay(struct cfs_ctx *c, uid_t uid, int64_t grant, const char *p
 			t->n++;
 		}
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->track_lock);
 	return replay;
 }
 
 void cfs_access_replay_forget(struct cfs_ctx *c, uid_t uid, int64_t grant, const char *path)
 {
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->track_lock);
 	struct cfs_track *t = c->tracks;
 	if (t) {
 		struct track_ent **pp = &t->b[hash_of(1, uid, (uint64_t)grant, path)];
@@ -108,7 +108,7 @@ void cfs_access_replay_forget(struct cfs_ctx *c, uid_t uid, int64_t grant, const
 			}
 		}
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->track_lock);
 }
 
 /* Process entries (derived content) are bounded: when the table holds
@@ -143,12 +143,12 @@ static void proc_sweep(struct cfs_ctx *c)
 				v[n].pid = e->pid;
 				v[n++].start = e->start;
 			}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->track_lock);
 	size_t dead = 0;
 	for (size_t i = 0; i < n; i++)
 		if (cfs_proc_start(v[i].pid) != v[i].start)
 			v[dead++] = v[i];
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->track_lock);
 	for (size_t i = 0; i < dead; i++) {
 		struct track_ent **pp = &t->b[hash_of(2, (uint64_t)v[i].pid, v[i].start, NULL)];
 		for (; *pp; pp = &(*pp)->next) {
@@ -169,10 +169,10 @@ void cfs_access_note_read(struct cfs_ctx *c, pid_t pid, uint64_t start, int rank
 {
 	if (rank <= 0)
 		return;  /* nothing lies below the least sensitive class */
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->track_lock);
 	struct cfs_track *t = tracks(c);
 	if (!t) {
-		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_unlock(&c->track_lock);
 		syslog(LOG_ERR, "coachfs: out of memory tracking reads");
 		return;
 	}
@@ -203,7 +203,7 @@ void cfs_access_note_read(struct cfs_ctx *c, pid_t pid, uint64_t start, int rank
 			       t->nproc, rank);
 		t->overflow = rank;
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->track_lock);
 }
 
 static int rank_of(struct cfs_track *t, pid_t pid, uint64_t start)
@@ -215,7 +215,7 @@ static int rank_of(struct cfs_track *t, pid_t pid, uint64_t start)
 int cfs_access_max_read(struct cfs_ctx *c, struct cfs_lineage *l, int floor)
 {
 	int rank = -1, hi = -1;
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->track_lock);
 	struct cfs_track *t = tracks(c);
 	if (t) {
 		rank = rank_of(t, l->self.pid, l->self.start);
@@ -223,37 +223,37 @@ int cfs_access_max_read(struct cfs_ctx *c, struct cfs_lineage *l, int floor)
 			rank = t->overflow;
 		hi = t->hiwater;
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->track_lock);
 	if (!t)
 		return c->cfg && c->cfg->nclasses > 0 ? c->cfg->nclasses - 1 : INT_MAX; /* fail closed */
 	/* The ancestors matter only when something above both is on record. */
 	if (hi <= floor || hi <= rank)
 		return rank;
 	cfs_lineage_walk(l);
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->track_lock);
 	for (int i = 0; i < l->n && i < CFS_ANCESTORS_MAX; i++) {
 		int r = rank_of(t, l->anc[i].pid, l->anc[i].start);
 		if (r > rank)
 			rank = r;
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->track_lock);
 	return rank;
 }
 
 void cfs_access_track_limit(struct cfs_ctx *c, size_t cap)
 {
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->track_lock);
 	struct cfs_track *t = tracks(c);
 	if (t)
 		t->proc_cap = cap;
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->track_lock);
 }
 
 size_t cfs_access_track_procs(struct cfs_ctx *c)
 {
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->track_lock);
 	size_t n = c->tracks ? c->tracks->nproc : 0;
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->track_lock);
 	return n;
 }
 

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "coachfs/content.h"
+#include "coachfs/scratch.h"
 
 struct worker {
 	pthread_t tid;
@@ -123,7 +123,7 @@ static void stop_workers(struct cfs_workers *w)
 	}
 	for (unsigned i = 0; i < w->inited; i++) {
 		struct worker *wk = &w->w[i];
-		cfs_scratch_free(&wk->scratch);
+		cfs_scratch_wipe(&wk->scratch); /* a worker never holds a spare shell */
 		pthread_cond_destroy(&wk->go);
 		pthread_cond_destroy(&wk->fin);
 		pthread_mutex_destroy(&wk->m);

@@ -192,10 +192,38 @@ static int policy_fail(struct cfs_config *cfg, const char *path, const char *key
 	return 1;
 }
 
-int cfs_admin_policy(struct cfs_config *cfg, int argc, char **argv)
+/* policy get: print each key asked for (all four without KEY) through the
+ * open descriptor's /proc path. 0, else the exit status. */
+static int policy_get(struct cfs_config *cfg, const char *proc, const char *path, const char *key)
 {
-	const char *mount_opt = NULL, *pos[5];
-	int npos = 0, opts = 1;
+	char name[64], buf[4096];
+	for (size_t i = 0; i < sizeof POLICY_KEYS / sizeof POLICY_KEYS[0]; i++) {
+		if (key && strcmp(key, POLICY_KEYS[i]))
+			continue;
+		snprintf(name, sizeof name, "%s%s", CFS_XATTR_PREFIX, POLICY_KEYS[i]);
+		ssize_t n = getxattr(proc, name, buf, sizeof buf - 1);
+		if (n < 0 && errno == ENODATA)
+			n = 0; /* no readers list / no limit */
+		if (n < 0)
+			return policy_fail(cfg, path, POLICY_KEYS[i], NULL, errno);
+		buf[n] = 0;
+		if (memchr(buf, 0, (size_t)n) || strchr(buf, '\n')) {
+			cfs_say(0, "%s: %s: the mount returned a malformed value", path, POLICY_KEYS[i]);
+			return 1;
+		}
+		if (key)
+			printf("%s\n", buf);
+		else
+			printf("%s=%s\n", POLICY_KEYS[i], buf);
+	}
+	return 0;
+}
+
+/* The words after "policy": --mount DIR and up to five positionals. -1
+ * to go on, else the exit status. */
+static int policy_args(int argc, char **argv, const char **mount_opt, const char *pos[5], int *npos)
+{
+	int opts = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (opts && !strcmp(a, "--")) {
@@ -203,19 +231,29 @@ int cfs_admin_policy(struct cfs_config *cfg, int argc, char **argv)
 		} else if (opts && !strcmp(a, "--mount")) {
 			if (++i >= argc)
 				return cfs_admin_usage_error("policy: --mount needs a directory");
-			mount_opt = argv[i];
+			*mount_opt = argv[i];
 		} else if (opts && !strncmp(a, "--mount=", 8)) {
-			mount_opt = a + 8;
+			*mount_opt = a + 8;
 		} else if (opts && !strncmp(a, "--", 2)) {
 			return cfs_admin_usage_error("policy: unknown option");
-		} else if (npos < 5) {
-			pos[npos++] = a;
+		} else if (*npos < 5) {
+			pos[(*npos)++] = a;
 		} else {
 			return cfs_admin_usage_error("policy: too many arguments");
 		}
 	}
-	if (npos < 2)
+	if (*npos < 2)
 		return cfs_admin_usage_error("policy: expected get PATH [KEY], set PATH KEY VALUE or unset PATH KEY");
+	return -1;
+}
+
+int cfs_admin_policy(struct cfs_config *cfg, int argc, char **argv)
+{
+	const char *mount_opt = NULL, *pos[5];
+	int npos = 0;
+	int rc = policy_args(argc, argv, &mount_opt, pos, &npos);
+	if (rc >= 0)
+		return rc;
 	const char *verb = pos[0], *key = npos > 2 ? pos[2] : NULL, *value = npos > 3 ? pos[3] : NULL;
 	int get = !strcmp(verb, "get"), set = !strcmp(verb, "set"), unset = !strcmp(verb, "unset");
 	if (!get && !set && !unset) {
@@ -228,49 +266,25 @@ int cfs_admin_policy(struct cfs_config *cfg, int argc, char **argv)
 		cfs_say(0, "unknown policy key '%s' (class, export, readers or max_opens)", key);
 		return 2;
 	}
-	char path[PATH_MAX], mnt[PATH_MAX], proc[64], name[64], buf[4096];
+	char path[PATH_MAX], mnt[PATH_MAX], proc[64], name[64];
 	if ((size_t)snprintf(path, sizeof path, "%s%s", pos[1][0] == '/' ? "" : "/", pos[1]) >= sizeof path ||
 	    cfs_path_valid(path) != 0) {
 		cfs_say(0, "%s: not a canonical mount path (like /incidents/2026, no '.', '..' or '//')", pos[1]);
 		return 2;
 	}
-	int rc = policy_mount(cfg, mount_opt, mnt);
+	rc = policy_mount(cfg, mount_opt, mnt);
 	if (rc != 0)
 		return rc;
 	int fd = policy_open(mnt, path);
 	if (fd < 0)
 		return policy_fail(cfg, path, key, value, -fd);
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-	rc = 0;
 	if (set || unset) {
 		snprintf(name, sizeof name, "%s%s", CFS_XATTR_PREFIX, key);
 		int r = set ? setxattr(proc, name, value, strlen(value), 0) : removexattr(proc, name);
-		if (r != 0)
-			rc = policy_fail(cfg, path, key, value, errno);
+		rc = r != 0 ? policy_fail(cfg, path, key, value, errno) : 0;
 	} else {
-		for (size_t i = 0; i < sizeof POLICY_KEYS / sizeof POLICY_KEYS[0] && rc == 0; i++) {
-			if (key && strcmp(key, POLICY_KEYS[i]))
-				continue;
-			snprintf(name, sizeof name, "%s%s", CFS_XATTR_PREFIX, POLICY_KEYS[i]);
-			ssize_t n = getxattr(proc, name, buf, sizeof buf - 1);
-			if (n < 0 && errno == ENODATA)
-				n = 0; /* no readers list / no limit */
-			if (n < 0) {
-				rc = policy_fail(cfg, path, POLICY_KEYS[i], NULL, errno);
-				break;
-			}
-			buf[n] = 0;
-			if (memchr(buf, 0, (size_t)n) || strchr(buf, '\n')) {
-				cfs_say(0, "%s: %s: the mount returned a malformed value", path,
-					POLICY_KEYS[i]);
-				rc = 1;
-				break;
-			}
-			if (key)
-				printf("%s\n", buf);
-			else
-				printf("%s=%s\n", POLICY_KEYS[i], buf);
-		}
+		rc = policy_get(cfg, proc, path, key);
 	}
 	close(fd);
 	if (rc == 0 && fflush(stdout) != 0)

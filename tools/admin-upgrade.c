@@ -238,11 +238,65 @@ static int seal_policy_db(const struct cfs_config *cfg, const struct cfs_keys *k
 	return rc;
 }
 
+/* Refuse while the store is mounted, as far as can be told: the daemon
+ * records its mountpoint in the policy database. 1 when mounted (said). */
+static int mounted_now(const struct cfs_config *cfg)
+{
+	struct cfs_grants *g = NULL;
+	struct cfs_err e = { "" };
+	char mp[PATH_MAX], real[PATH_MAX];
+	int yes = cfs_grants_open(cfg->policy_db, 0, &g, &e) == 0 &&
+		  cfs_grants_meta_get(g, "mountpoint", mp, sizeof mp, &e) == 0 && mp[0] && realpath(mp, real) &&
+		  cfs_admin_is_coachfs_mount(real) == 1;
+	cfs_grants_close(g);
+	if (yes)
+		cfs_say(0, "%s is mounted at %s: unmount it first (fusermount3 -u %s)", cfg->store_path, real,
+			real);
+	return yes;
+}
+
+static void print_sealed(const struct cfs_config *cfg, int64_t ng, int64_t nl)
+{
+	if (ng || nl)
+		printf("%s: sealed %lld grant and counter rows and %lld link rows from before row MACs\n",
+		       cfg->policy_db, (long long)ng, (long long)nl);
+}
+
+/* Convert the tree: every sidecar and header, from the root down, after
+ * making sure the integrity record exists. */
+static int upgrade_tree(struct upgrader *u, const struct cfs_config *cfg, const struct cfs_keys *k)
+{
+	struct cfs_err e = { "" };
+	char tree[PATH_MAX];
+	int rc = 0;
+	snprintf(tree, sizeof tree, "%s/%s", cfg->store_path, CFS_STORE_TREE);
+	int fd = open(tree, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		rc = up_fail(tree, strerror(errno));
+	struct cfs_state *st = NULL;
+	if (rc == 0 && (cfs_admin_mkparents(cfg->state_db, &e) < 0 || cfs_state_open(cfg->state_db, k, 1, &st, &e) < 0))
+		rc = up_fail(cfg->state_db, e.msg);
+	cfs_state_close(st);
+	if (rc == 0) {
+		struct cfs_bind rb;
+		unsigned char rid[CFS_FILE_ID_BYTES];
+		static const unsigned char zero[CFS_FILE_ID_BYTES];
+		cfs_bind_set(&rb, zero, "", CFS_KIND_DIR);
+		rc = up_sidecar(u, fd, "/", &rb, rid);
+		if (rc == 0)
+			rc = up_dir(u, fd, "/", 0, rid);
+	}
+	if (fd >= 0)
+		close(fd);
+	up_progress(u, 1);
+	return rc;
+}
+
 int cfs_admin_upgrade(struct cfs_config *cfg, int argc)
 {
 	struct upgrader u;
 	struct cfs_err e = { "" };
-	char hdr[PATH_MAX], tree[PATH_MAX], *pass;
+	char hdr[PATH_MAX], *pass;
 	size_t passlen;
 	int version;
 	struct cfs_keys *k;
@@ -251,19 +305,8 @@ int cfs_admin_upgrade(struct cfs_config *cfg, int argc)
 	memset(&u, 0, sizeof u);
 	if (cfs_store_header_path(cfg->store_path, hdr, sizeof hdr) < 0)
 		return cfs_admin_die("store path too long");
-	/* refuse while the store is mounted, as far as can be told: the daemon
-	 * records its mountpoint in the policy database */
-	struct cfs_grants *g = NULL;
-	char mp[PATH_MAX], real[PATH_MAX];
-	if (cfs_grants_open(cfg->policy_db, 0, &g, &e) == 0 &&
-	    cfs_grants_meta_get(g, "mountpoint", mp, sizeof mp, &e) == 0 && mp[0] && realpath(mp, real) &&
-	    cfs_admin_is_coachfs_mount(real) == 1) {
-		cfs_grants_close(g);
-		cfs_say(0, "%s is mounted at %s: unmount it first (fusermount3 -u %s)",
-			cfg->store_path, real, real);
+	if (mounted_now(cfg))
 		return 1;
-	}
-	cfs_grants_close(g);
 	if (cfs_pass_obtain(cfg, 0, "Store passphrase: ", &pass, &passlen, &e) < 0)
 		return cfs_admin_die(e.msg);
 	int rc = cfs_store_unlock_any(hdr, pass, passlen, &version, &k, &e);
@@ -278,35 +321,14 @@ int cfs_admin_upgrade(struct cfs_config *cfg, int argc)
 		cfs_keys_free(k);
 		if (rc < 0)
 			return cfs_admin_die(e.msg);
-		if (ng || nl)
-			printf("%s: sealed %lld grant and counter rows and %lld link rows from before row MACs\n",
-			       cfg->policy_db, (long long)ng, (long long)nl);
+		print_sealed(cfg, ng, nl);
 		printf("%s: already format %d, nothing else to do\n", cfg->store_path, CFS_STORE_VERSION);
 		return 0;
 	}
 	u.keys = k;
 	u.tty = isatty(2);
 	clock_gettime(CLOCK_MONOTONIC, &u.last);
-	snprintf(tree, sizeof tree, "%s/%s", cfg->store_path, CFS_STORE_TREE);
-	int fd = open(tree, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		rc = up_fail(tree, strerror(errno));
-	struct cfs_state *st = NULL;
-	if (rc == 0 && (cfs_admin_mkparents(cfg->state_db, &e) < 0 || cfs_state_open(cfg->state_db, k, 1, &st, &e) < 0))
-		rc = up_fail(cfg->state_db, e.msg);
-	cfs_state_close(st);
-	if (rc == 0) {
-		struct cfs_bind rb;
-		unsigned char rid[CFS_FILE_ID_BYTES];
-		static const unsigned char zero[CFS_FILE_ID_BYTES];
-		cfs_bind_set(&rb, zero, "", CFS_KIND_DIR);
-		rc = up_sidecar(&u, fd, "/", &rb, rid);
-		if (rc == 0)
-			rc = up_dir(&u, fd, "/", 0, rid);
-	}
-	if (fd >= 0)
-		close(fd);
-	up_progress(&u, 1);
+	rc = upgrade_tree(&u, cfg, k);
 	/* policy.db's rows from before row MACs, before the header says the
 	 * upgrade is done (a crash between them: the next run seals nothing
 	 * twice, sealed rows are left alone) */
@@ -322,8 +344,6 @@ int cfs_admin_upgrade(struct cfs_config *cfg, int argc)
 	}
 	printf("%s: upgraded to format %d (%ld files, %ld directories, %ld converted, %ld leftover temporary files removed)\n",
 	       cfg->store_path, CFS_STORE_VERSION, u.files, u.dirs, u.done, u.removed);
-	if (ng || nl)
-		printf("%s: sealed %lld grant and counter rows and %lld link rows from before row MACs\n",
-		       cfg->policy_db, (long long)ng, (long long)nl);
+	print_sealed(cfg, ng, nl);
 	return 0;
 }

@@ -124,36 +124,83 @@ static int root_sidecar(struct cfs_config *cfg, const struct cfs_keys *k, struct
 	return rc;
 }
 
-static int cmd_init(struct cfs_config *cfg, int argc, char **argv)
+/* init's options: the key derivation level and the chunk size. -1 to go
+ * on, else the exit status. */
+static int init_args(int argc, char **argv, enum cfs_kdf_level *kdf, int *chunk_log2)
 {
 	static const struct option lo[] = {
 		{ "kdf", required_argument, NULL, 'k' },
 		{ "chunk-size", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum cfs_kdf_level kdf = CFS_KDF_MODERATE;
-	int chunk_log2 = 12, opt, aead;
 	uint64_t v;
-	struct cfs_err e = { "" };
+	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'k':
-			if (!strcmp(optarg, "interactive")) kdf = CFS_KDF_INTERACTIVE;
-			else if (!strcmp(optarg, "moderate")) kdf = CFS_KDF_MODERATE;
-			else if (!strcmp(optarg, "sensitive")) kdf = CFS_KDF_SENSITIVE;
+			if (!strcmp(optarg, "interactive")) *kdf = CFS_KDF_INTERACTIVE;
+			else if (!strcmp(optarg, "moderate")) *kdf = CFS_KDF_MODERATE;
+			else if (!strcmp(optarg, "sensitive")) *kdf = CFS_KDF_SENSITIVE;
 			else return cfs_admin_usage_error("--kdf: expected interactive, moderate or sensitive");
 			break;
 		case 's':
 			if (cfs_parse_uint(optarg, 1 << 20, &v) < 0 || v < 4096 || (v & (v - 1)))
 				return cfs_admin_usage_error("--chunk-size: expected a power of two from 4096 to 1048576");
-			chunk_log2 = __builtin_ctzll(v);
+			*chunk_log2 = __builtin_ctzll(v);
 			break;
 		default: return cfs_admin_usage_error("init: unknown option");
 		}
 	}
 	if (optind != argc)
 		return cfs_admin_usage_error("init takes no arguments");
+	return -1;
+}
+
+/* The databases of a new store: the integrity record, policy.db, and the
+ * audit log sealed empty (checkpoint seq 1: from now on a log with events
+ * and no checkpoint is a tampered one) with its public key beside it. */
+static int init_databases(struct cfs_config *cfg, const struct cfs_keys *k,
+			  unsigned char pk[CFS_AUDIT_PK_BYTES], struct cfs_err *e)
+{
+	struct cfs_grants *g = NULL;
+	struct cfs_audit *a = NULL;
+	int rc = cfs_admin_mkparents(cfg->state_db, e);
+	if (rc == 0) {
+		struct cfs_state *st = NULL;
+		rc = cfs_state_open(cfg->state_db, k, 1, &st, e);
+		cfs_state_close(st);
+	}
+	if (rc == 0 && (rc = cfs_admin_mkparents(cfg->policy_db, e)) == 0)
+		rc = cfs_grants_open(cfg->policy_db, 1, &g, e);
+	if (rc == 0 && (rc = cfs_admin_mkparents(cfg->audit_db, e)) == 0)
+		rc = cfs_audit_open(cfg->audit_db, 1, &a, e);
+	if (rc == 0) {
+		unsigned char *sk = sodium_malloc(CFS_AUDIT_SK_BYTES);
+		if (!sk) {
+			rc = cfs_errf(e, -ENOMEM, "out of secure memory");
+		} else {
+			cfs_audit_keypair(k, pk, sk);
+			rc = cfs_audit_set_key(a, sk, e);
+			sodium_free(sk);
+			if (rc == 0)
+				rc = cfs_audit_write_pubkey(cfg->audit_db, pk, e);
+		}
+	}
+	if (a && cfs_audit_close(a, rc == 0 ? e : NULL) < 0 && rc == 0)
+		rc = -EIO;
+	cfs_grants_close(g);
+	return rc;
+}
+
+static int cmd_init(struct cfs_config *cfg, int argc, char **argv)
+{
+	enum cfs_kdf_level kdf = CFS_KDF_MODERATE;
+	int chunk_log2 = 12, aead;
+	struct cfs_err e = { "" };
+	int rc = init_args(argc, argv, &kdf, &chunk_log2);
+	if (rc >= 0)
+		return rc;
 	if (cfs_aead_resolve((int)cfg->cipher, &aead, &e) < 0) {
 		cfs_say(0, "%s: [store] cipher: %s", cfg->file, e.msg);
 		return 1;
@@ -170,9 +217,7 @@ static int cmd_init(struct cfs_config *cfg, int argc, char **argv)
 	if (cfs_pass_obtain(cfg, 1, "New store passphrase: ", &pass, &passlen, &e) < 0)
 		return cfs_admin_die(e.msg);
 	struct cfs_keys *k = NULL;
-	struct cfs_grants *g = NULL;
-	struct cfs_audit *a = NULL;
-	int rc = cfs_store_init(cfg->store_path, &e);
+	rc = cfs_store_init(cfg->store_path, &e);
 	if (rc == 0) {
 		if (isatty(2))
 			fprintf(stderr, "deriving the key (Argon2id, %s)...\n",
@@ -180,35 +225,11 @@ static int cmd_init(struct cfs_config *cfg, int argc, char **argv)
 		rc = cfs_store_create(hdr, pass, passlen, aead, chunk_log2, kdf, &k, &e);
 	}
 	cfs_pass_free(pass, passlen);
+	unsigned char pk[CFS_AUDIT_PK_BYTES];
 	if (rc == 0)
 		rc = root_sidecar(cfg, k, &e);
-	if (rc == 0 && (rc = cfs_admin_mkparents(cfg->state_db, &e)) == 0) {
-		struct cfs_state *st = NULL;
-		rc = cfs_state_open(cfg->state_db, k, 1, &st, &e);
-		cfs_state_close(st);
-	}
-	if (rc == 0 && (rc = cfs_admin_mkparents(cfg->policy_db, &e)) == 0)
-		rc = cfs_grants_open(cfg->policy_db, 1, &g, &e);
-	if (rc == 0 && (rc = cfs_admin_mkparents(cfg->audit_db, &e)) == 0)
-		rc = cfs_audit_open(cfg->audit_db, 1, &a, &e);
-	unsigned char pk[CFS_AUDIT_PK_BYTES];
-	if (rc == 0) {
-		unsigned char *sk = sodium_malloc(CFS_AUDIT_SK_BYTES);
-		if (!sk) {
-			rc = cfs_errf(&e, -ENOMEM, "out of secure memory");
-		} else {
-			cfs_audit_keypair(k, pk, sk);
-			/* seals the empty log (checkpoint seq 1): from now on a log
-			 * with events and no checkpoint is a tampered one */
-			rc = cfs_audit_set_key(a, sk, &e);
-			sodium_free(sk);
-			if (rc == 0)
-				rc = cfs_audit_write_pubkey(cfg->audit_db, pk, &e);
-		}
-	}
-	if (a && cfs_audit_close(a, rc == 0 ? &e : NULL) < 0 && rc == 0)
-		rc = -EIO;
-	cfs_grants_close(g);
+	if (rc == 0)
+		rc = init_databases(cfg, k, pk, &e);
 	if (rc < 0) {
 		cfs_keys_free(k);
 		return cfs_admin_die(e.msg);

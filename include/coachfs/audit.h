@@ -159,6 +159,11 @@ int cfs_audit_set_checkpoint_interval(struct cfs_audit *a, uint32_t ms);
  * coach-audit) wait longer. 0, or -EINVAL (0, > 60000, read-only handle). */
 int cfs_audit_set_busy_timeout(struct cfs_audit *a, uint32_t ms);
 
+/* Synchronous rows (cfs_audit_append) committed so far, and in how many
+ * transactions: rows appended by several threads at once share one (a group
+ * commit). For tests and diagnostics. */
+void cfs_audit_group_stats(struct cfs_audit *a, unsigned long *rows, unsigned long *commits);
+
 /* The audit public key file: "<dbpath>.pub", 64 lowercase hex chars and a
  * newline, written atomically (0644). */
 int cfs_audit_write_pubkey(const char *dbpath, const unsigned char pk[CFS_AUDIT_PK_BYTES],

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "coachfs/crypto.h"
+#include "coachfs/meta.h"
+#include "coachfs/scratch.h"
 #include "coachfs/util.h"
 
 #define CFS_FHDR_SIZE 1024                     /* fixed file header size */
@@ -33,20 +35,9 @@ struct cfs_bind {
 int cfs_bind_set(struct cfs_bind *b, const unsigned char parent[CFS_FILE_ID_BYTES], const char *name,
 		 int kind);
 
-/* A scratch buffer owned by the calling thread (page-aligned, grown on need),
- * and one spare file shell (see cfs_content_release). Zero-initialise it.
- * par, set by the owner (not owned, not freed here): a worker pool that
- * cfs_content_read may hand half of a large read to; NULL = one thread. */
+/* A thread's scratch (scratch.h); cfs_content_release parks a spare file
+ * shell in it (see below). */
 struct cfs_file;
-struct cfs_workers;
-struct cfs_shells;
-struct cfs_scratch {
-	unsigned char *buf;
-	size_t cap;
-	struct cfs_file *spare;
-	struct cfs_workers *par;
-	struct cfs_shells *shells;   /* set by the owner, not owned: see below */
-};
 /* Wipe and free the buffer and the spare shell. */
 void cfs_scratch_free(struct cfs_scratch *s);
 
@@ -75,6 +66,9 @@ struct cfs_file {
 	uint64_t version;                        /* header version (rollback counter) */
 	struct cfs_bind bind;                    /* the place its header binds to */
 	struct cfs_state *state;                 /* record of versions seen; NULL = none */
+	uint64_t gen;                            /* raised by every write and truncate of the
+						    body, under lock held for writing: what a
+						    reader cached before is stale once it moved */
 	pthread_rwlock_t lock;
 };
 
@@ -168,16 +162,5 @@ int cfs_content_set_meta(struct cfs_file *f, const unsigned char *meta, size_t m
 /* Verify every chunk of the file (coach-admin check). 0 or -EIO with err
  * naming the first bad chunk. */
 int cfs_content_verify(struct cfs_file *f, struct cfs_scratch *s, struct cfs_err *err);
-
-/* Attribute block: a list of (name, value) pairs.
- * Encoding: repeated [u8 name_len][u16 value_len][name][value]. */
-int cfs_meta_get(const unsigned char *meta, size_t len, const char *name, const unsigned char **val,
-		 size_t *vlen);                               /* 0, -ENODATA, -EIO (malformed) */
-int cfs_meta_set(unsigned char *meta, size_t *len, size_t cap, const char *name,
-		 const void *val, size_t vlen);               /* 0, -ENOSPC, -EINVAL, -EIO */
-int cfs_meta_remove(unsigned char *meta, size_t *len, const char *name); /* 0, -ENODATA, -EIO */
-/* Names, NUL-separated, like listxattr; returns bytes needed. */
-ssize_t cfs_meta_list(const unsigned char *meta, size_t len, char *out, size_t cap);
-int cfs_meta_valid(const unsigned char *meta, size_t len);  /* 0 or -EIO */
 
 #endif

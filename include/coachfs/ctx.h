@@ -10,6 +10,7 @@
 #include "coachfs/config.h"
 #include "coachfs/crypto.h"
 #include "coachfs/grants.h"
+#include "coachfs/readahead.h"
 #include "coachfs/store.h"
 
 struct cfs_ofile;
@@ -33,12 +34,31 @@ struct cfs_ctx {
 	char host[256];
 	char mountpoint[4096];
 	pthread_key_t scratch_key;
-	struct cfs_workers *workers;    /* helpers for large reads; NULL = none */
+	struct cfs_workers *workers;    /* helpers for large reads and writes; NULL = none */
 	struct cfs_shells *shells;      /* wiped file shells shared by FUSE threads; NULL = none */
-	pthread_mutex_t lock;           /* guards the tables below */
+	/* Three locks, none held across I/O or decryption: */
+	pthread_mutex_t lock;           /* the open-file table (ofiles) */
+	pthread_mutex_t track_lock;     /* the tracking table (tracks) */
+	pthread_mutex_t sidecar_lock;   /* one sidecar rewrite, or interrupted-rename rebind, at a time */
 	struct cfs_ofile *ofiles;       /* open backing files, shared by handles */
 	struct cfs_track *tracks;       /* replay and derived-class tracking */
 	struct cfs_cwatch *cwatch;      /* page-cached handles and their watcher (ops_cache.c) */
+	struct cfs_ra_budget ra_budget; /* what every-read handles' read-ahead windows hold together */
 };
+
+/* The context's locks, made and destroyed together. */
+static inline void cfs_ctx_locks_init(struct cfs_ctx *c)
+{
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->track_lock, NULL);
+	pthread_mutex_init(&c->sidecar_lock, NULL);
+}
+
+static inline void cfs_ctx_locks_destroy(struct cfs_ctx *c)
+{
+	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->track_lock);
+	pthread_mutex_destroy(&c->sidecar_lock);
+}
 
 #endif

@@ -96,6 +96,13 @@ int64_t cfs_grant_effective_end(const struct cfs_grant *g, const struct cfs_clas
 /* Does grant g name this caller (user, one of its groups, or one of its roles)? */
 int cfs_grant_matches_caller(const struct cfs_grant *g, const struct cfs_caller *c);
 
+/* copy_file_range between two files of the mount: the content is copied
+ * out of its file, so it is an export whatever the program. Access was
+ * decided at open and rechecked into *d; when that still admits, the
+ * verdict becomes the file's export rule (log: flag, allow, deny) and the
+ * reason names the destination. */
+void cfs_decide_copy_export(const struct cfs_file_policy *fp, const char *to, struct cfs_decision *d);
+
 /* Visibility under hide_denied that needs no class: 1 when cl sees every
  * entry at path (hiding is off, path is the root, or cl holds the admin
  * role), 0 when the entry's class must be decided (CFS_OP_SEE). */

@@ -15,8 +15,8 @@
 #
 # Each filesystem gets its own backing directory and mount point on the
 # tmpfs; coachfs runs three times: [audit] reads = every and reads = open
-# (both hide_denied = yes), and hide_denied = no (open+close and create only:
-# the workloads that setting changes).
+# (both hide_denied = yes), and hide_denied = no (the open+close workloads and
+# create only: the workloads that setting changes).
 # Cold reads drop the page cache first (coachfs uses direct_io, so its reads
 # always reach the daemon anyway; the ciphertext itself stays in tmpfs).
 # Random reads use O_DIRECT everywhere so that each one reaches the
@@ -189,7 +189,7 @@ setup_coachfs() { setup_coachfs_as coachfs every; }
 setup_coachfs_open() { setup_coachfs_as coachfs_open open; }
 setup_coachfs_nohide() { setup_coachfs_as coachfs_nohide every no; }
 # Workloads a filesystem runs (default: all).
-declare -A ONLY=([coachfs_nohide]="openclose create")
+declare -A ONLY=([coachfs_nohide]="openclose openclose4 create")
 runs() { [ -z "${ONLY[$1]:-}" ] || [[ " ${ONLY[$1]} " == *" $2 "* ]]; }
 
 # ---- measuring ---------------------------------------------------------------
@@ -258,6 +258,13 @@ one_rep() {   # FS
 		add "$fs" openclose "$(echo "$out" | awk '{ print $2 }')"
 	else
 		failed "$fs" openclose "$out"
+	fi
+	# the same from four processes at once (coachfs groups their audit rows)
+	if ! runs "$fs" openclose4; then :
+	elif out=$("$B/bench/openclose" "$d/one.bin" "$((NOPENS / 4))" 4 2>&1); then
+		add "$fs" openclose4 "$(echo "$out" | awk '{ print $2 }')"
+	else
+		failed "$fs" openclose4 "$out"
 	fi
 	# many small files: create, read back, ls -l, rm -rf
 	rm -rf "$d/small"
@@ -389,14 +396,15 @@ cell() {   # FS METRIC
 }
 median() { local s; s=$(stat "${R["$1|$2"]:-}"); [ -n "$s" ] && echo "${s%% *}"; }
 
-METRICS="write read1m read4k rand1 rand4 openclose create readback ls rm"
+METRICS="write read1m read4k rand1 rand4 openclose openclose4 create readback ls rm"
 declare -A LABEL=(
 	[write]="seq write ${SIZE_MIB} MiB (dd 1 MiB, fsync)" [read1m]="cold seq read, 1 MiB requests"
 	[read4k]="cold seq read, 4 KiB requests" [rand1]="random 4 KiB reads, qd1, 1 job"
 	[rand4]="random 4 KiB reads, qd1, 4 jobs" [openclose]="open+close, one file"
+	[openclose4]="open+close, 4 processes at once (per pair)"
 	[create]="create $NFILES x 4 KiB files" [readback]="read back $NFILES files (cold)"
 	[ls]="ls -l of $NFILES files (cold)" [rm]="rm -rf of $NFILES files")
-declare -A UNIT=([write]=MB/s [read1m]=MB/s [read4k]=MB/s [rand1]=IOPS [rand4]=IOPS [openclose]=µs
+declare -A UNIT=([write]=MB/s [read1m]=MB/s [read4k]=MB/s [rand1]=IOPS [rand4]=IOPS [openclose]=µs [openclose4]=µs
 	[create]=s [readback]=s [ls]=s [rm]=s)
 declare -A HIGHER=([write]=1 [read1m]=1 [read4k]=1 [rand1]=1 [rand4]=1)
 

@@ -69,14 +69,14 @@ static struct cfs_ctx *ctx_new(void)
 {
 	struct cfs_ctx *c = calloc(1, sizeof *c);
 	if (c)
-		pthread_mutex_init(&c->lock, NULL);
+		cfs_ctx_locks_init(c);
 	return c;
 }
 
 static void ctx_free(struct cfs_ctx *c)
 {
 	cfs_access_free(c);
-	pthread_mutex_destroy(&c->lock);
+	cfs_ctx_locks_destroy(c);
 	free(c);
 }
 

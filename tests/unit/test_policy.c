@@ -971,6 +971,30 @@ static void see_monotone_in_groups(void)
 	T_CHECK(checked >= n * 2);
 }
 
+/* copy_file_range inside the mount: the export rule, once access holds. */
+static void copy_export(void)
+{
+	struct cfs_file_policy fp = { .cls = &c_internal, .export = CFS_EXPORT_LOG };
+	struct cfs_decision d = { .verdict = CFS_ALLOW, .reason = "role responder" };
+	cfs_decide_copy_export(&fp, "/out/copy.md", &d);
+	T_CHECK(d.verdict == CFS_FLAG && d.is_export);
+	T_EQ_STR(d.reason, "copy_file_range to /out/copy.md: export rule log");
+	fp.export = CFS_EXPORT_DENY;
+	d.verdict = CFS_ALLOW;
+	cfs_decide_copy_export(&fp, "/x", &d);
+	T_CHECK(d.verdict == CFS_DENY);
+	T_EQ_STR(d.reason, "copy_file_range to /x: export rule deny");
+	fp.export = CFS_EXPORT_ALLOW;
+	d.verdict = CFS_FLAG;
+	cfs_decide_copy_export(&fp, "/x", &d);
+	T_CHECK(d.verdict == CFS_ALLOW);
+	/* access refused at the recheck stays refused, with its own reason */
+	struct cfs_decision no = { .verdict = CFS_DENY, .reason = "grant 7 expired" };
+	cfs_decide_copy_export(&fp, "/x", &no);
+	T_CHECK(no.verdict == CFS_DENY);
+	T_EQ_STR(no.reason, "grant 7 expired");
+}
+
 /* hide_denied: who sees everything without a class decision. */
 static void sees_all(void)
 {
@@ -1033,6 +1057,7 @@ int main(void)
 	T_RUN(roles_decide_before_grants);
 	T_RUN(see_monotone_in_groups);
 	T_RUN(sees_all);
+	T_RUN(copy_export);
 	T_RUN(dir_on_way);
 	T_END();
 }
