@@ -43,10 +43,17 @@ settle() { # FILE — until FILE stops growing
 }
 cursor_id() { sed -n 's/^coachfs-forward-cursor-1 id=\([0-9]*\) .*/\1/p' "$1"; }
 maxid() { audit_q "select max(id) from events"; }
+# read rows are queued and committed in batches: wait until they all are
+committed() {
+	local a b
+	a=$(maxid)
+	while :; do sleep 0.3; b=$(maxid); [ "$a" = "$b" ] && return 0; a=$b; done
+}
 
 # ---- 1. every event, in order, every field, one pass (--once) --------------
 as cfs_bob sh -c "echo x >>'$MNT/pub/p.txt'" 2>/dev/null   # a denial: bob may not write
 reads 40
+committed
 receiver "$T/s1.sock" "$T/r1"
 out=$("$A" forward --syslog --socket "$T/s1.sock" --cursor "$T/c1" --once 2>"$T/f1.err")
 eq once_exit "$?" 0
@@ -69,6 +76,7 @@ kill "$RECEIVER" 2>/dev/null; wait "$RECEIVER" 2>/dev/null
 
 # ---- 2. kill -9 mid-stream, restart: nothing lost, repeats only in the window
 reads 1500
+committed
 START=$(maxid)
 receiver "$T/s2.sock" "$T/r2" 0.002
 "$A" forward --syslog --socket "$T/s2.sock" --cursor "$T/c2" 2>"$T/f2.err" &
