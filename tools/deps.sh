@@ -4,7 +4,7 @@
 #   tools/deps.sh --if-missing  install only when something is missing
 #   --bench                     also gocryptfs, bindfs, fio
 set -eu
-pkgs="build-essential pkg-config libfuse3-dev fuse3 libsodium-dev libsqlite3-dev sqlite3 libinih-dev attr util-linux passwd python3 clang libclang-rt-14-dev man-db groff-base mandoc"
+pkgs="build-essential pkg-config libfuse3-dev fuse3 libsodium-dev libsqlite3-dev sqlite3 libinih-dev attr util-linux passwd python3 clang libclang-rt-14-dev man-db groff-base mandoc chromium"
 if_missing=0
 for a in "$@"; do
 	case "$a" in

@@ -214,4 +214,17 @@ int cfs_audit_count(struct cfs_audit *a, const struct cfs_audit_filter *f,
 		    int (*cb)(const char *key, const char *key2, int64_t n, void *arg), void *arg,
 		    struct cfs_err *err);
 
+/* Counts of rows matching f grouped by any of user, path, action and
+ * result (keys, in the order given; nkeys 0..4) and, when bucket_us > 0,
+ * by time bucket ts / bucket_us. cb gets the key values (NULL for SQL
+ * NULL; valid only during the call), the bucket (0 without one) and the
+ * count; rows come by count descending, then keys and bucket ascending.
+ * cb returns non-zero to stop (that value is returned). 0 or -errno. */
+enum cfs_audit_key { CFS_AUDIT_KEY_USER, CFS_AUDIT_KEY_PATH, CFS_AUDIT_KEY_ACTION,
+		     CFS_AUDIT_KEY_RESULT, CFS_AUDIT_KEY_COUNT };
+int cfs_audit_group(struct cfs_audit *a, const struct cfs_audit_filter *f,
+		    const enum cfs_audit_key *keys, size_t nkeys, int64_t bucket_us,
+		    int (*cb)(const char *const *vals, int64_t bucket, int64_t n, void *arg),
+		    void *arg, struct cfs_err *err);
+
 #endif

@@ -132,8 +132,8 @@ case_ grant_run_command_args "key.pub" coach-grant run --user cfs_alice --path /
 case_ grant_unknown_cmd "" coach-grant frobnicate ""
 
 # coach-audit
-case_ audit_commands "history log summary verify head" coach-audit ""
-case_ audit_all_opts "-c --config --db --json --csv --pubkey --head --since --until --user --action --result --after --follow -h --help -V --version" coach-audit -
+case_ audit_commands "history log summary verify head forward report" coach-audit ""
+case_ audit_all_opts "-c --config --db --json --csv --pubkey --head --since --until --user --action --result --after --follow --by --syslog --socket --cursor --once --html -h --help -V --version" coach-audit -
 case_ audit_db_file "copy.db" coach-audit --db cop
 case_ audit_db_eq "copy.db" coach-audit --db = cop
 case_ audit_cmd_after_db "verify" coach-audit --db copy.db v
@@ -141,7 +141,13 @@ case_ audit_history_path "" coach-audit history ""
 case_ audit_history_opts "--since --until --user --action --result --after --follow --config --db --json --csv" coach-audit history /inc --
 case_ audit_history_after_path "--since --until --user --action --result --after --follow -c --config --db --json --csv" coach-audit history /inc ""
 case_ audit_log_opts "--since --until --user --action --result --after --follow -c --config --db --json --csv" coach-audit log ""
-case_ audit_summary_opts "--since --until --user --action --result -c --config --db --json --csv" coach-audit summary ""
+case_ audit_summary_opts "--since --until --user --action --result --by -c --config --db --json --csv" coach-audit summary ""
+case_ audit_summary_by "user file action result" coach-audit summary --by ""
+case_ audit_summary_by_more "user,file user,action user,result" coach-audit summary --by user,
+case_ audit_forward_opts "--syslog --socket --cursor --once -c --config --db" coach-audit forward ""
+case_ audit_forward_cursor "key.pub" coach-audit forward --cursor k
+case_ audit_report_opts "--html --since --until --pubkey --config --db" coach-audit report --html r.html --
+case_ audit_report_path "" coach-audit report --html r.html ""
 case_ audit_verify_opts "--pubkey --head -c --config --db --json --csv" coach-audit verify ""
 case_ audit_pubkey_file "key.pub" coach-audit verify --pubkey k
 case_ audit_head_file "key.pub" coach-audit verify --head k

@@ -270,6 +270,13 @@ run_example coach-audit.8 3             # verify a copy with the pinned key
 has example_verify_copy "$(cat "$T/ex.out")" "audit log verified"
 run_example coach-audit.8 4             # pin the head, verify against it
 has example_verify_pinned "$(cat "$T/ex.out")" "1 pinned head present"
+run_example coach-audit.8 5             # counts per user and file, CSV
+eq example_summary_by_head "$(head -n 1 "$W/week.csv")" $'user,file,count\r'
+has example_summary_by_alice "$(cat "$W/week.csv")" "cfs_alice,/playbooks/ransomware.md,"
+run_example coach-audit.8 6             # the weekly page
+has example_report_verified "$(cat "$W/week.html")" "Audit log VERIFIED"
+# (example 7, forward to /dev/log, runs until stopped: t_audit_forward runs
+# it with the default socket and cursor in a private mount namespace)
 
 run_example coachfs.8 3                 # unmount
 for _ in $(seq 1 100); do [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.05; done

@@ -904,6 +904,85 @@ static int count_cb(const char *k, const char *k2, int64_t n, void *arg)
 	return 0;
 }
 
+struct groups {
+	char text[512];
+	size_t nkeys;
+	int64_t base;
+};
+
+static int group_cb(const char *const *vals, int64_t bucket, int64_t n, void *arg)
+{
+	struct groups *g = arg;
+	size_t l = strlen(g->text);
+	for (size_t k = 0; k < g->nkeys; k++) {
+		snprintf(g->text + l, sizeof g->text - l, "%s%s", k ? "/" : "", vals[k] ? vals[k] : "-");
+		l = strlen(g->text);
+	}
+	snprintf(g->text + l, sizeof g->text - l, "@%lld=%lld;",
+		 (long long)(bucket ? bucket - g->base : 0), (long long)n);
+	return 0;
+}
+
+/* cfs_audit_group: any keys, in the order given, with time buckets;
+ * busiest first, then keys (NULL first) and bucket ascending. */
+static void test_group(void)
+{
+	struct tdir t;
+	struct cfs_audit *a = NULL;
+	struct cfs_err err = { "" };
+	struct cfs_event ev;
+	struct cfs_audit_filter f;
+	static const enum cfs_audit_key user[] = { CFS_AUDIT_KEY_USER };
+	static const enum cfs_audit_key path_action[] = { CFS_AUDIT_KEY_PATH, CFS_AUDIT_KEY_ACTION };
+	static const enum cfs_audit_key action[] = { CFS_AUDIT_KEY_ACTION };
+	static const enum cfs_audit_key bad[] = { CFS_AUDIT_KEY_COUNT };
+	struct groups g;
+	tdir_make(&t);
+	T_EQ_INT(cfs_audit_open(t.db, 1, &a, &err), 0);
+	for (int k = 0; k < 6; k++) {
+		mk_event(&ev, k);      /* alice open, bob read, carol read, alice release,
+					   bob open */
+		if (k == 5) {          /* and one with no user and no path */
+			ev.user = NULL;
+			ev.path = NULL;
+			ev.action = "mount";
+		}
+		T_EQ_INT(cfs_audit_append(a, &ev, &err), 0);
+	}
+	T_EQ_INT(cfs_audit_close(a, &err), 0);
+	T_EQ_INT(cfs_audit_open_ro(t.db, &a, &err), 0);
+	memset(&g, 0, sizeof g);
+	g.nkeys = 1;
+	T_EQ_INT(cfs_audit_group(a, NULL, user, 1, 0, group_cb, &g, &err), 0);
+	T_EQ_STR(g.text, "alice@0=2;bob@0=2;-@0=1;carol@0=1;");
+	/* buckets of 2 ms: k = 0, 1 | 2, 3 | 4, 5 */
+	memset(&g, 0, sizeof g);
+	g.nkeys = 2;
+	g.base = 1790000000000000LL / 2000;
+	T_EQ_INT(cfs_audit_group(a, NULL, path_action, 2, 2000, group_cb, &g, &err), 0);
+	T_EQ_STR(g.text, "-/mount@2=1;/inc/notes/shift.md/open@0=1;/inc/notes/shift.md/open@2=1;"
+		 "/inc/notes/shift.md/read@1=1;/inc/playbook.md/read@0=1;"
+		 "/inc/playbook.md/release@1=1;");
+	memset(&g, 0, sizeof g);
+	g.base = 1790000000000000LL / 2000;
+	T_EQ_INT(cfs_audit_group(a, NULL, NULL, 0, 2000, group_cb, &g, &err), 0);
+	T_EQ_STR(g.text, "@0=2;@1=2;@2=2;");
+	memset(&g, 0, sizeof g);
+	T_EQ_INT(cfs_audit_group(a, NULL, NULL, 0, 0, group_cb, &g, &err), 0);
+	T_EQ_STR(g.text, "@0=6;");
+	cfs_audit_filter_init(&f);
+	f.user = "alice";
+	memset(&g, 0, sizeof g);
+	g.nkeys = 1;
+	T_EQ_INT(cfs_audit_group(a, &f, action, 1, 0, group_cb, &g, &err), 0);
+	T_EQ_STR(g.text, "open@0=1;release@0=1;");
+	T_EQ_INT(cfs_audit_group(a, NULL, bad, 1, 0, group_cb, &g, &err), -EINVAL);
+	T_EQ_INT(cfs_audit_group(a, NULL, user, 5, 0, group_cb, &g, &err), -EINVAL);
+	T_EQ_INT(cfs_audit_group(a, NULL, user, 1, -1, group_cb, &g, &err), -EINVAL);
+	T_EQ_INT(cfs_audit_close(a, &err), 0);
+	tdir_rm(&t);
+}
+
 static void test_queries(void)
 {
 	struct tdir t;
@@ -1602,6 +1681,7 @@ int main(void)
 	T_RUN(test_saturated_writer_lets_others_in);
 	T_RUN(test_pubkey_files);
 	T_RUN(test_queries);
+	T_RUN(test_group);
 	T_RUN(test_checkpoint_chain_tamper);
 	T_RUN(test_rechain_without_checkpoints);
 	T_RUN(test_pinned_head);
