@@ -56,8 +56,16 @@ int cfs_links_open(const char *path, struct cfs_links **out, struct cfs_err *err
 				 NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_busy_timeout(l->db, 5000);
+	/* the same defences as grants.c's connection: a hostile schema
+	 * (triggers, views) must not run functions for us, nor may writes
+	 * through SQL corrupt the file */
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(l->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
+		rc = sqlite3_extended_result_codes(l->db, 1);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_db_config(l->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(l->db, "PRAGMA trusted_schema = OFF; PRAGMA journal_mode=WAL; "
+				  "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc == SQLITE_OK) {
@@ -86,7 +94,7 @@ int cfs_links_open(const char *path, struct cfs_links **out, struct cfs_err *err
 			sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 	}
 	if (rc != SQLITE_OK) {
-		int r = cfs_errf(err, -EIO, "%s: %s", path, l->db ? sqlite3_errmsg(l->db) : "cannot open");
+		int r = cfs_errf(err, cfs_sqlite_errno(rc), "%s: %s", path, l->db ? sqlite3_errmsg(l->db) : "cannot open");
 		cfs_links_close(l);
 		return r;
 	}
