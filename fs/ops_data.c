@@ -81,8 +81,8 @@ static int derived_class(struct cfs_ctx *c, const struct cfs_caller *cl, int *ra
 {
 	struct cfs_lineage lin;
 	cfs_lineage_init(&lin, cl);
-	int r = cfs_access_max_read(c, &lin, *rank);
-	if (r <= *rank || r >= c->cfg->nclasses)
+	int r = cfs_decide_derived_rank(*rank, cfs_access_max_read(c, &lin, *rank), c->cfg->nclasses);
+	if (r == *rank)
 		return 0;
 	const char *name = c->cfg->classes[r].name;
 	if (cfs_meta_set(meta, mlen, CFS_META_MAX, CFS_XATTR_PREFIX "class", name, strlen(name)) < 0)

@@ -356,7 +356,8 @@ int cfs_op_rref_max_read(struct cfs_ctx *c, struct handle *h, const struct rref 
  * rp names the writing process in the row. */
 int cfs_op_lift_class(struct cfs_ctx *c, struct handle *h, int r, const struct cfs_rowproc *rp)
 {
-	if (r <= h->rank || r >= c->cfg->nclasses)
+	r = cfs_decide_derived_rank(h->rank, r, c->cfg->nclasses);
+	if (r == h->rank)
 		return 0;
 	const char *name = c->cfg->classes[r].name;
 	struct cfs_err e = { "" };

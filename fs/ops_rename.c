@@ -33,7 +33,7 @@ static int keep_class(struct cfs_ctx *c, const char *from, const char *to)
 		rc = cfs_eff_resolve(c, from, meta, len, a);
 	if (rc == 0)
 		rc = cfs_eff_resolve(c, to, meta, len, b);
-	if (rc == 0 && b->class_rank < a->class_rank) {
+	if (rc == 0 && cfs_decide_rename_pin(a->class_rank, b->class_rank)) {
 		char why[300];
 		snprintf(why, sizeof why, "rename to %.200s keeps class %s", to, a->fp.cls->name);
 		rc = cfs_op_record(c, "setxattr", from, "allow", why);

@@ -587,6 +587,18 @@ static void programs_and_export(const struct cfs_caller *caller,
 	     req->path, program(caller), export_word(rule));
 }
 
+/* ---- derived content and renames ---- */
+
+int cfs_decide_derived_rank(int own_rank, int read_rank, int nclasses)
+{
+	return read_rank > own_rank && read_rank < nclasses ? read_rank : own_rank;
+}
+
+int cfs_decide_rename_pin(int from_rank, int to_rank)
+{
+	return to_rank < from_rank;
+}
+
 /* ---- copies inside the mount ---- */
 
 void cfs_decide_copy_export(const struct cfs_file_policy *fp, const char *to, struct cfs_decision *d)

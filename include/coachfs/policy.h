@@ -107,6 +107,17 @@ int64_t cfs_grant_effective_end(const struct cfs_grant *g, const struct cfs_clas
 /* Does grant g name this caller (user, one of its groups, or one of its roles)? */
 int cfs_grant_matches_caller(const struct cfs_grant *g, const struct cfs_caller *c);
 
+/* Derived content: the class rank a file written (or created) by a process
+ * must carry — the higher of the file's own rank and the highest rank the
+ * process has read; a read rank outside the configuration's nclasses
+ * classes is ignored. Never lower than own_rank. */
+int cfs_decide_derived_rank(int own_rank, int read_rank, int nclasses);
+
+/* Rename never downgrades: 1 when an entry of class rank from_rank would
+ * resolve to a lower rank (to_rank) at its new place, so its class must be
+ * pinned as its own attribute before the move. */
+int cfs_decide_rename_pin(int from_rank, int to_rank);
+
 /* copy_file_range between two files of the mount: the content is copied
  * out of its file, so it is an export whatever the program. Access was
  * decided at open and rechecked into *d; when that still admits, the

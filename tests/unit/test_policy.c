@@ -1048,6 +1048,22 @@ static void see_monotone_in_groups(void)
 	T_CHECK(checked >= n * 2);
 }
 
+/* Derived content: never lower than the file's own class; ranks the
+ * configuration does not have are ignored. Renames pin a class that the
+ * new place would lower. */
+static void derived_and_pin(void)
+{
+	T_EQ_INT(cfs_decide_derived_rank(1, 3, 4), 3);   /* read higher: the file takes it */
+	T_EQ_INT(cfs_decide_derived_rank(3, 1, 4), 3);   /* read lower: unchanged */
+	T_EQ_INT(cfs_decide_derived_rank(2, 2, 4), 2);
+	T_EQ_INT(cfs_decide_derived_rank(1, -1, 4), 1);  /* read nothing */
+	T_EQ_INT(cfs_decide_derived_rank(1, 4, 4), 1);   /* no such class: ignored */
+	T_EQ_INT(cfs_decide_derived_rank(0, 3, 4), 3);
+	T_EQ_INT(cfs_decide_rename_pin(3, 1), 1);        /* would drop: pin */
+	T_EQ_INT(cfs_decide_rename_pin(1, 3), 0);        /* would rise: no pin */
+	T_EQ_INT(cfs_decide_rename_pin(2, 2), 0);
+}
+
 /* copy_file_range inside the mount: the export rule, once access holds. */
 static void copy_export(void)
 {
@@ -1251,6 +1267,7 @@ int main(void)
 	T_RUN(see_monotone_in_groups);
 	T_RUN(sees_all);
 	T_RUN(copy_export);
+	T_RUN(derived_and_pin);
 	T_RUN(dir_on_way);
 	request_cases();
 	T_RUN(request_new_and_ttl);
