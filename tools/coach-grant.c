@@ -116,18 +116,6 @@ static const char usage_text[] =
 
 /* ---- messages ------------------------------------------------------------- */
 
-/* After getopt_long returned ':' (missing value) or '?' (unknown). cmd is
- * the command ("add: ") or "" before one. */
-int bad_option(const char *cmd, int c, int opt, char **argv, int ind)
-{
-	if (c == ':')
-		return cfs_say(EXIT_USAGE, "%soption '%s' needs a value", cmd, argv[ind - 1]);
-	if (opt && opt != '?')
-		return cfs_say(EXIT_USAGE, "%sunknown option '-%c' (see coach-grant --help)", cmd, opt);
-	return cfs_say(EXIT_USAGE, "%sunknown option '%s' (see coach-grant --help)", cmd,
-		   argv[ind - 1]);
-}
-
 /* coach-grant prints absent text as null, and "" is absent. */
 void json_str(FILE *f, const char *s)
 {
@@ -374,21 +362,12 @@ int revoked_row(struct cfs_audit *a, const struct cfs_who *adm, const char *path
 
 static int cmd_revoke(int argc, char **argv, const char **cfile)
 {
-	static const struct option lo[] = {
-		{ "reason", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 } };
 	const char *reason = NULL;
-	int c, rc;
+	const struct grant_opt opts[] = { { "reason", &reason, NULL }, { NULL, NULL, NULL } };
+	int rc;
 	int64_t id;
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 'r': reason = optarg; break;
-		default: return bad_option("revoke: ", c, optopt, argv, optind);
-		}
-	}
+	if ((rc = grant_getopt(argc, argv, "revoke", opts, 0, cfile)) != 0)
+		return rc;
 	if (argc - optind != 1)
 		return cfs_say(EXIT_USAGE, "usage: coach-grant revoke ID [--reason TEXT]");
 	if (reason && (rc = text_arg("--reason", reason)) != 0)
@@ -462,20 +441,11 @@ out:
  * checks and records it (a grant_approve row) itself. */
 static int cmd_approve(int argc, char **argv, const char **cfile)
 {
-	static const struct option lo[] = {
-		{ "mount", required_argument, NULL, 'm' },
-		{ NULL, 0, NULL, 0 } };
 	const char *mnt = NULL;
-	int c, rc;
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 'm': mnt = optarg; break;
-		default: return bad_option("approve: ", c, optopt, argv, optind);
-		}
-	}
+	const struct grant_opt opts[] = { { "mount", &mnt, NULL }, { NULL, NULL, NULL } };
+	int rc;
+	if ((rc = grant_getopt(argc, argv, "approve", opts, 0, cfile)) != 0)
+		return rc;
 	if (argc - optind != 1)
 		return cfs_say(EXIT_USAGE, "usage: coach-grant approve ID [--mount DIR]   (a link's ID is L7)");
 	const char *ids = argv[optind];

@@ -182,29 +182,16 @@ static void print_table(const struct list_ctx *lc)
 
 int cmd_list(int argc, char **argv, const char **cfile)
 {
-	static const struct option lo[] = {
-		{ "active", no_argument, NULL, 'A' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "path", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 } };
 	struct cfs_grants_filter f;
 	struct list_ctx lc;
-	int c, rc;
+	int rc;
 	memset(&f, 0, sizeof f);
 	memset(&lc, 0, sizeof lc);
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 'A': f.active_only = 1; break;
-		case 'u': f.subject = optarg; break;
-		case 'p': f.path = optarg; break;
-		case 'j': lc.json = 1; break;
-		default: return bad_option("list: ", c, optopt, argv, optind);
-		}
-	}
+	const struct grant_opt opts[] = {
+		{ "active", NULL, &f.active_only }, { "user", &f.subject, NULL }, { "path", &f.path, NULL },
+		{ "json", NULL, &lc.json }, { NULL, NULL, NULL } };
+	if ((rc = grant_getopt(argc, argv, "list", opts, 0, cfile)) != 0)
+		return rc;
 	if (optind != argc)
 		return cfs_say(EXIT_USAGE, "usage: coach-grant list [--active] [--user U] [--path P] "
 			   "[--json]");
@@ -323,20 +310,11 @@ static void print_show(const struct cfs_grant_rec *r, int64_t now)
 
 int cmd_show(int argc, char **argv, const char **cfile)
 {
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 } };
-	int c, rc, json = 0;
+	int rc, json = 0;
 	int64_t id;
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 'j': json = 1; break;
-		default: return bad_option("show: ", c, optopt, argv, optind);
-		}
-	}
+	const struct grant_opt opts[] = { { "json", NULL, &json }, { NULL, NULL, NULL } };
+	if ((rc = grant_getopt(argc, argv, "show", opts, 0, cfile)) != 0)
+		return rc;
 	if (argc - optind != 1)
 		return cfs_say(EXIT_USAGE, "usage: coach-grant show ID [--json]");
 	if (argv[optind][0] == 'R' || argv[optind][0] == 'B')

@@ -180,20 +180,11 @@ static void close_keyed(struct cfs_config *cfg, struct cfs_keys *keys, struct cf
 
 int cmd_requests(int argc, char **argv, const char **cfile)
 {
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' }, { "all", no_argument, NULL, 'a' }, { NULL, 0, NULL, 0 } };
 	struct rlist l = { 0, 0, 0, cfs_now_s(), 0 };
-	int c, rc;
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		if (c == 'c')
-			*cfile = optarg;
-		else if (c == 'j' || c == 'a')
-			*(c == 'j' ? &l.json : &l.all) = 1;
-		else
-			return bad_option("requests: ", c, optopt, argv, optind);
-	}
+	const struct grant_opt opts[] = { { "json", NULL, &l.json }, { "all", NULL, &l.all }, { NULL, NULL, NULL } };
+	int rc;
+	if ((rc = grant_getopt(argc, argv, "requests", opts, 0, cfile)) != 0)
+		return rc;
 	if (optind != argc)
 		return cfs_say(EXIT_USAGE, "usage: coach-grant requests [--all] [--json]");
 	struct cfs_config *cfg = NULL;

@@ -18,6 +18,20 @@ enum { EXIT_OK = 0, EXIT_FAIL = CFS_EXIT_FAIL, EXIT_USAGE = CFS_EXIT_USAGE };
 
 /* After getopt_long returned ':' or '?': the message, exit status 2. */
 int bad_option(const char *cmd, int c, int opt, char **argv, int ind);
+
+/* One option of a command: its long name and where it goes: a value stored
+ * in *str, or (str NULL) a flag set to 1 in *flag. A table ends at a NULL
+ * name. */
+struct grant_opt {
+	const char *name;
+	const char **str;
+	int *flag;
+};
+/* Parse cmd's options and -c FILE from argv (stop: at the first operand, so
+ * a COMMAND's own options are its own). The operands are then argv[optind..].
+ * 0, or an exit status with the message printed. */
+int grant_getopt(int argc, char **argv, const char *cmd, const struct grant_opt *opts, int stop,
+		 const char **cfile);
 /* Free text from argv: bounded, no control characters; 0 or exit status 2. */
 int text_arg(const char *opt, const char *s);
 /* "4h", "90m", "1d2h". */
