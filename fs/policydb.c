@@ -358,23 +358,27 @@ static int configure(struct cfs_policydb *p, int flags, struct cfs_err *err)
 	return schema(p, flags, err);
 }
 
-/* The path names a regular file, not a link (created 0600 with CFS_PDB_CREATE:
- * SQLite would use 0644 & ~umask). */
+/* The path names a regular file, not a link (created 0600 with
+ * CFS_PDB_CREATE: SQLite would use 0644 & ~umask). lstat, not open: closing
+ * a descriptor of a database file would drop the POSIX locks this process's
+ * other connections to it hold (the daemon has two), and a peer closing
+ * its own connection would then take itself for the last one and remove
+ * the WAL index under them. */
 static int check_file(const char *path, int flags, struct cfs_err *err)
 {
-	int o = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
-	if (flags & CFS_PDB_CREATE)
-		o = O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
-	int fd = open(path, o, 0600);
-	if (fd < 0 && errno == ELOOP)
-		return cfs_errf(err, -ELOOP, "%s: a symbolic link: refused", path);
-	if (fd < 0)
-		return cfs_errf(err, -errno, "%s: %s", path, strerror(errno));
 	struct stat st;
-	int rc = fstat(fd, &st) == 0 ? 0 : -errno;
-	close(fd);
-	if (rc < 0)
-		return cfs_errf(err, rc, "%s: %s", path, strerror(-rc));
+	if (lstat(path, &st) != 0) {
+		int e = errno;
+		if (e != ENOENT || !(flags & CFS_PDB_CREATE))
+			return cfs_errf(err, -e, "%s: %s", path, strerror(e));
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return cfs_errf(err, -errno, "%s: %s", path, strerror(errno));
+		close(fd);
+		return 0;
+	}
+	if (S_ISLNK(st.st_mode))
+		return cfs_errf(err, -ELOOP, "%s: a symbolic link: refused", path);
 	if (!S_ISREG(st.st_mode))
 		return cfs_errf(err, -EINVAL, "%s: not a regular file", path);
 	return 0;
