@@ -122,6 +122,20 @@ void json_str(FILE *f, const char *s)
 	cfs_put_json_str(f, s && *s ? s : NULL);
 }
 
+void json_time(FILE *f, const char *key, int64_t t)
+{
+	if (t)
+		fprintf(f, ",\"%s\":%lld", key, (long long)t);
+	else
+		fprintf(f, ",\"%s\":null", key);
+}
+
+void json_text(FILE *f, const char *key, const char *s)
+{
+	fprintf(f, ",\"%s\":", key);
+	json_str(f, s);
+}
+
 /* "4h", "90m", "1d2h": the largest units that divide exactly, up to two. */
 void fmt_duration(int64_t s, char *out, size_t cap)
 {
@@ -220,6 +234,18 @@ int unlock_keys(const struct cfs_config *cfg, struct cfs_keys **k)
 	if (rc < 0)
 		return cfs_say(EXIT_FAIL, "%s", err.msg);
 	return 0;
+}
+
+int open_admin(const char *cfile, struct cfs_who *adm, struct cfs_config **cfg, struct cfs_keys **keys)
+{
+	int rc = need_root();
+	if (rc != 0)
+		return rc;
+	if (adm)
+		cfs_who_am_i(adm);
+	if ((rc = load_config(cfile, cfg)) != 0)
+		return rc;
+	return unlock_keys(*cfg, keys);
 }
 
 /* policy.db's grants, with the row MAC key when keys is given. */
@@ -376,17 +402,13 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 		return revoke_link(argv[optind], reason, cfile);
 	if ((rc = parse_id(argv[optind], &id)) != 0)
 		return rc;
-	if ((rc = need_root()) != 0)
-		return rc;
 	struct cfs_who adm;
-	cfs_who_am_i(&adm);
-
 	struct cfs_config *cfg = NULL;
 	struct cfs_grants *g = NULL;
 	struct cfs_audit *a = NULL;
 	struct cfs_keys *keys = NULL;
 	struct cfs_err err = { "" };
-	if ((rc = load_config(*cfile, &cfg)) != 0 || (rc = unlock_keys(cfg, &keys)) != 0)
+	if ((rc = open_admin(*cfile, &adm, &cfg, &keys)) != 0)
 		goto out;
 	/* Open the audit database first: if it is missing altogether, nothing
 	 * changes. Once open, a failing append does not undo a revocation. */

@@ -279,10 +279,7 @@ int revoke_link(const char *ids, const char *reason, const char **cfile)
 	int rc;
 	if (cfs_parse_uint(ids + 1, (uint64_t)INT64_MAX, &v) < 0 || v == 0)
 		return cfs_say(EXIT_USAGE, "'%s' is not a link id (like L7)", ids);
-	if ((rc = need_root()) != 0)
-		return rc;
 	struct cfs_who adm;
-	cfs_who_am_i(&adm);
 	struct cfs_config *cfg = NULL;
 	struct cfs_links *l = NULL;
 	struct cfs_audit *a = NULL;
@@ -291,7 +288,7 @@ int revoke_link(const char *ids, const char *reason, const char **cfile)
 	struct cfs_link *rec = calloc(1, sizeof *rec);
 	if (!rec)
 		return cfs_say(EXIT_FAIL, "out of memory");
-	if ((rc = load_config(*cfile, &cfg)) != 0 || (rc = unlock_keys(cfg, &keys)) != 0)
+	if ((rc = open_admin(*cfile, &adm, &cfg, &keys)) != 0)
 		goto out;
 	if (open_audit(cfg->audit_db, &a, &err) < 0) {
 		rc = cfs_say(EXIT_FAIL, "audit: %s", err.msg);

@@ -44,34 +44,18 @@ static void print_json_rec(FILE *f, const struct cfs_grant_rec *r, int64_t now)
 		fputs(",\"uid\":null,\"gid\":null,\"role\":", f);
 		json_str(f, r->role);
 	}
-	fputs(",\"path\":", f);
-	json_str(f, r->path);
-	fprintf(f, ",\"write\":%s,\"start\":%lld,\"end\":%lld,\"max_opens\":",
-		r->g.write ? "true" : "false", (long long)r->g.start, (long long)r->g.end);
-	if (r->g.max_opens)
-		fprintf(f, "%u", r->g.max_opens);
-	else
-		fputs("null", f);
-	fputs(",\"reason\":", f);
-	json_str(f, r->reason);
-	fputs(",\"granted_by\":", f);
-	json_str(f, r->granted_by);
-	fputs(",\"approved_by\":", f);
-	json_str(f, r->approved_by);
-	fprintf(f, ",\"created\":%lld,\"revoked_at\":", (long long)r->created);
-	if (r->g.revoked_at)
-		fprintf(f, "%lld", (long long)r->g.revoked_at);
-	else
-		fputs("null", f);
-	fputs(",\"revoked_by\":", f);
-	json_str(f, r->revoked_by);
-	fputs(",\"revoke_reason\":", f);
-	json_str(f, r->revoke_reason);
-	fputs(",\"approved_at\":", f);
-	if (r->approved_at)
-		fprintf(f, "%lld", (long long)r->approved_at);
-	else
-		fputs("null", f);
+	json_text(f, "path", r->path);
+	fprintf(f, ",\"write\":%s,\"start\":%lld,\"end\":%lld", r->g.write ? "true" : "false",
+		(long long)r->g.start, (long long)r->g.end);
+	json_time(f, "max_opens", r->g.max_opens);
+	json_text(f, "reason", r->reason);
+	json_text(f, "granted_by", r->granted_by);
+	json_text(f, "approved_by", r->approved_by);
+	fprintf(f, ",\"created\":%lld", (long long)r->created);
+	json_time(f, "revoked_at", r->g.revoked_at);
+	json_text(f, "revoked_by", r->revoked_by);
+	json_text(f, "revoke_reason", r->revoke_reason);
+	json_time(f, "approved_at", r->approved_at);
 	run_json(f, r);
 	fprintf(f, ",\"valid\":%s,\"invalid\":", r->row_state == CFS_ROW_OK ? "true" : "false");
 	if (r->row_state == CFS_ROW_OK)

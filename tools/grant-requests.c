@@ -27,20 +27,6 @@ static int open_item(const struct cfs_req_rec *r, int64_t now)
 	       !strcmp(st, "unreviewed");
 }
 
-static void json_time(FILE *f, const char *key, int64_t t)
-{
-	if (t)
-		fprintf(f, ",\"%s\":%lld", key, (long long)t);
-	else
-		fprintf(f, ",\"%s\":null", key);
-}
-
-static void json_text(FILE *f, const char *key, const char *s)
-{
-	fprintf(f, ",\"%s\":", key);
-	json_str(f, s);
-}
-
 static void json_approvals(FILE *f, const struct cfs_req_rec *r)
 {
 	int n = 0;
@@ -165,8 +151,8 @@ void print_requests(struct cfs_grants *g, int all, int64_t now)
 /* Open policy.db with the key, for reading requests: 0 or an exit status. */
 static int open_keyed(const char **cfile, struct cfs_config **cfg, struct cfs_keys **keys, struct cfs_grants **g)
 {
-	int rc = need_root();
-	if (rc == 0 && (rc = load_config(*cfile, cfg)) == 0 && (rc = unlock_keys(*cfg, keys)) == 0)
+	int rc = open_admin(*cfile, NULL, cfg, keys);
+	if (rc == 0)
 		rc = open_grants(*cfg, *keys, g);
 	return rc;
 }
