@@ -60,6 +60,7 @@ static const struct { const char *table, *col, *type; } COLUMNS[] = {
 	{ "links", "mac", "BLOB" },
 };
 #define NCOLUMNS (sizeof COLUMNS / sizeof COLUMNS[0])
+#define META_KEY 2   /* COLUMNS[META_KEY]: the meta table */
 
 /* ---- statement helpers ---------------------------------------------------- */
 
@@ -243,52 +244,46 @@ static int check_format(struct cfs_policydb *p, int absent_ok, int *has, struct 
 			CFS_POLICYDB_FORMAT);
 }
 
-/* Whether column i of COLUMNS is there (st: the pragma_table_info query). */
-static int has_column(struct cfs_policydb *p, sqlite3_stmt *st, size_t i, struct cfs_err *err)
-{
-	sqlite3_reset(st);
-	sqlite3_bind_text(st, 1, COLUMNS[i].table, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, COLUMNS[i].col, -1, SQLITE_STATIC);
-	return cfs_policydb_step(p, st, "reading the schema", err);
-}
-
-/* How many of COLUMNS the database lacks (a missing table: its first
- * column); with add (inside the write transaction), the tables are made
- * first and each added column still missing is added. */
-static int columns(struct cfs_policydb *p, int add, int *missing, struct cfs_err *err)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = add ? cfs_policydb_exec(p, TABLES_SQL, "creating the schema", err) : 0;
-	if (rc == 0)
-		rc = cfs_policydb_prepare(p, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
-					  "reading the schema", &st, err);
-	*missing = 0;
-	for (size_t i = 0; rc >= 0 && i < NCOLUMNS; i++) {
-		if ((rc = has_column(p, st, i, err)) != 0)
-			continue;
-		(*missing)++;
-		if (add && COLUMNS[i].type) {
-			char sql[160];
-			snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", COLUMNS[i].table,
-				 COLUMNS[i].col, COLUMNS[i].type);
-			rc = cfs_policydb_exec(p, sql, "adding the columns of a newer format", err);
-		}
-	}
-	sqlite3_finalize(st);
-	return rc < 0 ? rc : 0;
-}
-
-static int has_meta_table(struct cfs_policydb *p, int *yes, struct cfs_err *err)
+/* Which of COLUMNS the database has, in one read of the schema; *missing
+ * counts those it lacks. */
+static int present(struct cfs_policydb *p, int have[NCOLUMNS], int *missing, struct cfs_err *err)
 {
 	sqlite3_stmt *st;
-	int rc = cfs_policydb_prepare(p, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-				      "name = 'meta'", "reading the schema", &st, err);
-	if (rc < 0)
-		return rc;
-	rc = cfs_policydb_step(p, st, "reading the schema", err);
+	int rc = cfs_policydb_prepare(p, "SELECT m.name, c.name FROM sqlite_master AS m, "
+				      "pragma_table_info(m.name) AS c WHERE m.type = 'table'",
+				      "reading the schema", &st, err);
+	memset(have, 0, NCOLUMNS * sizeof have[0]);
+	while (rc == 0 && (rc = cfs_policydb_step(p, st, "reading the schema", err)) == 1) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		const char *c = (const char *)sqlite3_column_text(st, 1);
+		for (size_t i = 0; t && c && i < NCOLUMNS; i++)
+			have[i] |= strcmp(t, COLUMNS[i].table) == 0 && strcmp(c, COLUMNS[i].col) == 0;
+		rc = 0;
+	}
 	sqlite3_finalize(st);
-	*yes = rc == 1;
-	return rc < 0 ? rc : 0;
+	*missing = 0;
+	for (size_t i = 0; i < NCOLUMNS; i++)
+		*missing += !have[i];
+	return rc;
+}
+
+/* Inside the write transaction: the tables, then each added column still
+ * missing (another process may have added it since we looked). */
+static int add_missing(struct cfs_policydb *p, struct cfs_err *err)
+{
+	int have[NCOLUMNS], missing;
+	int rc = cfs_policydb_exec(p, TABLES_SQL, "creating the schema", err);
+	if (rc == 0)
+		rc = present(p, have, &missing, err);
+	for (size_t i = 0; rc == 0 && i < NCOLUMNS; i++) {
+		if (have[i] || !COLUMNS[i].type)
+			continue;
+		char sql[160];
+		snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", COLUMNS[i].table,
+			 COLUMNS[i].col, COLUMNS[i].type);
+		rc = cfs_policydb_exec(p, sql, "adding the columns of a newer format", err);
+	}
+	return rc;
 }
 
 /* Check the format, then create or migrate the schema, once, under the
@@ -297,15 +292,13 @@ static int has_meta_table(struct cfs_policydb *p, int *yes, struct cfs_err *err)
 static int schema(struct cfs_policydb *p, int flags, struct cfs_err *err)
 {
 	const int create = (flags & (CFS_PDB_CREATE | CFS_PDB_SCHEMA)) != 0;
-	int meta = 0, format = 0, missing = 0;
-	int rc = has_meta_table(p, &meta, err);
+	int have[NCOLUMNS], missing, format = 0;
+	int rc = present(p, have, &missing, err);
 	if (rc < 0)
 		return rc;
-	if (!meta && !create)
+	if (!have[META_KEY] && !create)
 		return cfs_errf(err, -EIO, "%s: not a coachfs policy database", p->file);
-	if (meta && (rc = check_format(p, create, &format, err)) < 0)
-		return rc;
-	if ((rc = columns(p, 0, &missing, err)) < 0)
+	if (have[META_KEY] && (rc = check_format(p, create, &format, err)) < 0)
 		return rc;
 	if (flags & CFS_PDB_RDONLY)
 		return missing ? cfs_errf(err, -EROFS, "%s: made by an older coachfs: open it "
@@ -314,7 +307,7 @@ static int schema(struct cfs_policydb *p, int flags, struct cfs_err *err)
 		return 0;
 	if ((rc = cfs_policydb_begin(p, "begin", err)) < 0)
 		return rc;
-	rc = columns(p, 1, &missing, err);
+	rc = add_missing(p, err);
 	if (rc == 0 && create)
 		rc = cfs_policydb_exec(p, "INSERT OR IGNORE INTO meta(key, value) VALUES('format', '1')",
 				       "creating the schema", err);
