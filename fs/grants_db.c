@@ -6,14 +6,12 @@
 #include "grants_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---- the connection's helpers (policydb.c's, with "prepare" for a name) -- */
 

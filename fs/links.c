@@ -1,6 +1,7 @@
 /* links.c — the `links` table of policy.db (opened, and the table made,
- * by policydb.c): issue, find, use (atomically), revoke, list. Tokens exist only in the issuer's output and the holder's
- * hands; the table keeps a keyed BLAKE2b hash. Must never store or log a
+ * by policydb.c): issue, find, use (atomically), revoke, list. Tokens exist
+ * only in the issuer's output and the holder's hands; the table keeps a
+ * keyed BLAKE2b hash. Must never store or log a
  * token, and never decide more than a link's own limits (class rules are
  * policy.c's). Every row carries a MAC under the store's rowmac key: a row
  * written or edited without the key (a longer life, more uses, another user,
