@@ -109,20 +109,23 @@ static int pairs_cb(const char *const *vals, int64_t bucket, int64_t n, void *ar
 }
 
 /* Which of the four kinds a row is: a denial of anything; an export (of
- * any result); an open or replay, or a read, that was not denied. */
+ * any result); an open or replay, or a read, that was not denied (the
+ * action table's properties). An action this version does not know is of
+ * no kind but a denial; its rows still count among the events. */
 static unsigned kinds(const char *action, const char *result)
 {
-	unsigned k = 0;
+	unsigned k = 0, fl = 0;
+	enum cfs_action act;
 	int deny = result && strcmp(result, "deny") == 0;
 	if (deny)
 		k |= 1u << CFS_AT_DENY;
-	if (!action)
-		return k;
-	if (strcmp(action, "export") == 0)
+	if (cfs_action_parse(action, &act) == 0)
+		fl = cfs_action_flags(act);
+	if (fl & CFS_ACTF_EXPORTS)
 		k |= 1u << CFS_AT_EXPORT;
-	else if (!deny && (strcmp(action, "open") == 0 || strcmp(action, "replay") == 0))
+	else if (!deny && (fl & CFS_ACTF_OPENS))
 		k |= 1u << CFS_AT_OPEN;
-	else if (!deny && strcmp(action, "read") == 0)
+	else if (!deny && (fl & CFS_ACTF_READS))
 		k |= 1u << CFS_AT_READ;
 	return k;
 }
@@ -237,9 +240,10 @@ static int grants(struct cfs_audit *a, const struct cfs_audit_filter *f,
 	if (!r->grants)
 		return cfs_errf(err, -ENOMEM, "out of memory");
 	g.since_us = CFS_AUDIT_NONE;
-	g.action = "grant_add";
+	g.has_action = 1;
+	g.action = CFS_ACT_GRANT_ADD;
 	rc = cfs_audit_query(a, &g, grant_cb, r, err);
-	g.action = "grant_revoke";
+	g.action = CFS_ACT_GRANT_REVOKE;
 	if (rc == 0)
 		rc = cfs_audit_query(a, &g, revoke_cb, r, err);
 	return rc;
