@@ -111,15 +111,17 @@ static int pairs_cb(const char *const *vals, int64_t bucket, int64_t n, void *ar
 /* Which of the four kinds a row is: a denial of anything; an export (of
  * any result); an open or replay, or a read, that was not denied (the
  * action table's properties). An action this version does not know is of
- * no kind but a denial; its rows still count among the events. */
-static unsigned kinds(const char *action, const char *result)
+ * no kind but a denial; its rows still count among the events, and the
+ * page says how many there are. */
+static unsigned kinds(const char *action, const char *result, int *known)
 {
 	unsigned k = 0, fl = 0;
 	enum cfs_action act;
 	int deny = result && strcmp(result, "deny") == 0;
 	if (deny)
 		k |= 1u << CFS_AT_DENY;
-	if (cfs_action_parse(action, &act) == 0)
+	*known = cfs_action_parse(action, &act) == 0;
+	if (*known)
 		fl = cfs_action_flags(act);
 	if (fl & CFS_ACTF_EXPORTS)
 		k |= 1u << CFS_AT_EXPORT;
@@ -133,10 +135,13 @@ static unsigned kinds(const char *action, const char *result)
 static int cells_cb(const char *const *vals, int64_t bucket, int64_t n, void *arg)
 {
 	struct cfs_at_report *r = arg;
-	unsigned k = kinds(vals[2], vals[3]);
+	int known;
+	unsigned k = kinds(vals[2], vals[3], &known);
 	struct cfs_at_lane *l = NULL;
 	int64_t col = bucket - r->t0 / r->width;
 	r->events += n;
+	if (!known)
+		r->unknown_actions += n;
 	for (size_t i = 0; i < r->nlanes && !l; i++)
 		if (same(r->lanes[i].user, vals[0]) && same(r->lanes[i].path, vals[1]))
 			l = &r->lanes[i];
