@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coachfs/action.h"
 #include "coachfs/util.h"
 #include "audit-cmd.h"
 

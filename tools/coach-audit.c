@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "coachfs/action.h"
 #include "coachfs/audit.h"
 #include "coachfs/config.h"
 #include "coachfs/util.h"
