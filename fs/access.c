@@ -358,6 +358,7 @@ int cfs_access_audit_proc(struct cfs_ctx *c, const struct cfs_rowproc *rp, enum 
 {
 	struct cfs_event ev;
 	struct cfs_err e = { "" };
+	const char *name = cfs_action_name(action);   /* NULL: the appender refuses it */
 	cfs_event_init(&ev);
 	ev.host = c->host;
 	if (rp) {
@@ -376,12 +377,13 @@ int cfs_access_audit_proc(struct cfs_ctx *c, const struct cfs_rowproc *rp, enum 
 	if (!sync) {
 		int rc = cfs_audit_queue(c->audit, &ev);
 		if (rc < 0)
-			syslog(LOG_ERR, "coachfs: audit queue refused a %s row for %s", cfs_action_name(action), path);
+			syslog(LOG_ERR, "coachfs: audit queue refused a %s row for %s", name ? name : "?",
+			       path);
 		return rc;
 	}
 	int rc = cfs_audit_append(c->audit, &ev, &e);
 	if (rc < 0)
-		syslog(LOG_ERR, "coachfs: AUDIT FAILURE, refusing %s of %s: %s", cfs_action_name(action), path,
-		       e.msg);
+		syslog(LOG_ERR, "coachfs: AUDIT FAILURE, refusing %s of %s: %s", name ? name : "?",
+		       path, e.msg);
 	return rc;
 }

@@ -114,7 +114,8 @@ static int audit_row(struct cfs_ctx *c, enum cfs_action action, const char *resu
 	ev.reason = reason;
 	int rc = cfs_audit_append(c->audit, &ev, err);
 	if (rc < 0)
-		syslog(LOG_ERR, "coachfs: audit %s: %s", cfs_action_name(action), err->msg);
+		syslog(LOG_ERR, "coachfs: audit %s: %s",
+		       cfs_action_name(action) ? cfs_action_name(action) : "?", err->msg);
 	return rc;
 }
 
