@@ -17,7 +17,7 @@ static const struct {
 	[CFS_ACT_REPLAY] = { "replay", CFS_ACTF_OPENS },
 	[CFS_ACT_READ] = { "read", CFS_ACTF_READS },
 	[CFS_ACT_WRITE] = { "write", 0 },
-	/* listed by DESIGN §6 and accepted by coach-audit --action; this
+	/* a name of the contract, accepted by coach-audit --action; this
 	 * version writes no release row */
 	[CFS_ACT_RELEASE] = { "release", 0 },
 	[CFS_ACT_CREATE] = { "create", 0 },

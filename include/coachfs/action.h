@@ -1,8 +1,8 @@
 /* action.h — the audit actions (README, "Audit log"): one enum, and one
  * table in fs/action.c giving each its stored name and the properties code
  * decides by. A leaf: no state, no I/O, no other coachfs header; the daemon
- * and the tools both use it. The stored names are a contract (DESIGN §6):
- * never rename one, only add. */
+ * and the tools both use it. The stored names are a contract (README,
+ * "Audit log"): never rename one, only add. */
 #ifndef COACHFS_ACTION_H
 #define COACHFS_ACTION_H
 

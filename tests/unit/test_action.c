@@ -17,7 +17,7 @@
 #include "coachfs/audit.h"
 #include "t.h"
 
-/* The stored names: a contract (DESIGN §6, README "Audit log"). */
+/* The stored names: a contract (README, "Audit log"). */
 static const char *const WANT[CFS_ACT_COUNT] = {
 	[CFS_ACT_MOUNT] = "mount", [CFS_ACT_UNMOUNT] = "unmount", [CFS_ACT_OPEN] = "open",
 	[CFS_ACT_REPLAY] = "replay", [CFS_ACT_READ] = "read", [CFS_ACT_WRITE] = "write",
