@@ -57,7 +57,7 @@ int main(void)
 	ev.user = "alice";
 	ev.pid = 4242;
 	ev.exe = "/usr/bin/less";
-	ev.action = "read";
+	ev.action = CFS_ACT_READ;
 	ev.path = "/incidents/2026/ir-0042/playbook.md";
 	ev.result = "allow";
 	ev.grant_id = 17;
