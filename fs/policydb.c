@@ -334,7 +334,10 @@ static int journal(struct cfs_policydb *p, int rdonly, struct cfs_err *err)
 	sqlite3_finalize(st);
 	if (rc < 0 || rdonly)
 		return rc < 0 ? rc : 0;
-	return cfs_policydb_exec(p, "PRAGMA synchronous = NORMAL", "synchronous", err);
+	/* FULL: a grant revoked, a request decided or an open counted is on
+	 * disk when the call returns, power loss included: policy changes are
+	 * rare, and one undone by a crash would bring a revoked grant back. */
+	return cfs_policydb_exec(p, "PRAGMA synchronous = FULL", "synchronous", err);
 }
 
 static int configure(struct cfs_policydb *p, int flags, struct cfs_err *err)

@@ -321,6 +321,12 @@ static void helpers(void)
 	T_EQ_INT(cfs_policydb_open(dbpath, CFS_PDB_CREATE, &p, &err), 0);
 	if (!p)
 		return;
+	/* policy changes survive a power loss: the WAL is synced per commit */
+	T_EQ_INT(cfs_policydb_prepare(p, "PRAGMA synchronous", "reading", &st, &err), 0);
+	T_EQ_INT(cfs_policydb_step(p, st, "reading", &err), 1);
+	T_EQ_INT(sqlite3_column_int(st, 0), 2);
+	sqlite3_finalize(st);
+	st = NULL;
 	T_EQ_INT(cfs_policydb_exec(p, "SELEC 1", "a test", &err), -EIO);
 	snprintf(msg, sizeof msg, "%s: a test: near \"SELEC\": syntax error", dbpath);
 	T_EQ_STR(err.msg, msg);
