@@ -180,11 +180,12 @@ int cfs_eff_value(const struct cfs_eff *e, const char *key, char *buf, size_t ca
 
 /* ---- caller and decisions ---- */
 
-int cfs_access_caller(struct cfs_ctx *c, uid_t uid, gid_t gid, pid_t pid, const gid_t *groups,
-		      int ngroups, int need_exe, struct cfs_caller *out)
+int cfs_access_caller(struct cfs_ctx *c, uid_t uid, gid_t gid, pid_t pid, pid_t tgid, pid_t ppid,
+		      const gid_t *groups, int ngroups, int need_exe, struct cfs_caller *out)
 {
 	if (need_exe)
-		return cfs_caller_fill(c->roles, out, uid, gid, pid, groups, ngroups);
+		return cfs_caller_fill(c->roles, c->ccache, out, uid, gid, pid, tgid, ppid, groups,
+				       ngroups);
 	/* Visibility only: uid, groups and roles decide it. The program, its
 	 * start time and the login name (three /proc and passwd reads) matter to
 	 * opens and audit rows, which always ask for them. */

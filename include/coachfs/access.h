@@ -41,9 +41,11 @@ int cfs_eff_value(const struct cfs_eff *e, const char *key, char *buf, size_t ca
 
 /* The caller of the current request. need_exe = 0: only ids, groups and
  * roles (user "#UID", no program or start time), for visibility checks
- * that are never audited; need_exe = 1: everything, for opens and rows. */
-int cfs_access_caller(struct cfs_ctx *c, uid_t uid, gid_t gid, pid_t pid, const gid_t *groups,
-		      int ngroups, int need_exe, struct cfs_caller *out);
+ * that are never audited; need_exe = 1: everything, for opens and rows,
+ * with the process tgid/ppid (0 when /proc/PID/status was unreadable)
+ * pinned by its start time through the context's caller cache. */
+int cfs_access_caller(struct cfs_ctx *c, uid_t uid, gid_t gid, pid_t pid, pid_t tgid, pid_t ppid,
+		      const gid_t *groups, int ngroups, int need_exe, struct cfs_caller *out);
 
 /* Decide op on path for caller, with the live grants. */
 void cfs_access_decide(struct cfs_ctx *c, const struct cfs_caller *cl, const struct cfs_eff *e,
