@@ -10,33 +10,53 @@ const char *cfs_op_verdict_word(enum cfs_verdict v)
 	return v == CFS_ALLOW ? "allow" : v == CFS_FLAG ? "flag" : "deny";
 }
 
-/* Own attribute block of an entry: file header or directory sidecar. */
-int cfs_op_own_meta(struct cfs_ctx *c, const char *path, const struct stat *st, unsigned char *meta,
-		    size_t *len)
+/* Own attribute block of an entry: file header or directory sidecar, bound
+ * under parent (NULL: the id the parent's sidecar claims). */
+static int own_meta_under(struct cfs_ctx *c, const char *path, const struct stat *st,
+			  const unsigned char *parent, unsigned char *meta, size_t *len)
 {
 	*len = 0;
 	if (S_ISDIR(st->st_mode))
-		return cfs_dir_meta_load(c, path, meta, len);
+		return cfs_dir_meta_load_under(c, path, parent, meta, len);
 	if (!S_ISREG(st->st_mode))
 		return 0;
 	struct cfs_err e = { "" };
 	int fd = cfs_store_openat(c->store, path, O_RDONLY, 0);
 	if (fd < 0)
 		return fd == -ELOOP ? -ENOENT : fd;
-	int rc = cfs_entry_meta(c, path, fd, meta, len, &e);
+	int rc = cfs_entry_meta_under(c, path, parent, fd, meta, len, &e);
 	close(fd);
 	if (rc < 0)
 		*len = 0; /* a damaged header: decided on the inherited policy, fails on open */
 	return 0;
 }
 
-/* Effective policy of an existing entry. */
+int cfs_op_own_meta(struct cfs_ctx *c, const char *path, const struct stat *st, unsigned char *meta,
+		    size_t *len)
+{
+	return own_meta_under(c, path, st, NULL, meta, len);
+}
+
+struct own_arg {
+	struct cfs_ctx *c;
+	const char *path;
+	const struct stat *st;
+};
+
+static int own_of_entry(void *arg, const unsigned char parent[CFS_FILE_ID_BYTES], unsigned char *meta,
+			size_t *len)
+{
+	const struct own_arg *a = arg;
+	return own_meta_under(a->c, a->path, a->st, parent, meta, len);
+}
+
+/* Effective policy of an existing entry: the ancestors' chain first, then
+ * the entry's own block bound under the parent id the chain proved (one
+ * read of each sidecar). */
 static int entry_eff(struct cfs_ctx *c, const char *path, const struct stat *st, struct cfs_eff *e)
 {
-	unsigned char meta[CFS_META_MAX];
-	size_t len;
-	int rc = cfs_op_own_meta(c, path, st, meta, &len);
-	return rc < 0 ? rc : cfs_eff_resolve(c, path, meta, len, e);
+	struct own_arg a = { c, path, st };
+	return cfs_eff_resolve_own(c, path, own_of_entry, &a, e);
 }
 
 /* hide_denied: 0 when cl may see path, else -ENOENT. */
