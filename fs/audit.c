@@ -51,16 +51,12 @@
 
 int64_t cfs_aud_mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return cfs_clock_us(CLOCK_MONOTONIC) / 1000;
 }
 
 int64_t cfs_aud_mono_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return cfs_clock_us(CLOCK_MONOTONIC);
 }
 
 void cfs_aud_sleep_us(int64_t us)

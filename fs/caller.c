@@ -244,6 +244,24 @@ void cfs_user_name(uid_t uid, char *out, size_t outlen)
 	snprintf(out, outlen, "#%u", (unsigned)uid);
 }
 
+/* Digits at *pp up to max (at least one digit); *pp moves past them. */
+static int scan_dec(const char **pp, uint64_t max, uint64_t *out)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (max - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	*pp = p;
+	*out = v;
+	return 0;
+}
+
 int cfs_parse_proc_stat_start(const char *line, uint64_t *out)
 {
 	const char *p;
@@ -269,14 +287,8 @@ int cfs_parse_proc_stat_start(const char *line, uint64_t *out)
 	if (*p != ' ')
 		return -EINVAL;
 	p++;
-	if (*p < '0' || *p > '9')
+	if (scan_dec(&p, UINT64_MAX, &v) < 0)
 		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
 	if (*p != ' ' && *p != '\n' && *p != 0)
 		return -EINVAL;
 	*out = v;
@@ -296,14 +308,7 @@ int cfs_parse_proc_stat(const char *line, pid_t *ppid, uint64_t *start)
 	if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
 		return -EINVAL;
 	p += 4;
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		v = v * 10 + (unsigned)(*p - '0');
-		if (v > INT32_MAX)
-			return -EINVAL;
-	}
-	if (*p != ' ')
+	if (scan_dec(&p, INT32_MAX, &v) < 0 || *p != ' ')
 		return -EINVAL;
 	*ppid = (pid_t)v;
 	return 0;
@@ -333,13 +338,20 @@ static ssize_t proc_read(const char *path, char *buf, size_t cap)
 	return n;
 }
 
-static int proc_stat(pid_t pid, pid_t *ppid, uint64_t *start)
+/* /proc/PID/NAME into buf, as proc_read. */
+static ssize_t proc_pid_read(pid_t pid, const char *name, char *buf, size_t cap)
 {
-	char path[64], buf[4096];
+	char path[64];
 	if (pid <= 0)
 		return -ESRCH;
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	ssize_t n = proc_read(path, buf, sizeof buf);
+	snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, name);
+	return proc_read(path, buf, cap);
+}
+
+static int proc_stat(pid_t pid, pid_t *ppid, uint64_t *start)
+{
+	char buf[4096];
+	ssize_t n = proc_pid_read(pid, "stat", buf, sizeof buf);
 	if (n < 0)
 		return (int)n;
 	return cfs_parse_proc_stat(buf, ppid, start);
@@ -384,14 +396,9 @@ static int status_pid(const char *text, const char *key, pid_t *out)
 		p += kl;
 		while (*p == ' ' || *p == '\t')
 			p++;
-		uint64_t v = 0;
-		if (*p < '0' || *p > '9')
+		uint64_t v;
+		if (scan_dec(&p, INT32_MAX, &v) < 0)
 			return -EINVAL;
-		for (; *p >= '0' && *p <= '9'; p++) {
-			v = v * 10 + (unsigned)(*p - '0');
-			if (v > INT32_MAX)
-				return -EINVAL;
-		}
 		if (*p != '\n' && *p != 0)
 			return -EINVAL;
 		*out = (pid_t)v;
@@ -422,14 +429,9 @@ int cfs_parse_proc_status(const char *text, pid_t *tgid, pid_t *ppid, gid_t *gro
 			p++;
 		if (*p == '\n' || *p == 0)
 			break;
-		uint64_t v = 0;
-		if (*p < '0' || *p > '9')
+		uint64_t v;
+		if (scan_dec(&p, UINT32_MAX, &v) < 0)
 			return -EINVAL;
-		for (; *p >= '0' && *p <= '9'; p++) {
-			v = v * 10 + (unsigned)(*p - '0');
-			if (v > UINT32_MAX)
-				return -EINVAL;
-		}
 		if (*ngroups < max)
 			groups[(*ngroups)++] = (gid_t)v;
 	}
@@ -438,11 +440,8 @@ int cfs_parse_proc_status(const char *text, pid_t *tgid, pid_t *ppid, gid_t *gro
 
 int cfs_proc_status(pid_t tid, pid_t *tgid, pid_t *ppid, gid_t *groups, int max, int *ngroups)
 {
-	char path[64], buf[8192];
-	if (tid <= 0)
-		return -ESRCH;
-	snprintf(path, sizeof path, "/proc/%ld/status", (long)tid);
-	ssize_t n = proc_read(path, buf, sizeof buf);
+	char buf[8192];
+	ssize_t n = proc_pid_read(tid, "status", buf, sizeof buf);
 	if (n < 0)
 		return (int)n;
 	return cfs_parse_proc_status(buf, tgid, ppid, groups, max, ngroups);

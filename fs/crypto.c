@@ -345,11 +345,25 @@ static int write_atomic(const char *path, const unsigned char *buf, size_t len, 
 	return 0;
 }
 
+/* Wrap k->master into h's slot under pass, MAC the header and write it to
+ * path (excl: only if path does not exist yet). k's subkeys are derived. */
+static int seal_slot(const char *path, struct cfs_store_hdr *h, int slot, const struct cfs_keys *k,
+		     const char *pass, size_t passlen, int excl, struct cfs_err *err)
+{
+	unsigned char buf[CFS_STORE_HDR_SIZE];
+	int rc = wrap_slot(h, slot, k, pass, passlen, err);
+	if (rc < 0)
+		return rc;
+	hdr_encode(h, buf);
+	hdr_mac(k, buf, h->mac);
+	hdr_encode(h, buf);
+	return write_atomic(path, buf, sizeof buf, excl, err);
+}
+
 int cfs_store_create(const char *path, const char *pass, size_t passlen, int aead, int chunk_log2,
 		     enum cfs_kdf_level kdf, struct cfs_keys **out, struct cfs_err *err)
 {
 	struct cfs_store_hdr h;
-	unsigned char buf[CFS_STORE_HDR_SIZE];
 	int rc;
 	if (aead != CFS_AEAD_XCHACHA && aead != CFS_AEAD_AESGCM)
 		return cfs_errf(err, -EINVAL, "unknown cipher %d", aead);
@@ -370,14 +384,8 @@ int cfs_store_create(const char *path, const char *pass, size_t passlen, int aea
 	crypto_kdf_keygen(k->master);
 	k->aead = aead;
 	k->chunk_log2 = chunk_log2;
-	rc = wrap_slot(&h, 0, k, pass, passlen, err);
-	if (rc == 0) {
-		keys_derive(k);
-		hdr_encode(&h, buf);
-		hdr_mac(k, buf, h.mac);
-		hdr_encode(&h, buf);
-		rc = write_atomic(path, buf, sizeof buf, 1, err);
-	}
+	keys_derive(k);
+	rc = seal_slot(path, &h, 0, k, pass, passlen, 1, err);
 	if (rc < 0) {
 		cfs_keys_free(k);
 		return rc;
@@ -454,7 +462,6 @@ int cfs_store_set_version(const char *path, const char *pass, size_t passlen, st
 {
 	struct cfs_store_hdr h;
 	struct cfs_keys *k;
-	unsigned char buf[CFS_STORE_HDR_SIZE];
 	int slot;
 	int rc = unlock(path, pass, passlen, &h, &k, &slot, err);
 	if (rc < 0)
@@ -472,13 +479,7 @@ int cfs_store_set_version(const char *path, const char *pass, size_t passlen, st
 					path, i);
 		}
 	h.version = CFS_STORE_VERSION;
-	rc = wrap_slot(&h, slot, k, pass, passlen, err);
-	if (rc == 0) {
-		hdr_encode(&h, buf);
-		hdr_mac(k, buf, h.mac);
-		hdr_encode(&h, buf);
-		rc = write_atomic(path, buf, sizeof buf, 0, err);
-	}
+	rc = seal_slot(path, &h, slot, k, pass, passlen, 0, err);
 	cfs_keys_free(k);
 	return rc;
 }
@@ -488,20 +489,13 @@ int cfs_store_passwd(const char *path, const char *oldpass, size_t oldlen, const
 {
 	struct cfs_store_hdr h;
 	struct cfs_keys *k;
-	unsigned char buf[CFS_STORE_HDR_SIZE];
 	int slot;
 	if (newlen == 0)
 		return cfs_errf(err, -EINVAL, "the new passphrase is empty");
 	int rc = unlock(path, oldpass, oldlen, &h, &k, &slot, err);
 	if (rc < 0)
 		return rc;
-	rc = wrap_slot(&h, slot, k, newpass, newlen, err);
-	if (rc == 0) {
-		hdr_encode(&h, buf);
-		hdr_mac(k, buf, h.mac);
-		hdr_encode(&h, buf);
-		rc = write_atomic(path, buf, sizeof buf, 0, err);
-	}
+	rc = seal_slot(path, &h, slot, k, newpass, newlen, 0, err);
 	cfs_keys_free(k);
 	return rc;
 }

@@ -22,18 +22,21 @@ int cfs_errf(struct cfs_err *err, int rc, const char *fmt, ...)
 	return rc;
 }
 
-int64_t cfs_now_us(void)
+int64_t cfs_clock_us(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(id, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t cfs_now_us(void)
+{
+	return cfs_clock_us(CLOCK_REALTIME);
 }
 
 int64_t cfs_now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec;
+	return cfs_clock_us(CLOCK_REALTIME) / 1000000;
 }
 
 int cfs_parse_uint(const char *s, uint64_t max, uint64_t *out)

@@ -41,19 +41,13 @@ struct checker {
 	long files, bad, dirs, removed;
 	int quiet, tty, clean;
 	time_t now;
-	struct timespec last;
+	int64_t last_us;
 };
 
 static void progress(struct checker *ck, int final)
 {
-	if (!ck->tty || ck->quiet)
+	if (!ck->tty || ck->quiet || !cfs_progress_due(&ck->last_us, final))
 		return;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long ms = (now.tv_sec - ck->last.tv_sec) * 1000 + (now.tv_nsec - ck->last.tv_nsec) / 1000000;
-	if (!final && ms < 100)
-		return;
-	ck->last = now;
 	fprintf(stderr, "\rchecked %ld files in %ld directories, %ld bad%s", ck->files, ck->dirs, ck->bad,
 		final ? "\n" : "");
 }
@@ -317,7 +311,7 @@ int cfs_admin_check(struct cfs_config *cfg, int argc, char **argv)
 	ck.keys = k;
 	ck.tty = isatty(2);
 	ck.now = time(NULL);
-	clock_gettime(CLOCK_MONOTONIC, &ck.last);
+	ck.last_us = cfs_clock_us(CLOCK_MONOTONIC);
 	struct cfs_bind rb;
 	unsigned char rid[CFS_FILE_ID_BYTES];
 	static const unsigned char zero[CFS_FILE_ID_BYTES];

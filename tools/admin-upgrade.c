@@ -38,19 +38,13 @@ struct upgrader {
 	const struct cfs_keys *keys;
 	long files, dirs, done, removed;
 	int tty;
-	struct timespec last;
+	int64_t last_us;
 };
 
 static void up_progress(struct upgrader *u, int final)
 {
-	if (!u->tty)
+	if (!u->tty || !cfs_progress_due(&u->last_us, final))
 		return;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long ms = (now.tv_sec - u->last.tv_sec) * 1000 + (now.tv_nsec - u->last.tv_nsec) / 1000000;
-	if (!final && ms < 100)
-		return;
-	u->last = now;
 	fprintf(stderr, "\rupgrade: %ld files in %ld directories seen, %ld converted%s", u->files, u->dirs, u->done,
 		final ? "\n" : "");
 }
@@ -327,7 +321,7 @@ int cfs_admin_upgrade(struct cfs_config *cfg, int argc)
 	}
 	u.keys = k;
 	u.tty = isatty(2);
-	clock_gettime(CLOCK_MONOTONIC, &u.last);
+	u.last_us = cfs_clock_us(CLOCK_MONOTONIC);
 	rc = upgrade_tree(&u, cfg, k);
 	/* policy.db's rows from before row MACs, before the header says the
 	 * upgrade is done (a crash between them: the next run seals nothing

@@ -116,22 +116,24 @@ static const char usage_text[] =
 
 /* ---- messages ------------------------------------------------------------- */
 
-/* After getopt_long returned ':' (missing value) or '?' (unknown). cmd is
- * the command ("add: ") or "" before one. */
-int bad_option(const char *cmd, int c, int opt, char **argv, int ind)
-{
-	if (c == ':')
-		return cfs_say(EXIT_USAGE, "%soption '%s' needs a value", cmd, argv[ind - 1]);
-	if (opt && opt != '?')
-		return cfs_say(EXIT_USAGE, "%sunknown option '-%c' (see coach-grant --help)", cmd, opt);
-	return cfs_say(EXIT_USAGE, "%sunknown option '%s' (see coach-grant --help)", cmd,
-		   argv[ind - 1]);
-}
-
 /* coach-grant prints absent text as null, and "" is absent. */
 void json_str(FILE *f, const char *s)
 {
 	cfs_put_json_str(f, s && *s ? s : NULL);
+}
+
+void json_time(FILE *f, const char *key, int64_t t)
+{
+	if (t)
+		fprintf(f, ",\"%s\":%lld", key, (long long)t);
+	else
+		fprintf(f, ",\"%s\":null", key);
+}
+
+void json_text(FILE *f, const char *key, const char *s)
+{
+	fprintf(f, ",\"%s\":", key);
+	json_str(f, s);
 }
 
 /* "4h", "90m", "1d2h": the largest units that divide exactly, up to two. */
@@ -232,6 +234,18 @@ int unlock_keys(const struct cfs_config *cfg, struct cfs_keys **k)
 	if (rc < 0)
 		return cfs_say(EXIT_FAIL, "%s", err.msg);
 	return 0;
+}
+
+int open_admin(const char *cfile, struct cfs_who *adm, struct cfs_config **cfg, struct cfs_keys **keys)
+{
+	int rc = need_root();
+	if (rc != 0)
+		return rc;
+	if (adm)
+		cfs_who_am_i(adm);
+	if ((rc = load_config(cfile, cfg)) != 0)
+		return rc;
+	return unlock_keys(*cfg, keys);
 }
 
 /* policy.db's grants, with the row MAC key when keys is given. */
@@ -374,21 +388,12 @@ int revoked_row(struct cfs_audit *a, const struct cfs_who *adm, const char *path
 
 static int cmd_revoke(int argc, char **argv, const char **cfile)
 {
-	static const struct option lo[] = {
-		{ "reason", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 } };
 	const char *reason = NULL;
-	int c, rc;
+	const struct grant_opt opts[] = { { "reason", &reason, NULL }, { NULL, NULL, NULL } };
+	int rc;
 	int64_t id;
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 'r': reason = optarg; break;
-		default: return bad_option("revoke: ", c, optopt, argv, optind);
-		}
-	}
+	if ((rc = grant_getopt(argc, argv, "revoke", opts, 0, cfile)) != 0)
+		return rc;
 	if (argc - optind != 1)
 		return cfs_say(EXIT_USAGE, "usage: coach-grant revoke ID [--reason TEXT]");
 	if (reason && (rc = text_arg("--reason", reason)) != 0)
@@ -397,17 +402,13 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 		return revoke_link(argv[optind], reason, cfile);
 	if ((rc = parse_id(argv[optind], &id)) != 0)
 		return rc;
-	if ((rc = need_root()) != 0)
-		return rc;
 	struct cfs_who adm;
-	cfs_who_am_i(&adm);
-
 	struct cfs_config *cfg = NULL;
 	struct cfs_grants *g = NULL;
 	struct cfs_audit *a = NULL;
 	struct cfs_keys *keys = NULL;
 	struct cfs_err err = { "" };
-	if ((rc = load_config(*cfile, &cfg)) != 0 || (rc = unlock_keys(cfg, &keys)) != 0)
+	if ((rc = open_admin(*cfile, &adm, &cfg, &keys)) != 0)
 		goto out;
 	/* Open the audit database first: if it is missing altogether, nothing
 	 * changes. Once open, a failing append does not undo a revocation. */
@@ -462,20 +463,11 @@ out:
  * checks and records it (a grant_approve row) itself. */
 static int cmd_approve(int argc, char **argv, const char **cfile)
 {
-	static const struct option lo[] = {
-		{ "mount", required_argument, NULL, 'm' },
-		{ NULL, 0, NULL, 0 } };
 	const char *mnt = NULL;
-	int c, rc;
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 'm': mnt = optarg; break;
-		default: return bad_option("approve: ", c, optopt, argv, optind);
-		}
-	}
+	const struct grant_opt opts[] = { { "mount", &mnt, NULL }, { NULL, NULL, NULL } };
+	int rc;
+	if ((rc = grant_getopt(argc, argv, "approve", opts, 0, cfile)) != 0)
+		return rc;
 	if (argc - optind != 1)
 		return cfs_say(EXIT_USAGE, "usage: coach-grant approve ID [--mount DIR]   (a link's ID is L7)");
 	const char *ids = argv[optind];

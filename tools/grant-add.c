@@ -111,29 +111,14 @@ struct add_args {
 
 static int add_options(int argc, char **argv, const char **cfile, struct add_args *a)
 {
-	static const struct option lo[] = {
-		{ "ttl", required_argument, NULL, 't' },
-		{ "start", required_argument, NULL, 's' },
-		{ "max-opens", required_argument, NULL, 'm' },
-		{ "write", no_argument, NULL, 'w' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "approved-by", required_argument, NULL, 'a' },
-		{ NULL, 0, NULL, 0 } };
-	int c;
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 't': a->ttl_s = optarg; break;
-		case 's': a->start_s = optarg; break;
-		case 'm': a->opens_s = optarg; break;
-		case 'w': a->write = 1; break;
-		case 'r': a->reason = optarg; break;
-		case 'a': a->approver = optarg; break;
-		default: return bad_option("add: ", c, optopt, argv, optind);
-		}
-	}
+	const struct grant_opt opts[] = {
+		{ "ttl", &a->ttl_s, NULL }, { "start", &a->start_s, NULL },
+		{ "max-opens", &a->opens_s, NULL }, { "write", NULL, &a->write },
+		{ "reason", &a->reason, NULL }, { "approved-by", &a->approver, NULL },
+		{ NULL, NULL, NULL } };
+	int rc = grant_getopt(argc, argv, "add", opts, 0, cfile);
+	if (rc != 0)
+		return rc;
 	if (argc - optind != 2)
 		return cfs_say(EXIT_USAGE, "usage: coach-grant add USER PATH --ttl DURATION [--start TIME] "
 			   "[--max-opens N] [--write] [--reason TEXT] [--approved-by NAME]");

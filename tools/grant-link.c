@@ -157,28 +157,15 @@ struct link_args {
 
 static int link_options(int argc, char **argv, const char **cfile, struct link_args *a)
 {
-	static const struct option lo[] = {
-		{ "ttl", required_argument, NULL, 't' },
-		{ "uses", required_argument, NULL, 'n' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "mount", required_argument, NULL, 'm' },
-		{ NULL, 0, NULL, 0 } };
-	int c;
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 't': a->ttl_s = optarg; break;
-		case 'u': a->user = optarg; break;
-		case 'm': a->mnt = optarg; break;
-		case 'n':
-			if (cfs_parse_uint(optarg, 1000000, &a->uses) < 0 || a->uses == 0)
-				return cfs_say(EXIT_USAGE, "--uses: '%.80s' is not a number from 1 to 1000000", optarg);
-			break;
-		default: return bad_option("link: ", c, optopt, argv, optind);
-		}
-	}
+	const char *uses = NULL;
+	const struct grant_opt opts[] = {
+		{ "ttl", &a->ttl_s, NULL }, { "uses", &uses, NULL }, { "user", &a->user, NULL },
+		{ "mount", &a->mnt, NULL }, { NULL, NULL, NULL } };
+	int rc = grant_getopt(argc, argv, "link", opts, 0, cfile);
+	if (rc != 0)
+		return rc;
+	if (uses && (cfs_parse_uint(uses, 1000000, &a->uses) < 0 || a->uses == 0))
+		return cfs_say(EXIT_USAGE, "--uses: '%.80s' is not a number from 1 to 1000000", uses);
 	if (argc - optind != 1 || !a->ttl_s)
 		return cfs_say(EXIT_USAGE, "usage: coach-grant link PATH --ttl DURATION [--uses N] [--user U] "
 			   "[--mount DIR]");
@@ -292,10 +279,7 @@ int revoke_link(const char *ids, const char *reason, const char **cfile)
 	int rc;
 	if (cfs_parse_uint(ids + 1, (uint64_t)INT64_MAX, &v) < 0 || v == 0)
 		return cfs_say(EXIT_USAGE, "'%s' is not a link id (like L7)", ids);
-	if ((rc = need_root()) != 0)
-		return rc;
 	struct cfs_who adm;
-	cfs_who_am_i(&adm);
 	struct cfs_config *cfg = NULL;
 	struct cfs_links *l = NULL;
 	struct cfs_audit *a = NULL;
@@ -304,7 +288,7 @@ int revoke_link(const char *ids, const char *reason, const char **cfile)
 	struct cfs_link *rec = calloc(1, sizeof *rec);
 	if (!rec)
 		return cfs_say(EXIT_FAIL, "out of memory");
-	if ((rc = load_config(*cfile, &cfg)) != 0 || (rc = unlock_keys(cfg, &keys)) != 0)
+	if ((rc = open_admin(*cfile, &adm, &cfg, &keys)) != 0)
 		goto out;
 	if (open_audit(cfg->audit_db, &a, &err) < 0) {
 		rc = cfs_say(EXIT_FAIL, "audit: %s", err.msg);

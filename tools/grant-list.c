@@ -44,34 +44,18 @@ static void print_json_rec(FILE *f, const struct cfs_grant_rec *r, int64_t now)
 		fputs(",\"uid\":null,\"gid\":null,\"role\":", f);
 		json_str(f, r->role);
 	}
-	fputs(",\"path\":", f);
-	json_str(f, r->path);
-	fprintf(f, ",\"write\":%s,\"start\":%lld,\"end\":%lld,\"max_opens\":",
-		r->g.write ? "true" : "false", (long long)r->g.start, (long long)r->g.end);
-	if (r->g.max_opens)
-		fprintf(f, "%u", r->g.max_opens);
-	else
-		fputs("null", f);
-	fputs(",\"reason\":", f);
-	json_str(f, r->reason);
-	fputs(",\"granted_by\":", f);
-	json_str(f, r->granted_by);
-	fputs(",\"approved_by\":", f);
-	json_str(f, r->approved_by);
-	fprintf(f, ",\"created\":%lld,\"revoked_at\":", (long long)r->created);
-	if (r->g.revoked_at)
-		fprintf(f, "%lld", (long long)r->g.revoked_at);
-	else
-		fputs("null", f);
-	fputs(",\"revoked_by\":", f);
-	json_str(f, r->revoked_by);
-	fputs(",\"revoke_reason\":", f);
-	json_str(f, r->revoke_reason);
-	fputs(",\"approved_at\":", f);
-	if (r->approved_at)
-		fprintf(f, "%lld", (long long)r->approved_at);
-	else
-		fputs("null", f);
+	json_text(f, "path", r->path);
+	fprintf(f, ",\"write\":%s,\"start\":%lld,\"end\":%lld", r->g.write ? "true" : "false",
+		(long long)r->g.start, (long long)r->g.end);
+	json_time(f, "max_opens", r->g.max_opens);
+	json_text(f, "reason", r->reason);
+	json_text(f, "granted_by", r->granted_by);
+	json_text(f, "approved_by", r->approved_by);
+	fprintf(f, ",\"created\":%lld", (long long)r->created);
+	json_time(f, "revoked_at", r->g.revoked_at);
+	json_text(f, "revoked_by", r->revoked_by);
+	json_text(f, "revoke_reason", r->revoke_reason);
+	json_time(f, "approved_at", r->approved_at);
 	run_json(f, r);
 	fprintf(f, ",\"valid\":%s,\"invalid\":", r->row_state == CFS_ROW_OK ? "true" : "false");
 	if (r->row_state == CFS_ROW_OK)
@@ -182,29 +166,16 @@ static void print_table(const struct list_ctx *lc)
 
 int cmd_list(int argc, char **argv, const char **cfile)
 {
-	static const struct option lo[] = {
-		{ "active", no_argument, NULL, 'A' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "path", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 } };
 	struct cfs_grants_filter f;
 	struct list_ctx lc;
-	int c, rc;
+	int rc;
 	memset(&f, 0, sizeof f);
 	memset(&lc, 0, sizeof lc);
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 'A': f.active_only = 1; break;
-		case 'u': f.subject = optarg; break;
-		case 'p': f.path = optarg; break;
-		case 'j': lc.json = 1; break;
-		default: return bad_option("list: ", c, optopt, argv, optind);
-		}
-	}
+	const struct grant_opt opts[] = {
+		{ "active", NULL, &f.active_only }, { "user", &f.subject, NULL }, { "path", &f.path, NULL },
+		{ "json", NULL, &lc.json }, { NULL, NULL, NULL } };
+	if ((rc = grant_getopt(argc, argv, "list", opts, 0, cfile)) != 0)
+		return rc;
 	if (optind != argc)
 		return cfs_say(EXIT_USAGE, "usage: coach-grant list [--active] [--user U] [--path P] "
 			   "[--json]");
@@ -323,20 +294,11 @@ static void print_show(const struct cfs_grant_rec *r, int64_t now)
 
 int cmd_show(int argc, char **argv, const char **cfile)
 {
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 } };
-	int c, rc, json = 0;
+	int rc, json = 0;
 	int64_t id;
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 'j': json = 1; break;
-		default: return bad_option("show: ", c, optopt, argv, optind);
-		}
-	}
+	const struct grant_opt opts[] = { { "json", NULL, &json }, { NULL, NULL, NULL } };
+	if ((rc = grant_getopt(argc, argv, "show", opts, 0, cfile)) != 0)
+		return rc;
 	if (argc - optind != 1)
 		return cfs_say(EXIT_USAGE, "usage: coach-grant show ID [--json]");
 	if (argv[optind][0] == 'R' || argv[optind][0] == 'B')

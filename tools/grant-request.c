@@ -123,32 +123,19 @@ struct ropts {
 
 static int parse_opts(const char *cmd, int argc, char **argv, const char **cfile, struct ropts *o, const char *want)
 {
-	static const struct option lo[] = {
-		{ "mount", required_argument, NULL, 'm' }, { "reason", required_argument, NULL, 'r' },
-		{ "note", required_argument, NULL, 'n' }, { "ttl", required_argument, NULL, 't' },
-		{ "write", no_argument, NULL, 'w' }, { NULL, 0, NULL, 0 } };
-	char pre[40];
-	int c;
+	struct grant_opt opts[6] = { { "mount", &o->mount, NULL } };
+	int n = 1, rc;
 	memset(o, 0, sizeof *o);
-	snprintf(pre, sizeof pre, "%s: ", cmd);
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		if (c == 'c')
-			*cfile = optarg;
-		else if (c == 'm')
-			o->mount = optarg;
-		else if ((c == 'r' || c == 'n') && strchr(want, c))
-			o->reason = optarg;
-		else if (c == 't' && strchr(want, 't'))
-			o->ttl = optarg;
-		else if (c == 'w' && strchr(want, 'w'))
-			o->write = 1;
-		else if (c == ':' || c == '?')
-			return bad_option(pre, c, optopt, argv, optind);
-		else
-			return cfs_say(EXIT_USAGE, "%snot an option of %s (see coach-grant --help)", pre, cmd);
-	}
+	if (strchr(want, 'r'))
+		opts[n++] = (struct grant_opt){ "reason", &o->reason, NULL };
+	if (strchr(want, 'n'))
+		opts[n++] = (struct grant_opt){ "note", &o->reason, NULL };
+	if (strchr(want, 't'))
+		opts[n++] = (struct grant_opt){ "ttl", &o->ttl, NULL };
+	if (strchr(want, 'w'))
+		opts[n++] = (struct grant_opt){ "write", NULL, &o->write };
+	if ((rc = grant_getopt(argc, argv, cmd, opts, 0, cfile)) != 0)
+		return rc;
 	if (o->reason && text_arg(strchr(want, 'n') ? "--note" : "--reason", o->reason) != 0)
 		return EXIT_USAGE;
 	if (o->mount && (strlen(o->mount) >= 4000 || !cfs_printable(o->mount)))

@@ -27,20 +27,6 @@ static int open_item(const struct cfs_req_rec *r, int64_t now)
 	       !strcmp(st, "unreviewed");
 }
 
-static void json_time(FILE *f, const char *key, int64_t t)
-{
-	if (t)
-		fprintf(f, ",\"%s\":%lld", key, (long long)t);
-	else
-		fprintf(f, ",\"%s\":null", key);
-}
-
-static void json_text(FILE *f, const char *key, const char *s)
-{
-	fprintf(f, ",\"%s\":", key);
-	json_str(f, s);
-}
-
 static void json_approvals(FILE *f, const struct cfs_req_rec *r)
 {
 	int n = 0;
@@ -165,8 +151,8 @@ void print_requests(struct cfs_grants *g, int all, int64_t now)
 /* Open policy.db with the key, for reading requests: 0 or an exit status. */
 static int open_keyed(const char **cfile, struct cfs_config **cfg, struct cfs_keys **keys, struct cfs_grants **g)
 {
-	int rc = need_root();
-	if (rc == 0 && (rc = load_config(*cfile, cfg)) == 0 && (rc = unlock_keys(*cfg, keys)) == 0)
+	int rc = open_admin(*cfile, NULL, cfg, keys);
+	if (rc == 0)
 		rc = open_grants(*cfg, *keys, g);
 	return rc;
 }
@@ -180,20 +166,11 @@ static void close_keyed(struct cfs_config *cfg, struct cfs_keys *keys, struct cf
 
 int cmd_requests(int argc, char **argv, const char **cfile)
 {
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' }, { "all", no_argument, NULL, 'a' }, { NULL, 0, NULL, 0 } };
 	struct rlist l = { 0, 0, 0, cfs_now_s(), 0 };
-	int c, rc;
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
-		if (c == 'c')
-			*cfile = optarg;
-		else if (c == 'j' || c == 'a')
-			*(c == 'j' ? &l.json : &l.all) = 1;
-		else
-			return bad_option("requests: ", c, optopt, argv, optind);
-	}
+	const struct grant_opt opts[] = { { "json", NULL, &l.json }, { "all", NULL, &l.all }, { NULL, NULL, NULL } };
+	int rc;
+	if ((rc = grant_getopt(argc, argv, "requests", opts, 0, cfile)) != 0)
+		return rc;
 	if (optind != argc)
 		return cfs_say(EXIT_USAGE, "usage: coach-grant requests [--all] [--json]");
 	struct cfs_config *cfg = NULL;

@@ -55,29 +55,14 @@ static int run_usage(void)
 
 static int parse_run(int argc, char **argv, const char **cfile, struct run_args *ra)
 {
-	static const struct option lo[] = {
-		{ "user", required_argument, NULL, 'u' },
-		{ "path", required_argument, NULL, 'p' },
-		{ "ttl", required_argument, NULL, 't' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "write", no_argument, NULL, 'w' },
-		{ NULL, 0, NULL, 0 } };
-	int c;
+	const struct grant_opt opts[] = {
+		{ "user", &ra->user, NULL }, { "path", &ra->path, NULL }, { "ttl", &ra->ttl, NULL },
+		{ "reason", &ra->reason, NULL }, { "write", NULL, &ra->write }, { NULL, NULL, NULL } };
+	int rc;
 	memset(ra, 0, sizeof *ra);
-	opterr = 0;
-	optind = 0;
-	/* '+': COMMAND's own options are its own */
-	while ((c = getopt_long(argc, argv, "+:c:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': *cfile = optarg; break;
-		case 'u': ra->user = optarg; break;
-		case 'p': ra->path = optarg; break;
-		case 't': ra->ttl = optarg; break;
-		case 'r': ra->reason = optarg; break;
-		case 'w': ra->write = 1; break;
-		default: return bad_option("run: ", c, optopt, argv, optind);
-		}
-	}
+	/* stop at COMMAND: its own options are its own */
+	if ((rc = grant_getopt(argc, argv, "run", opts, 1, cfile)) != 0)
+		return rc;
 	if (optind >= argc || !ra->user || !ra->path || !ra->ttl)
 		return run_usage();
 	ra->cmd = argv + optind;

@@ -18,6 +18,20 @@ enum { EXIT_OK = 0, EXIT_FAIL = CFS_EXIT_FAIL, EXIT_USAGE = CFS_EXIT_USAGE };
 
 /* After getopt_long returned ':' or '?': the message, exit status 2. */
 int bad_option(const char *cmd, int c, int opt, char **argv, int ind);
+
+/* One option of a command: its long name and where it goes: a value stored
+ * in *str, or (str NULL) a flag set to 1 in *flag. A table ends at a NULL
+ * name. */
+struct grant_opt {
+	const char *name;
+	const char **str;
+	int *flag;
+};
+/* Parse cmd's options and -c FILE from argv (stop: at the first operand, so
+ * a COMMAND's own options are its own). The operands are then argv[optind..].
+ * 0, or an exit status with the message printed. */
+int grant_getopt(int argc, char **argv, const char *cmd, const struct grant_opt *opts, int stop,
+		 const char **cfile);
 /* Free text from argv: bounded, no control characters; 0 or exit status 2. */
 int text_arg(const char *opt, const char *s);
 /* "4h", "90m", "1d2h". */
@@ -27,6 +41,8 @@ void fmt_duration(int64_t s, char *out, size_t cap);
 int need_root(void);
 int load_config(const char *cfile, struct cfs_config **cfg);
 int unlock_keys(const struct cfs_config *cfg, struct cfs_keys **k);
+/* need_root, the admin's name (adm may be NULL), load_config, unlock_keys. */
+int open_admin(const char *cfile, struct cfs_who *adm, struct cfs_config **cfg, struct cfs_keys **keys);
 int open_grants(const struct cfs_config *cfg, const struct cfs_keys *keys,
 		struct cfs_grants **g);
 /* The audit log for a tool's rows (waits for the daemon's write lock). */
@@ -65,6 +81,9 @@ void run_subject(const struct cfs_grant_rec *r, char *out, size_t cap);
 int mount_dir(const struct cfs_config *cfg, const char *mnt, char *buf, size_t cap);
 /* coach-grant "--json" text: absent text ("" too) as null. */
 void json_str(FILE *f, const char *s);
+/* ,"key":N (null for 0) and ,"key":"text" (null for absent or ""). */
+void json_time(FILE *f, const char *key, int64_t t);
+void json_text(FILE *f, const char *key, const char *s);
 
 /* Links (grant-link.c): issue, the LINKS section of list, revoke L7. */
 struct cfs_links;

@@ -220,3 +220,12 @@ exe:;
 	ssize_t n = readlink("/proc/self/exe", w->exe, sizeof w->exe - 1);
 	w->exe[n > 0 ? n : 0] = 0;
 }
+
+int cfs_progress_due(int64_t *last_us, int final)
+{
+	int64_t now = cfs_clock_us(CLOCK_MONOTONIC);
+	if (!final && now - *last_us < 100000)
+		return 0;
+	*last_us = now;
+	return 1;
+}

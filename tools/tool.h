@@ -40,6 +40,10 @@ void cfs_put_csv_str(FILE *f, const char *s);
 
 /* Seconds since the epoch as "YYYY-MM-DDTHH:MM:SSZ" (UTC) or
  * "YYYY-MM-DD HH:MM:SS" (local); "@N" when the time cannot be shown. */
+/* 1 when a progress line is due: final, or 100 ms since *last_us (which it
+ * then moves to now). Start *last_us at cfs_clock_us(CLOCK_MONOTONIC). */
+int cfs_progress_due(int64_t *last_us, int final);
+
 void cfs_fmt_utc(int64_t secs, char *out, size_t cap);
 void cfs_fmt_local(int64_t secs, char *out, size_t cap);
 

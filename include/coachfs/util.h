@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* The build passes the release and commit (Makefile VERSION). */
 #ifndef CFS_VERSION
@@ -23,6 +24,9 @@ struct cfs_err {
  * callers can write `return cfs_errf(err, -EINVAL, "...")`. */
 int cfs_errf(struct cfs_err *err, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* clock_gettime(id) in microseconds. */
+int64_t cfs_clock_us(clockid_t id);
 
 /* Microseconds / seconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t cfs_now_us(void);

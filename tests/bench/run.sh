@@ -9,10 +9,14 @@
 #   BENCH_RAND_TIME=10              seconds per random-read run
 #   BENCH_FILES=5000                small files (4 KiB each)
 #   BENCH_OPENS=10000               open+close pairs
-#   BENCH_FS="raw bindfs gocryptfs coachfs coachfs_open coachfs_nohide"   what to measure
+#   BENCH_FS="raw bindfs gocryptfs fusefloor coachfs coachfs_open coachfs_nohide"   what to measure
 #   BENCH_KEEP=1                    leave the tmpfs mounted (with its mounts) for perf
 #   BENCH_OUT=FILE                  where the report goes too (default BUILD/bench/report.md)
 #
+# fusefloor (tests/bench/fusefloor.c) is a bare passthrough with direct_io on
+# every open and nothing else: no crypto, no decision, no audit. It is the
+# floor every direct_io FUSE filesystem stands on, so its ratio says how
+# much of coachfs's cost is the round trip each request makes.
 # Each filesystem gets its own backing directory and mount point on the
 # tmpfs; coachfs runs three times: [audit] reads = every and reads = open
 # (both hide_denied = yes), and hide_denied = no (the open+close workloads and
@@ -31,7 +35,7 @@ REPS=${BENCH_REPS:-3}
 RAND_TIME=${BENCH_RAND_TIME:-10}
 NFILES=${BENCH_FILES:-5000}
 NOPENS=${BENCH_OPENS:-10000}
-FS_LIST=${BENCH_FS:-raw bindfs gocryptfs coachfs coachfs_open coachfs_nohide}
+FS_LIST=${BENCH_FS:-raw bindfs gocryptfs fusefloor coachfs coachfs_open coachfs_nohide}
 OUT=${BENCH_OUT:-$B/bench/report.md}
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -54,7 +58,7 @@ for v in REPS RAND_TIME NFILES NOPENS; do
 done
 [ "$(id -u)" = 0 ] || die "must run as root (it mounts a tmpfs and FUSE filesystems, and drops caches)"
 [ -x "$B/bin/coachfs" ] && [ -x "$B/bin/coach-admin" ] || die "$B/bin/coachfs missing: run 'make' first"
-for h in openclose smallfiles; do
+for h in openclose smallfiles fusefloor; do
 	[ -x "$B/bench/$h" ] || die "$B/bench/$h missing: run 'make bench' (it builds tests/bench/*.c)"
 done
 for t in fio python3 fusermount3; do
@@ -123,6 +127,17 @@ setup_gocryptfs() {
 	wait_mount "$g/mnt" || { NOTE[gocryptfs]="gocryptfs did not mount"; return 1; }
 	PID[gocryptfs]=$(pgrep -n -f "gocryptfs.* $g/cipher $g/mnt" || true)
 	DIR[gocryptfs]=$g/mnt
+}
+
+setup_fusefloor() {
+	local f=$T/fusefloor
+	mkdir -p "$f/back" "$f/mnt"
+	"$B/bench/fusefloor" "$f/back" "$f/mnt" 2>"$f/err" || {
+		NOTE[fusefloor]="fusefloor failed: $(head -c 200 "$f/err")"; return 1; }
+	MOUNTS+=("$f/mnt")
+	wait_mount "$f/mnt" || { NOTE[fusefloor]="fusefloor did not mount"; return 1; }
+	PID[fusefloor]=$(pgrep -n -f "fusefloor $f/back" || true)
+	DIR[fusefloor]=$f/mnt
 }
 
 # coachfs_config DIR READS [HIDE] — a config whose only caller role is
@@ -315,7 +330,7 @@ echo "load average: $LOAD0$(awk -v l="${LOAD0%% *}" 'BEGIN { if (l > 1) print " 
 ACTIVE=()
 for fs in $FS_LIST; do
 	if ! declare -F "setup_$fs" >/dev/null; then
-		echo "run.sh: unknown filesystem '$fs' in BENCH_FS (raw bindfs gocryptfs coachfs coachfs_open)" >&2
+		echo "run.sh: unknown filesystem '$fs' in BENCH_FS (raw bindfs gocryptfs fusefloor coachfs coachfs_open coachfs_nohide)" >&2
 		exit 2
 	fi
 	if "setup_$fs" && prepare "$fs"; then
@@ -415,7 +430,7 @@ report() {
 	echo "- machine: $cpu, $(nproc) cores, $mem RAM, kernel $ver_kernel; load average at start $LOAD0, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "- versions: $ver_coachfs; $ver_gocryptfs; $ver_bindfs; $ver_fio; $ver_fuse"
 	echo "- all over one tmpfs; coachfs: cipher $(grep -o 'aes256gcm\|xchacha20poly1305' "$T/coachfs/init.log" 2>/dev/null | head -n 1 || echo '?'), 4 KiB chunks, hide_denied = yes, caller in role responder (not admin), audit.db on the same tmpfs"
-	echo "- gocryptfs -scryptn 10 (defaults otherwise); bindfs --multithreaded; raw = a directory on the tmpfs"
+	echo "- gocryptfs -scryptn 10 (defaults otherwise); bindfs --multithreaded; raw = a directory on the tmpfs; fusefloor = a bare libfuse passthrough with direct_io (no crypto, decision or audit): the floor under coachfs"
 	echo "- $REPS repetitions: median (min–max). Random reads: fio psync, O_DIRECT, ${RAND_MIB} MiB file, ${RAND_TIME} s each"
 	echo
 	hdr="| workload | unit |"
@@ -469,6 +484,8 @@ report() {
 	target "open+close time ≤ 1.0×, hide_denied = no" openclose "<=" 1.0 coachfs_nohide
 	target "open+close time ≤ 1.3×, hide_denied = yes" openclose "<=" 1.3
 	target "$NFILES small-file create time ≤ 1.0×" create "<=" 1.0
+	target "(floor: a bare direct_io passthrough) cold seq read 4 KiB requests" read4k ">=" 0.5 fusefloor
+	target "(floor: a bare direct_io passthrough) open+close time" openclose "<=" 1.0 fusefloor
 	a=$(median audit rows)
 	if [ -n "$a" ]; then
 		echo "| audit writer ≥ 200,000 rows/s | $(fmt "$a") rows/s | $(awk -v a="$a" 'BEGIN { print (a >= 200000 ? "met" : "not met") }') |"
