@@ -5,7 +5,7 @@
 # operation, for open+close (hide_denied = yes and no), creating 4 KiB files
 # and 4 KiB sequential reads with every read audited. Each BUILD (a build
 # directory with bin/ and bench/) is mounted on its own tmpfs directory with
-# the same configuration as tests/bench/run.sh (caller root in role
+# the configuration of tests/bench/run.sh (config.sh: caller root in role
 # responder only); with several builds the runs alternate (A/B). Wall time
 # is printed too but moves with the load; the CPU and syscall columns are
 # what to compare. Knobs: PEROP_REPS (3), PEROP_OPENS (4000), PEROP_FILES
@@ -31,6 +31,7 @@ cleanup() {
 trap cleanup EXIT
 mount -t tmpfs -o size=1024m,mode=0755 cfs-perop "$T"
 HZ=$(getconf CLK_TCK)
+. "$TOP/tests/bench/config.sh"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
@@ -38,33 +39,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 mount_one() {
 	local d=$T/$1 b=$2
 	mkdir -p "$d/mnt" "$d/var"
-	cat >"$d/coachfs.ini" <<INI
-[store]
-path = $d/store
-passphrase_file = $d/passphrase
-[mount]
-hide_denied = $3
-[policy]
-db = $d/var/policy.db
-default_class = internal
-[audit]
-db = $d/var/audit.db
-reads = every
-flush_ms = 50
-[roles]
-responder = root, @cfs_bench_nosuchgroup
-[class.internal]
-grant = no
-roles = responder
-writers = responder
-export = log
-[class.secret]
-grant = yes
-max_ttl = 1h
-export = deny
-INI
-	echo "perop $RANDOM$RANDOM" >"$d/passphrase"
-	chmod 600 "$d/passphrase"
+	coachfs_config "$d" every "$3"
 	"$b/bin/coach-admin" -c "$d/coachfs.ini" init --kdf interactive >"$d/init.log" 2>&1
 	"$b/bin/coachfs" -c "$d/coachfs.ini" "$d/mnt"
 	MOUNTS+=("$d/mnt")
