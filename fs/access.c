@@ -128,7 +128,8 @@ static int own_copy(void *arg, const unsigned char parent[CFS_FILE_ID_BYTES], un
 	(void)parent;
 	if (g->len > CFS_META_MAX)
 		return -EINVAL;
-	memcpy(meta, g->meta, g->len);
+	if (g->len)
+		memcpy(meta, g->meta, g->len);
 	*len = g->len;
 	return 0;
 }

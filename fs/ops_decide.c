@@ -414,15 +414,21 @@ int cfs_op_is_write_open(int flags)
 
 /* Decide and record an open of an existing file; on success *d is the
  * decision. Returns 0, -EACCES (denied) or -EIO (could not record). */
-int cfs_op_decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofile *of, const char *path,
-		       int flags, struct cfs_eff *e, struct cfs_decision *d)
+static void of_meta(struct cfs_ofile *of, unsigned char *meta, size_t *len)
 {
-	unsigned char meta[CFS_META_MAX];
 	pthread_rwlock_rdlock(&of->f->lock);
-	size_t len = of->f->meta_len;
-	memcpy(meta, of->f->meta, len);
+	*len = of->f->meta_len;
+	memcpy(meta, of->f->meta, *len);
 	pthread_rwlock_unlock(&of->f->lock);
-	int rc = cfs_eff_resolve(c, path, meta, len, e), counted = 0;
+}
+
+/* The rest of an open's decision, its policy resolved into e with result
+ * rc (of is NULL only when rc < 0: the chain failed before the header). */
+static int decide_resolved(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofile *of,
+			   const char *path, int flags, int rc, struct cfs_eff *e,
+			   struct cfs_decision *d)
+{
+	int counted = 0;
 	if (rc == 0 && memcmp(e->dir_id, of->f->bind.parent, sizeof e->dir_id) != 0) {
 		rc = -EIO; /* the parent's id changed between the open and the chain's proof */
 		snprintf(e->why, sizeof e->why, "the parent directory's sidecar changed while opening");
@@ -457,4 +463,48 @@ int cfs_op_decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofil
 		return -EACCES;
 	}
 	return d->verdict == CFS_DENY ? -EACCES : 0;
+}
+
+int cfs_op_decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofile *of, const char *path,
+		       int flags, struct cfs_eff *e, struct cfs_decision *d)
+{
+	unsigned char meta[CFS_META_MAX];
+	size_t len;
+	of_meta(of, meta, &len);
+	int rc = cfs_eff_resolve(c, path, meta, len, e);
+	return decide_resolved(c, cl, of, path, flags, rc, e, d);
+}
+
+struct open_own {
+	struct cfs_ctx *c;
+	const char *path;
+	struct cfs_ofile *of;
+	struct cfs_err why;          /* why the header could not be opened */
+	int rc;                      /* that failure, else 0 */
+};
+
+static int own_of_open(void *arg, const unsigned char parent[CFS_FILE_ID_BYTES], unsigned char *meta,
+		       size_t *len)
+{
+	struct open_own *o = arg;
+	o->rc = cfs_op_ofile_get_under(o->c, o->path, parent, &o->of, &o->why);
+	if (o->rc < 0)
+		return o->rc;
+	of_meta(o->of, meta, len);
+	return 0;
+}
+
+int cfs_op_open_decide(struct cfs_ctx *c, struct cfs_caller *cl, const char *path, int flags,
+		       struct cfs_ofile **of, struct cfs_eff *e, struct cfs_decision *d)
+{
+	struct open_own o = { c, path, NULL, { "file header failed authentication" }, 0 };
+	int rc = cfs_eff_resolve_own(c, path, own_of_open, &o, e);
+	*of = o.of;
+	if (o.rc < 0) {
+		if (o.rc == -EIO)
+			cfs_access_audit(c, cl, "tamper", path, "error", o.why.msg, 0, CFS_AUDIT_NONE,
+					 CFS_AUDIT_NONE, 1);
+		return o.rc;
+	}
+	return decide_resolved(c, cl, o.of, path, flags, rc, e, d);
 }

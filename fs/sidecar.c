@@ -291,8 +291,16 @@ int cfs_dir_rebind(struct cfs_ctx *c, const char *dir, const struct cfs_bind *ol
 int cfs_entry_open(struct cfs_ctx *c, const char *path, int fd, struct cfs_scratch *s, struct cfs_file **out,
 		   struct cfs_err *err)
 {
+	return cfs_entry_open_under(c, path, NULL, fd, s, out, err);
+}
+
+int cfs_entry_open_under(struct cfs_ctx *c, const char *path,
+			 const unsigned char parent[CFS_FILE_ID_BYTES], int fd, struct cfs_scratch *s,
+			 struct cfs_file **out, struct cfs_err *err)
+{
 	struct cfs_bind b;
-	int rc = cfs_entry_bind(c, path, CFS_KIND_FILE, &b);
+	int rc = parent ? bind_under(path, parent, CFS_KIND_FILE, &b)
+			: cfs_entry_bind(c, path, CFS_KIND_FILE, &b);
 	if (rc < 0)
 		return cfs_errf(err, rc == -ENOMEM ? rc : -EIO, "%s: its directory's sidecar is missing or unreadable",
 				path);
