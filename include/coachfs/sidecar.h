@@ -53,6 +53,11 @@ int cfs_dir_rebind(struct cfs_ctx *c, const char *dir, const struct cfs_bind *ol
  * the interrupted-rename fallback above). */
 int cfs_entry_open(struct cfs_ctx *c, const char *path, int fd, struct cfs_scratch *s, struct cfs_file **out,
 		   struct cfs_err *err);
+/* cfs_entry_open bound under parent, an id the chain of sidecars proved
+ * (NULL: the id the parent's sidecar claims). */
+int cfs_entry_open_under(struct cfs_ctx *c, const char *path,
+			 const unsigned char parent[CFS_FILE_ID_BYTES], int fd, struct cfs_scratch *s,
+			 struct cfs_file **out, struct cfs_err *err);
 int cfs_entry_meta(struct cfs_ctx *c, const char *path, int fd, unsigned char *meta, size_t *len,
 		   struct cfs_err *err);
 /* The same, bound under parent (the id the chain of sidecars proved, so the
