@@ -160,7 +160,7 @@ int cfs_eff_resolve_own(struct cfs_ctx *c, const char *path, cfs_own_fn own_of, 
 	if (rc < 0) {
 		syslog(LOG_ERR, "coachfs: tamper %s: %s", path, e.msg);
 		snprintf(out->why, sizeof out->why, "%s", e.msg);
-		cfs_access_audit(c, NULL, "tamper", path, "error", e.msg, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 0);
+		cfs_access_audit(c, NULL, CFS_ACT_TAMPER, path, "error", e.msg, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 0);
 		free(val);
 		return rc == -ENOMEM ? rc : -EIO;
 	}
@@ -373,7 +373,7 @@ void cfs_access_uncount_open(struct cfs_ctx *c, const struct cfs_decision *d, co
 
 /* ---- audit ---- */
 
-int cfs_access_audit(struct cfs_ctx *c, const struct cfs_caller *cl, const char *action, const char *path,
+int cfs_access_audit(struct cfs_ctx *c, const struct cfs_caller *cl, enum cfs_action action, const char *path,
 		     const char *result, const char *reason, int64_t grant, int64_t offset, int64_t length,
 		     int sync)
 {
@@ -385,12 +385,13 @@ int cfs_access_audit(struct cfs_ctx *c, const struct cfs_caller *cl, const char 
 				     sync);
 }
 
-int cfs_access_audit_proc(struct cfs_ctx *c, const struct cfs_rowproc *rp, const char *action,
+int cfs_access_audit_proc(struct cfs_ctx *c, const struct cfs_rowproc *rp, enum cfs_action action,
 			  const char *path, const char *result, const char *reason, int64_t grant,
 			  int64_t offset, int64_t length, int sync)
 {
 	struct cfs_event ev;
 	struct cfs_err e = { "" };
+	const char *name = cfs_action_name(action);   /* NULL: the appender refuses it */
 	cfs_event_init(&ev);
 	ev.host = c->host;
 	if (rp) {
@@ -409,11 +410,13 @@ int cfs_access_audit_proc(struct cfs_ctx *c, const struct cfs_rowproc *rp, const
 	if (!sync) {
 		int rc = cfs_audit_queue(c->audit, &ev);
 		if (rc < 0)
-			syslog(LOG_ERR, "coachfs: audit queue refused a %s row for %s", action, path);
+			syslog(LOG_ERR, "coachfs: audit queue refused a %s row for %s", name ? name : "?",
+			       path);
 		return rc;
 	}
 	int rc = cfs_audit_append(c->audit, &ev, &e);
 	if (rc < 0)
-		syslog(LOG_ERR, "coachfs: AUDIT FAILURE, refusing %s of %s: %s", action, path, e.msg);
+		syslog(LOG_ERR, "coachfs: AUDIT FAILURE, refusing %s of %s: %s", name ? name : "?",
+		       path, e.msg);
 	return rc;
 }

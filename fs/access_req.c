@@ -25,7 +25,7 @@ struct rctx {
 	struct cfs_ctx *c;
 	const struct cfs_caller *cl;
 	cfs_path_class_fn path_class;
-	const char *action;             /* the audit action of this step */
+	enum cfs_action action;         /* the audit action of this step */
 	enum cfs_req_act act;
 	char why[700];                  /* the allow row's reason, filled by decide */
 };
@@ -101,7 +101,7 @@ static int refused(struct rctx *x, int rc, const char *path, const char *why)
 {
 	if (rc == -EBADMSG) {
 		syslog(LOG_ERR, "coachfs: policy.db: %s", why);
-		x->action = "tamper";
+		x->action = CFS_ACT_TAMPER;
 	}
 	cfs_access_audit(x->c, x->cl, x->action, path ? path : CTL_PATH, rc == -EBADMSG ? "error" : "deny",
 			 why[0] ? why : strerror(-rc), 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
@@ -315,12 +315,12 @@ int cfs_access_req_set(struct cfs_ctx *c, const struct cfs_caller *cl, const cha
 	const char *k = key_of(name);
 	if (!strcmp(k, "request") || !strcmp(k, "breakglass")) {
 		int bg = k[0] == 'b';
-		x.action = bg ? "breakglass" : "grant_request";
+		x.action = bg ? CFS_ACT_BREAKGLASS : CFS_ACT_GRANT_REQUEST;
 		return new_record(&x, value, size, bg);
 	}
 	x.act = !strcmp(k, "approve") ? CFS_REQ_APPROVE : !strcmp(k, "deny") ? CFS_REQ_DENY : CFS_REQ_REVIEW;
-	x.action = x.act == CFS_REQ_APPROVE ? "grant_approve" : x.act == CFS_REQ_DENY ? "grant_deny"
-										     : "breakglass_review";
+	x.action = x.act == CFS_REQ_APPROVE ? CFS_ACT_GRANT_APPROVE : x.act == CFS_REQ_DENY ? CFS_ACT_GRANT_DENY
+										     : CFS_ACT_BREAKGLASS_REVIEW;
 	return act(&x, value, size);
 }
 

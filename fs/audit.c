@@ -88,6 +88,7 @@ void cfs_event_init(struct cfs_event *ev)
 	memset(ev, 0, sizeof *ev);
 	ev->ts = CFS_AUDIT_NONE;
 	ev->uid = ev->pid = ev->grant_id = ev->offset = ev->length = CFS_AUDIT_NONE;
+	ev->action = CFS_ACT_COUNT;   /* none: an append refuses it until set */
 }
 
 void cfs_audit_filter_init(struct cfs_audit_filter *f)

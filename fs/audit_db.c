@@ -175,7 +175,8 @@ static int insert_row(struct cfs_audit *a, const struct cfs_event *in, int64_t i
 	cfs_aud_chain_hash(prev, a->enc, n, h);
 	if (sqlite3_bind_int64(st, 1, id) || sqlite3_bind_int64(st, 2, ev.ts) ||
 	    bind_text(st, 3, ev.host) || bind_int(st, 4, ev.uid) || bind_text(st, 5, ev.user) ||
-	    bind_int(st, 6, ev.pid) || bind_text(st, 7, ev.exe) || bind_text(st, 8, ev.action) ||
+	    bind_int(st, 6, ev.pid) || bind_text(st, 7, ev.exe) ||
+	    bind_text(st, 8, cfs_action_name(ev.action)) ||
 	    bind_text(st, 9, ev.path) || bind_text(st, 10, ev.result) ||
 	    bind_text(st, 11, ev.reason) || bind_int(st, 12, ev.grant_id) ||
 	    bind_int(st, 13, ev.offset) || bind_int(st, 14, ev.length) ||

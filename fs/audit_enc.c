@@ -105,7 +105,7 @@ void cfs_aud_event_vals(const struct cfs_event *ev, int64_t id, struct val v[NCO
 	v[4] = vtext(ev->user);
 	v[5] = vint(ev->pid);
 	v[6] = vtext(ev->exe);
-	v[7] = vtext(ev->action);
+	v[7] = vtext(cfs_action_name(ev->action));
 	v[8] = vtext(ev->path);
 	v[9] = vtext(ev->result);
 	v[10] = vtext(ev->reason);

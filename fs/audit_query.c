@@ -27,14 +27,14 @@ static void filter_sql(const struct cfs_audit_filter *f, char *out, size_t cap)
 	int has_path = f->path && strcmp(f->path, "/") != 0;
 	/* "action <> 'read'" is implied by "action = ?7" when ?7 is not read;
 	 * written out, it lets the planner use the partial index events_rare. */
-	int rare = f->action && strcmp(f->action, "read") != 0;
+	int rare = f->has_action && f->action != CFS_ACT_READ;
 	snprintf(out, cap, " WHERE 1%s%s%s%s%s%s%s%s",
 		 f->after_id > 0 ? " AND id > ?9" : "",
 		 has_path ? " AND (path = ?1 OR (path >= ?2 AND path < ?3))" : "",
 		 f->since_us != CFS_AUDIT_NONE ? " AND ts >= ?4" : "",
 		 f->until_us != CFS_AUDIT_NONE ? " AND ts < ?5" : "",
 		 f->user ? " AND user = ?6" : "",
-		 f->action ? " AND action = ?7" : "",
+		 f->has_action ? " AND action = ?7" : "",
 		 rare ? " AND action <> 'read'" : "",
 		 f->result ? " AND result = ?8" : "");
 }
@@ -68,8 +68,10 @@ static int bind_filter(sqlite3_stmt *st, const struct cfs_audit_filter *f, char 
 		rc = sqlite3_bind_int64(st, 5, f->until_us);
 	if (!rc && f->user)
 		rc = sqlite3_bind_text(st, 6, f->user, -1, SQLITE_STATIC);
-	if (!rc && f->action)
-		rc = sqlite3_bind_text(st, 7, f->action, -1, SQLITE_STATIC);
+	if (!rc && f->has_action) {
+		const char *name = cfs_action_name(f->action);
+		rc = name ? sqlite3_bind_text(st, 7, name, -1, SQLITE_STATIC) : SQLITE_MISUSE;
+	}
 	if (!rc && f->result)
 		rc = sqlite3_bind_text(st, 8, f->result, -1, SQLITE_STATIC);
 	if (!rc && f->after_id > 0)
@@ -145,7 +147,9 @@ static int query_row(sqlite3_stmt *st, void *ctx)
 	row.ev.user = col_text(st, 4);
 	row.ev.pid = col_int(st, 5);
 	row.ev.exe = col_text(st, 6);
-	row.ev.action = col_text(st, 7);
+	row.action = col_text(st, 7);
+	if (cfs_action_parse(row.action, &row.ev.action) < 0)
+		row.ev.action = CFS_ACT_COUNT;
 	row.ev.path = col_text(st, 8);
 	row.ev.result = col_text(st, 9);
 	row.ev.reason = col_text(st, 10);

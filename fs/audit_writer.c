@@ -24,9 +24,8 @@
 
 static int check_event(const struct cfs_event *ev)
 {
-	const char *s[] = { ev->host, ev->user, ev->exe, ev->action, ev->path, ev->result,
-			    ev->reason };
-	if (!ev->action || !ev->action[0] || !ev->result || !ev->result[0])
+	const char *s[] = { ev->host, ev->user, ev->exe, ev->path, ev->result, ev->reason };
+	if (!cfs_action_name(ev->action) || !ev->result || !ev->result[0])
 		return -EINVAL;
 	for (size_t k = 0; k < sizeof s / sizeof s[0]; k++)
 		if (s[k] && strnlen(s[k], FIELD_MAX + 1) > FIELD_MAX)
@@ -71,12 +70,11 @@ int cfs_audit_flush(struct cfs_audit *a, struct cfs_err *err)
 
 static struct qev *copy_event(const struct cfs_event *ev)
 {
-	const char *src[7] = { ev->host, ev->user, ev->exe, ev->action, ev->path, ev->result,
-			       ev->reason };
-	size_t len[7], total = 0;
+	const char *src[6] = { ev->host, ev->user, ev->exe, ev->path, ev->result, ev->reason };
+	size_t len[6], total = 0;
 	struct qev *q;
 	char *p;
-	for (int k = 0; k < 7; k++) {
+	for (int k = 0; k < 6; k++) {
 		len[k] = src[k] ? strlen(src[k]) + 1 : 0;
 		total += len[k];
 	}
@@ -85,8 +83,8 @@ static struct qev *copy_event(const struct cfs_event *ev)
 		return NULL;
 	q->ev = *ev;
 	p = q->data;
-	const char *dst[7];
-	for (int k = 0; k < 7; k++) {
+	const char *dst[6];
+	for (int k = 0; k < 6; k++) {
 		if (src[k]) {
 			memcpy(p, src[k], len[k]);
 			dst[k] = p;
@@ -98,10 +96,9 @@ static struct qev *copy_event(const struct cfs_event *ev)
 	q->ev.host = dst[0];
 	q->ev.user = dst[1];
 	q->ev.exe = dst[2];
-	q->ev.action = dst[3];
-	q->ev.path = dst[4];
-	q->ev.result = dst[5];
-	q->ev.reason = dst[6];
+	q->ev.path = dst[3];
+	q->ev.result = dst[4];
+	q->ev.reason = dst[5];
 	if (q->ev.ts == 0 || q->ev.ts == CFS_AUDIT_NONE)
 		q->ev.ts = cfs_now_us();
 	return q;

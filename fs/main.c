@@ -98,7 +98,7 @@ static int harden(void)
 	return 0;
 }
 
-static int audit_row(struct cfs_ctx *c, const char *action, const char *result, const char *reason,
+static int audit_row(struct cfs_ctx *c, enum cfs_action action, const char *result, const char *reason,
 		     struct cfs_err *err)
 {
 	struct cfs_event ev;
@@ -115,7 +115,8 @@ static int audit_row(struct cfs_ctx *c, const char *action, const char *result, 
 	ev.reason = reason;
 	int rc = cfs_audit_append(c->audit, &ev, err);
 	if (rc < 0)
-		syslog(LOG_ERR, "coachfs: audit %s: %s", action, err->msg);
+		syslog(LOG_ERR, "coachfs: audit %s: %s",
+		       cfs_action_name(action) ? cfs_action_name(action) : "?", err->msg);
 	return rc;
 }
 
@@ -137,7 +138,7 @@ static void grant_tamper(void *arg, int64_t id, const char *path, const char *wh
 	snprintf(reason, sizeof reason, "policy.db: grant %lld is %s: ignored, it grants nothing",
 		 (long long)id, why);
 	syslog(LOG_ERR, "coachfs: %s", reason);
-	cfs_access_audit(c, NULL, "tamper", path, "error", reason, id, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+	cfs_access_audit(c, NULL, CFS_ACT_TAMPER, path, "error", reason, id, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
 }
 
 /* Unlock the store with the passphrase (wiped here) and open every module:
@@ -243,7 +244,7 @@ static int record_mount(struct cfs_ctx *c, char *msg, size_t cap)
 {
 	struct cfs_err e = { "" };
 	snprintf(msg, cap, "mounted %.400s at %.400s", c->cfg->store_path, c->mountpoint);
-	if (audit_row(c, "mount", "allow", msg, &e) < 0) {
+	if (audit_row(c, CFS_ACT_MOUNT, "allow", msg, &e) < 0) {
 		snprintf(msg, cap, "cannot record the mount in the audit log: %.900s", e.msg);
 		return -1;
 	}
@@ -348,7 +349,7 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 			notify_fd = -1;
 		}
 		status = run_loop(c, fuse) == 0 ? 0 : 1;
-		if (audit_row(c, "unmount", "allow", "unmounted", NULL) < 0)
+		if (audit_row(c, CFS_ACT_UNMOUNT, "allow", "unmounted", NULL) < 0)
 			status = 1;
 	}
 	if (fuse) {

@@ -230,7 +230,7 @@ static int op_readlink(const char *path, char *buf, size_t size)
 	buf[n] = 0;
 	if (cfs_store_link_ok(path, buf) < 0) {
 		/* the mount never makes such a link: it was planted in the store */
-		cfs_op_record(c, "tamper", path, "error", "symlink in the store points outside the mount");
+		cfs_op_record(c, CFS_ACT_TAMPER, path, "error", "symlink in the store points outside the mount");
 		return -EIO;
 	}
 	return 0;

@@ -90,7 +90,7 @@ static void *cwatch_run(void *arg)
 		pthread_cond_timedwait(&w->cond, &w->lock, &ts);
 		int n = 0;
 		for (struct handle *h = w->head; h && !w->stop && n < CWATCH_BATCH; h = h->cnext) {
-			if (h->dropped || !h->cpath || cfs_op_handle_live(c, h, "read") == 0)
+			if (h->dropped || !h->cpath || cfs_op_handle_live(c, h, CFS_ACT_READ) == 0)
 				continue;
 			h->dropped = 1;
 			if ((drop[n] = strdup(h->cpath)) != NULL)

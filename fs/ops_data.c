@@ -116,14 +116,14 @@ static int make_file(struct cfs_ctx *c, struct cfs_caller *cl, const char *path,
 	if (rc == 0) {
 		snprintf(why, sizeof why, "%.200s; class %s%s", d->reason, c->cfg->classes[nf->rank].name,
 			 nf->mlen ? " (derived from what this process read)" : "");
-		if (cfs_access_audit(c, cl, "create", path, cfs_op_verdict_word(d->verdict), why, d->grant_id,
+		if (cfs_access_audit(c, cl, CFS_ACT_CREATE, path, cfs_op_verdict_word(d->verdict), why, d->grant_id,
 				     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
 			rc = -EACCES;
 		} else if (renameat2(d_fd, tmpname, d_fd, leaf, RENAME_NOREPLACE) != 0) {
 			rc = -errno;
-			cfs_op_record_failed(c, cl, "create", path, rc);
+			cfs_op_record_failed(c, cl, CFS_ACT_CREATE, path, rc);
 			if (rc == -EEXIST)
-				rc = cfs_op_name_free(c, cl, path, "create") == -EEXIST ? -EEXIST : -EACCES;
+				rc = cfs_op_name_free(c, cl, path, CFS_ACT_CREATE) == -EEXIST ? -EEXIST : -EACCES;
 		}
 	}
 	if (rc < 0) {
@@ -147,9 +147,9 @@ int cfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	struct cfs_eff *e = malloc(sizeof *e);
 	int rc = cl && e ? cfs_op_path_ok(path) : -ENOMEM;
 	if (rc == 0)
-		rc = cfs_op_may_create(c, cl, path, "create", e, &d);
+		rc = cfs_op_may_create(c, cl, path, CFS_ACT_CREATE, e, &d);
 	if (rc == 0)
-		rc = cfs_op_name_free(c, cl, path, "create");
+		rc = cfs_op_name_free(c, cl, path, CFS_ACT_CREATE);
 	if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
 		/* made since the kernel's lookup, and the caller may see it: an
 		 * open(O_CREAT) of an existing file opens it, decided as an open */
@@ -193,7 +193,7 @@ int cfs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 		if (!cfs_op_is_write_open(h->flags))
 			return -EACCES;
-		rc = cfs_op_handle_live(c, h, "write");
+		rc = cfs_op_handle_live(c, h, CFS_ACT_WRITE);
 		if (rc < 0)
 			return rc;
 		of = h->of;
@@ -237,7 +237,7 @@ int cfs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 void cfs_op_tamper(struct cfs_ctx *c, struct handle *h, const struct cfs_err *e)
 {
 	cfs_op_log_err("tamper", h->path, e);
-	cfs_access_audit(c, h->cl, "tamper", h->path, "error", e->msg, h->grant, CFS_AUDIT_NONE,
+	cfs_access_audit(c, h->cl, CFS_ACT_TAMPER, h->path, "error", e->msg, h->grant, CFS_AUDIT_NONE,
 			 CFS_AUDIT_NONE, 1);
 }
 
@@ -253,7 +253,7 @@ struct io {
 /* The start of a read or write: a scratch buffer, the handle still
  * admitted (else its read-ahead window's plaintext goes), and the process
  * behind the request. 0 or -errno. */
-static int io_begin(struct fuse_file_info *fi, const char *what, struct io *io)
+static int io_begin(struct fuse_file_info *fi, enum cfs_action what, struct io *io)
 {
 	io->c = cfs_op_ctx_get();
 	io->h = (struct handle *)(uintptr_t)fi->fh;
@@ -272,7 +272,7 @@ static int io_begin(struct fuse_file_info *fi, const char *what, struct io *io)
 /* The end of one: a tamper row for a chunk that failed authentication, the
  * read or write row of an every-read class (queued: a failed queue is EIO),
  * the reader slot given back. Returns what the request returns. */
-static int io_end(struct io *io, const char *action, off_t off, ssize_t n)
+static int io_end(struct io *io, enum cfs_action action, off_t off, ssize_t n)
 {
 	struct cfs_rowproc rp = cfs_op_rref_row(&io->r);
 	struct handle *h = io->h;
@@ -289,7 +289,7 @@ int cfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse
 {
 	struct io io;
 	(void)path;
-	int rc = io_begin(fi, "read", &io);
+	int rc = io_begin(fi, CFS_ACT_READ, &io);
 	if (rc < 0)
 		return rc;
 	struct handle *h = io.h;
@@ -298,7 +298,7 @@ int cfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse
 	pthread_rwlock_rdlock(&h->of->f->lock);
 	ssize_t n = cfs_ra_read(h->ra, h->of->f, buf, size, off, io.s, &io.e);
 	pthread_rwlock_unlock(&h->of->f->lock);
-	return io_end(&io, "read", off, n);
+	return io_end(&io, CFS_ACT_READ, off, n);
 }
 
 int cfs_op_write(const char *path, const char *buf, size_t size, off_t off,
@@ -306,7 +306,7 @@ int cfs_op_write(const char *path, const char *buf, size_t size, off_t off,
 {
 	struct io io;
 	(void)path;
-	int rc = io_begin(fi, "write", &io);
+	int rc = io_begin(fi, CFS_ACT_WRITE, &io);
 	if (rc < 0)
 		return rc;
 	struct handle *h = io.h;
@@ -328,7 +328,7 @@ int cfs_op_write(const char *path, const char *buf, size_t size, off_t off,
 		cfs_op_rref_done(&io.r);
 		return rc;
 	}
-	return io_end(&io, "write", off, n);
+	return io_end(&io, CFS_ACT_WRITE, off, n);
 }
 
 /* copy_file_range's decision: the source rechecked for this caller, then
@@ -351,7 +351,7 @@ static int copy_decide(struct cfs_ctx *c, struct handle *in, struct handle *out,
 	if (rc == 0) {
 		cfs_access_decide(c, cl, ef, in->path, CFS_OP_RECHECK, 0, in->grant, &d);
 		cfs_decide_copy_export(&ef->fp, out->path, &d);
-		if (cfs_access_audit(c, cl, "export", in->path, cfs_op_verdict_word(d.verdict), d.reason,
+		if (cfs_access_audit(c, cl, CFS_ACT_EXPORT, in->path, cfs_op_verdict_word(d.verdict), d.reason,
 				     in->grant, off_in, (int64_t)len, 1) < 0 || d.verdict == CFS_DENY)
 			rc = -EACCES;
 	} else if (rc != -ENOMEM) {
@@ -422,9 +422,9 @@ ssize_t cfs_op_copy_file_range(const char *path_in, struct fuse_file_info *fi_in
 	(void)path_out;
 	if (flags)
 		return -EINVAL;
-	int rc = cfs_op_handle_live(c, in, "read");
+	int rc = cfs_op_handle_live(c, in, CFS_ACT_READ);
 	if (rc == 0)
-		rc = cfs_op_handle_live(c, out, "write");
+		rc = cfs_op_handle_live(c, out, CFS_ACT_WRITE);
 	if (rc == 0)
 		rc = copy_decide(c, in, out, off_in, len);
 	return rc < 0 ? rc : copy_bytes(c, in, off_in, out, off_out, len);

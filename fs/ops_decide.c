@@ -114,7 +114,7 @@ int cfs_op_see(struct cfs_ctx *c, const char *path)
 }
 
 /* Record an entry-management operation (unlink, rename, ...), committed. */
-int cfs_op_record(struct cfs_ctx *c, const char *action, const char *path, const char *result,
+int cfs_op_record(struct cfs_ctx *c, enum cfs_action action, const char *path, const char *result,
 		  const char *reason)
 {
 	struct cfs_caller *cl = cfs_op_who(c);
@@ -125,7 +125,7 @@ int cfs_op_record(struct cfs_ctx *c, const char *action, const char *path, const
 
 /* A change is recorded before it is made, so none happens unrecorded (fail
  * closed); when making it then fails, a second row says so. */
-void cfs_op_record_failed(struct cfs_ctx *c, const struct cfs_caller *cl, const char *action,
+void cfs_op_record_failed(struct cfs_ctx *c, const struct cfs_caller *cl, enum cfs_action action,
 			  const char *path, int err)
 {
 	char why[160];
@@ -140,7 +140,7 @@ void cfs_op_record_failed(struct cfs_ctx *c, const struct cfs_caller *cl, const 
  * or replace it)? Write rights on its class, or the admin role (policy.c,
  * CFS_OP_DELETE). 0 with *d the decision, or -EACCES with a deny row. */
 int cfs_op_may_remove(struct cfs_ctx *c, const struct cfs_caller *cl, const char *path,
-		      const struct stat *st, const char *action, const char *what,
+		      const struct stat *st, enum cfs_action action, const char *what,
 		      struct cfs_decision *d)
 {
 	struct cfs_eff *e = malloc(sizeof *e);
@@ -175,7 +175,7 @@ int cfs_op_may_remove(struct cfs_ctx *c, const struct cfs_caller *cl, const char
  * one it may not see does (hide_denied): answering EEXIST would reveal it,
  * and answering as if it were not there would mean replacing it. */
 int cfs_op_name_free(struct cfs_ctx *c, const struct cfs_caller *cl, const char *path,
-		     const char *action)
+		     enum cfs_action action)
 {
 	struct stat st;
 	int rc = cfs_store_lstat(c->store, path, &st);
@@ -198,14 +198,14 @@ int cfs_op_name_free(struct cfs_ctx *c, const struct cfs_caller *cl, const char 
 
 /* Is the handle's access still live? Grant expiry is exact; revocation,
  * class changes and role changes are noticed within 250 ms. */
-int cfs_op_handle_live(struct cfs_ctx *c, struct handle *h, const char *what)
+int cfs_op_handle_live(struct cfs_ctx *c, struct handle *h, enum cfs_action what)
 {
 	if (h->dead)
 		return -EACCES;
 	/* The writer of derived content may go on writing what it already knows
 	 * (its class was lifted above what it may open); reading back through the
 	 * handle is decided like any other read. */
-	if (h->derived && strcmp(what, "write") == 0)
+	if (h->derived && what == CFS_ACT_WRITE)
 		return 0;
 	int64_t t = cfs_op_now_ms();
 	if (h->link) {
@@ -403,7 +403,7 @@ int cfs_op_lift_class(struct cfs_ctx *c, struct handle *h, int r, const struct c
 	char why[256];
 	snprintf(why, sizeof why, "derived content: class %s -> %s (the writing process read class %s)",
 		 c->cfg->classes[old].name, name, name);
-	return cfs_access_audit_proc(c, rp, "setxattr", h->path, "allow", why, 0, CFS_AUDIT_NONE,
+	return cfs_access_audit_proc(c, rp, CFS_ACT_SETXATTR, h->path, "allow", why, 0, CFS_AUDIT_NONE,
 				     CFS_AUDIT_NONE, 1) < 0 ? -EIO : 0;
 }
 
@@ -434,7 +434,7 @@ static int decide_resolved(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_
 		snprintf(e->why, sizeof e->why, "the parent directory's sidecar changed while opening");
 	}
 	if (rc == -EIO) {
-		cfs_access_audit(c, cl, "tamper", path, "error", e->why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+		cfs_access_audit(c, cl, CFS_ACT_TAMPER, path, "error", e->why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
 		return -EIO;
 	}
 	if (rc < 0) {
@@ -449,14 +449,14 @@ static int decide_resolved(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_
 		if (d->verdict != CFS_DENY)
 			counted = cfs_access_count_open(c, e, d, path) == 1;
 	}
-	const char *action = d->is_export ? "export" : "open";
+	enum cfs_action action = d->is_export ? CFS_ACT_EXPORT : CFS_ACT_OPEN;
 	if (d->verdict != CFS_DENY && !d->is_export && cfs_access_replay(c, cl->uid, d->grant_id, path))
-		action = "replay";
+		action = CFS_ACT_REPLAY;
 	if (cfs_access_audit(c, cl, action, path, cfs_op_verdict_word(d->verdict), d->reason, d->grant_id,
 			     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
 		/* not recorded: refused (fail closed), and not a first open either,
 		 * nor one of the grant's max_opens */
-		if (!strcmp(action, "open") && d->verdict != CFS_DENY)
+		if (action == CFS_ACT_OPEN && d->verdict != CFS_DENY)
 			cfs_access_replay_forget(c, cl->uid, d->grant_id, path);
 		if (counted)
 			cfs_access_uncount_open(c, d, path);
@@ -502,7 +502,7 @@ int cfs_op_open_decide(struct cfs_ctx *c, struct cfs_caller *cl, const char *pat
 	*of = o.of;
 	if (o.rc < 0) {
 		if (o.rc == -EIO)
-			cfs_access_audit(c, cl, "tamper", path, "error", o.why.msg, 0, CFS_AUDIT_NONE,
+			cfs_access_audit(c, cl, CFS_ACT_TAMPER, path, "error", o.why.msg, 0, CFS_AUDIT_NONE,
 					 CFS_AUDIT_NONE, 1);
 		return o.rc;
 	}

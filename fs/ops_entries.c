@@ -15,7 +15,7 @@ int cfs_op_mknod(const char *path, mode_t mode, dev_t rdev)
 }
 
 /* May the caller create an entry at path (decided on the parent's policy)? */
-int cfs_op_may_create(struct cfs_ctx *c, struct cfs_caller *cl, const char *path, const char *action,
+int cfs_op_may_create(struct cfs_ctx *c, struct cfs_caller *cl, const char *path, enum cfs_action action,
 		      struct cfs_eff *e, struct cfs_decision *d)
 {
 	int rc = cfs_eff_resolve(c, path, NULL, 0, e);
@@ -41,9 +41,9 @@ int cfs_op_mkdir(const char *path, mode_t mode)
 	if (rc == 0)
 		rc = cfs_op_path_ok(path);
 	if (rc == 0)
-		rc = cfs_op_may_create(c, cl, path, "create", e, &d);
+		rc = cfs_op_may_create(c, cl, path, CFS_ACT_CREATE, e, &d);
 	if (rc == 0)
-		rc = cfs_op_name_free(c, cl, path, "create");
+		rc = cfs_op_name_free(c, cl, path, CFS_ACT_CREATE);
 	if (rc == 0 && (dfd = cfs_op_parent_of(c, path, &leaf)) < 0)
 		rc = dfd;
 	/* A process that read a higher class cannot make a lower folder. */
@@ -57,7 +57,7 @@ int cfs_op_mkdir(const char *path, mode_t mode)
 		char why[300];
 		snprintf(why, sizeof why, "directory; %.200s; class %s", d.reason,
 			 c->cfg->classes[r > e->class_rank && r < c->cfg->nclasses ? r : e->class_rank].name);
-		if (cfs_access_audit(c, cl, "create", path, cfs_op_verdict_word(d.verdict), why, d.grant_id,
+		if (cfs_access_audit(c, cl, CFS_ACT_CREATE, path, cfs_op_verdict_word(d.verdict), why, d.grant_id,
 				     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0)
 			rc = -EACCES; /* not recorded: refused (fail closed) */
 	}
@@ -74,9 +74,9 @@ int cfs_op_mkdir(const char *path, mode_t mode)
 		if (rc == 0 && (rc = cfs_dir_create(c, dfd, leaf, e->dir_id, meta, len, mode, &err)) < 0)
 			cfs_op_log_err("mkdir", path, &err);
 		if (rc < 0)
-			cfs_op_record_failed(c, cl, "create", path, rc);
+			cfs_op_record_failed(c, cl, CFS_ACT_CREATE, path, rc);
 		if (rc == -EEXIST) /* made since the check: EEXIST only if the caller may see it */
-			rc = cfs_op_name_free(c, cl, path, "create") == -EEXIST ? -EEXIST : -EACCES;
+			rc = cfs_op_name_free(c, cl, path, CFS_ACT_CREATE) == -EEXIST ? -EEXIST : -EACCES;
 	}
 	if (rc == 0)
 		cfs_op_set_owner(dfd, leaf);
@@ -102,7 +102,7 @@ static int decide_removal(struct cfs_ctx *c, const char *path, const char *what,
 	struct cfs_caller *cl = cfs_op_who(c);
 	if (!cl)
 		return -ENOMEM;
-	rc = cfs_op_may_remove(c, cl, path, &st, "unlink", what, dec);
+	rc = cfs_op_may_remove(c, cl, path, &st, CFS_ACT_UNLINK, what, dec);
 	if (rc < 0) {
 		free(cl);
 		return rc;
@@ -126,13 +126,13 @@ int cfs_op_unlink(const char *path)
 	if (rc == 0) {
 		char why[300];
 		snprintf(why, sizeof why, "removed; %.250s", dec.reason);
-		if (cfs_access_audit(c, cl, "unlink", path, "allow", why, dec.grant_id, CFS_AUDIT_NONE,
+		if (cfs_access_audit(c, cl, CFS_ACT_UNLINK, path, "allow", why, dec.grant_id, CFS_AUDIT_NONE,
 				     CFS_AUDIT_NONE, 1) < 0)
 			rc = -EIO;
 	}
 	if (rc == 0 && unlinkat(d, leaf, 0) != 0) {
 		rc = -errno;
-		cfs_op_record_failed(c, cl, "unlink", path, rc);
+		cfs_op_record_failed(c, cl, CFS_ACT_UNLINK, path, rc);
 	}
 	if (d >= 0)
 		close(d);
@@ -182,7 +182,7 @@ int cfs_op_rmdir(const char *path)
 		rc = -errno;
 	} else {
 		rc = dir_empty(dd);
-		if (rc == 1 && cfs_op_record(c, "unlink", path, "allow", "directory removed") < 0) {
+		if (rc == 1 && cfs_op_record(c, CFS_ACT_UNLINK, path, "allow", "directory removed") < 0) {
 			rc = -EIO;
 		} else if (rc == 1) {
 			/* out of the tree's view first (a temporary name), then its
@@ -197,7 +197,7 @@ int cfs_op_rmdir(const char *path)
 			if (rc == 0 && unlinkat(d, tmp, AT_REMOVEDIR) != 0)
 				rc = -errno;
 			if (rc < 0)
-				cfs_op_record_failed(c, NULL, "unlink", path, rc);
+				cfs_op_record_failed(c, NULL, CFS_ACT_UNLINK, path, rc);
 		} else if (rc == 0) {
 			rc = -ENOTEMPTY;
 		}
@@ -256,25 +256,25 @@ int cfs_op_symlink(const char *target, const char *path)
 	int rc = cl && e ? cfs_op_path_ok(path) : -ENOMEM;
 	int d = -1;
 	if (rc == 0)
-		rc = cfs_op_may_create(c, cl, path, "create", e, &dec);
+		rc = cfs_op_may_create(c, cl, path, CFS_ACT_CREATE, e, &dec);
 	if (rc == 0)
-		rc = cfs_op_name_free(c, cl, path, "create");
+		rc = cfs_op_name_free(c, cl, path, CFS_ACT_CREATE);
 	if (rc == 0 && (d = cfs_op_parent_of(c, path, &leaf)) < 0)
 		rc = d;
 	if (rc == 0) {
 		char to[PATH_MAX], why[600];
 		link_target_path(path, target, to, sizeof to);
 		snprintf(why, sizeof why, "symbolic link to %.250s; %.250s", to, dec.reason);
-		if (cfs_access_audit(c, cl, "create", path, cfs_op_verdict_word(dec.verdict), why, dec.grant_id,
+		if (cfs_access_audit(c, cl, CFS_ACT_CREATE, path, cfs_op_verdict_word(dec.verdict), why, dec.grant_id,
 				     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0)
 			rc = -EACCES; /* not recorded: refused (fail closed) */
 	}
 	if (rc == 0) {
 		rc = symlinkat(target, d, leaf) == 0 ? 0 : -errno;
 		if (rc < 0)
-			cfs_op_record_failed(c, cl, "create", path, rc);
+			cfs_op_record_failed(c, cl, CFS_ACT_CREATE, path, rc);
 		if (rc == -EEXIST)
-			rc = cfs_op_name_free(c, cl, path, "create") == -EEXIST ? -EEXIST : -EACCES;
+			rc = cfs_op_name_free(c, cl, path, CFS_ACT_CREATE) == -EEXIST ? -EEXIST : -EACCES;
 	}
 	if (rc == 0)
 		cfs_op_set_owner(d, leaf);

@@ -178,16 +178,16 @@ int cfs_op_own_meta(struct cfs_ctx *c, const char *path, const struct stat *st, 
 int cfs_op_visible(struct cfs_ctx *c, const struct cfs_caller *cl, const char *path, const struct stat *st);
 int cfs_op_visible_to(struct cfs_ctx *c, struct seer *w, const char *path, const struct stat *st);
 int cfs_op_see(struct cfs_ctx *c, const char *path);
-int cfs_op_record(struct cfs_ctx *c, const char *action, const char *path, const char *result,
+int cfs_op_record(struct cfs_ctx *c, enum cfs_action action, const char *path, const char *result,
 		  const char *reason);
-void cfs_op_record_failed(struct cfs_ctx *c, const struct cfs_caller *cl, const char *action,
+void cfs_op_record_failed(struct cfs_ctx *c, const struct cfs_caller *cl, enum cfs_action action,
 			  const char *path, int err);
 int cfs_op_may_remove(struct cfs_ctx *c, const struct cfs_caller *cl, const char *path,
-		      const struct stat *st, const char *action, const char *what,
+		      const struct stat *st, enum cfs_action action, const char *what,
 		      struct cfs_decision *d);
 int cfs_op_name_free(struct cfs_ctx *c, const struct cfs_caller *cl, const char *path,
-		     const char *action);
-int cfs_op_handle_live(struct cfs_ctx *c, struct handle *h, const char *what);
+		     enum cfs_action action);
+int cfs_op_handle_live(struct cfs_ctx *c, struct handle *h, enum cfs_action what);
 void cfs_op_reader_fill(struct reader *r, const struct cfs_caller *cl, struct rstr *exe);
 int cfs_op_reader_of(struct cfs_ctx *c, struct handle *h, struct rref *out);
 void cfs_op_rref_done(struct rref *r);
@@ -211,7 +211,7 @@ void cfs_op_cwatch_renamed(struct cfs_ctx *c, const char *from, const char *to, 
 int cfs_op_cwatch_start(struct cfs_ctx *c, struct fuse *fuse);
 void cfs_op_cwatch_stop(struct cfs_ctx *c);
 int cfs_op_mknod(const char *path, mode_t mode, dev_t rdev);
-int cfs_op_may_create(struct cfs_ctx *c, struct cfs_caller *cl, const char *path, const char *action,
+int cfs_op_may_create(struct cfs_ctx *c, struct cfs_caller *cl, const char *path, enum cfs_action action,
 		      struct cfs_eff *e, struct cfs_decision *d);
 int cfs_op_mkdir(const char *path, mode_t mode);
 int cfs_op_unlink(const char *path);

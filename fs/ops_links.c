@@ -48,8 +48,8 @@ static void link_refused(struct cfs_ctx *c, const struct cfs_caller *cl, int rc,
 {
 	if (rc == -EBADMSG)
 		syslog(LOG_ERR, "coachfs: policy.db: %s", why);
-	cfs_access_audit(c, cl, rc == -EBADMSG ? "tamper" : "link_use", path, rc == -EBADMSG ? "error" : "deny",
-			 why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+	cfs_access_audit(c, cl, rc == -EBADMSG ? CFS_ACT_TAMPER : CFS_ACT_LINK_USE, path,
+			 rc == -EBADMSG ? "error" : "deny", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
 }
 
 int cfs_op_link_getattr(struct cfs_ctx *c, int kind, const char *token, struct stat *st)
@@ -184,7 +184,7 @@ static int link_record(struct cfs_ctx *c, struct linkopen *lo, int rc)
 	}
 	snprintf(reason, sizeof reason, "link L%lld, use %u of %u, until %lld; %.300s", (long long)lk->id,
 		 lk->used, lk->uses, (long long)cfs_grant_effective_end(&lo->g, lo->e->fp.cls), lo->d.reason);
-	if (cfs_access_audit(c, lo->cl, "link_use", lk->path, cfs_op_verdict_word(lo->d.verdict), reason, 0,
+	if (cfs_access_audit(c, lo->cl, CFS_ACT_LINK_USE, lk->path, cfs_op_verdict_word(lo->d.verdict), reason, 0,
 			     CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0)
 		return -EACCES;
 	return 0;
@@ -312,7 +312,7 @@ static int approval_check(struct approval *ap, const char *path, const char *gra
 		return rc;
 	char why[300];
 	snprintf(why, sizeof why, "%s approved by %s (granted by %s)", ap->what, cl->user, granted_by);
-	if (cfs_access_audit(ap->c, cl, "grant_approve", path, "allow", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE,
+	if (cfs_access_audit(ap->c, cl, CFS_ACT_GRANT_APPROVE, path, "allow", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE,
 			     1) < 0)
 		return cfs_errf(err, -EIO, "%s: the approval's audit row could not be written", ap->what);
 	return 0;
@@ -368,7 +368,8 @@ int cfs_op_link_approve(struct cfs_ctx *c, const char *name, const char *value, 
 		 * is committed with it, inside the transaction) */
 		if (rc == -EBADMSG)
 			syslog(LOG_ERR, "coachfs: policy.db: %s", err.msg);
-		cfs_access_audit(c, cl, rc == -EBADMSG ? "tamper" : "grant_approve", "/" CFS_LINKS_DIR "/" LINK_APPROVE,
+		cfs_access_audit(c, cl, rc == -EBADMSG ? CFS_ACT_TAMPER : CFS_ACT_GRANT_APPROVE,
+				 "/" CFS_LINKS_DIR "/" LINK_APPROVE,
 				 rc == -EBADMSG ? "error" : "deny", err.msg[0] ? err.msg : strerror(-rc), 0,
 				 CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
 	}

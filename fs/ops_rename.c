@@ -36,9 +36,9 @@ static int keep_class(struct cfs_ctx *c, const char *from, const char *to)
 	if (rc == 0 && cfs_decide_rename_pin(a->class_rank, b->class_rank)) {
 		char why[300];
 		snprintf(why, sizeof why, "rename to %.200s keeps class %s", to, a->fp.cls->name);
-		rc = cfs_op_record(c, "setxattr", from, "allow", why);
+		rc = cfs_op_record(c, CFS_ACT_SETXATTR, from, "allow", why);
 		if (rc == 0 && (rc = set_own_class(c, from, &st, a->fp.cls->name)) < 0)
-			cfs_op_record_failed(c, NULL, "setxattr", from, rc);
+			cfs_op_record_failed(c, NULL, CFS_ACT_SETXATTR, from, rc);
 	}
 	free(a);
 	free(b);
@@ -146,7 +146,7 @@ static int target_ok(struct cfs_ctx *c, struct cfs_caller *cl, const char *from,
 	char what[300];
 	int rc;
 	if (flags & RENAME_NOREPLACE) {
-		rc = cfs_op_name_free(c, cl, to, "rename");
+		rc = cfs_op_name_free(c, cl, to, CFS_ACT_RENAME);
 	} else {
 		struct seer w = { NULL, 0 };
 		rc = cfs_op_visible_to(c, &w, to, st2);
@@ -154,7 +154,7 @@ static int target_ok(struct cfs_ctx *c, struct cfs_caller *cl, const char *from,
 		if (rc == -ENOENT) {
 			snprintf(what, sizeof what,
 				 "rename onto %.200s: the name is taken by an entry the caller may not see", to);
-			cfs_access_audit(c, cl, "rename", from, "deny", what, 0, CFS_AUDIT_NONE,
+			cfs_access_audit(c, cl, CFS_ACT_RENAME, from, "deny", what, 0, CFS_AUDIT_NONE,
 					 CFS_AUDIT_NONE, 1);
 			rc = -EACCES;
 		}
@@ -163,7 +163,7 @@ static int target_ok(struct cfs_ctx *c, struct cfs_caller *cl, const char *from,
 		struct cfs_decision dt;
 		snprintf(what, sizeof what, "%s by rename from %.200s",
 			 (flags & RENAME_EXCHANGE) ? "exchange" : "replace", from);
-		rc = cfs_op_may_remove(c, cl, to, st2, "rename", what, &dt);
+		rc = cfs_op_may_remove(c, cl, to, st2, CFS_ACT_RENAME, what, &dt);
 	}
 	return rc;
 }
@@ -176,7 +176,7 @@ static int rename_decide(struct cfs_ctx *c, struct cfs_caller *cl, const char *f
 	struct stat st2;
 	char what[300];
 	snprintf(what, sizeof what, "rename to %.250s", to);
-	int rc = cfs_op_may_remove(c, cl, from, st1, "rename", what, d);
+	int rc = cfs_op_may_remove(c, cl, from, st1, CFS_ACT_RENAME, what, d);
 	*target = 0;
 	if (rc == 0) {
 		rc = cfs_store_lstat(c->store, to, &st2);
@@ -209,7 +209,7 @@ static int rename_do(struct cfs_ctx *c, struct cfs_caller *cl, const char *from,
 		 d->reason);
 	if (target && (flags & RENAME_EXCHANGE))
 		snprintf(why, sizeof why, "exchanged with %.250s; %.250s", to, d->reason);
-	int rc = cfs_access_audit(c, cl, "rename", from, "allow", why, d->grant_id, CFS_AUDIT_NONE,
+	int rc = cfs_access_audit(c, cl, CFS_ACT_RENAME, from, "allow", why, d->grant_id, CFS_AUDIT_NONE,
 				  CFS_AUDIT_NONE, 1) < 0 ? -EIO : 0;
 	struct rebind rb[2];
 	int nrb = 0;
@@ -227,7 +227,7 @@ static int rename_do(struct cfs_ctx *c, struct cfs_caller *cl, const char *from,
 			rc = rebind_finish(c, &rb[i]);
 	}
 	if (rc < 0)
-		cfs_op_record_failed(c, cl, "rename", from, rc);
+		cfs_op_record_failed(c, cl, CFS_ACT_RENAME, from, rc);
 	if (rc == 0)
 		cfs_op_cwatch_renamed(c, from, to, (flags & RENAME_EXCHANGE) != 0);
 	return rc;

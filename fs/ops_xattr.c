@@ -125,13 +125,13 @@ static int policy_change(struct cfs_ctx *c, const char *path, struct xset *x, in
 	int rc = 0;
 	if (d.verdict == CFS_DENY) {
 		snprintf(why, sizeof why, "%s %s: %s", remove ? "remove" : "set", x->name, d.reason);
-		rc = cfs_access_audit(c, cl, "setxattr", path, "deny", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+		rc = cfs_access_audit(c, cl, CFS_ACT_SETXATTR, path, "deny", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
 		free(cl);
 		return rc < 0 ? -EIO : -EPERM;
 	}
 	if (!remove && (rc = cfs_policy_value_check(c->cfg, key, x->value, x->size, &e)) < 0) {
 		snprintf(why, sizeof why, "set %s refused: %.300s", x->name, e.msg);
-		cfs_access_audit(c, cl, "setxattr", path, "deny", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+		cfs_access_audit(c, cl, CFS_ACT_SETXATTR, path, "deny", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
 		free(cl);
 		return rc == -EOPNOTSUPP ? -EINVAL : rc;
 	}
@@ -162,13 +162,14 @@ static int policy_change(struct cfs_ctx *c, const char *path, struct xset *x, in
 	else
 		snprintf(why, sizeof why, "%s: %.150s -> %.*s", x->name, x->old,
 			 (int)(x->size < 150 ? x->size : 150), x->value);
-	if (cfs_access_audit(c, cl, "setxattr", path, "allow", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1) < 0) {
+	if (cfs_access_audit(c, cl, CFS_ACT_SETXATTR, path, "allow", why, 0, CFS_AUDIT_NONE,
+			     CFS_AUDIT_NONE, 1) < 0) {
 		free(cl);
 		return -EIO;
 	}
 	rc = cfs_op_meta_update(c, path, remove ? xdel_fn : xset_fn, x);
 	if (rc < 0)
-		cfs_op_record_failed(c, cl, "setxattr", path, rc);
+		cfs_op_record_failed(c, cl, CFS_ACT_SETXATTR, path, rc);
 	free(cl);
 	return rc;
 }
@@ -218,10 +219,10 @@ static int may_read_attr(struct cfs_ctx *c, const char *path, const unsigned cha
 	}
 	snprintf(why, sizeof why, "attribute %.200s; %.300s", name, d.reason);
 	if (d.verdict == CFS_DENY) {
-		cfs_access_audit(c, cl, "read", path, "deny", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
+		cfs_access_audit(c, cl, CFS_ACT_READ, path, "deny", why, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
 		rc = -EACCES;
 	} else if (audit_allow &&
-		   cfs_access_audit(c, cl, "read", path, cfs_op_verdict_word(d.verdict), why, d.grant_id,
+		   cfs_access_audit(c, cl, CFS_ACT_READ, path, cfs_op_verdict_word(d.verdict), why, d.grant_id,
 				    CFS_AUDIT_NONE, length, 0) < 0) {
 		rc = -EIO;
 	}

@@ -104,6 +104,7 @@ struct cfs_at_report {
 	const char *db, *path;                    /* path: PATH or NULL */
 	int64_t t0, width;                        /* microseconds: column k starts t0 + k * width */
 	int64_t events, kinds[CFS_AT_KINDS];
+	int64_t unknown_actions;                  /* events whose action is not the table's */
 	struct cfs_at_lane lanes[CFS_AT_LANES];
 	size_t nlanes;
 	int64_t other_pairs, other_events;        /* pairs not drawn, and their events */

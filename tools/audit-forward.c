@@ -49,7 +49,7 @@ struct fwd {
 /* syslog severity: tamper crit, error err, deny warning, flag notice, else info */
 static int severity(const struct cfs_event *e)
 {
-	if (e->action && strcmp(e->action, "tamper") == 0)
+	if (e->action == CFS_ACT_TAMPER)
 		return 2;
 	if (!e->result)
 		return 6;

@@ -129,6 +129,10 @@ static void verify_banner(FILE *f, const struct cfs_at_report *r)
 		fprintf(f, "<div class=\"card\" id=\"%s\"><b>%lld</b>%s</div>", KIND_NAME[k],
 			(long long)r->kinds[k], KIND_NAME[k]);
 	fputs("</div>\n", f);
+	if (r->unknown_actions)
+		fprintf(f, "<p class=\"note\" id=\"unknown\">%lld event%s an action this version "
+			"does not know (coach-audit log shows it as stored).</p>\n",
+			(long long)r->unknown_actions, r->unknown_actions == 1 ? " has" : "s have");
 }
 
 /* The time axis: a label every 12 columns. */

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coachfs/action.h"
 #include "coachfs/util.h"
 #include "audit-cmd.h"
 
@@ -109,20 +110,25 @@ static int pairs_cb(const char *const *vals, int64_t bucket, int64_t n, void *ar
 }
 
 /* Which of the four kinds a row is: a denial of anything; an export (of
- * any result); an open or replay, or a read, that was not denied. */
-static unsigned kinds(const char *action, const char *result)
+ * any result); an open or replay, or a read, that was not denied (the
+ * action table's properties). An action this version does not know is of
+ * no kind but a denial; its rows still count among the events, and the
+ * page says how many there are. */
+static unsigned kinds(const char *action, const char *result, int *known)
 {
-	unsigned k = 0;
+	unsigned k = 0, fl = 0;
+	enum cfs_action act;
 	int deny = result && strcmp(result, "deny") == 0;
 	if (deny)
 		k |= 1u << CFS_AT_DENY;
-	if (!action)
-		return k;
-	if (strcmp(action, "export") == 0)
+	*known = cfs_action_parse(action, &act) == 0;
+	if (*known)
+		fl = cfs_action_flags(act);
+	if (fl & CFS_ACTF_EXPORTS)
 		k |= 1u << CFS_AT_EXPORT;
-	else if (!deny && (strcmp(action, "open") == 0 || strcmp(action, "replay") == 0))
+	else if (!deny && (fl & CFS_ACTF_OPENS))
 		k |= 1u << CFS_AT_OPEN;
-	else if (!deny && strcmp(action, "read") == 0)
+	else if (!deny && (fl & CFS_ACTF_READS))
 		k |= 1u << CFS_AT_READ;
 	return k;
 }
@@ -130,10 +136,13 @@ static unsigned kinds(const char *action, const char *result)
 static int cells_cb(const char *const *vals, int64_t bucket, int64_t n, void *arg)
 {
 	struct cfs_at_report *r = arg;
-	unsigned k = kinds(vals[2], vals[3]);
+	int known;
+	unsigned k = kinds(vals[2], vals[3], &known);
 	struct cfs_at_lane *l = NULL;
 	int64_t col = bucket - r->t0 / r->width;
 	r->events += n;
+	if (!known)
+		r->unknown_actions += n;
 	for (size_t i = 0; i < r->nlanes && !l; i++)
 		if (same(r->lanes[i].user, vals[0]) && same(r->lanes[i].path, vals[1]))
 			l = &r->lanes[i];
@@ -237,9 +246,10 @@ static int grants(struct cfs_audit *a, const struct cfs_audit_filter *f,
 	if (!r->grants)
 		return cfs_errf(err, -ENOMEM, "out of memory");
 	g.since_us = CFS_AUDIT_NONE;
-	g.action = "grant_add";
+	g.has_action = 1;
+	g.action = CFS_ACT_GRANT_ADD;
 	rc = cfs_audit_query(a, &g, grant_cb, r, err);
-	g.action = "grant_revoke";
+	g.action = CFS_ACT_GRANT_REVOKE;
 	if (rc == 0)
 		rc = cfs_audit_query(a, &g, revoke_cb, r, err);
 	return rc;

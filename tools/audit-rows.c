@@ -51,7 +51,7 @@ void cfs_at_row_text(FILE *f, const struct cfs_audit_row *r)
 	const char *sep = "  ";
 	cfs_at_fmt_local(e->ts, when, sizeof when);
 	cfs_term_buf(e->user ? e->user : "-", user, sizeof user);
-	cfs_term_buf(e->action ? e->action : "-", action, sizeof action);
+	cfs_term_buf(r->action ? r->action : "-", action, sizeof action);
 	cfs_term_buf(e->result ? e->result : "-", result, sizeof result);
 	fprintf(f, "%7lld  %-19s  %-12s  %-12s  %-6s  ", (long long)r->id, when, user, action, result);
 	cfs_put_term(f, e->path ? e->path : "-");
@@ -89,11 +89,14 @@ static const char *const COL[NCOLS] = { "ts", "host", "uid", "user", "pid", "exe
 					 "path", "result", "reason", "grant_id", "offset",
 					 "length" };
 
-static void col(const struct cfs_event *e, int k, int64_t *i, const char **s, int *is_text)
+/* The action as stored, not as parsed: a name this version does not know
+ * is shown as it is. */
+static void col(const struct cfs_audit_row *r, int k, int64_t *i, const char **s, int *is_text)
 {
+	const struct cfs_event *e = &r->ev;
 	const int64_t ints[NCOLS] = { e->ts, 0, e->uid, 0, e->pid, 0, 0, 0, 0, 0,
 				      e->grant_id, e->offset, e->length };
-	const char *const strs[NCOLS] = { NULL, e->host, NULL, e->user, NULL, e->exe, e->action,
+	const char *const strs[NCOLS] = { NULL, e->host, NULL, e->user, NULL, e->exe, r->action,
 					  e->path, e->result, e->reason, NULL, NULL, NULL };
 	static const int text[NCOLS] = { 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0 };
 	*i = ints[k];
@@ -111,7 +114,7 @@ void cfs_at_row_json(FILE *f, const struct cfs_audit_row *r)
 		int64_t i;
 		const char *s;
 		int is_text;
-		col(&r->ev, k, &i, &s, &is_text);
+		col(r, k, &i, &s, &is_text);
 		fprintf(f, ",\"%s\":", COL[k]);
 		if (is_text)
 			cfs_put_json_str(f, s);
@@ -131,7 +134,7 @@ void cfs_at_row_csv(FILE *f, const struct cfs_audit_row *r)
 		int64_t i;
 		const char *s;
 		int is_text;
-		col(&r->ev, k, &i, &s, &is_text);
+		col(r, k, &i, &s, &is_text);
 		fputc(',', f);
 		if (is_text)
 			cfs_put_csv_str(f, s);

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "coachfs/action.h"
 #include "coachfs/audit.h"
 #include "coachfs/config.h"
 #include "coachfs/util.h"
@@ -153,22 +154,15 @@ static int row_cb(const struct cfs_audit_row *r, void *arg)
 
 /* ---- arguments ---------------------------------------------------------------- */
 
-/* The action words (README, "Audit log"): the only values the log holds. */
-static const char *const ACTIONS[] = {
-	"mount", "unmount", "open", "replay", "read", "write", "release", "create", "unlink",
-	"rename", "export", "setxattr", "tamper", "grant_add", "grant_revoke", "grant_approve",
-	"grant_request", "grant_deny", "breakglass", "breakglass_review", "link_issue", "link_use", "audit_query" };
-#define ACTIONS_TEXT "mount, unmount, open, replay, read, write, release, create, unlink, " \
-	"rename, export, setxattr, tamper, grant_add, grant_revoke, grant_approve, grant_request, " \
-	"grant_deny, breakglass, breakglass_review, link_issue, link_use, audit_query"
-
-static int action_arg(const char *v)
+/* The action words (README, "Audit log"; the table in fs/action.c): the
+ * only values the log holds. */
+static int action_arg(const char *v, enum cfs_action *out)
 {
-	for (size_t k = 0; k < sizeof ACTIONS / sizeof ACTIONS[0]; k++)
-		if (strcmp(v, ACTIONS[k]) == 0)
-			return 0;
-	return cfs_say(EXIT_USAGE, "--action: '%.80s' is not an action; the actions are "
-		   ACTIONS_TEXT, v);
+	char list[CFS_ACTION_LIST_MAX];
+	if (cfs_action_parse(v, out) == 0)
+		return 0;
+	cfs_action_list(list, sizeof list);
+	return cfs_say(EXIT_USAGE, "--action: '%.80s' is not an action; the actions are %s", v, list);
 }
 
 static int text_arg(const char *name, const char *v)
@@ -241,7 +235,7 @@ int cfs_at_open(const char *db, int live, int keep, const char *cmd,
 			ev.user = w.name;
 			ev.pid = getpid();
 			ev.exe = w.exe[0] ? w.exe : NULL;
-			ev.action = "audit_query";
+			ev.action = CFS_ACT_AUDIT_QUERY;
 			ev.path = path;
 			ev.result = "allow";
 			ev.reason = reason;
@@ -370,9 +364,10 @@ int cfs_at_filter(const struct cfs_at_opts *o, struct cfs_audit_filter *f, char 
 		addw(words, cap, " user=%s", o->user);
 	}
 	if (o->action) {
-		if ((rc = text_arg("--action", o->action)) != 0 || (rc = action_arg(o->action)) != 0)
+		if ((rc = text_arg("--action", o->action)) != 0 ||
+		    (rc = action_arg(o->action, &f->action)) != 0)
 			return rc;
-		f->action = o->action;
+		f->has_action = 1;
 		addw(words, cap, " action=%s", o->action);
 	}
 	if (o->result) {

@@ -297,7 +297,7 @@ void close_audit(struct cfs_audit *a)
 		fprintf(stderr, PROG ": warning: closing the audit database: %s\n", err.msg);
 }
 
-void event_base(struct cfs_event *ev, const struct cfs_who *adm, const char *action)
+void event_base(struct cfs_event *ev, const struct cfs_who *adm, enum cfs_action action)
 {
 	cfs_event_init(ev);
 	ev->uid = adm->uid;
@@ -354,7 +354,7 @@ int add_audit_hook(const struct cfs_grant_rec *rec, void *arg, struct cfs_err *e
 		snprintf(aa->reason, sizeof aa->reason, "%s; reason: %s", desc, rec->reason);
 	else
 		snprintf(aa->reason, sizeof aa->reason, "%s", desc);
-	event_base(&ev, aa->adm, "grant_add");
+	event_base(&ev, aa->adm, CFS_ACT_GRANT_ADD);
 	ev.path = rec->path;
 	ev.result = "allow";
 	ev.reason = aa->reason;
@@ -374,7 +374,7 @@ int revoked_row(struct cfs_audit *a, const struct cfs_who *adm, const char *path
 {
 	struct cfs_event ev;
 	struct cfs_err err = { "" };
-	event_base(&ev, adm, "grant_revoke");
+	event_base(&ev, adm, CFS_ACT_GRANT_REVOKE);
 	ev.path = path;
 	ev.result = "allow";
 	ev.reason = why;

@@ -217,7 +217,7 @@ static int add_failed(struct add_audit *aa, const struct cfs_grant_rec *rec, con
 	char why[1024];
 	snprintf(why, sizeof why, "grant %lld was not stored after its grant_add row: %s",
 		 (long long)rec->g.id, err->msg);
-	event_base(&ev, aa->adm, "grant_add");
+	event_base(&ev, aa->adm, CFS_ACT_GRANT_ADD);
 	ev.path = path;
 	ev.result = "error";
 	ev.reason = why;

@@ -139,7 +139,7 @@ static int link_audit_hook(const struct cfs_link *rec, void *arg, struct cfs_err
 	snprintf(why, sizeof why, "link L%lld to %.300s for %s, ttl %s, %u use%s", (long long)rec->id,
 		 rec->path, la->user ? la->user : "any holder (bearer)", la->ttl_s, rec->uses,
 		 rec->uses == 1 ? "" : "s");
-	event_base(&ev, la->adm, "link_issue");
+	event_base(&ev, la->adm, CFS_ACT_LINK_ISSUE);
 	ev.path = rec->path;
 	ev.result = "allow";
 	ev.reason = why;

@@ -49,7 +49,7 @@ int open_grants(const struct cfs_config *cfg, const struct cfs_keys *keys,
 int open_audit(const char *db, struct cfs_audit **a, struct cfs_err *err);
 void close_audit(struct cfs_audit *a);
 /* A row by the admin running the tool. */
-void event_base(struct cfs_event *ev, const struct cfs_who *adm, const char *action);
+void event_base(struct cfs_event *ev, const struct cfs_who *adm, enum cfs_action action);
 
 /* One line describing a grant, for its audit rows. */
 void describe_grant(const struct cfs_grant_rec *r, char *out, size_t cap);

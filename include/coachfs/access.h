@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "coachfs/action.h"
 #include "coachfs/content.h"
 #include "coachfs/ctx.h"
 #include "coachfs/sidecar.h"
@@ -101,7 +102,7 @@ void cfs_access_free(struct cfs_ctx *c);
  * denials, policy changes) — failure is returned and must fail the
  * operation; sync = 0: queued (reads, writes). offset/length CFS_AUDIT_NONE
  * when not applicable. */
-int cfs_access_audit(struct cfs_ctx *c, const struct cfs_caller *cl, const char *action,
+int cfs_access_audit(struct cfs_ctx *c, const struct cfs_caller *cl, enum cfs_action action,
 		     const char *path, const char *result, const char *reason, int64_t grant,
 		     int64_t offset, int64_t length, int sync);
 
@@ -114,7 +115,7 @@ struct cfs_rowproc {
 	pid_t pid;
 	const char *exe;
 };
-int cfs_access_audit_proc(struct cfs_ctx *c, const struct cfs_rowproc *rp, const char *action,
+int cfs_access_audit_proc(struct cfs_ctx *c, const struct cfs_rowproc *rp, enum cfs_action action,
 			  const char *path, const char *result, const char *reason, int64_t grant,
 			  int64_t offset, int64_t length, int sync);
 

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "coachfs/action.h"
 #include "coachfs/util.h"
 
 #define CFS_AUDIT_PK_BYTES 32   /* crypto_sign_PUBLICKEYBYTES */
@@ -22,7 +23,7 @@ struct cfs_event {
 	const char *user;
 	int64_t pid;
 	const char *exe;
-	const char *action;    /* "open", "read", ... (README, "Audit log") — required */
+	enum cfs_action action; /* required; stored as its name (action.h) */
 	const char *path;
 	const char *result;    /* "allow" "flag" "deny" "error" — required */
 	const char *reason;
@@ -30,7 +31,7 @@ struct cfs_event {
 	int64_t offset;        /* CFS_AUDIT_NONE = NULL */
 	int64_t length;        /* CFS_AUDIT_NONE = NULL */
 };
-/* An event with every integer NULL and every string NULL. */
+/* An event with every integer NULL, every string NULL and no action. */
 void cfs_event_init(struct cfs_event *ev);
 
 struct cfs_audit;
@@ -183,7 +184,8 @@ struct cfs_audit_filter {
 	int64_t since_us;      /* CFS_AUDIT_NONE = unbounded; ts >= since_us */
 	int64_t until_us;      /* CFS_AUDIT_NONE = unbounded; ts <  until_us */
 	const char *user;      /* NULL = any */
-	const char *action;
+	int has_action;        /* 0 = any action; else only rows of action */
+	enum cfs_action action;
 	const char *result;
 	int64_t after_id;      /* 0 = from the first event; else only ids > after_id */
 };
@@ -191,10 +193,15 @@ void cfs_audit_filter_init(struct cfs_audit_filter *f);
 
 /* One stored row as read back. Strings point into SQLite's memory and are
  * valid only during the callback; they are whatever the (possibly hostile)
- * file holds, so escape them before printing. */
+ * file holds, so escape them before printing. The action column is kept as
+ * stored in action (NULL for SQL NULL), which is what to show; ev.action is
+ * the action it names, or CFS_ACT_COUNT when it names none this version
+ * knows (a forged row, or one from a newer version): such a row is shown
+ * and counted like any other, never dropped. */
 struct cfs_audit_row {
 	int64_t id;
 	struct cfs_event ev;
+	const char *action;
 	unsigned char prev_hash[32], hash[32];
 	size_t prev_hash_len, hash_len;   /* bytes actually stored (<= 32 shown) */
 };

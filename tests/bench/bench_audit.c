@@ -47,7 +47,7 @@ static double cpu_s(void)
 static int sync_rows(struct cfs_audit *a, struct cfs_event *ev, long n)
 {
 	struct cfs_err err = { "" };
-	ev->action = "open";
+	ev->action = CFS_ACT_OPEN;
 	ev->offset = CFS_AUDIT_NONE;
 	ev->length = CFS_AUDIT_NONE;
 	double c0 = cpu_s(), t0 = now_s();
@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 	ev.user = "alice";
 	ev.pid = 4242;
 	ev.exe = "/usr/bin/less";
-	ev.action = "read";
+	ev.action = CFS_ACT_READ;
 	ev.path = "/incidents/2026/ir-0042/playbook.md";
 	ev.result = "allow";
 	ev.grant_id = 17;

@@ -101,7 +101,7 @@ static void make_template(void)
 		ev.host = "fuzz";
 		ev.uid = 1000;
 		ev.user = k % 2 ? "alice" : "";
-		ev.action = k == 1 ? "open" : "read";
+		ev.action = k == 1 ? CFS_ACT_OPEN : CFS_ACT_READ;
 		ev.path = "/inc/a";
 		ev.result = "allow";
 		ev.offset = k * 10;
@@ -182,11 +182,16 @@ static void check_encoding(const uint8_t *data, size_t size)
 		}
 	}
 	/* flags bit k (0..6): string k is NULL; bit 7+k: int k is NULL */
-	const char **sp[7] = { &ev.host, &ev.user, &ev.exe, &ev.action, &ev.path, &ev.result,
+	/* string 3 is the action: its first byte picks one of the table's,
+	 * or none (CFS_ACT_COUNT, encoded as NULL) */
+	const char *act_text = NULL;
+	const char **sp[7] = { &ev.host, &ev.user, &ev.exe, &act_text, &ev.path, &ev.result,
 			       &ev.reason };
 	int64_t *ip[6] = { &ev.ts, &ev.uid, &ev.pid, &ev.grant_id, &ev.offset, &ev.length };
 	for (int k = 0; k < 7; k++)
 		*sp[k] = flags & (1u << k) ? NULL : strs[k];
+	ev.action = act_text ? (enum cfs_action)((unsigned char)act_text[0] % (CFS_ACT_COUNT + 1))
+			     : CFS_ACT_COUNT;
 	for (int k = 0; k < 6; k++)
 		*ip[k] = flags & (1u << (7 + k)) ? CFS_AUDIT_NONE : ints[k];
 	int64_t id = ints[6];
@@ -216,7 +221,7 @@ static void check_encoding(const uint8_t *data, size_t size)
 	static const int is_text[14] = { 0, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0 };
 	const char *texts[14] = { 0 };
 	int64_t nums[14] = { 0 };
-	texts[2] = ev.host; texts[4] = ev.user; texts[6] = ev.exe; texts[7] = ev.action;
+	texts[2] = ev.host; texts[4] = ev.user; texts[6] = ev.exe; texts[7] = cfs_action_name(ev.action);
 	texts[8] = ev.path; texts[9] = ev.result; texts[10] = ev.reason;
 	nums[0] = id; nums[1] = ev.ts; nums[3] = ev.uid; nums[5] = ev.pid;
 	nums[11] = ev.grant_id; nums[12] = ev.offset; nums[13] = ev.length;

@@ -52,6 +52,9 @@ committed() {
 
 # ---- 1. every event, in order, every field, one pass (--once) --------------
 as cfs_bob sh -c "echo x >>'$MNT/pub/p.txt'" 2>/dev/null   # a denial: bob may not write
+echo damaged >"$MNT/t.md"
+flip_byte "$STORE/tree/t.md" 40   # inside the header's nonce: a tamper row
+has tamper_refused "$(err_of cat "$MNT/t.md")" "Input/output error"
 reads 40
 committed
 receiver "$T/s1.sock" "$T/r1"
@@ -64,6 +67,7 @@ eq once_every_event_in_order "$($CHECK ids "$T/r1" | tr '\n' ' ')" "$(seq 1 "$M1
 "$A" log --json --until +1h >"$T/log.json"
 eq once_fields_equal_the_log "$($CHECK fields "$T/r1" "$T/log.json" 2>&1)" ok
 has denial_is_warning "$(grep '"user":"cfs_bob"' "$T/r1" | grep '"result":"deny"' | head -n 1)" "<84>"
+has tamper_is_critical "$(grep '"action":"tamper"' "$T/r1" | grep '"path":"/t.md"' | head -n 1)" "<82>"
 eq cursor_file "$(cat "$T/c1")" \
 	"coachfs-forward-cursor-1 id=$M1 hash=$(audit_q "select lower(hex(hash)) from events where id = $M1")"
 eq cursor_mode "$(stat -c %a "$T/c1")" 600

@@ -132,7 +132,8 @@ static const char DROP_GUARDS[] =
 static void mk_event(struct cfs_event *ev, int k)
 {
 	static const char *users[] = { "alice", "bob", "carol" };
-	static const char *actions[] = { "open", "read", "read", "release" };
+	static const enum cfs_action actions[] = { CFS_ACT_OPEN, CFS_ACT_READ, CFS_ACT_READ,
+						   CFS_ACT_RELEASE };
 	cfs_event_init(ev);
 	ev->ts = 1790000000000000LL + k * 1000;
 	ev->host = "ws-17";
@@ -143,7 +144,7 @@ static void mk_event(struct cfs_event *ev, int k)
 	ev->action = actions[k % 4];
 	ev->path = k % 2 ? "/inc/playbook.md" : "/inc/notes/shift.md";
 	ev->result = "allow";
-	if (strcmp(ev->action, "read") == 0) {
+	if (ev->action == CFS_ACT_READ) {
 		ev->offset = k * 4096;
 		ev->length = 4096;
 		ev->grant_id = 9;
@@ -205,7 +206,7 @@ static void test_encode_exact(void)
 	ev.uid = 0;
 	ev.user = "";
 	ev.pid = -1;
-	ev.action = "open";
+	ev.action = CFS_ACT_OPEN;
 	ev.result = "allow";
 	memset(buf, 0xee, sizeof buf);
 	size_t n = cfs_audit_encode(&ev, 7, buf, sizeof buf);
@@ -227,7 +228,7 @@ static void test_encode_null_empty_zero(void)
 	size_t na, nb, nc;
 	/* user: NULL vs "" vs "0" */
 	cfs_event_init(&a);
-	a.action = "open";
+	a.action = CFS_ACT_OPEN;
 	a.result = "allow";
 	b = a;
 	c = a;
@@ -359,7 +360,7 @@ static void test_required_fields(void)
 	ev.result = "allow";
 	T_EQ_INT(cfs_audit_append(a, &ev, &err), -EINVAL);
 	T_EQ_INT(cfs_audit_queue(a, &ev), -EINVAL);
-	ev.action = "open";
+	ev.action = CFS_ACT_OPEN;
 	ev.result = NULL;
 	T_EQ_INT(cfs_audit_append(a, &ev, &err), -EINVAL);
 	T_EQ_INT(cfs_audit_checkpoint(a, &err), -EINVAL);   /* no key */
@@ -810,7 +811,7 @@ static void test_saturated_writer_lets_others_in(void)
 	for (int k = 0; k < 20; k++) {
 		struct timespec t0, t1;
 		mk_event(&ev, 0);
-		ev.action = "grant_add";
+		ev.action = CFS_ACT_GRANT_ADD;
 		ev.grant_id = 100 + k;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		T_EQ_INT(cfs_audit_append(tool, &ev, &err), 0);
@@ -945,7 +946,7 @@ static void test_group(void)
 		if (k == 5) {          /* and one with no user and no path */
 			ev.user = NULL;
 			ev.path = NULL;
-			ev.action = "mount";
+			ev.action = CFS_ACT_MOUNT;
 		}
 		T_EQ_INT(cfs_audit_append(a, &ev, &err), 0);
 	}
@@ -1029,7 +1030,8 @@ static void test_queries(void)
 	cfs_audit_filter_init(&f);
 	f.since_us = 1790000000000000LL + 1000;     /* events 1.. (k = 1..4) */
 	f.until_us = 1790000000000000LL + 3000;     /* exclusive: k = 1, 2 */
-	f.action = "read";
+	f.has_action = 1;
+	f.action = CFS_ACT_READ;
 	memset(&c, 0, sizeof c);
 	T_EQ_INT(cfs_audit_query(a, &f, collect_cb, &c, &err), 0);
 	T_EQ_INT(c.n, 2);
@@ -1039,7 +1041,8 @@ static void test_queries(void)
 
 	/* a rare action goes through the partial index, and still finds its rows */
 	cfs_audit_filter_init(&f);
-	f.action = "open";
+	f.has_action = 1;
+	f.action = CFS_ACT_OPEN;
 	memset(&c, 0, sizeof c);
 	T_EQ_INT(cfs_audit_query(a, &f, collect_cb, &c, &err), 0);
 	T_EQ_INT(c.n, 2);
@@ -1519,7 +1522,7 @@ static void test_empty_log_checkpoint_and_hook(void)
 	/* a tool appends before the first mount: verifies, one row unsealed */
 	T_EQ_INT(cfs_audit_open(t.db, 0, &a, &err), 0);
 	mk_event(&ev, 1);
-	ev.action = "grant_add";
+	ev.action = CFS_ACT_GRANT_ADD;
 	T_EQ_INT(cfs_audit_append(a, &ev, &err), 0);
 	T_EQ_INT(cfs_audit_close(a, &err), 0);
 	T_EQ_INT(verify(t.db, &r, &err), 0);

@@ -41,7 +41,7 @@ static void *append_main(void *p)
 		ev.user = user;
 		ev.pid = 100 + ap->id;
 		ev.exe = "/bin/cat";
-		ev.action = "open";
+		ev.action = CFS_ACT_OPEN;
 		ev.path = "/doc";
 		ev.result = "allow";
 		ev.length = k;

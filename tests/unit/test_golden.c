@@ -667,7 +667,8 @@ static void audit_db(void)
 	struct cfs_audit *a = NULL;
 	struct cfs_audit_filter f;
 	cfs_audit_filter_init(&f);
-	f.action = "open";
+	f.has_action = 1;
+	f.action = CFS_ACT_OPEN;
 	if (cfs_audit_open_ro(db, &a, &e) == 0) {
 		T_EQ_INT(cfs_audit_query(a, &f, open_row, opens, &e), 0);
 		cfs_audit_close(a, &e);
