@@ -1,7 +1,7 @@
-/* grants.c — policy.db's grants: the schema, validating and sealing a row,
- * reading one back, adding, revoking and approving, and the transaction
- * helper other sealed tables share (its pieces: grants_db.c the connection
- * and meta, grants_read.c listing and the daemon's snapshot, grants_opens.c
+/* grants.c — policy.db's grants: validating and sealing a row, reading one
+ * back, adding, revoking and approving, and the transaction helper other
+ * sealed tables share (its pieces: grants_db.c the handle over policydb.c's
+ * connection, and meta, grants_read.c listing and the daemon's snapshot, grants_opens.c
  * open counters and legacy sealing). It must never decide access (policy.c does), never
  * print, and never trust a row: every value read back is type-checked,
  * bounded and validated before it reaches a struct, and every grant and open
@@ -24,17 +24,6 @@ enum { C_ID, C_SUBJECT, C_KIND, C_UGID, C_ROLE, C_PATH, C_WRITE, C_START, C_END,
        C_REASON, C_GRANTED_BY, C_APPROVED_BY, C_CREATED, C_REVOKED_AT, C_REVOKED_BY,
        C_REVOKE_REASON, C_APPROVED_AT, C_OPENS_TOTAL, C_MAC, C_SESSION_PID, C_SESSION_START,
        C_SESSION_BOOT, C_SESSION_CMD };
-
-const char cfs_grants_schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS grants(id INTEGER PRIMARY KEY, subject TEXT, kind INTEGER, "
-	"ugid INTEGER, role TEXT, path TEXT, write INTEGER, start INTEGER, \"end\" INTEGER, "
-	"max_opens INTEGER, reason TEXT, granted_by TEXT, approved_by TEXT, created INTEGER, "
-	"revoked_at INTEGER, revoked_by TEXT, revoke_reason TEXT, approved_at INTEGER, "
-	"opens_total INTEGER, mac BLOB, session_pid INTEGER, session_start INTEGER, "
-	"session_boot TEXT, session_cmd TEXT);"
-	"CREATE TABLE IF NOT EXISTS opens(grant_id INTEGER, path TEXT, count INTEGER, mac BLOB, "
-	"PRIMARY KEY(grant_id, path));"
-	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);";
 
 int cfs_gr_select(struct cfs_grants *g, const char *tail, sqlite3_stmt **st, struct cfs_err *err)
 {
@@ -72,6 +61,20 @@ void point_into(struct cfs_grant_rec *rec)
 	rec->g.approved_by = rec->approved_by;
 	rec->g.session_boot = rec->session_boot;
 	rec->g.session_cmd = rec->session_cmd;
+}
+
+void cfs_grant_rec_for_user(struct cfs_grant_rec *rec, const char *user, uint32_t uid,
+			    const char *path, int write, int64_t start, int64_t ttl)
+{
+	memset(rec, 0, sizeof *rec);
+	cfs_strlcpy(rec->subject, user, sizeof rec->subject);
+	rec->g.kind = CFS_SUBJ_USER;
+	rec->g.ugid = uid;
+	cfs_strlcpy(rec->path, path, sizeof rec->path);
+	rec->g.write = write;
+	rec->g.start = start;
+	rec->g.end = start + ttl;
+	rec->created = start;
 }
 
 /* ---- row MACs ------------------------------------------------------------ */
@@ -271,75 +274,7 @@ int row_to_rec(struct cfs_grants *g, sqlite3_stmt *st, struct cfs_grant_rec *rec
 	return 0;
 }
 
-/* A policy.db from before row MACs lacks their columns: add them (empty, so
- * its rows read back as CFS_ROW_UNSEALED until an administrator seals them).
- * One from before session-bound grants lacks the session columns: added
- * empty, its rows are unbound grants and keep their MACs. */
-static int has_column(struct cfs_grants *g, const char *table, const char *col, int *yes,
-		      struct cfs_err *err)
-{
-	char sql[160];
-	sqlite3_stmt *st;
-	int rc;
-	snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('%s') WHERE name = '%s'", table,
-		 col);
-	if ((rc = prepare(g, sql, &st, err)) < 0)
-		return rc;
-	int s = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (s != SQLITE_ROW && s != SQLITE_DONE)
-		return db_err(g, s, "reading the schema", err);
-	*yes = s == SQLITE_ROW;
-	return 0;
-}
-
-int add_mac_columns(struct cfs_grants *g, struct cfs_err *err)
-{
-	static const char *const cols[][3] = {
-		{ "grants", "approved_at", "INTEGER" }, { "grants", "opens_total", "INTEGER" },
-		{ "grants", "mac", "BLOB" }, { "opens", "mac", "BLOB" },
-		{ "grants", "session_pid", "INTEGER" }, { "grants", "session_start", "INTEGER" },
-		{ "grants", "session_boot", "TEXT" }, { "grants", "session_cmd", "TEXT" } };
-	const size_t n = sizeof cols / sizeof cols[0];
-	int rc, yes, missing = 0;
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = has_column(g, cols[i][0], cols[i][1], &yes, err)) < 0)
-			return rc;
-		missing |= !yes;
-	}
-	if (!missing)
-		return 0;
-	/* again, under the write lock: another process may have added them */
-	if ((rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		char sql[160];
-		if ((rc = has_column(g, cols[i][0], cols[i][1], &yes, err)) < 0)
-			goto fail;
-		if (yes)
-			continue;
-		snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", cols[i][0], cols[i][1],
-			 cols[i][2]);
-		if ((rc = exec(g, sql, "adding the row MAC columns", err)) < 0)
-			goto fail;
-	}
-	if ((rc = exec(g, "COMMIT", "commit", err)) < 0)
-		goto fail;
-	return 0;
-fail:
-	rollback(g);
-	return rc;
-}
-
 /* ---- grants: write ------------------------------------------------------- */
-
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s && *s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
 
 /* The session binding's four columns from index i (NULL when unbound). */
 static void bind_session(sqlite3_stmt *st, int i, const struct cfs_grant_rec *rec)
@@ -369,26 +304,14 @@ int store_mac(struct cfs_grants *g, const struct cfs_grant_rec *rec, struct cfs_
 			  &st, err)) < 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, rec->g.id);
-	bind_text_or_null(st, 2, rec->approved_by);
-	if (rec->approved_at)
-		sqlite3_bind_int64(st, 3, rec->approved_at);
-	else
-		sqlite3_bind_null(st, 3);
-	if (rec->g.revoked_at)
-		sqlite3_bind_int64(st, 4, rec->g.revoked_at);
-	else
-		sqlite3_bind_null(st, 4);
-	bind_text_or_null(st, 5, rec->revoked_by);
-	bind_text_or_null(st, 6, rec->revoke_reason);
+	cfs_policydb_bind_text(st, 2, rec->approved_by);
+	cfs_policydb_bind_int(st, 3, rec->approved_at, 1);
+	cfs_policydb_bind_int(st, 4, rec->g.revoked_at, 1);
+	cfs_policydb_bind_text(st, 5, rec->revoked_by);
+	cfs_policydb_bind_text(st, 6, rec->revoke_reason);
 	sqlite3_bind_int64(st, 7, rec->opens_total);
 	sqlite3_bind_blob(st, 8, mac, sizeof mac, SQLITE_TRANSIENT);
-	int s = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (s != SQLITE_DONE || sqlite3_changes(g->db) != 1)
-		return s != SQLITE_DONE ? db_err(g, s, "sealing a grant", err)
-					: cfs_errf(err, -EIO, "%s: grant %lld vanished", g->file,
-						   (long long)rec->g.id);
-	return 0;
+	return cfs_policydb_update_one(g->pdb, st, "sealing a grant", "grant ", rec->g.id, err);
 }
 
 /* Read grant id inside the caller's transaction (lock held). */
@@ -429,15 +352,15 @@ static int insert_rec(struct cfs_grants *g, struct cfs_grant_rec *rec, struct cf
 		sqlite3_bind_null(st, 3);
 	else
 		sqlite3_bind_int64(st, 3, rec->g.ugid);
-	bind_text_or_null(st, 4, rec->g.kind == CFS_SUBJ_ROLE ? rec->role : NULL);
+	cfs_policydb_bind_text(st, 4, rec->g.kind == CFS_SUBJ_ROLE ? rec->role : NULL);
 	sqlite3_bind_text(st, 5, rec->path, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, rec->g.write);
 	sqlite3_bind_int64(st, 7, rec->g.start);
 	sqlite3_bind_int64(st, 8, rec->g.end);
 	sqlite3_bind_int64(st, 9, rec->g.max_opens);
-	bind_text_or_null(st, 10, rec->reason);
+	cfs_policydb_bind_text(st, 10, rec->reason);
 	sqlite3_bind_text(st, 11, rec->granted_by, -1, SQLITE_STATIC);
-	bind_text_or_null(st, 12, rec->approved_by);
+	cfs_policydb_bind_text(st, 12, rec->approved_by);
 	sqlite3_bind_int64(st, 13, rec->created);
 	bind_session(st, 14, rec);
 	int s = sqlite3_step(st);
@@ -479,20 +402,16 @@ int cfs_grants_txn(struct cfs_grants *g, int write,
 		   int (*fn)(struct cfs_grants_tx *tx, void *arg, struct cfs_err *err), void *arg,
 		   struct cfs_err *err)
 {
-	struct cfs_grants_tx tx = { g, g->db, g->key, g->file };
+	struct cfs_grants_tx tx = { g, g->db, g->key, g->file, g->pdb };
 	int rc = 0;
 	pthread_mutex_lock(&g->mu);
-	if (write && ((rc = need_key(g, err)) < 0 || (rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0))
+	if (write && ((rc = need_key(g, err)) < 0 || (rc = cfs_policydb_begin(g->pdb, "begin", err)) < 0))
 		goto out;
 	rc = fn(&tx, arg, err);
 	if (rc > 0)
 		rc = -EIO;
-	if (write) {
-		if (rc == 0 && (rc = exec(g, "COMMIT", "commit", err)) == 0)
-			g->snap_stale = 1; /* our own writes do not move data_version */
-		if (rc < 0)
-			rollback(g);
-	}
+	if (write && (rc = cfs_policydb_end(g->pdb, rc, "commit", err)) == 0)
+		g->snap_stale = 1; /* our own writes do not move data_version */
 out:
 	pthread_mutex_unlock(&g->mu);
 	return rc;
@@ -536,12 +455,53 @@ int cfs_grants_add(struct cfs_grants *g, struct cfs_grant_rec *rec, struct cfs_e
 	return cfs_grants_add_ex(g, rec, NULL, NULL, err);
 }
 
+/* Revoke grant id inside the caller's write transaction (lock held). */
+static int revoke_row(struct cfs_grants *g, int64_t id, const char *by, const char *reason,
+		      int64_t now, struct cfs_grant_rec *rec, struct cfs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, authentic = 0;
+	if ((rc = prepare(g, "SELECT revoked_at FROM grants WHERE id = ?1", &st, err)) < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = cfs_policydb_step(g->pdb, st, "reading a grant", err);
+	if (rc == 0)
+		rc = cfs_errf(err, -ENOENT, "%s: no grant %lld", g->file, (long long)id);
+	/* Only a well-formed revocation counts: a corrupt revoked_at is
+	 * overwritten, so an admin can always revoke. */
+	else if (rc == 1 && sqlite3_column_type(st, 0) == SQLITE_INTEGER && sqlite3_column_int64(st, 0) > 0)
+		rc = cfs_errf(err, -EALREADY, "%s: grant %lld is already revoked", g->file,
+			      (long long)id);
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return rc;
+	/* An authentic row stays authentic, revoked; any other row keeps its
+	 * (missing or wrong) MAC: revoking never blesses a forgery. */
+	if (g->key) {
+		struct cfs_err e2 = { "" };
+		authentic = read_rec(g, id, rec, &e2) == 0 && rec->row_state == CFS_ROW_OK;
+	}
+	if ((rc = prepare(g, "UPDATE grants SET revoked_at = ?2, revoked_by = ?3, "
+			  "revoke_reason = ?4 WHERE id = ?1", &st, err)) < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, by, -1, SQLITE_STATIC);
+	cfs_policydb_bind_text(st, 4, reason);
+	if ((rc = cfs_policydb_update_one(g->pdb, st, "revoking a grant", "grant ", id, err)) < 0 ||
+	    !authentic)
+		return rc;
+	rec->g.revoked_at = now;
+	cfs_strlcpy(rec->revoked_by, by, sizeof rec->revoked_by);
+	cfs_strlcpy(rec->revoke_reason, reason ? reason : "", sizeof rec->revoke_reason);
+	return store_mac(g, rec, err);
+}
+
 int cfs_grants_revoke(struct cfs_grants *g, int64_t id, const char *by, const char *reason,
 		      int64_t now, struct cfs_err *err)
 {
-	sqlite3_stmt *st = NULL;
 	struct cfs_grant_rec *rec = NULL;
-	int rc, s, authentic = 0;
+	int rc;
 	if (id <= 0)
 		return cfs_errf(err, -ENOENT, "%s: no grant %lld", g->file, (long long)id);
 	if (now <= 0)
@@ -552,64 +512,12 @@ int cfs_grants_revoke(struct cfs_grants *g, int64_t id, const char *by, const ch
 		return cfs_errf(err, -EINVAL, "%s: revoke: reason too long", g->file);
 	if (!(rec = malloc(sizeof *rec)))
 		return cfs_errf(err, -ENOMEM, "%s: out of memory", g->file);
-
 	pthread_mutex_lock(&g->mu);
-	if ((rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
-		goto out;
-	if ((rc = prepare(g, "SELECT revoked_at FROM grants WHERE id = ?1", &st, err)) < 0)
-		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	s = sqlite3_step(st);
-	if (s == SQLITE_DONE) {
-		rc = cfs_errf(err, -ENOENT, "%s: no grant %lld", g->file, (long long)id);
-		goto fail;
+	if ((rc = cfs_policydb_begin(g->pdb, "begin", err)) == 0) {
+		rc = revoke_row(g, id, by, reason, now, rec, err);
+		if ((rc = cfs_policydb_end(g->pdb, rc, "commit", err)) == 0)
+			g->snap_stale = 1;
 	}
-	if (s != SQLITE_ROW) {
-		rc = db_err(g, s, "reading a grant", err);
-		goto fail;
-	}
-	/* Only a well-formed revocation counts: a corrupt revoked_at is
-	 * overwritten, so an admin can always revoke. */
-	if (sqlite3_column_type(st, 0) == SQLITE_INTEGER && sqlite3_column_int64(st, 0) > 0) {
-		rc = cfs_errf(err, -EALREADY, "%s: grant %lld is already revoked", g->file,
-			      (long long)id);
-		goto fail;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	/* An authentic row stays authentic, revoked; any other row keeps its
-	 * (missing or wrong) MAC: revoking never blesses a forgery. */
-	if (g->key) {
-		struct cfs_err e2 = { "" };
-		authentic = read_rec(g, id, rec, &e2) == 0 && rec->row_state == CFS_ROW_OK;
-	}
-	if ((rc = prepare(g, "UPDATE grants SET revoked_at = ?2, revoked_by = ?3, "
-			  "revoke_reason = ?4 WHERE id = ?1", &st, err)) < 0)
-		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_text(st, 3, by, -1, SQLITE_STATIC);
-	bind_text_or_null(st, 4, reason);
-	s = sqlite3_step(st);
-	if (s != SQLITE_DONE) {
-		rc = db_err(g, s, "revoking a grant", err);
-		goto fail;
-	}
-	if (authentic) {
-		rec->g.revoked_at = now;
-		cfs_strlcpy(rec->revoked_by, by, sizeof rec->revoked_by);
-		cfs_strlcpy(rec->revoke_reason, reason ? reason : "", sizeof rec->revoke_reason);
-		if ((rc = store_mac(g, rec, err)) < 0)
-			goto fail;
-	}
-	if ((rc = exec(g, "COMMIT", "commit", err)) < 0)
-		goto fail;
-	g->snap_stale = 1;
-	goto out;
-fail:
-	rollback(g);
-out:
-	sqlite3_finalize(st);
 	pthread_mutex_unlock(&g->mu);
 	free(rec);
 	return rc;
@@ -666,11 +574,8 @@ int cfs_grants_approve(struct cfs_grants *g, int64_t id, const char *approver, i
 	struct approve_tx *a = malloc(sizeof *a);
 	if (!a)
 		return cfs_errf(err, -ENOMEM, "%s: out of memory", g->file);
-	a->id = id;
-	a->approver = approver;
-	a->now = now;
-	a->check = check;
-	a->arg = arg;
+	*a = (struct approve_tx){ .id = id, .approver = approver, .now = now, .check = check,
+				  .arg = arg };
 	int rc = cfs_grants_txn(g, 1, approve_fn, a, err);
 	free(a);
 	return rc;

@@ -1,54 +1,34 @@
-/* grants_db.c — policy.db's connection for grants.c: opening it (WAL,
- * defensive, the schema and its format checked), the meta table, the row
- * MAC helpers every sealed table uses, and the hostile-column readers. It
- * must never trust a value it reads back and never print. */
+/* grants_db.c — the grants handle over policydb.c's connection (opening,
+ * closing, its lock around meta), the row MAC helpers every sealed table
+ * uses, and the hostile-column readers. It must never trust a value it
+ * reads back and never print; the schema and the connection's defences are
+ * policydb.c's alone. */
 #include "grants_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-/* ---- errors ---------------------------------------------------------- */
+/* ---- the connection's helpers (policydb.c's, with "prepare" for a name) -- */
 
-/* An error from the connection: "FILE: what (sqlite message)". */
 int db_err(struct cfs_grants *g, int rc, const char *what, struct cfs_err *err)
 {
-	return cfs_errf(err, cfs_sqlite_errno(rc), "%s: %s: %s", g->file, what, sqlite3_errmsg(g->db));
+	return cfs_policydb_err(g->pdb, rc, what, err);
 }
-
-/* ---- small helpers ----------------------------------------------------- */
 
 int exec(struct cfs_grants *g, const char *sql, const char *what, struct cfs_err *err)
 {
-	int rc = sqlite3_exec(g->db, sql, NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		return db_err(g, rc, what, err);
-	return 0;
-}
-
-void rollback(struct cfs_grants *g)
-{
-	/* Fails harmlessly when no transaction is open (SQLite may have rolled
-	 * back already after an I/O error). */
-	(void)sqlite3_exec(g->db, "ROLLBACK", NULL, NULL, NULL);
+	return cfs_policydb_exec(g->pdb, sql, what, err);
 }
 
 int prepare(struct cfs_grants *g, const char *sql, sqlite3_stmt **st, struct cfs_err *err)
 {
-	int rc = sqlite3_prepare_v2(g->db, sql, -1, st, NULL);
-	if (rc != SQLITE_OK) {
-		*st = NULL;
-		return db_err(g, rc, "prepare", err);
-	}
-	return 0;
+	return cfs_policydb_prepare(g->pdb, sql, "prepare", st, err);
 }
-
 
 const char *cfs_row_state_name(int state)
 {
@@ -111,21 +91,28 @@ int cfs_db_mac_state(const unsigned char *key, sqlite3_stmt *st, int col,
 }
 
 
-int cfs_grants_set_key(struct cfs_grants *g, const unsigned char key[32], struct cfs_err *err)
+int cfs_rowmac_key_set(pthread_mutex_t *mu, unsigned char **slot, int *stale, const char *file,
+		       const unsigned char key[32], struct cfs_err *err)
 {
 	if (sodium_init() < 0) /* idempotent; secure memory needs it */
-		return cfs_errf(err, -EIO, "%s: libsodium cannot start", g->file);
+		return cfs_errf(err, -EIO, "%s: libsodium cannot start", file);
 	unsigned char *k = sodium_malloc(32);
 	if (!k)
-		return cfs_errf(err, -ENOMEM, "%s: out of secure memory", g->file);
+		return cfs_errf(err, -ENOMEM, "%s: out of secure memory", file);
 	memcpy(k, key, 32);
-	pthread_mutex_lock(&g->mu);
-	if (g->key)
-		sodium_free(g->key);
-	g->key = k;
-	g->snap_stale = 1;
-	pthread_mutex_unlock(&g->mu);
+	pthread_mutex_lock(mu);
+	if (*slot)
+		sodium_free(*slot);
+	*slot = k;
+	if (stale)
+		*stale = 1;
+	pthread_mutex_unlock(mu);
 	return 0;
+}
+
+int cfs_grants_set_key(struct cfs_grants *g, const unsigned char key[32], struct cfs_err *err)
+{
+	return cfs_rowmac_key_set(&g->mu, &g->key, &g->snap_stale, g->file, key, err);
 }
 
 void cfs_grants_set_report(struct cfs_grants *g,
@@ -153,10 +140,8 @@ const char *cfs_db_col_int(sqlite3_stmt *st, int col, int required, int64_t min,
 {
 	int t = sqlite3_column_type(st, col);
 	if (t == SQLITE_NULL) {
-		if (required)
-			return "is NULL";
 		*out = def;
-		return NULL;
+		return required ? "is NULL" : NULL;
 	}
 	if (t != SQLITE_INTEGER)
 		return "is not an integer";
@@ -172,11 +157,8 @@ const char *cfs_db_col_text(sqlite3_stmt *st, int col, int required, char *dst, 
 {
 	int t = sqlite3_column_type(st, col);
 	dst[0] = 0;
-	if (t == SQLITE_NULL) {
-		if (required)
-			return "is NULL";
-		return NULL;
-	}
+	if (t == SQLITE_NULL)
+		return required ? "is NULL" : NULL;
 	if (t != SQLITE_TEXT)
 		return "is not text";
 	const unsigned char *s = sqlite3_column_text(st, col);
@@ -195,140 +177,28 @@ const char *cfs_db_col_text(sqlite3_stmt *st, int col, int required, char *dst, 
 
 /* ---- open / close ------------------------------------------------------- */
 
-static int check_format(struct cfs_grants *g, struct cfs_err *err)
-{
-	char v[32];
-	int rc = cfs_grants_meta_get(g, "format", v, sizeof v, err);
-	if (rc == -ENOENT)
-		return cfs_errf(err, -EIO, "%s: not a coachfs policy database (no format version)",
-				g->file);
-	if (rc == -ENAMETOOLONG || (rc == 0 && strcmp(v, "1") != 0))
-		return cfs_errf(err, -EIO, "%s: unsupported policy database format (this is %d)",
-				g->file, CFS_GRANTS_FORMAT);
-	return rc;
-}
-
-static int has_meta_table(struct cfs_grants *g, int *yes, struct cfs_err *err)
-{
-	sqlite3_stmt *st;
-	int rc = prepare(g, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
-			 &st, err);
-	if (rc < 0)
-		return rc;
-	int s = sqlite3_step(st);
-	if (s == SQLITE_ROW)
-		*yes = 1;
-	else if (s == SQLITE_DONE)
-		*yes = 0;
-	else
-		rc = db_err(g, s, "reading the schema", err);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int configure(struct cfs_grants *g, int create, struct cfs_err *err)
-{
-	int rc, on = 1;
-	sqlite3_busy_timeout(g->db, BUSY_TIMEOUT_MS);
-	sqlite3_extended_result_codes(g->db, 1);
-	if (sqlite3_db_config(g->db, SQLITE_DBCONFIG_DEFENSIVE, 1, &on) != SQLITE_OK)
-		return db_err(g, SQLITE_ERROR, "defensive mode", err);
-	/* A hostile schema (triggers, views) must not run functions for us. */
-	if ((rc = exec(g, "PRAGMA trusted_schema = OFF", "trusted_schema", err)) < 0)
-		return rc;
-
-	sqlite3_stmt *st;
-	if ((rc = prepare(g, "PRAGMA journal_mode = WAL", &st, err)) < 0)
-		return rc;
-	int s = sqlite3_step(st);
-	if (s != SQLITE_ROW) {
-		rc = db_err(g, s, "setting WAL mode", err);
-	} else {
-		const unsigned char *m = sqlite3_column_text(st, 0);
-		if (!m || strcmp((const char *)m, "wal") != 0)
-			rc = cfs_errf(err, -EIO, "%s: cannot use WAL mode (journal_mode is %s)",
-				      g->file, m ? (const char *)m : "unknown");
-	}
-	sqlite3_finalize(st);
-	if (rc < 0)
-		return rc;
-	if ((rc = exec(g, "PRAGMA synchronous = NORMAL", "synchronous", err)) < 0)
-		return rc;
-
-	if (create) {
-		if ((rc = exec(g, "BEGIN IMMEDIATE", "begin", err)) < 0)
-			return rc;
-		if ((rc = exec(g, cfs_grants_schema_sql, "creating the schema", err)) < 0 ||
-		    (rc = exec(g, "INSERT OR IGNORE INTO meta(key, value) VALUES('format', '1')",
-			       "creating the schema", err)) < 0 ||
-		    (rc = exec(g, "COMMIT", "commit", err)) < 0) {
-			rollback(g);
-			return rc;
-		}
-	} else {
-		int yes = 0;
-		if ((rc = has_meta_table(g, &yes, err)) < 0)
-			return rc;
-		if (!yes)
-			return cfs_errf(err, -EIO, "%s: not a coachfs policy database", g->file);
-	}
-	if ((rc = check_format(g, err)) < 0)
-		return rc;
-	if ((rc = add_mac_columns(g, err)) < 0)
-		return rc;
-
-	if ((rc = prepare(g, "PRAGMA data_version", &g->st_version, err)) < 0 ||
-	    (rc = prepare(g, "SELECT count, mac FROM opens WHERE grant_id = ?1 AND path = ?2",
-			  &g->st_opens_get, err)) < 0 ||
-	    (rc = prepare(g, "INSERT INTO opens(grant_id, path, count, mac) VALUES(?1, ?2, ?3, ?4) "
-			  "ON CONFLICT(grant_id, path) DO UPDATE SET count = excluded.count, "
-			  "mac = excluded.mac", &g->st_opens_bump, err)) < 0)
-		return rc;
-	return 0;
-}
-
 int cfs_grants_open(const char *path, int create, struct cfs_grants **out, struct cfs_err *err)
 {
-	struct cfs_grants *g;
+	struct cfs_grants *g = calloc(1, sizeof *g);
 	int rc;
 	*out = NULL;
-	if (!path || !*path)
-		return cfs_errf(err, -EINVAL, "policy.db: no path given");
-	if (create) {
-		/* Create it 0600 ourselves: SQLite would use 0644 & ~umask. */
-		int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return cfs_errf(err, -errno, "%s: %s", path, strerror(errno));
-		close(fd);
-	} else if (access(path, F_OK) != 0) {
-		return cfs_errf(err, -errno, "%s: %s", path, strerror(errno));
-	}
-	g = calloc(1, sizeof *g);
 	if (!g)
-		return cfs_errf(err, -ENOMEM, "%s: out of memory", path);
-	g->file = strdup(path);
-	if (!g->file) {
-		free(g);
-		return cfs_errf(err, -ENOMEM, "%s: out of memory", path);
-	}
+		return cfs_errf(err, -ENOMEM, "%s: out of memory", path ? path : "policy.db");
 	if (pthread_mutex_init(&g->mu, NULL) != 0) {
-		free(g->file);
 		free(g);
-		return cfs_errf(err, -ENOMEM, "%s: cannot create a mutex", path);
+		return cfs_errf(err, -ENOMEM, "%s: cannot create a mutex", path ? path : "policy.db");
 	}
-	rc = sqlite3_open_v2(path, &g->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		if (g->db)
-			rc = cfs_errf(err, cfs_sqlite_errno(rc), "%s: cannot open: %s", path,
-				      sqlite3_errmsg(g->db));
-		else
-			rc = cfs_errf(err, -ENOMEM, "%s: cannot open: out of memory", path);
-		cfs_grants_close(g);
-		return rc;
+	rc = cfs_policydb_open(path, create ? CFS_PDB_CREATE : 0, &g->pdb, err);
+	if (rc == 0) {
+		g->db = cfs_policydb_conn(g->pdb);
+		g->file = cfs_policydb_file(g->pdb);
+		if ((rc = prepare(g, "PRAGMA data_version", &g->st_version, err)) == 0 &&
+		    (rc = prepare(g, "SELECT count, mac FROM opens WHERE grant_id = ?1 AND path = ?2",
+				  &g->st_opens_get, err)) == 0)
+			rc = prepare(g, "INSERT INTO opens(grant_id, path, count, mac) VALUES(?1, ?2, ?3, ?4) "
+				     "ON CONFLICT(grant_id, path) DO UPDATE SET count = excluded.count, "
+				     "mac = excluded.mac", &g->st_opens_bump, err);
 	}
-	rc = configure(g, create, err);
 	if (rc < 0) {
 		cfs_grants_close(g);
 		return rc;
@@ -344,86 +214,31 @@ void cfs_grants_close(struct cfs_grants *g)
 	sqlite3_finalize(g->st_version);
 	sqlite3_finalize(g->st_opens_get);
 	sqlite3_finalize(g->st_opens_bump);
-	if (g->db)
-		sqlite3_close(g->db);
+	cfs_policydb_close(g->pdb);
 	if (g->snap)
 		cfs_grants_snap_put(g->snap);
 	if (g->key)
 		sodium_free(g->key);
 	pthread_mutex_destroy(&g->mu);
-	free(g->file);
 	free(g);
 }
 
-/* ---- meta ---------------------------------------------------------------- */
-
-static int meta_key_ok(const char *key)
-{
-	return key && *key && strlen(key) < CFS_TEXT_MAX;
-}
+/* ---- meta (policydb.c's, under the handle's lock) --------------------------- */
 
 int cfs_grants_meta_set(struct cfs_grants *g, const char *key, const char *value,
 			struct cfs_err *err)
 {
-	sqlite3_stmt *st;
-	int rc;
-	if (!meta_key_ok(key) || !value || strlen(value) >= 4096)
-		return cfs_errf(err, -EINVAL, "%s: meta: bad key or value", g->file);
 	pthread_mutex_lock(&g->mu);
-	rc = prepare(g, "INSERT INTO meta(key, value) VALUES(?1, ?2) "
-		     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", &st, err);
-	if (rc == 0) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-		int s = sqlite3_step(st);
-		if (s != SQLITE_DONE)
-			rc = db_err(g, s, "meta", err);
-		sqlite3_finalize(st);
-	}
+	int rc = cfs_policydb_meta_set(g->pdb, key, value, err);
 	pthread_mutex_unlock(&g->mu);
-	return rc;
-}
-
-/* Unlocked: also used by open before the handle is shared. */
-static int meta_get(struct cfs_grants *g, const char *key, char *buf, size_t buflen,
-		    struct cfs_err *err)
-{
-	sqlite3_stmt *st;
-	int rc = prepare(g, "SELECT value FROM meta WHERE key = ?1", &st, err);
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	int s = sqlite3_step(st);
-	if (s == SQLITE_DONE) {
-		rc = cfs_errf(err, -ENOENT, "%s: meta: no '%s'", g->file, key);
-	} else if (s != SQLITE_ROW) {
-		rc = db_err(g, s, "meta", err);
-	} else {
-		const char *what = col_text(st, 0, 1, buf, buflen);
-		if (what && strcmp(what, "too long") == 0)
-			rc = cfs_errf(err, -ENAMETOOLONG, "%s: meta '%s': value too long",
-				      g->file, key);
-		else if (what)
-			rc = cfs_errf(err, -EIO, "%s: meta '%s': value %s", g->file, key, what);
-	}
-	if (rc < 0)
-		buf[0] = 0;
-	sqlite3_finalize(st);
 	return rc;
 }
 
 int cfs_grants_meta_get(struct cfs_grants *g, const char *key, char *buf, size_t buflen,
 			struct cfs_err *err)
 {
-	int rc;
-	if (!buf || buflen == 0)
-		return cfs_errf(err, -EINVAL, "%s: meta: no buffer", g->file);
-	buf[0] = 0;
-	if (!meta_key_ok(key))
-		return cfs_errf(err, -EINVAL, "%s: meta: bad key", g->file);
 	pthread_mutex_lock(&g->mu);
-	rc = meta_get(g, key, buf, buflen, err);
+	int rc = cfs_policydb_meta_get(g->pdb, key, buf, buflen, err);
 	pthread_mutex_unlock(&g->mu);
 	return rc;
 }
-

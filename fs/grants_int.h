@@ -8,14 +8,15 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include "coachfs/grants.h"
+#include "coachfs/policydb.h"
 
-#define BUSY_TIMEOUT_MS 5000
 #define UGID_MAX 0xfffffffeu /* (uid_t)-1 is "no id", never a subject */
 
 struct cfs_grants {
-	sqlite3 *db;
+	struct cfs_policydb *pdb;      /* the connection and its schema */
+	sqlite3 *db;                   /* pdb's connection */
 	pthread_mutex_t mu;            /* guards db, the statements and the cache */
-	char *file;                    /* for messages */
+	const char *file;              /* pdb's path, for messages */
 	sqlite3_stmt *st_version;      /* PRAGMA data_version */
 	sqlite3_stmt *st_opens_get;
 	sqlite3_stmt *st_opens_bump;
@@ -27,15 +28,13 @@ struct cfs_grants {
 	void *report_arg;
 };
 
-/* The schema (grants.c) and a SELECT of every grant column followed by
- * tail ("WHERE id = ?1", "ORDER BY id"). */
-extern const char cfs_grants_schema_sql[];
+/* A SELECT of every grant column followed by tail ("WHERE id = ?1",
+ * "ORDER BY id"). */
 int cfs_gr_select(struct cfs_grants *g, const char *tail, sqlite3_stmt **st, struct cfs_err *err);
 
 /* grants_db.c: errors, statements, transactions. */
 int cfs_gr_db_err(struct cfs_grants *g, int rc, const char *what, struct cfs_err *err);
 int cfs_gr_exec(struct cfs_grants *g, const char *sql, const char *what, struct cfs_err *err);
-void cfs_gr_rollback(struct cfs_grants *g);
 int cfs_gr_prepare(struct cfs_grants *g, const char *sql, sqlite3_stmt **st, struct cfs_err *err);
 int cfs_gr_need_key(struct cfs_grants *g, struct cfs_err *err);
 /* grants.c: rows. */
@@ -44,11 +43,9 @@ void cfs_gr_point_into(struct cfs_grant_rec *rec);
 int cfs_gr_read_rec(struct cfs_grants *g, int64_t id, struct cfs_grant_rec *rec, struct cfs_err *err);
 int cfs_gr_store_mac(struct cfs_grants *g, const struct cfs_grant_rec *rec, struct cfs_err *err);
 int cfs_gr_mac_state(struct cfs_grants *g, sqlite3_stmt *st, int col, const unsigned char want[CFS_ROWMAC_BYTES]);
-int cfs_gr_add_mac_columns(struct cfs_grants *g, struct cfs_err *err);
 
 #define db_err cfs_gr_db_err
 #define exec cfs_gr_exec
-#define rollback cfs_gr_rollback
 #define prepare cfs_gr_prepare
 #define need_key cfs_gr_need_key
 #define row_to_rec cfs_gr_row_to_rec
@@ -56,7 +53,6 @@ int cfs_gr_add_mac_columns(struct cfs_grants *g, struct cfs_err *err);
 #define read_rec cfs_gr_read_rec
 #define store_mac cfs_gr_store_mac
 #define mac_state cfs_gr_mac_state
-#define add_mac_columns cfs_gr_add_mac_columns
 #define col_int cfs_db_col_int
 #define col_text cfs_db_col_text
 

@@ -96,14 +96,7 @@ static int opens_consistent(struct cfs_grants *g, int64_t id, struct cfs_grant_r
 	if ((rc = prepare(g, "SELECT path, count, mac FROM opens WHERE grant_id = ?1", &st, err)) < 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
-	for (;;) {
-		int s = sqlite3_step(st);
-		if (s == SQLITE_DONE)
-			break;
-		if (s != SQLITE_ROW) {
-			rc = db_err(g, s, "reading open counts", err);
-			break;
-		}
+	while ((rc = cfs_policydb_step(g->pdb, st, "reading open counts", err)) == 1) {
 		char path[4096];
 		int64_t v;
 		unsigned char want[CFS_ROWMAC_BYTES];

@@ -41,14 +41,7 @@ int cfs_grants_list(struct cfs_grants *g, const struct cfs_grants_filter *f,
 	pthread_mutex_lock(&g->mu);
 	rc = cfs_gr_select(g, "ORDER BY id DESC", &st, err);
 	if (rc == 0) {
-		for (;;) {
-			int s = sqlite3_step(st);
-			if (s == SQLITE_DONE)
-				break;
-			if (s != SQLITE_ROW) {
-				rc = db_err(g, s, "listing grants", err);
-				break;
-			}
+		while ((rc = cfs_policydb_step(g->pdb, st, "listing grants", err)) == 1) {
 			if ((rc = row_to_rec(g, st, rec, err)) < 0)
 				break;
 			if (f) {
@@ -100,14 +93,7 @@ static int build_snapshot(struct cfs_grants *g, struct cfs_grant_snap **out, str
 	if (rc < 0)
 		goto fail;
 	sqlite3_bind_int64(st, 1, snap->built);
-	for (;;) {
-		int s = sqlite3_step(st);
-		if (s == SQLITE_DONE)
-			break;
-		if (s != SQLITE_ROW) {
-			rc = db_err(g, s, "reading grants", err);
-			break;
-		}
+	while ((rc = cfs_policydb_step(g->pdb, st, "reading grants", err)) == 1) {
 		if (snap->n == CFS_GRANTS_SNAP_MAX) {
 			rc = cfs_errf(err, -E2BIG, "%s: more than %d live grants", g->file,
 				      CFS_GRANTS_SNAP_MAX);

@@ -1,12 +1,14 @@
-/* links.c — the `links` table of policy.db: issue, find, use (atomically),
- * revoke, list. Tokens exist only in the issuer's output and the holder's
- * hands; the table keeps a keyed BLAKE2b hash. Must never store or log a
+/* links.c — the `links` table of policy.db (opened, and the table made,
+ * by policydb.c): issue, find, use (atomically), revoke, list. Tokens exist
+ * only in the issuer's output and the holder's hands; the table keeps a
+ * keyed BLAKE2b hash. Must never store or log a
  * token, and never decide more than a link's own limits (class rules are
  * policy.c's). Every row carries a MAC under the store's rowmac key: a row
  * written or edited without the key (a longer life, more uses, another user,
  * a fake approval) is refused, never trusted, and never re-sealed. */
 #include "coachfs/links.h"
 #include "coachfs/grants.h"
+#include "coachfs/policydb.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -17,87 +19,40 @@
 #include <string.h>
 
 struct cfs_links {
-	sqlite3 *db;
-	pthread_mutex_t mu;
-	char *file;
+	struct cfs_policydb *pdb;  /* the connection and its schema */
+	sqlite3 *db;              /* pdb's connection */
+	pthread_mutex_t mu;       /* guards db */
+	const char *file;         /* pdb's path, for messages */
 	unsigned char *key;       /* rowmac key, sodium_malloc; NULL = none */
 };
-
-static const char SCHEMA[] =
-	"CREATE TABLE IF NOT EXISTS links ("
-	" id INTEGER PRIMARY KEY, token_hash BLOB NOT NULL UNIQUE, path TEXT NOT NULL,"
-	" user TEXT NOT NULL, uid INTEGER NOT NULL, start INTEGER NOT NULL, \"end\" INTEGER NOT NULL,"
-	" uses INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0, issued_by TEXT NOT NULL,"
-	" created INTEGER NOT NULL, revoked_at INTEGER, revoked_by TEXT, revoke_reason TEXT);";
 
 #define COLS "id, token_hash, path, user, uid, start, \"end\", uses, used, issued_by, created, " \
 	     "revoked_at, revoked_by, revoke_reason, approved_by, approved_at, mac"
 
-/* Columns added after the first format: a policy.db without them gets them
- * empty (its rows then read as unsealed, refused until sealed). */
-static const char *const ADDED[][2] = {
-	{ "approved_by", "TEXT" }, { "approved_at", "INTEGER" }, { "mac", "BLOB" } };
-
 static int dberr(struct cfs_links *l, struct cfs_err *err, const char *what)
 {
-	return cfs_errf(err, cfs_sqlite_errno(sqlite3_extended_errcode(l->db)), "%s: %s: %s", l->file, what,
-			sqlite3_errmsg(l->db));
+	return cfs_policydb_err(l->pdb, sqlite3_extended_errcode(l->db), what, err);
 }
 
+/* policy.db as links have always opened it: the file must exist, its
+ * schema is made when it has none (policydb.c owns both). */
 int cfs_links_open(const char *path, struct cfs_links **out, struct cfs_err *err)
 {
 	struct cfs_links *l = calloc(1, sizeof *l);
-	if (!l || !(l->file = strdup(path))) {
-		free(l);
+	*out = NULL;
+	if (!l)
 		return cfs_errf(err, -ENOMEM, "out of memory");
+	if (pthread_mutex_init(&l->mu, NULL) != 0) {
+		free(l);
+		return cfs_errf(err, -ENOMEM, "cannot create a mutex");
 	}
-	pthread_mutex_init(&l->mu, NULL);
-	int rc = sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX,
-				 NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_busy_timeout(l->db, 5000);
-	/* the same defences as grants.c's connection: a hostile schema
-	 * (triggers, views) must not run functions for us, nor may writes
-	 * through SQL corrupt the file */
-	if (rc == SQLITE_OK)
-		rc = sqlite3_extended_result_codes(l->db, 1);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_db_config(l->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(l->db, "PRAGMA trusted_schema = OFF; PRAGMA journal_mode=WAL; "
-				  "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc == SQLITE_OK) {
-		rc = sqlite3_exec(l->db, SCHEMA, NULL, NULL, NULL);
-		for (size_t i = 0; rc == SQLITE_OK && i < sizeof ADDED / sizeof ADDED[0]; i++) {
-			char sql[160];
-			sqlite3_stmt *st;
-			snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('links') WHERE name = '%s'",
-				 ADDED[i][0]);
-			rc = sqlite3_prepare_v2(l->db, sql, -1, &st, NULL);
-			if (rc != SQLITE_OK)
-				break;
-			int s = sqlite3_step(st);
-			sqlite3_finalize(st);
-			if (s == SQLITE_DONE) {
-				snprintf(sql, sizeof sql, "ALTER TABLE links ADD COLUMN %s %s", ADDED[i][0],
-					 ADDED[i][1]);
-				rc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
-			} else if (s != SQLITE_ROW) {
-				rc = s;
-			}
-		}
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
-		if (rc != SQLITE_OK)
-			sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-	}
-	if (rc != SQLITE_OK) {
-		int r = cfs_errf(err, cfs_sqlite_errno(rc), "%s: %s", path, l->db ? sqlite3_errmsg(l->db) : "cannot open");
+	int rc = cfs_policydb_open(path, CFS_PDB_SCHEMA, &l->pdb, err);
+	if (rc < 0) {
 		cfs_links_close(l);
-		return r;
+		return rc;
 	}
+	l->db = cfs_policydb_conn(l->pdb);
+	l->file = cfs_policydb_file(l->pdb);
 	*out = l;
 	return 0;
 }
@@ -106,12 +61,41 @@ void cfs_links_close(struct cfs_links *l)
 {
 	if (!l)
 		return;
-	sqlite3_close(l->db);
+	cfs_policydb_close(l->pdb);
 	if (l->key)
 		sodium_free(l->key);
 	pthread_mutex_destroy(&l->mu);
-	free(l->file);
 	free(l);
+}
+
+static int need_key(struct cfs_links *l, struct cfs_err *err)
+{
+	if (!l->key)
+		return cfs_errf(err, -EPERM, "%s: changing links needs the store key (unlock the store)",
+				l->file);
+	return 0;
+}
+
+/* Lock the handle and begin a write transaction (needing the key when
+ * keyed): 0 with the lock held, else the error with it released. */
+static int begin(struct cfs_links *l, int keyed, const char *what, struct cfs_err *err)
+{
+	pthread_mutex_lock(&l->mu);
+	int rc = keyed ? need_key(l, err) : 0;
+	if (rc == 0)
+		rc = cfs_policydb_begin(l->pdb, what, err);
+	if (rc < 0)
+		pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+/* Commit (rc == 0, a callback's positive return counting as -EIO) or roll
+ * back, and release the lock. */
+static int finish(struct cfs_links *l, int rc, const char *what, struct cfs_err *err)
+{
+	rc = cfs_policydb_end(l->pdb, rc > 0 ? -EIO : rc, what, err);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
 }
 
 void cfs_link_token_new(char token[CFS_TOKEN_CHARS + 1])
@@ -137,18 +121,7 @@ int cfs_link_token_hash(const unsigned char key[32], const char *token, unsigned
 
 int cfs_links_set_key(struct cfs_links *l, const unsigned char key[32], struct cfs_err *err)
 {
-	if (sodium_init() < 0) /* idempotent; secure memory needs it */
-		return cfs_errf(err, -EIO, "%s: libsodium cannot start", l->file);
-	unsigned char *k = sodium_malloc(32);
-	if (!k)
-		return cfs_errf(err, -ENOMEM, "%s: out of secure memory", l->file);
-	memcpy(k, key, 32);
-	pthread_mutex_lock(&l->mu);
-	if (l->key)
-		sodium_free(l->key);
-	l->key = k;
-	pthread_mutex_unlock(&l->mu);
-	return 0;
+	return cfs_rowmac_key_set(&l->mu, &l->key, NULL, l->file, key, err);
 }
 
 int cfs_link_text_ok(const char *s)
@@ -174,14 +147,6 @@ static void link_mac(const unsigned char *key, const struct cfs_link *r, unsigne
 	cfs_rowmac(key, "coachfs policy.db link v1", f, sizeof f / sizeof f[0], out);
 }
 
-static int need_key(struct cfs_links *l, struct cfs_err *err)
-{
-	if (!l->key)
-		return cfs_errf(err, -EPERM, "%s: changing links needs the store key (unlock the store)",
-				l->file);
-	return 0;
-}
-
 /* Write every mutable column of rec and its MAC. Lock held, in a transaction. */
 static int store_row(struct cfs_links *l, const struct cfs_link *rec, struct cfs_err *err)
 {
@@ -203,13 +168,7 @@ static int store_row(struct cfs_links *l, const struct cfs_link *rec, struct cfs
 	sqlite3_bind_int64(st, 6, rec->approved_at);
 	sqlite3_bind_blob(st, 7, mac, sizeof mac, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 8, rec->id);
-	int s = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (s != SQLITE_DONE || sqlite3_changes(l->db) != 1)
-		return s != SQLITE_DONE ? dberr(l, err, "seal link")
-					: cfs_errf(err, -EIO, "%s: link L%lld vanished", l->file,
-						   (long long)rec->id);
-	return 0;
+	return cfs_policydb_update_one(l->pdb, st, "seal link", "link L", rec->id, err);
 }
 
 void cfs_link_as_grant(const struct cfs_link *rec, struct cfs_grant *g)
@@ -294,12 +253,40 @@ static int row(struct cfs_links *l, sqlite3_stmt *st, struct cfs_link *r, struct
 	return 0;
 }
 
+/* Insert rec (lock held, in a write transaction) and seal it. */
+static int insert_row(struct cfs_links *l, struct cfs_link *rec, struct cfs_err *err)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(l->db,
+			       "INSERT INTO links (token_hash, path, user, uid, start, \"end\", uses, used, "
+			       "issued_by, created) VALUES (?,?,?,?,?,?,?,0,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return dberr(l, err, "add link");
+	sqlite3_bind_blob(st, 1, rec->hash, CFS_LINK_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, rec->path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, rec->user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, rec->uid);
+	sqlite3_bind_int64(st, 5, rec->start);
+	sqlite3_bind_int64(st, 6, rec->end);
+	sqlite3_bind_int64(st, 7, rec->uses);
+	sqlite3_bind_text(st, 8, rec->issued_by, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, rec->created);
+	int s = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (s != SQLITE_DONE)
+		return cfs_policydb_err(l->pdb, s, "add link", err);
+	rec->id = sqlite3_last_insert_rowid(l->db);
+	int rc = store_row(l, rec, err);
+	if (rc == 0)
+		rec->row_state = CFS_ROW_OK;
+	return rc;
+}
+
 int cfs_links_add(struct cfs_links *l, struct cfs_link *rec,
 		  int (*before_commit)(const struct cfs_link *rec, void *arg, struct cfs_err *err),
 		  void *arg, struct cfs_err *err)
 {
-	sqlite3_stmt *st;
-	int rc = 0;
+	int rc;
 	if (cfs_path_valid(rec->path) < 0 || rec->uses < 1 || rec->uses > 1000000 ||
 	    rec->end <= rec->start || rec->start < 0 || rec->uid < -1 || rec->uid > UINT32_MAX)
 		return cfs_errf(err, -EINVAL, "link: invalid path, uses or window");
@@ -309,46 +296,13 @@ int cfs_links_add(struct cfs_links *l, struct cfs_link *rec,
 	rec->revoked_at = 0;
 	rec->revoked_by[0] = rec->revoke_reason[0] = rec->approved_by[0] = 0;
 	rec->approved_at = 0;
-	pthread_mutex_lock(&l->mu);
-	if ((rc = need_key(l, err)) < 0)
-		goto out;
-	if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = dberr(l, err, "add link");
-		goto out;
-	}
-	if (sqlite3_prepare_v2(l->db,
-			       "INSERT INTO links (token_hash, path, user, uid, start, \"end\", uses, used, "
-			       "issued_by, created) VALUES (?,?,?,?,?,?,?,0,?,?)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = dberr(l, err, "add link");
-	} else {
-		sqlite3_bind_blob(st, 1, rec->hash, CFS_LINK_HASH_BYTES, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, rec->path, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, rec->user, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, rec->uid);
-		sqlite3_bind_int64(st, 5, rec->start);
-		sqlite3_bind_int64(st, 6, rec->end);
-		sqlite3_bind_int64(st, 7, rec->uses);
-		sqlite3_bind_text(st, 8, rec->issued_by, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 9, rec->created);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			rc = dberr(l, err, "add link");
-		else
-			rec->id = sqlite3_last_insert_rowid(l->db);
-		sqlite3_finalize(st);
-	}
-	if (rc == 0 && (rc = store_row(l, rec, err)) == 0)
-		rec->row_state = CFS_ROW_OK;
-	if (rc == 0 && before_commit && (rc = before_commit(rec, arg, err)) > 0)
-		rc = -EIO;
-	if (rc == 0 && sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = dberr(l, err, "add link");
-	if (rc != 0) {
-		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	if ((rc = begin(l, 1, "add link", err)) < 0)
+		return rc;
+	rc = insert_row(l, rec, err);
+	if (rc == 0 && before_commit)
+		rc = before_commit(rec, arg, err);
+	if ((rc = finish(l, rc, "add link", err)) < 0)
 		rec->id = 0;
-	}
-out:
-	pthread_mutex_unlock(&l->mu);
 	return rc;
 }
 
@@ -374,6 +328,20 @@ static int select_one(struct cfs_links *l, const unsigned char *hash, int64_t id
 		rc = dberr(l, err, "find link");
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* begin(), then link id read in that transaction into rec: 0 with the
+ * lock held and the transaction open (finish() ends both), else the error
+ * with both ended. */
+static int begin_get(struct cfs_links *l, int keyed, int64_t id, struct cfs_link *rec,
+		     const char *what, struct cfs_err *err)
+{
+	int rc = begin(l, keyed, what, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = select_one(l, NULL, id, rec, err)) == -ENOENT)
+		cfs_errf(err, -ENOENT, "no link L%lld", (long long)id);
+	return rc < 0 ? finish(l, rc, what, err) : 0;
 }
 
 int cfs_links_find(struct cfs_links *l, const unsigned char hash[CFS_LINK_HASH_BYTES], struct cfs_link *rec,
@@ -420,17 +388,9 @@ int cfs_link_check(const struct cfs_link *r, int64_t uid, int64_t now, char *why
 int cfs_links_use(struct cfs_links *l, const unsigned char hash[CFS_LINK_HASH_BYTES], int64_t uid, int64_t now,
 		  uint32_t max_uses, struct cfs_link *rec, char *why, size_t whylen, struct cfs_err *err)
 {
-	int rc;
-	pthread_mutex_lock(&l->mu);
-	if ((rc = need_key(l, err)) < 0) {
-		pthread_mutex_unlock(&l->mu);
+	int rc = begin(l, 1, "use link", err);
+	if (rc < 0)
 		return rc;
-	}
-	if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = dberr(l, err, "use link");
-		pthread_mutex_unlock(&l->mu);
-		return rc;
-	}
 	rc = select_one(l, hash, 0, rec, err);
 	if (rc == 0)
 		rc = cfs_link_check(rec, uid, now, why, whylen);
@@ -443,12 +403,30 @@ int cfs_links_use(struct cfs_links *l, const unsigned char hash[CFS_LINK_HASH_BY
 		rec->used++;
 		rc = store_row(l, rec, err);
 	}
-	if (rc == 0 && sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = dberr(l, err, "use link");
-	if (rc != 0)
-		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-	pthread_mutex_unlock(&l->mu);
-	return rc;
+	return finish(l, rc, "use link", err);
+}
+
+/* Revoke rec (read in this transaction; lock held). */
+static int revoke_row(struct cfs_links *l, struct cfs_link *rec, const char *by, const char *reason,
+		      int64_t now, struct cfs_err *err)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(l->db,
+			       "UPDATE links SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return dberr(l, err, "revoke link");
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, by, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, reason ? reason : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, rec->id);
+	int rc = cfs_policydb_update_one(l->pdb, st, "revoke link", "link L", rec->id, err);
+	/* an authentic row stays authentic; a forged one is never blessed */
+	if (rc < 0 || rec->row_state != CFS_ROW_OK || !l->key)
+		return rc;
+	rec->revoked_at = now;
+	cfs_strlcpy(rec->revoked_by, by, sizeof rec->revoked_by);
+	cfs_strlcpy(rec->revoke_reason, reason ? reason : "", sizeof rec->revoke_reason);
+	return store_row(l, rec, err);
 }
 
 int cfs_links_revoke(struct cfs_links *l, int64_t id, const char *by, const char *reason, int64_t now,
@@ -460,46 +438,14 @@ int cfs_links_revoke(struct cfs_links *l, int64_t id, const char *by, const char
 				"not printable");
 	if (reason && cfs_link_text_ok(reason) < 0)
 		return cfs_errf(err, -EINVAL, "--reason: at most 255 bytes and no control characters");
-	pthread_mutex_lock(&l->mu);
-	if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		int r = dberr(l, err, "revoke link");
-		pthread_mutex_unlock(&l->mu);
-		return r;
-	}
-	int rc = select_one(l, NULL, id, &rec, err);
-	if (rc == -ENOENT)
-		cfs_errf(err, -ENOENT, "no link L%lld", (long long)id);
-	if (rc == 0 && rec.revoked_at)
+	int rc = begin_get(l, 0, id, &rec, "revoke link", err);
+	if (rc < 0)
+		return rc;
+	if (rec.revoked_at)
 		rc = cfs_errf(err, -EALREADY, "link L%lld is already revoked", (long long)id);
-	if (rc == 0) {
-		sqlite3_stmt *st;
-		if (sqlite3_prepare_v2(l->db,
-				       "UPDATE links SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?",
-				       -1, &st, NULL) != SQLITE_OK) {
-			rc = dberr(l, err, "revoke link");
-		} else {
-			sqlite3_bind_int64(st, 1, now);
-			sqlite3_bind_text(st, 2, by, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, reason ? reason : "", -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 4, id);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				rc = dberr(l, err, "revoke link");
-			sqlite3_finalize(st);
-		}
-		/* an authentic row stays authentic; a forged one is never blessed */
-		if (rc == 0 && rec.row_state == CFS_ROW_OK && l->key) {
-			rec.revoked_at = now;
-			cfs_strlcpy(rec.revoked_by, by, sizeof rec.revoked_by);
-			cfs_strlcpy(rec.revoke_reason, reason ? reason : "", sizeof rec.revoke_reason);
-			rc = store_row(l, &rec, err);
-		}
-	}
-	if (rc == 0 && sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = dberr(l, err, "revoke link");
-	if (rc != 0)
-		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-	pthread_mutex_unlock(&l->mu);
-	return rc;
+	if (rc == 0)
+		rc = revoke_row(l, &rec, by, reason, now, err);
+	return finish(l, rc, "revoke link", err);
 }
 
 int cfs_links_approve(struct cfs_links *l, int64_t id, const char *approver, int64_t now,
@@ -507,23 +453,12 @@ int cfs_links_approve(struct cfs_links *l, int64_t id, const char *approver, int
 		      void *arg, struct cfs_err *err)
 {
 	struct cfs_link rec;
-	int rc;
 	if (!approver || !*approver || cfs_link_text_ok(approver) < 0 || now <= 0)
 		return cfs_errf(err, -EINVAL, "approve: bad approver or time");
-	pthread_mutex_lock(&l->mu);
-	if ((rc = need_key(l, err)) < 0) {
-		pthread_mutex_unlock(&l->mu);
+	int rc = begin_get(l, 1, id, &rec, "approve link", err);
+	if (rc < 0)
 		return rc;
-	}
-	if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = dberr(l, err, "approve link");
-		pthread_mutex_unlock(&l->mu);
-		return rc;
-	}
-	rc = select_one(l, NULL, id, &rec, err);
-	if (rc == -ENOENT)
-		cfs_errf(err, -ENOENT, "no link L%lld", (long long)id);
-	if (rc == 0 && rec.row_state != CFS_ROW_OK)
+	if (rec.row_state != CFS_ROW_OK)
 		rc = cfs_errf(err, -EBADMSG, "link L%lld is %s: it opens nothing and cannot be approved",
 			      (long long)id, cfs_row_state_name(rec.row_state));
 	if (rc == 0 && rec.approved_at)
@@ -536,13 +471,31 @@ int cfs_links_approve(struct cfs_links *l, int64_t id, const char *approver, int
 		rec.approved_at = now;
 		rc = store_row(l, &rec, err);
 	}
-	if (rc == 0 && check && (rc = check(&rec, arg, err)) > 0)
-		rc = -EIO;
-	if (rc == 0 && sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = dberr(l, err, "approve link");
-	if (rc != 0)
-		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-	pthread_mutex_unlock(&l->mu);
+	if (rc == 0 && check)
+		rc = check(&rec, arg, err);
+	return finish(l, rc, "approve link", err);
+}
+
+/* The rows of st into a growing array (*recs, *n): malformed rows are an
+ * error, never sealed. */
+static int read_rows(struct cfs_links *l, sqlite3_stmt *st, struct cfs_link **recs, size_t *n,
+		     struct cfs_err *err)
+{
+	size_t cap = 0;
+	int rc;
+	while ((rc = cfs_policydb_step(l->pdb, st, "seal links", err)) == 1) {
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct cfs_link *nr = realloc(*recs, ncap * sizeof *nr);
+			if (!nr)
+				return cfs_errf(err, -ENOMEM, "out of memory");
+			*recs = nr;
+			cap = ncap;
+		}
+		if ((rc = row(l, st, &(*recs)[*n], err)) < 0)
+			return rc; /* malformed: never sealed, named */
+		(*n)++;
+	}
 	return rc;
 }
 
@@ -550,51 +503,21 @@ int cfs_links_seal_legacy(struct cfs_links *l, int64_t *sealed, struct cfs_err *
 {
 	sqlite3_stmt *st;
 	struct cfs_link *recs = NULL;
-	size_t n = 0, cap = 0;
-	int rc = 0, s;
+	size_t n = 0;
 	*sealed = 0;
-	pthread_mutex_lock(&l->mu);
-	if ((rc = need_key(l, err)) < 0) {
-		pthread_mutex_unlock(&l->mu);
+	int rc = begin(l, 1, "seal links", err);
+	if (rc < 0)
 		return rc;
-	}
-	if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = dberr(l, err, "seal links");
-		pthread_mutex_unlock(&l->mu);
-		return rc;
-	}
-	if (sqlite3_prepare_v2(l->db, "SELECT " COLS " FROM links WHERE mac IS NULL ORDER BY id", -1, &st,
-			       NULL) != SQLITE_OK) {
-		rc = dberr(l, err, "seal links");
-	} else {
-		while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				struct cfs_link *nr = realloc(recs, ncap * sizeof *nr);
-				if (!nr) {
-					rc = cfs_errf(err, -ENOMEM, "out of memory");
-					break;
-				}
-				recs = nr;
-				cap = ncap;
-			}
-			if ((rc = row(l, st, &recs[n], err)) < 0)
-				break; /* malformed: never sealed, named */
-			n++;
-		}
-		if (rc == 0 && s != SQLITE_DONE)
-			rc = dberr(l, err, "seal links");
+	rc = cfs_policydb_prepare(l->pdb, "SELECT " COLS " FROM links WHERE mac IS NULL ORDER BY id",
+				  "seal links", &st, err);
+	if (rc == 0) {
+		rc = read_rows(l, st, &recs, &n, err);
 		sqlite3_finalize(st);
 	}
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = store_row(l, &recs[i], err);
-	if (rc == 0 && sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = dberr(l, err, "seal links");
-	if (rc != 0)
-		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-	else
+	if ((rc = finish(l, rc, "seal links", err)) == 0)
 		*sealed = (int64_t)n;
-	pthread_mutex_unlock(&l->mu);
 	free(recs);
 	return rc;
 }
@@ -604,21 +527,13 @@ int cfs_links_list(struct cfs_links *l, int (*cb)(const struct cfs_link *rec, vo
 {
 	sqlite3_stmt *st;
 	struct cfs_link rec;
-	int rc = 0, s;
 	pthread_mutex_lock(&l->mu);
-	if (sqlite3_prepare_v2(l->db, "SELECT " COLS " FROM links ORDER BY id DESC", -1, &st, NULL) != SQLITE_OK) {
-		rc = dberr(l, err, "list links");
-		pthread_mutex_unlock(&l->mu);
-		return rc;
-	}
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = row(l, st, &rec, err);
-		if (rc < 0 || cb(&rec, arg))
+	int rc = cfs_policydb_prepare(l->pdb, "SELECT " COLS " FROM links ORDER BY id DESC", "list links",
+				      &st, err);
+	while (rc == 0 && (rc = cfs_policydb_step(l->pdb, st, "list links", err)) == 1)
+		if ((rc = row(l, st, &rec, err)) == 0 && cb(&rec, arg))
 			break;
-	}
-	if (rc == 0 && s != SQLITE_ROW && s != SQLITE_DONE)
-		rc = dberr(l, err, "list links");
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&l->mu);
-	return rc;
+	return rc < 0 ? rc : 0;
 }

@@ -2,11 +2,13 @@
  * for admins, and break-glass records waiting for review. It owns that
  * table's schema, its row MACs (under the rowmac key, like grants: a row
  * written or edited without the key reads back as not authentic and is
- * never acted on), validation of every value read back, and the one
+ * never acted on; the table itself is policydb.c's, made when policy.db is
+ * opened), validation of every value read back, and the one
  * transaction in which a decision, the grant it creates and the caller's
  * audit row are committed together. It must never decide who may act
  * (the caller's decide hook, which asks policy.c), and never print. */
 #include "coachfs/requests.h"
+#include "coachfs/policydb.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -16,13 +18,6 @@
 
 #define UID_MAX_ 0xfffffffeu
 #define T_MAX (INT64_MAX / 4)
-
-static const char schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS requests(id INTEGER PRIMARY KEY, kind INTEGER, uid INTEGER, "
-	"user TEXT, path TEXT, write INTEGER, ttl INTEGER, reason TEXT, created INTEGER, "
-	"expires INTEGER, approved_by TEXT, approver_uid INTEGER, approved_at INTEGER, "
-	"decided_by TEXT, decided_uid INTEGER, decided_at INTEGER, denied INTEGER, note TEXT, "
-	"grant_id INTEGER, reviewed_by TEXT, reviewed_at INTEGER, review_note TEXT, mac BLOB)";
 
 #define REQ_COLS "id, kind, uid, user, path, write, ttl, reason, created, expires, approved_by, " \
 	"approver_uid, approved_at, decided_by, decided_uid, decided_at, denied, note, grant_id, " \
@@ -53,29 +48,15 @@ const char *cfs_req_state(const struct cfs_req_rec *r, int64_t now)
 
 void cfs_req_grant_base(const struct cfs_req_rec *r, int64_t start, int64_t ttl, struct cfs_grant_rec *g)
 {
-	memset(g, 0, sizeof *g);
-	cfs_strlcpy(g->subject, r->user, sizeof g->subject);
-	g->g.kind = CFS_SUBJ_USER;
-	g->g.ugid = r->uid;
-	cfs_strlcpy(g->path, r->path, sizeof g->path);
-	g->g.write = r->write;
-	g->g.start = start;
-	g->g.end = start + ttl;
-	g->created = start;
+	cfs_grant_rec_for_user(g, r->user, r->uid, r->path, r->write, start, ttl);
 }
 
 void cfs_req_view_of(const struct cfs_req_rec *r, int two_person, struct cfs_req_view *v)
 {
-	memset(v, 0, sizeof *v);
-	v->id = r->id;
-	v->kind = (enum cfs_req_kind)r->kind;
-	v->uid = r->uid;
-	v->expires = r->expires;
-	v->approver_uid = r->approver_uid;
-	v->approved_at = r->approved_at;
-	v->decided_at = r->decided_at;
-	v->reviewed_at = r->reviewed_at;
-	v->two_person = two_person;
+	*v = (struct cfs_req_view){ .id = r->id, .kind = (enum cfs_req_kind)r->kind, .uid = r->uid,
+				    .expires = r->expires, .approver_uid = r->approver_uid,
+				    .approved_at = r->approved_at, .decided_at = r->decided_at,
+				    .reviewed_at = r->reviewed_at, .two_person = two_person };
 }
 
 /* ---- MAC ---- */
@@ -98,8 +79,7 @@ static void req_mac(const unsigned char *key, const struct cfs_req_rec *r, unsig
 
 static int db_fail(struct cfs_grants_tx *tx, int rc, const char *what, struct cfs_err *err)
 {
-	return cfs_errf(err, cfs_sqlite_errno(rc), "%s: %s: %s",
-			tx->file, what, sqlite3_errmsg(tx->db));
+	return cfs_policydb_err(tx->pdb, rc, what, err);
 }
 
 static const char *read_ints(sqlite3_stmt *st, struct cfs_req_rec *r, int *col)
@@ -188,42 +168,19 @@ static int row_to_rec(struct cfs_grants_tx *tx, sqlite3_stmt *st, struct cfs_req
 
 /* ---- statements ---- */
 
-static int has_table(struct cfs_grants_tx *tx, int *yes, struct cfs_err *err)
-{
-	sqlite3_stmt *st;
-	int s = sqlite3_prepare_v2(tx->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-				   "name = 'requests'", -1, &st, NULL);
-	if (s != SQLITE_OK)
-		return db_fail(tx, s, "reading the schema", err);
-	s = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (s != SQLITE_ROW && s != SQLITE_DONE)
-		return db_fail(tx, s, "reading the schema", err);
-	*yes = s == SQLITE_ROW;
-	return 0;
-}
-
 /* Step a SELECT of REQ_COLS, one row into r: 1 a row, 0 none, or an error. */
 static int step_rec(struct cfs_grants_tx *tx, sqlite3_stmt *st, struct cfs_req_rec *r, struct cfs_err *err)
 {
-	int s = sqlite3_step(st);
-	if (s == SQLITE_DONE)
-		return 0;
-	if (s != SQLITE_ROW)
-		return db_fail(tx, s, "reading requests", err);
-	int rc = row_to_rec(tx, st, r, err);
-	return rc < 0 ? rc : 1;
+	int rc = cfs_policydb_step(tx->pdb, st, "reading requests", err);
+	if (rc == 1 && (rc = row_to_rec(tx, st, r, err)) == 0)
+		rc = 1;
+	return rc;
 }
 
 static int read_one(struct cfs_grants_tx *tx, int64_t id, struct cfs_req_rec *r, struct cfs_err *err)
 {
 	sqlite3_stmt *st;
-	int yes = 0, rc = has_table(tx, &yes, err);
-	if (rc < 0)
-		return rc;
-	if (!yes)
-		return cfs_errf(err, -ENOENT, "no request %lld", (long long)id);
-	int s = sqlite3_prepare_v2(tx->db, "SELECT " REQ_COLS " FROM requests WHERE id = ?1", -1, &st, NULL);
+	int rc, s = sqlite3_prepare_v2(tx->db, "SELECT " REQ_COLS " FROM requests WHERE id = ?1", -1, &st, NULL);
 	if (s != SQLITE_OK)
 		return db_fail(tx, s, "reading a request", err);
 	sqlite3_bind_int64(st, 1, id);
@@ -234,22 +191,8 @@ static int read_one(struct cfs_grants_tx *tx, int64_t id, struct cfs_req_rec *r,
 	return rc < 0 ? rc : 0;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s && *s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-/* NULL when null is set and v is 0 (it reads back as 0). */
-static void bind_int(sqlite3_stmt *st, int i, int64_t v, int null)
-{
-	if (null && v == 0)
-		sqlite3_bind_null(st, i);
-	else
-		sqlite3_bind_int64(st, i, v);
-}
+#define bind_text cfs_policydb_bind_text
+#define bind_int cfs_policydb_bind_int
 
 /* Write every column of r (and its MAC) over row r->id. */
 static int write_rec(struct cfs_grants_tx *tx, const struct cfs_req_rec *r, struct cfs_err *err)
@@ -288,12 +231,7 @@ static int write_rec(struct cfs_grants_tx *tx, const struct cfs_req_rec *r, stru
 	bind_int(st, 21, r->reviewed_at, 1);
 	bind_text(st, 22, r->review_note);
 	sqlite3_bind_blob(st, 23, mac, sizeof mac, SQLITE_TRANSIENT);
-	s = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (s != SQLITE_DONE || sqlite3_changes(tx->db) != 1)
-		return s != SQLITE_DONE ? db_fail(tx, s, "storing a request", err)
-					: cfs_errf(err, -EIO, "%s: request %lld vanished", tx->file, (long long)r->id);
-	return 0;
+	return cfs_policydb_update_one(tx->pdb, st, "storing a request", "request ", r->id, err);
 }
 
 /* ---- create ---- */
@@ -340,8 +278,6 @@ static int create_fn(struct cfs_grants_tx *tx, void *arg, struct cfs_err *err)
 	sqlite3_stmt *st;
 	int64_t n = 0;
 	int rc, s;
-	if (sqlite3_exec(tx->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
-		return db_fail(tx, SQLITE_ERROR, "creating the requests table", err);
 	if (r->kind == CFS_REQ_REQUEST && (rc = count_pending(tx, r->uid, r->created, &n, err)) < 0)
 		return rc;
 	if (n >= CFS_REQ_PENDING_MAX)
@@ -479,14 +415,10 @@ int cfs_requests_act(struct cfs_grants *g, int64_t id, enum cfs_req_act act,
 	if (id <= 0 || now <= 0 || !who->name || !*who->name || strlen(who->name) >= CFS_TEXT_MAX ||
 	    (who->note && strlen(who->note) >= CFS_TEXT_MAX) || !h || !h->decide)
 		return cfs_errf(err, -EINVAL, "request: bad arguments");
-	struct act_tx *a = calloc(1, sizeof *a);
+	struct act_tx *a = malloc(sizeof *a);
 	if (!a)
 		return cfs_errf(err, -ENOMEM, "out of memory");
-	a->id = id;
-	a->act = act;
-	a->who = who;
-	a->now = now;
-	a->h = h;
+	*a = (struct act_tx){ .id = id, .act = act, .who = who, .now = now, .h = h };
 	int rc = cfs_grants_txn(g, 1, act_fn, a, err);
 	free(a);
 	return rc;
@@ -521,10 +453,7 @@ static int latest_fn(struct cfs_grants_tx *tx, void *arg, struct cfs_err *err)
 {
 	struct latest_tx *l = arg;
 	sqlite3_stmt *st;
-	int yes = 0, rc = has_table(tx, &yes, err);
-	if (rc < 0 || !yes)
-		return rc < 0 ? rc : cfs_errf(err, -ENOENT, "no requests");
-	int s = sqlite3_prepare_v2(tx->db, "SELECT max(id) FROM requests WHERE uid = ?1 AND kind = ?2", -1,
+	int rc = 0, s = sqlite3_prepare_v2(tx->db, "SELECT max(id) FROM requests WHERE uid = ?1 AND kind = ?2", -1,
 				   &st, NULL);
 	if (s != SQLITE_OK)
 		return db_fail(tx, s, "reading requests", err);
@@ -559,10 +488,7 @@ static int list_fn(struct cfs_grants_tx *tx, void *arg, struct cfs_err *err)
 {
 	struct list_tx *l = arg;
 	sqlite3_stmt *st;
-	int yes = 0, rc = has_table(tx, &yes, err);
-	if (rc < 0 || !yes)
-		return rc;
-	int s = sqlite3_prepare_v2(tx->db, "SELECT " REQ_COLS " FROM requests ORDER BY id DESC", -1, &st, NULL);
+	int rc, s = sqlite3_prepare_v2(tx->db, "SELECT " REQ_COLS " FROM requests ORDER BY id DESC", -1, &st, NULL);
 	if (s != SQLITE_OK)
 		return db_fail(tx, s, "listing requests", err);
 	while ((rc = step_rec(tx, st, &l->rec, err)) == 1)

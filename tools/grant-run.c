@@ -97,19 +97,12 @@ static int build_rec(const struct run_args *ra, const struct runas *ru, const st
 {
 	int64_t now = cfs_now_s();
 	const char *base = strrchr(ra->cmd[0], '/');
+	cfs_grant_rec_for_user(rec, ru->name, ru->uid, ra->path, ra->write, now, ra->ttl_s);
 	if (cfs_proc_boot_id(rec->session_boot, sizeof rec->session_boot) < 0 || st == 0)
 		return cfs_say(EXIT_FAIL, "cannot pin the session's process (/proc unreadable)");
-	cfs_strlcpy(rec->subject, ru->name, sizeof rec->subject);
-	rec->g.kind = CFS_SUBJ_USER;
-	rec->g.ugid = ru->uid;
-	cfs_strlcpy(rec->path, ra->path, sizeof rec->path);
-	rec->g.write = ra->write;
-	rec->g.start = now;
-	rec->g.end = now + ra->ttl_s;
 	cfs_strlcpy(rec->granted_by, adm->name, sizeof rec->granted_by);
 	if (ra->reason)
 		cfs_strlcpy(rec->reason, ra->reason, sizeof rec->reason);
-	rec->created = now;
 	rec->g.session_pid = pid;
 	rec->g.session_start = st;
 	cfs_strlcpy(rec->session_cmd, base ? base + 1 : ra->cmd[0], sizeof rec->session_cmd);

@@ -1,17 +1,18 @@
-/* grants.h — policy.db: grants (and later links), read concurrently by the
- * daemon and written by coach-grant. grants.c owns the schema and every query;
+/* grants.h — policy.db's grants, read concurrently by the daemon and written
+ * by coach-grant. grants.c owns every query on them (policydb.c the
+ * connection and the schema);
  * it must never decide access (policy.c does) and never store a link token
  * in the clear. */
 #ifndef COACHFS_GRANTS_H
 #define COACHFS_GRANTS_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "coachfs/policy.h"
 #include "coachfs/util.h"
 
 #define CFS_TEXT_MAX 256
-#define CFS_GRANTS_FORMAT 1          /* meta 'format' of a policy.db this code reads */
 #define CFS_GRANTS_SNAP_MAX 10000    /* live grants a snapshot holds at most (else -E2BIG) */
 #define CFS_ROWMAC_BYTES 32
 
@@ -62,9 +63,15 @@ struct cfs_grant_rec {
 	int row_state;                 /* enum cfs_row_state: set when read back */
 };
 
+/* rec cleared to a grant to user (uid) of path (write 0 or 1) from start
+ * for ttl seconds, created at start: what every new user grant sets first. */
+void cfs_grant_rec_for_user(struct cfs_grant_rec *rec, const char *user, uint32_t uid,
+			    const char *path, int write, int64_t start, int64_t ttl);
+
 struct cfs_grants;
 
-/* Open policy.db (WAL). create = 1 creates file (mode 0600) and schema.
+/* Open policy.db (cfs_policydb_open: WAL, defensive, migrated). create = 1
+ * creates file (mode 0600) and schema.
  * Every row read back is validated (strings bounded, kind/ugid in range,
  * paths canonical); a row that is not is reported as -EIO
  * "FILE: grant N: what is wrong", never truncated or guessed at.
@@ -73,6 +80,11 @@ struct cfs_grants;
 int cfs_grants_open(const char *path, int create, struct cfs_grants **out, struct cfs_err *err);
 void cfs_grants_close(struct cfs_grants *db);
 
+/* For a handle over a sealed table: replace *slot (its row MAC key in
+ * secure memory, or NULL) with a copy of key, under mu, and set *stale
+ * (when not NULL) there too. */
+int cfs_rowmac_key_set(pthread_mutex_t *mu, unsigned char **slot, int *stale, const char *file,
+		       const unsigned char key[32], struct cfs_err *err);
 /* Give the handle the row MAC key (keys->rowmac; copied into secure memory).
  * Without it every row reads back as CFS_ROW_NOKEY (grants nothing) and
  * every write is refused (-EPERM). */
@@ -91,7 +103,7 @@ void cfs_grants_set_report(struct cfs_grants *db,
  * *sealed = rows sealed. One transaction: all or nothing. */
 int cfs_grants_seal_legacy(struct cfs_grants *db, int64_t *sealed, struct cfs_err *err);
 
-/* The meta(key, value) table: 'format' (CFS_GRANTS_FORMAT) and whatever the
+/* The meta(key, value) table: 'format' (CFS_POLICYDB_FORMAT) and whatever the
  * daemon records (e.g. 'mountpoint'). get: -ENOENT when absent, -ENAMETOOLONG
  * when the value does not fit buf (buf is then ""). */
 int cfs_grants_meta_set(struct cfs_grants *db, const char *key, const char *value,
@@ -132,11 +144,13 @@ int cfs_grants_get(struct cfs_grants *db, int64_t id, struct cfs_grant_rec *rec,
  * fn returns 0 and rolled back otherwise; write = 0: no transaction. */
 struct sqlite3;
 struct sqlite3_stmt;
+struct cfs_policydb;
 struct cfs_grants_tx {
 	struct cfs_grants *g;
 	struct sqlite3 *db;
 	const unsigned char *key;
 	const char *file;              /* for messages */
+	struct cfs_policydb *pdb;      /* db's owner: its statement helpers (policydb.h) */
 };
 int cfs_grants_txn(struct cfs_grants *db, int write,
 		   int (*fn)(struct cfs_grants_tx *tx, void *arg, struct cfs_err *err), void *arg,

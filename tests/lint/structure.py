@@ -19,6 +19,7 @@ LAYERS = [
     ["crypto", "config", "passphrase"],
     ["store", "content", "state", "workers", "caller", "readahead"],
     ["policy"],
+    ["policydb"],
     ["grants", "links", "audit", "requests", "session"],
     ["ctx", "sidecar", "access", "track"],
     ["ops"],
