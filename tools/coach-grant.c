@@ -248,6 +248,24 @@ int open_admin(const char *cfile, struct cfs_who *adm, struct cfs_config **cfg, 
 	return unlock_keys(*cfg, keys);
 }
 
+int admin_begin(const char *cfile, struct admin_run *r)
+{
+	struct cfs_err err = { "" };
+	memset(r, 0, sizeof *r);
+	int rc = open_admin(cfile, &r->adm, &r->cfg, &r->keys);
+	if (rc == 0 && open_audit(r->cfg->audit_db, &r->a, &err) < 0)
+		rc = cfs_say(EXIT_FAIL, "audit: %s", err.msg);
+	return rc;
+}
+
+void admin_end(struct admin_run *r)
+{
+	close_audit(r->a);
+	cfs_keys_free(r->keys);
+	cfs_config_free(r->cfg);
+	memset(r, 0, sizeof *r);
+}
+
 /* policy.db's grants, with the row MAC key when keys is given. */
 int open_grants(const struct cfs_config *cfg, const struct cfs_keys *keys,
 		       struct cfs_grants **g)
@@ -402,28 +420,14 @@ static int cmd_revoke(int argc, char **argv, const char **cfile)
 		return revoke_link(argv[optind], reason, cfile);
 	if ((rc = parse_id(argv[optind], &id)) != 0)
 		return rc;
-	struct cfs_who adm;
-	struct cfs_config *cfg = NULL;
+	struct admin_run r;
 	struct cfs_grants *g = NULL;
-	struct cfs_audit *a = NULL;
-	struct cfs_keys *keys = NULL;
-	struct cfs_err err = { "" };
-	if ((rc = open_admin(*cfile, &adm, &cfg, &keys)) != 0)
-		goto out;
-	/* Open the audit database first: if it is missing altogether, nothing
+	/* The audit log opens first: if it is missing altogether, nothing
 	 * changes. Once open, a failing append does not undo a revocation. */
-	if (open_audit(cfg->audit_db, &a, &err) < 0) {
-		rc = cfs_say(EXIT_FAIL, "audit: %s", err.msg);
-		goto out;
-	}
-	if ((rc = open_grants(cfg, keys, &g)) != 0)
-		goto out;
-	rc = revoke_audited(g, a, &adm, id, reason);
-out:
-	cfs_keys_free(keys);
+	if ((rc = admin_begin(*cfile, &r)) == 0 && (rc = open_grants(r.cfg, r.keys, &g)) == 0)
+		rc = revoke_audited(g, r.a, &r.adm, id, reason);
 	cfs_grants_close(g);
-	close_audit(a);
-	cfs_config_free(cfg);
+	admin_end(&r);
 	return rc;
 }
 

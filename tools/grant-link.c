@@ -279,23 +279,16 @@ int revoke_link(const char *ids, const char *reason, const char **cfile)
 	int rc;
 	if (cfs_parse_uint(ids + 1, (uint64_t)INT64_MAX, &v) < 0 || v == 0)
 		return cfs_say(EXIT_USAGE, "'%s' is not a link id (like L7)", ids);
-	struct cfs_who adm;
-	struct cfs_config *cfg = NULL;
+	struct admin_run r;
 	struct cfs_links *l = NULL;
-	struct cfs_audit *a = NULL;
-	struct cfs_keys *keys = NULL;
 	struct cfs_err err = { "" };
 	struct cfs_link *rec = calloc(1, sizeof *rec);
 	if (!rec)
 		return cfs_say(EXIT_FAIL, "out of memory");
-	if ((rc = open_admin(*cfile, &adm, &cfg, &keys)) != 0)
+	if ((rc = admin_begin(*cfile, &r)) != 0)
 		goto out;
-	if (open_audit(cfg->audit_db, &a, &err) < 0) {
-		rc = cfs_say(EXIT_FAIL, "audit: %s", err.msg);
-		goto out;
-	}
-	if (open_links(cfg, keys, &l, &err) < 0 || cfs_links_get(l, (int64_t)v, rec, &err) < 0 ||
-	    cfs_links_revoke(l, (int64_t)v, adm.name, reason, cfs_now_s(), &err) < 0) {
+	if (open_links(r.cfg, r.keys, &l, &err) < 0 || cfs_links_get(l, (int64_t)v, rec, &err) < 0 ||
+	    cfs_links_revoke(l, (int64_t)v, r.adm.name, reason, cfs_now_s(), &err) < 0) {
 		rc = cfs_say(EXIT_FAIL, "%s", err.msg);
 		goto out;
 	}
@@ -304,12 +297,10 @@ int revoke_link(const char *ids, const char *reason, const char **cfile)
 		 reason ? "; reason: " : "", reason ? reason : "");
 	char what[40];
 	snprintf(what, sizeof what, "link L%llu", (unsigned long long)v);
-	rc = revoked_row(a, &adm, rec->path, why, 0, what);
+	rc = revoked_row(r.a, &r.adm, rec->path, why, 0, what);
 out:
-	cfs_keys_free(keys);
 	cfs_links_close(l);
-	close_audit(a);
-	cfs_config_free(cfg);
+	admin_end(&r);
 	free(rec);
 	return rc;
 }

@@ -43,6 +43,16 @@ int load_config(const char *cfile, struct cfs_config **cfg);
 int unlock_keys(const struct cfs_config *cfg, struct cfs_keys **k);
 /* need_root, the admin's name (adm may be NULL), load_config, unlock_keys. */
 int open_admin(const char *cfile, struct cfs_who *adm, struct cfs_config **cfg, struct cfs_keys **keys);
+/* A changing command's run: open_admin, then the audit log (before anything
+ * changes: without it nothing does). admin_end closes what was opened. */
+struct admin_run {
+	struct cfs_who adm;
+	struct cfs_config *cfg;
+	struct cfs_keys *keys;
+	struct cfs_audit *a;
+};
+int admin_begin(const char *cfile, struct admin_run *r);
+void admin_end(struct admin_run *r);
 int open_grants(const struct cfs_config *cfg, const struct cfs_keys *keys,
 		struct cfs_grants **g);
 /* The audit log for a tool's rows (waits for the daemon's write lock). */
