@@ -116,12 +116,38 @@ static int apply_values(struct cfs_ctx *c, const char *path, char val[K_N][CFS_M
 	return rc;
 }
 
+struct own_given {
+	const unsigned char *meta;
+	size_t len;
+};
+
+static int own_copy(void *arg, const unsigned char parent[CFS_FILE_ID_BYTES], unsigned char *meta,
+		    size_t *len)
+{
+	const struct own_given *g = arg;
+	(void)parent;
+	if (g->len > CFS_META_MAX)
+		return -EINVAL;
+	if (g->len)
+		memcpy(meta, g->meta, g->len);
+	*len = g->len;
+	return 0;
+}
+
 int cfs_eff_resolve(struct cfs_ctx *c, const char *path, const unsigned char *own, size_t own_len,
 		    struct cfs_eff *out)
 {
+	struct own_given g = { own, own_len };
+	return cfs_eff_resolve_own(c, path, own_copy, &g, out);
+}
+
+int cfs_eff_resolve_own(struct cfs_ctx *c, const char *path, cfs_own_fn own_of, void *arg,
+			struct cfs_eff *out)
+{
 	char (*val)[CFS_META_MAX + 1] = malloc(K_N * (CFS_META_MAX + 1));
 	int found[K_N] = { 0 };
-	unsigned char id[CFS_FILE_ID_BYTES];
+	unsigned char id[CFS_FILE_ID_BYTES], own[CFS_META_MAX];
+	size_t own_len = 0;
 	struct cfs_err e = { "" };
 	if (!val)
 		return -ENOMEM;
@@ -139,11 +165,17 @@ int cfs_eff_resolve(struct cfs_ctx *c, const char *path, const unsigned char *ow
 		return rc == -ENOMEM ? rc : -EIO;
 	}
 	memcpy(out->dir_id, id, sizeof id);
+	rc = own_of(arg, id, own, &own_len);
+	if (rc < 0) {
+		free(val);
+		return rc;
+	}
 	take(own, own_len, val, found);
 	const unsigned char *v;
 	size_t vl;
 	out->own_class = cfs_meta_get(own, own_len, KEYS[K_CLASS], &v, &vl) == 0;
 	rc = apply_values(c, path, val, found, out);
+	sodium_memzero(own, sizeof own);
 	free(val);
 	return rc;
 }
@@ -180,11 +212,12 @@ int cfs_eff_value(const struct cfs_eff *e, const char *key, char *buf, size_t ca
 
 /* ---- caller and decisions ---- */
 
-int cfs_access_caller(struct cfs_ctx *c, uid_t uid, gid_t gid, pid_t pid, const gid_t *groups,
-		      int ngroups, int need_exe, struct cfs_caller *out)
+int cfs_access_caller(struct cfs_ctx *c, uid_t uid, gid_t gid, pid_t pid, pid_t tgid, pid_t ppid,
+		      const gid_t *groups, int ngroups, int need_exe, struct cfs_caller *out)
 {
 	if (need_exe)
-		return cfs_caller_fill(c->roles, out, uid, gid, pid, groups, ngroups);
+		return cfs_caller_fill(c->roles, c->ccache, out, uid, gid, pid, tgid, ppid, groups,
+				       ngroups);
 	/* Visibility only: uid, groups and roles decide it. The program, its
 	 * start time and the login name (three /proc and passwd reads) matter to
 	 * opens and audit rows, which always ask for them. */

@@ -93,16 +93,18 @@ int cfs_aud_dberr(struct cfs_audit *a, struct cfs_err *err, const char *what)
 			sqlite3_errmsg(a->db));
 }
 
-/* Does the path still name the file we opened, and is it still linked?
- * The descriptor is O_PATH on purpose: closing an ordinary descriptor on the
- * database file would drop every POSIX lock this process holds on it,
- * including SQLite's (another handle's) — O_PATH descriptors hold no locks
- * and closing them releases none. SQLite's own view (HAS_MOVED) is checked
- * too, which closes the race between its open and ours. */
+/* Does the path still name the file we opened (and so is it still linked)?
+ * At open, SQLite's file, our descriptor and the path were shown to be one
+ * inode (connect_db, audit.c: fstat and SQLITE_FCNTL_HAS_MOVED), and
+ * SQLite never reopens it; so before each transaction one stat of the path
+ * says all three still are: a deleted file no longer resolves, a replaced
+ * or moved one resolves to another inode, and an inode the path resolves to
+ * has a link. (The descriptor is O_PATH on purpose: closing an ordinary one
+ * on the database file would drop every POSIX lock this process holds on
+ * it, SQLite's included.) */
 static int check_identity(struct cfs_audit *a, struct cfs_err *err)
 {
-	struct stat fs, ps;
-	int moved = 0;
+	struct stat ps;
 	if (stat(a->path, &ps) < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return cfs_errf(err, -EIO, "audit database %s was deleted or moved away; "
@@ -113,15 +115,6 @@ static int check_identity(struct cfs_audit *a, struct cfs_err *err)
 	if (ps.st_dev != a->dev || ps.st_ino != a->ino)
 		return cfs_errf(err, -EIO, "audit database %s was replaced by another file; "
 				"refusing to record (fail closed)", a->path);
-	if (fstat(a->fd, &fs) < 0)
-		return cfs_errf(err, -EIO, "audit database %s: fstat: %s", a->path, strerror(errno));
-	if (fs.st_nlink == 0)
-		return cfs_errf(err, -EIO, "audit database %s was deleted; refusing to record "
-				"(fail closed)", a->path);
-	if (sqlite3_file_control(a->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
-	    moved)
-		return cfs_errf(err, -EIO, "audit database %s was moved or replaced; refusing to "
-				"record (fail closed)", a->path);
 	return 0;
 }
 

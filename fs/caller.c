@@ -7,6 +7,7 @@
  * never trust pid or program for more than advice, and never read
  * /etc/passwd or /etc/group while deciding a role (only at table build). */
 #include "coachfs/caller.h"
+#include "coachfs/caller_cache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -313,15 +314,23 @@ int cfs_parse_proc_stat(const char *line, pid_t *ppid, uint64_t *start)
 	return 0;
 }
 
-/* Read a small /proc file into buf (NUL-terminated); its length or -errno. */
+/* Read a small /proc file into buf (NUL-terminated); its length or -errno.
+ * One read: these files (stat, status, boot_id) are each one seq_file
+ * record, which the kernel hands over whole to a read that has room for
+ * it; one that fills the buffer is too long to be what we expect. */
 static ssize_t proc_read(const char *path, char *buf, size_t cap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	ssize_t n = cfs_pread_full(fd, buf, cap - 1, 0);
+	ssize_t n;
+	do
+		n = pread(fd, buf, cap - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		n = -errno;
 	close(fd);
-	if (n <= 0)
+	if (n <= 0 || (size_t)n >= cap - 1)
 		return n < 0 ? n : -EIO;
 	buf[n] = 0;
 	if (strlen(buf) != (size_t)n)  /* a NUL inside: not what /proc writes */
@@ -438,17 +447,6 @@ int cfs_proc_status(pid_t tid, pid_t *tgid, pid_t *ppid, gid_t *groups, int max,
 	return cfs_parse_proc_status(buf, tgid, ppid, groups, max, ngroups);
 }
 
-void cfs_caller_set_process(struct cfs_caller *c, pid_t tgid, pid_t ppid)
-{
-	if (!c || tgid <= 0)
-		return;
-	if (tgid != c->tgid) {
-		c->tgid = tgid;
-		c->start_time = proc_start_time(tgid);
-	}
-	c->ppid = ppid > 0 ? ppid : 0;
-}
-
 void cfs_lineage_init(struct cfs_lineage *l, const struct cfs_caller *c)
 {
 	memset(l, 0, sizeof *l);
@@ -532,14 +530,21 @@ int cfs_caller_ids(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid,
 	return 0;
 }
 
-int cfs_caller_fill(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid, gid_t gid,
-		    pid_t pid, const gid_t *groups, int ngroups)
+int cfs_caller_fill(const struct cfs_roletab *t, struct cfs_ccache *cc, struct cfs_caller *c,
+		    uid_t uid, gid_t gid, pid_t pid, pid_t tgid, pid_t ppid, const gid_t *groups,
+		    int ngroups)
 {
 	int rc = cfs_caller_ids(t, c, uid, gid, pid, groups, ngroups);
 	if (rc < 0)
 		return rc;
-	cfs_user_name(uid, c->user, sizeof c->user);
-	proc_exe(pid, c->exe, sizeof c->exe);
-	c->start_time = proc_start_time(pid);
+	cfs_ccache_user(cc, uid, c->user, sizeof c->user);
+	proc_exe(pid, c->exe, sizeof c->exe);   /* never cached: execve changes it */
+	if (tgid > 0) {
+		c->tgid = tgid;
+		c->ppid = ppid > 0 ? ppid : 0;
+		c->start_time = cfs_ccache_start(cc, tgid);
+	} else {
+		c->start_time = proc_start_time(pid);
+	}
 	return 0;
 }

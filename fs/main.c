@@ -33,6 +33,7 @@
 #include "coachfs/ops.h"
 #include "coachfs/state.h"
 #include "coachfs/store.h"
+#include "coachfs/caller_cache.h"
 #include "coachfs/workers.h"
 
 static void usage(FILE *out)
@@ -283,6 +284,11 @@ static int run_loop(struct cfs_ctx *c, struct fuse *fuse)
 	 * freeing one a TLB shootdown on every CPU). */
 	if (cfs_shells_new(16, &c->shells, &e) < 0)
 		syslog(LOG_WARNING, "coachfs: no shared file shells: %s", e.msg);
+	/* Names and start times of callers between requests (an open then
+	 * reads neither /etc/passwd nor /proc/PID/stat again). */
+	int crc = cfs_ccache_new(&c->ccache);
+	if (crc < 0)
+		syslog(LOG_WARNING, "coachfs: no caller cache: %s", strerror(-crc));
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
 	if (!lc)
 		return -1;
@@ -304,6 +310,8 @@ static int close_modules(struct cfs_ctx *c)
 	c->workers = NULL;
 	cfs_shells_free(c->shells);
 	c->shells = NULL;
+	cfs_ccache_free(c->ccache);
+	c->ccache = NULL;
 	if (c->audit && cfs_audit_close(c->audit, &e) < 0) {
 		syslog(LOG_ERR, "coachfs: closing the audit log: %s", e.msg);
 		status = 1;

@@ -130,12 +130,10 @@ struct cfs_caller *cfs_op_who_as(struct cfs_ctx *c, int full)
 	struct cfs_caller *cl = malloc(sizeof *cl);
 	if (!cl)
 		return NULL;
-	if (cfs_access_caller(c, fc->uid, fc->gid, fc->pid, groups, n, full, cl) < 0) {
+	if (cfs_access_caller(c, fc->uid, fc->gid, fc->pid, tgid, ppid, groups, n, full, cl) < 0) {
 		free(cl);
 		return NULL;
 	}
-	if (full)
-		cfs_caller_set_process(cl, tgid, ppid);
 	return cl;
 }
 

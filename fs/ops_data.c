@@ -16,14 +16,8 @@ int cfs_op_open(const char *path, struct fuse_file_info *fi)
 	struct cfs_caller *cl = cfs_op_who(c);
 	struct cfs_eff *e = malloc(sizeof *e);
 	int rc = cl && e ? cfs_op_path_ok(path) : -ENOMEM;
-	if (rc == 0) {
-		struct cfs_err why = { "file header failed authentication" };
-		rc = cfs_op_ofile_get_e(c, path, &of, &why);
-		if (rc == -EIO)
-			cfs_access_audit(c, cl, CFS_ACT_TAMPER, path, "error", why.msg, 0, CFS_AUDIT_NONE, CFS_AUDIT_NONE, 1);
-	}
 	if (rc == 0)
-		rc = cfs_op_decide_open(c, cl, of, path, fi->flags, e, &d);
+		rc = cfs_op_open_decide(c, cl, path, fi->flags, &of, e, &d);
 	if (rc == 0 && (fi->flags & O_ACCMODE) != O_WRONLY)
 		cfs_access_note_read(c, cl->tgid, cl->start_time, e->class_rank);
 	if (rc == 0 && (fi->flags & O_TRUNC)) {

@@ -10,33 +10,53 @@ const char *cfs_op_verdict_word(enum cfs_verdict v)
 	return v == CFS_ALLOW ? "allow" : v == CFS_FLAG ? "flag" : "deny";
 }
 
-/* Own attribute block of an entry: file header or directory sidecar. */
-int cfs_op_own_meta(struct cfs_ctx *c, const char *path, const struct stat *st, unsigned char *meta,
-		    size_t *len)
+/* Own attribute block of an entry: file header or directory sidecar, bound
+ * under parent (NULL: the id the parent's sidecar claims). */
+static int own_meta_under(struct cfs_ctx *c, const char *path, const struct stat *st,
+			  const unsigned char *parent, unsigned char *meta, size_t *len)
 {
 	*len = 0;
 	if (S_ISDIR(st->st_mode))
-		return cfs_dir_meta_load(c, path, meta, len);
+		return cfs_dir_meta_load_under(c, path, parent, meta, len);
 	if (!S_ISREG(st->st_mode))
 		return 0;
 	struct cfs_err e = { "" };
 	int fd = cfs_store_openat(c->store, path, O_RDONLY, 0);
 	if (fd < 0)
 		return fd == -ELOOP ? -ENOENT : fd;
-	int rc = cfs_entry_meta(c, path, fd, meta, len, &e);
+	int rc = cfs_entry_meta_under(c, path, parent, fd, meta, len, &e);
 	close(fd);
 	if (rc < 0)
 		*len = 0; /* a damaged header: decided on the inherited policy, fails on open */
 	return 0;
 }
 
-/* Effective policy of an existing entry. */
+int cfs_op_own_meta(struct cfs_ctx *c, const char *path, const struct stat *st, unsigned char *meta,
+		    size_t *len)
+{
+	return own_meta_under(c, path, st, NULL, meta, len);
+}
+
+struct own_arg {
+	struct cfs_ctx *c;
+	const char *path;
+	const struct stat *st;
+};
+
+static int own_of_entry(void *arg, const unsigned char parent[CFS_FILE_ID_BYTES], unsigned char *meta,
+			size_t *len)
+{
+	const struct own_arg *a = arg;
+	return own_meta_under(a->c, a->path, a->st, parent, meta, len);
+}
+
+/* Effective policy of an existing entry: the ancestors' chain first, then
+ * the entry's own block bound under the parent id the chain proved (one
+ * read of each sidecar). */
 static int entry_eff(struct cfs_ctx *c, const char *path, const struct stat *st, struct cfs_eff *e)
 {
-	unsigned char meta[CFS_META_MAX];
-	size_t len;
-	int rc = cfs_op_own_meta(c, path, st, meta, &len);
-	return rc < 0 ? rc : cfs_eff_resolve(c, path, meta, len, e);
+	struct own_arg a = { c, path, st };
+	return cfs_eff_resolve_own(c, path, own_of_entry, &a, e);
 }
 
 /* hide_denied: 0 when cl may see path, else -ENOENT. */
@@ -394,15 +414,21 @@ int cfs_op_is_write_open(int flags)
 
 /* Decide and record an open of an existing file; on success *d is the
  * decision. Returns 0, -EACCES (denied) or -EIO (could not record). */
-int cfs_op_decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofile *of, const char *path,
-		       int flags, struct cfs_eff *e, struct cfs_decision *d)
+static void of_meta(struct cfs_ofile *of, unsigned char *meta, size_t *len)
 {
-	unsigned char meta[CFS_META_MAX];
 	pthread_rwlock_rdlock(&of->f->lock);
-	size_t len = of->f->meta_len;
-	memcpy(meta, of->f->meta, len);
+	*len = of->f->meta_len;
+	memcpy(meta, of->f->meta, *len);
 	pthread_rwlock_unlock(&of->f->lock);
-	int rc = cfs_eff_resolve(c, path, meta, len, e), counted = 0;
+}
+
+/* The rest of an open's decision, its policy resolved into e with result
+ * rc (of is NULL only when rc < 0: the chain failed before the header). */
+static int decide_resolved(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofile *of,
+			   const char *path, int flags, int rc, struct cfs_eff *e,
+			   struct cfs_decision *d)
+{
+	int counted = 0;
 	if (rc == 0 && memcmp(e->dir_id, of->f->bind.parent, sizeof e->dir_id) != 0) {
 		rc = -EIO; /* the parent's id changed between the open and the chain's proof */
 		snprintf(e->why, sizeof e->why, "the parent directory's sidecar changed while opening");
@@ -437,4 +463,48 @@ int cfs_op_decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofil
 		return -EACCES;
 	}
 	return d->verdict == CFS_DENY ? -EACCES : 0;
+}
+
+int cfs_op_decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofile *of, const char *path,
+		       int flags, struct cfs_eff *e, struct cfs_decision *d)
+{
+	unsigned char meta[CFS_META_MAX];
+	size_t len;
+	of_meta(of, meta, &len);
+	int rc = cfs_eff_resolve(c, path, meta, len, e);
+	return decide_resolved(c, cl, of, path, flags, rc, e, d);
+}
+
+struct open_own {
+	struct cfs_ctx *c;
+	const char *path;
+	struct cfs_ofile *of;
+	struct cfs_err why;          /* why the header could not be opened */
+	int rc;                      /* that failure, else 0 */
+};
+
+static int own_of_open(void *arg, const unsigned char parent[CFS_FILE_ID_BYTES], unsigned char *meta,
+		       size_t *len)
+{
+	struct open_own *o = arg;
+	o->rc = cfs_op_ofile_get_under(o->c, o->path, parent, &o->of, &o->why);
+	if (o->rc < 0)
+		return o->rc;
+	of_meta(o->of, meta, len);
+	return 0;
+}
+
+int cfs_op_open_decide(struct cfs_ctx *c, struct cfs_caller *cl, const char *path, int flags,
+		       struct cfs_ofile **of, struct cfs_eff *e, struct cfs_decision *d)
+{
+	struct open_own o = { c, path, NULL, { "file header failed authentication" }, 0 };
+	int rc = cfs_eff_resolve_own(c, path, own_of_open, &o, e);
+	*of = o.of;
+	if (o.rc < 0) {
+		if (o.rc == -EIO)
+			cfs_access_audit(c, cl, CFS_ACT_TAMPER, path, "error", o.why.msg, 0, CFS_AUDIT_NONE,
+					 CFS_AUDIT_NONE, 1);
+		return o.rc;
+	}
+	return decide_resolved(c, cl, o.of, path, flags, rc, e, d);
 }

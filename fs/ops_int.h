@@ -159,7 +159,12 @@ void cfs_op_holder_add(struct cfs_ctx *c, struct cfs_ofile *o, uid_t uid, int de
 int cfs_op_holds_handle(struct cfs_ctx *c, const struct stat *st, uid_t uid);
 int cfs_op_ofile_adopt(struct cfs_ctx *c, int fd, struct cfs_file *f, const char *path,
 		       struct cfs_ofile **out);
-int cfs_op_ofile_get_e(struct cfs_ctx *c, const char *path, struct cfs_ofile **out, struct cfs_err *why);
+/* The open file at path, with a reference taken (cfs_op_ofile_get); a
+ * header not yet open is bound under parent (an id the chain of sidecars
+ * proved; NULL: the id the parent's sidecar claims); why: the reason an
+ * open of the header failed (NULL: not wanted). */
+int cfs_op_ofile_get_under(struct cfs_ctx *c, const char *path, const unsigned char *parent,
+			   struct cfs_ofile **out, struct cfs_err *why);
 int cfs_op_ofile_get(struct cfs_ctx *c, const char *path, struct cfs_ofile **out);
 int cfs_op_ofile_truncate(struct cfs_ctx *c, struct cfs_ofile *o, const char *path, off_t size,
 			  struct cfs_scratch *s, struct cfs_err *e);
@@ -193,6 +198,12 @@ int cfs_op_lift_class(struct cfs_ctx *c, struct handle *h, int r, const struct c
 int cfs_op_is_write_open(int flags);
 int cfs_op_decide_open(struct cfs_ctx *c, struct cfs_caller *cl, struct cfs_ofile *of, const char *path,
 		       int flags, struct cfs_eff *e, struct cfs_decision *d);
+/* The same for a file not yet open: the chain of sidecars first, then the
+ * header opened (*of, NULL until then) bound under the parent id the chain
+ * proved, so the parent's sidecar is read once. A header that fails
+ * authentication writes a tamper row and returns -EIO. */
+int cfs_op_open_decide(struct cfs_ctx *c, struct cfs_caller *cl, const char *path, int flags,
+		       struct cfs_ofile **of, struct cfs_eff *e, struct cfs_decision *d);
 void cfs_op_cwatch_add(struct cfs_ctx *c, struct handle *h);
 void cfs_op_cwatch_remove(struct cfs_ctx *c, struct handle *h);
 int cfs_op_under(const char *p, const char *dir, size_t n);

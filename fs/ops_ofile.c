@@ -83,9 +83,10 @@ static struct cfs_ofile *find_ref(struct cfs_ctx *c, const struct stat *st)
 }
 
 /* Take a reference on the open file behind backing fd `fd` (consumed).
- * f: that fd's file as just created (consumed too), or NULL to open it. */
+ * f: that fd's file as just created (consumed too), or NULL to open it,
+ * its header bound under parent (NULL: the id the parent's sidecar claims). */
 static int ofile_adopt_e(struct cfs_ctx *c, int fd, struct cfs_file *f, const char *path,
-			 struct cfs_ofile **out, struct cfs_err *why)
+			 const unsigned char *parent, struct cfs_ofile **out, struct cfs_err *why)
 {
 	struct stat st;
 	struct cfs_err e = { "" };
@@ -106,7 +107,8 @@ static int ofile_adopt_e(struct cfs_ctx *c, int fd, struct cfs_file *f, const ch
 		return 0;
 	}
 	o = calloc(1, sizeof *o);
-	int rc = !o ? -ENOMEM : f ? 0 : cfs_entry_open(c, path, fd, cfs_op_scratch(c), &o->f, &e);
+	int rc = !o ? -ENOMEM : f ? 0 : cfs_entry_open_under(c, path, parent, fd, cfs_op_scratch(c),
+							    &o->f, &e);
 	if (rc < 0) {
 		if (rc == -EIO)
 			cfs_op_log_err("tamper", path, &e);
@@ -143,21 +145,22 @@ static int ofile_adopt_e(struct cfs_ctx *c, int fd, struct cfs_file *f, const ch
 int cfs_op_ofile_adopt(struct cfs_ctx *c, int fd, struct cfs_file *f, const char *path,
 		       struct cfs_ofile **out)
 {
-	return ofile_adopt_e(c, fd, f, path, out, NULL);
+	return ofile_adopt_e(c, fd, f, path, NULL, out, NULL);
 }
 
 /* why: the reason an open of the header failed (tamper rows say it). */
-int cfs_op_ofile_get_e(struct cfs_ctx *c, const char *path, struct cfs_ofile **out, struct cfs_err *why)
+int cfs_op_ofile_get_under(struct cfs_ctx *c, const char *path, const unsigned char *parent,
+			   struct cfs_ofile **out, struct cfs_err *why)
 {
 	int fd = cfs_store_openat(c->store, path, O_RDWR, 0);
 	if (fd < 0)
 		return fd == -ELOOP ? -EPERM : fd;
-	return ofile_adopt_e(c, fd, NULL, path, out, why);
+	return ofile_adopt_e(c, fd, NULL, path, parent, out, why);
 }
 
 int cfs_op_ofile_get(struct cfs_ctx *c, const char *path, struct cfs_ofile **out)
 {
-	return cfs_op_ofile_get_e(c, path, out, NULL);
+	return cfs_op_ofile_get_under(c, path, NULL, out, NULL);
 }
 
 /* Truncate of's file crash-safely through its current name (path), and

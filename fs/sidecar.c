@@ -181,11 +181,30 @@ int cfs_sidecar_load(struct cfs_ctx *c, const char *dir, const struct cfs_bind *
 	return 0;
 }
 
+/* Bind path (not the root) under the given parent id instead of the id its
+ * parent's sidecar claims. */
+static int bind_under(const char *path, const unsigned char parent[CFS_FILE_ID_BYTES], int kind,
+		      struct cfs_bind *b)
+{
+	char dir[PATH_MAX];
+	const char *leaf;
+	int rc = split_path(path, dir, sizeof dir, &leaf);
+	return rc < 0 ? rc : cfs_bind_set(b, parent, leaf, kind);
+}
+
 int cfs_dir_meta_load(struct cfs_ctx *c, const char *dir, unsigned char *meta, size_t *len)
+{
+	return cfs_dir_meta_load_under(c, dir, NULL, meta, len);
+}
+
+int cfs_dir_meta_load_under(struct cfs_ctx *c, const char *dir,
+			    const unsigned char parent[CFS_FILE_ID_BYTES], unsigned char *meta,
+			    size_t *len)
 {
 	struct cfs_bind b;
 	struct cfs_err e = { "" };
-	int rc = cfs_entry_bind(c, dir, CFS_KIND_DIR, &b);
+	int rc = parent && !is_root_path(dir) ? bind_under(dir, parent, CFS_KIND_DIR, &b)
+					      : cfs_entry_bind(c, dir, CFS_KIND_DIR, &b);
 	if (rc == 0)
 		rc = cfs_sidecar_load(c, dir, &b, meta, len, NULL, NULL, &e);
 	else
@@ -272,8 +291,16 @@ int cfs_dir_rebind(struct cfs_ctx *c, const char *dir, const struct cfs_bind *ol
 int cfs_entry_open(struct cfs_ctx *c, const char *path, int fd, struct cfs_scratch *s, struct cfs_file **out,
 		   struct cfs_err *err)
 {
+	return cfs_entry_open_under(c, path, NULL, fd, s, out, err);
+}
+
+int cfs_entry_open_under(struct cfs_ctx *c, const char *path,
+			 const unsigned char parent[CFS_FILE_ID_BYTES], int fd, struct cfs_scratch *s,
+			 struct cfs_file **out, struct cfs_err *err)
+{
 	struct cfs_bind b;
-	int rc = cfs_entry_bind(c, path, CFS_KIND_FILE, &b);
+	int rc = parent ? bind_under(path, parent, CFS_KIND_FILE, &b)
+			: cfs_entry_bind(c, path, CFS_KIND_FILE, &b);
 	if (rc < 0)
 		return cfs_errf(err, rc == -ENOMEM ? rc : -EIO, "%s: its directory's sidecar is missing or unreadable",
 				path);
@@ -309,8 +336,16 @@ int cfs_entry_open(struct cfs_ctx *c, const char *path, int fd, struct cfs_scrat
 int cfs_entry_meta(struct cfs_ctx *c, const char *path, int fd, unsigned char *meta, size_t *len,
 		   struct cfs_err *err)
 {
+	return cfs_entry_meta_under(c, path, NULL, fd, meta, len, err);
+}
+
+int cfs_entry_meta_under(struct cfs_ctx *c, const char *path,
+			 const unsigned char parent[CFS_FILE_ID_BYTES], int fd, unsigned char *meta,
+			 size_t *len, struct cfs_err *err)
+{
 	struct cfs_bind b;
-	int rc = cfs_entry_bind(c, path, CFS_KIND_FILE, &b);
+	int rc = parent ? bind_under(path, parent, CFS_KIND_FILE, &b)
+			: cfs_entry_bind(c, path, CFS_KIND_FILE, &b);
 	if (rc < 0)
 		return cfs_errf(err, -EIO, "%s: its directory's sidecar is missing or unreadable", path);
 	rc = cfs_content_meta_b(fd, c->keys, &b, c->state, meta, len, NULL, NULL, err);

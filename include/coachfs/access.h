@@ -30,21 +30,32 @@ struct cfs_eff {
  * in its place (the id its parent's sidecar claims, its name). A missing
  * sidecar, one bound elsewhere or rolled back: -EIO (tamper). */
 int cfs_dir_meta_load(struct cfs_ctx *c, const char *dir, unsigned char *meta, size_t *len);
+/* The same, bound under parent (an id the chain proved; NULL: the claim):
+ * cfs_dir_meta_load_under, sidecar.h. */
 /* Replace it atomically (temporary sidecar, fsync, rename), keeping the
  * directory's id and raising its version. */
 int cfs_dir_meta_store(struct cfs_ctx *c, const char *dir, const unsigned char *meta, size_t len);
 /* Effective policy of `path` whose own attribute block is own/own_len. */
 int cfs_eff_resolve(struct cfs_ctx *c, const char *path, const unsigned char *own, size_t own_len,
 		    struct cfs_eff *out);
+/* The same, the own block read by own_of(arg, parent, meta, len) once the
+ * ancestors' chain has proved the parent's id: each sidecar is read once.
+ * own_of returns 0 or a negative errno (returned as is). */
+typedef int (*cfs_own_fn)(void *arg, const unsigned char parent[CFS_FILE_ID_BYTES],
+			  unsigned char *meta, size_t *len);
+int cfs_eff_resolve_own(struct cfs_ctx *c, const char *path, cfs_own_fn own_of, void *arg,
+			struct cfs_eff *out);
 /* Effective value of one policy attribute as text ("class", "export",
  * "readers", "max_opens"); -ENODATA when it has none (readers/max_opens). */
 int cfs_eff_value(const struct cfs_eff *e, const char *key, char *buf, size_t cap);
 
 /* The caller of the current request. need_exe = 0: only ids, groups and
  * roles (user "#UID", no program or start time), for visibility checks
- * that are never audited; need_exe = 1: everything, for opens and rows. */
-int cfs_access_caller(struct cfs_ctx *c, uid_t uid, gid_t gid, pid_t pid, const gid_t *groups,
-		      int ngroups, int need_exe, struct cfs_caller *out);
+ * that are never audited; need_exe = 1: everything, for opens and rows,
+ * with the process tgid/ppid (0 when /proc/PID/status was unreadable)
+ * pinned by its start time through the context's caller cache. */
+int cfs_access_caller(struct cfs_ctx *c, uid_t uid, gid_t gid, pid_t pid, pid_t tgid, pid_t ppid,
+		      const gid_t *groups, int ngroups, int need_exe, struct cfs_caller *out);
 
 /* Decide op on path for caller, with the live grants. */
 void cfs_access_decide(struct cfs_ctx *c, const struct cfs_caller *cl, const struct cfs_eff *e,

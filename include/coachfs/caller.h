@@ -84,10 +84,15 @@ void cfs_caller_set_roles(const struct cfs_roletab *t, struct cfs_caller *c);
 int cfs_caller_ids(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid, gid_t gid,
 		   pid_t pid, const gid_t *groups, int ngroups);
 
-/* Fill c for process pid with the given ids and groups: user name, program,
- * start time, roles. Unreadable /proc entries leave exe "" and start_time 0. */
-int cfs_caller_fill(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid, gid_t gid,
-		    pid_t pid, const gid_t *groups, int ngroups);
+/* Fill c for thread pid with the given ids and groups: user name, program,
+ * roles, and, when tgid > 0 (what /proc/PID/status said), the process
+ * (tgid, ppid) and its start time; else the thread's start time. Names and
+ * start times come through cc (caller_cache.h; NULL: read afresh).
+ * Unreadable /proc entries leave exe "" and start_time 0. */
+struct cfs_ccache;
+int cfs_caller_fill(const struct cfs_roletab *t, struct cfs_ccache *cc, struct cfs_caller *c,
+		    uid_t uid, gid_t gid, pid_t pid, pid_t tgid, pid_t ppid, const gid_t *groups,
+		    int ngroups);
 
 /* What /proc/TID/status says of a thread: its thread group (the process),
  * the process's parent and the supplementary groups (at most max kept;
@@ -96,10 +101,6 @@ int cfs_caller_fill(const struct cfs_roletab *t, struct cfs_caller *c, uid_t uid
 int cfs_parse_proc_status(const char *text, pid_t *tgid, pid_t *ppid, gid_t *groups, int max,
 			  int *ngroups);
 int cfs_proc_status(pid_t tid, pid_t *tgid, pid_t *ppid, gid_t *groups, int max, int *ngroups);
-
-/* Record what /proc/TID/status said (tgid, ppid > 0) in a filled caller:
- * start_time then pins the process rather than the thread. */
-void cfs_caller_set_process(struct cfs_caller *c, pid_t tgid, pid_t ppid);
 
 /* A process pinned by its start time (a pid alone can be reused). */
 struct cfs_proc {

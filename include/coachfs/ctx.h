@@ -31,6 +31,7 @@ struct cfs_ctx {
 	struct cfs_grants *grants;
 	struct cfs_links *links;
 	struct cfs_roletab *roles;
+	struct cfs_ccache *ccache;      /* names and process start times between requests; NULL = none */
 	char host[256];
 	char mountpoint[4096];
 	pthread_key_t scratch_key;

@@ -24,6 +24,12 @@ int cfs_sidecar_write_at(int dirfd, const struct cfs_keys *keys, struct cfs_stat
  * its directory was interrupted is accepted once and rebound. Missing: -EIO. */
 int cfs_sidecar_load(struct cfs_ctx *c, const char *dir, const struct cfs_bind *b, unsigned char *meta,
 		     size_t *len, unsigned char *id, uint64_t *version, struct cfs_err *err);
+/* A directory's attribute block (as cfs_dir_meta_load, access.h), its
+ * sidecar bound under parent, an id the chain of sidecars proved; NULL:
+ * under the id its parent's sidecar claims. */
+int cfs_dir_meta_load_under(struct cfs_ctx *c, const char *dir,
+			    const unsigned char parent[CFS_FILE_ID_BYTES], unsigned char *meta,
+			    size_t *len);
 /* The id a directory's sidecar claims (unauthenticated; -EIO if missing). */
 int cfs_dir_id_claimed(struct cfs_ctx *c, const char *dir, unsigned char id[CFS_FILE_ID_BYTES]);
 /* The place of mount path `path` as its header binds it: the id its
@@ -47,7 +53,17 @@ int cfs_dir_rebind(struct cfs_ctx *c, const char *dir, const struct cfs_bind *ol
  * the interrupted-rename fallback above). */
 int cfs_entry_open(struct cfs_ctx *c, const char *path, int fd, struct cfs_scratch *s, struct cfs_file **out,
 		   struct cfs_err *err);
+/* cfs_entry_open bound under parent, an id the chain of sidecars proved
+ * (NULL: the id the parent's sidecar claims). */
+int cfs_entry_open_under(struct cfs_ctx *c, const char *path,
+			 const unsigned char parent[CFS_FILE_ID_BYTES], int fd, struct cfs_scratch *s,
+			 struct cfs_file **out, struct cfs_err *err);
 int cfs_entry_meta(struct cfs_ctx *c, const char *path, int fd, unsigned char *meta, size_t *len,
 		   struct cfs_err *err);
+/* The same, bound under parent (the id the chain of sidecars proved, so the
+ * parent's sidecar need not be read again for its claim); NULL: the claim. */
+int cfs_entry_meta_under(struct cfs_ctx *c, const char *path,
+			 const unsigned char parent[CFS_FILE_ID_BYTES], int fd, unsigned char *meta,
+			 size_t *len, struct cfs_err *err);
 
 #endif
