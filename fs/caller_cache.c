@@ -44,9 +44,7 @@ struct cfs_ccache {
 
 static int64_t mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return cfs_clock_us(CLOCK_MONOTONIC) / 1000;
 }
 
 static int pidfd_open_(pid_t pid)
