@@ -141,21 +141,14 @@ static int query_row(sqlite3_stmt *st, void *ctx)
 	struct cfs_audit_row row;
 	memset(&row, 0, sizeof row);
 	row.id = sqlite3_column_int64(st, 0);
-	row.ev.ts = col_int(st, 1);
-	row.ev.host = col_text(st, 2);
-	row.ev.uid = col_int(st, 3);
-	row.ev.user = col_text(st, 4);
-	row.ev.pid = col_int(st, 5);
-	row.ev.exe = col_text(st, 6);
-	row.action = col_text(st, 7);
+	row.ev = (struct cfs_event){
+		.ts = col_int(st, 1), .host = col_text(st, 2), .uid = col_int(st, 3),
+		.user = col_text(st, 4), .pid = col_int(st, 5), .exe = col_text(st, 6),
+		.path = col_text(st, 8), .result = col_text(st, 9), .reason = col_text(st, 10),
+		.grant_id = col_int(st, 11), .offset = col_int(st, 12), .length = col_int(st, 13) };
+	row.action = col_text(st, 7);   /* as stored; ev.action only when this version knows it */
 	if (cfs_action_parse(row.action, &row.ev.action) < 0)
 		row.ev.action = CFS_ACT_COUNT;
-	row.ev.path = col_text(st, 8);
-	row.ev.result = col_text(st, 9);
-	row.ev.reason = col_text(st, 10);
-	row.ev.grant_id = col_int(st, 11);
-	row.ev.offset = col_int(st, 12);
-	row.ev.length = col_int(st, 13);
 	col_hash(st, 14, row.prev_hash, &row.prev_hash_len);
 	col_hash(st, 15, row.hash, &row.hash_len);
 	return q->cb(&row, q->arg);

@@ -458,11 +458,7 @@ static int parse_buf(const char *text, size_t len, const char *name, struct cfs_
 	cfg->reads = CFS_READS_EVERY;
 	cfg->flush_ms = 50;
 	cfg->request_ttl = CFS_REQUEST_TTL_DEFAULT;
-	p->cfg = cfg;
-	p->err = err;
-	p->name = name;
-	p->pos = text;
-	p->end = text + len;
+	*p = (struct parse){ .cfg = cfg, .err = err, .name = name, .pos = text, .end = text + len };
 
 	int r = ini_parse_stream(cfs_cfg_reader, p, handler, p);
 	if (!p->rc) {

@@ -116,6 +116,14 @@ static const char usage_text[] =
 
 /* ---- messages ------------------------------------------------------------- */
 
+int errno_say(const char *what, int e, const struct errno_msg *t)
+{
+	for (; t->msg; t++)
+		if (t->e == e)
+			return cfs_say(EXIT_FAIL, "%s: %s", what, t->msg);
+	return cfs_say(EXIT_FAIL, "%s: %s", what, strerror(e));
+}
+
 /* coach-grant prints absent text as null, and "" is absent. */
 void json_str(FILE *f, const char *s)
 {
@@ -462,6 +470,17 @@ out:
 
 /* ---- approve ------------------------------------------------------------------ */
 
+/* What the daemon's refusals of an approval mean. */
+static const struct errno_msg approve_msgs[] = {
+	{ ENOENT, "no such grant or link (or not a coachfs mount)" },
+	{ EALREADY, "already approved" },
+	{ EPERM, "you may not approve it (not an admin, its granter, its subject, or not the "
+		 "approver it names); the daemon recorded why (coach-audit log --action grant_approve)" },
+	{ EACCES, "revoked or expired" },
+	{ EINVAL, "its class needs no two-person approval, or its path is gone" },
+	{ EBADMSG, "failed authentication (edited or forged in policy.db): it grants nothing" },
+	{ 0, NULL } };
+
 /* Run by the approving admin as themselves, without root: a setxattr on the
  * mount's control file, so the daemon learns who approves from the kernel and
  * checks and records it (a grant_approve row) itself. */
@@ -501,25 +520,7 @@ static int cmd_approve(int argc, char **argv, const char **cfile)
 		printf("%s%s approved\n", ids[0] == 'L' ? "link " : "grant ", ids);
 		return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
 	}
-	switch (errno) {
-	case ENOENT:
-		return cfs_say(EXIT_FAIL, "%s: no such grant or link (or %s is not a coachfs mount)", ids, mbuf);
-	case EALREADY:
-		return cfs_say(EXIT_FAIL, "%s is already approved", ids);
-	case EPERM:
-		return cfs_say(EXIT_FAIL, "%s: you may not approve it (not an admin, its granter, its subject, "
-			   "or not the approver it names); the daemon recorded why (coach-audit log "
-			   "--action grant_approve)", ids);
-	case EACCES:
-		return cfs_say(EXIT_FAIL, "%s is revoked or expired", ids);
-	case EINVAL:
-		return cfs_say(EXIT_FAIL, "%s: its class needs no two-person approval, or its path is gone", ids);
-	case EBADMSG:
-		return cfs_say(EXIT_FAIL, "%s failed authentication (edited or forged in policy.db): it "
-			   "grants nothing", ids);
-	default:
-		return cfs_say(EXIT_FAIL, "%s: %s: %s", ids, full, strerror(errno));
-	}
+	return errno_say(ids, errno, approve_msgs);
 }
 
 /* ---- main --------------------------------------------------------------------- */

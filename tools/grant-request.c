@@ -60,30 +60,21 @@ static int find_mount(const char *mnt, const char **cfile, char *buf, size_t cap
 	return 0;
 }
 
-static int ctl_errno(const char *what, int e)
-{
-	switch (e) {
-	case ENOENT:
-		return cfs_say(EXIT_FAIL, "%s: no such request or path (or not a coachfs mount)", what);
-	case EALREADY:
-		return cfs_say(EXIT_FAIL, "%s: already decided (or reviewed)", what);
-	case EPERM:
-		return cfs_say(EXIT_FAIL, "%s: you may not (the daemon recorded why: coach-audit log --action "
-			       "grant_request,grant_approve,grant_deny,breakglass,breakglass_review)", what);
-	case EACCES:
-		return cfs_say(EXIT_FAIL, "%s: the request has expired", what);
-	case EINVAL:
-		return cfs_say(EXIT_FAIL, "%s: refused: wrong kind of id, a class that admits by role, a "
-			       "directory for break-glass, or a malformed value", what);
-	case EDQUOT:
-		return cfs_say(EXIT_FAIL, "%s: you already have %d pending requests", what, CFS_REQ_PENDING_MAX);
-	case EBADMSG:
-		return cfs_say(EXIT_FAIL, "%s: the record failed authentication (edited or forged in policy.db)",
-			       what);
-	default:
-		return cfs_say(EXIT_FAIL, "%s: %s", what, strerror(e));
-	}
-}
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* What the daemon's refusals of a request, a decision or a review mean. */
+static const struct errno_msg ctl_msgs[] = {
+	{ ENOENT, "no such request or path (or not a coachfs mount)" },
+	{ EALREADY, "already decided (or reviewed)" },
+	{ EPERM, "you may not (the daemon recorded why: coach-audit log --action "
+		 "grant_request,grant_approve,grant_deny,breakglass,breakglass_review)" },
+	{ EACCES, "the request has expired" },
+	{ EINVAL, "refused: wrong kind of id, a class that admits by role, a directory for "
+		  "break-glass, or a malformed value" },
+	{ EDQUOT, "you already have " STR(CFS_REQ_PENDING_MAX) " pending requests" },
+	{ EBADMSG, "the record failed authentication (edited or forged in policy.db)" },
+	{ 0, NULL } };
 
 /* Set user.coachfs.NAME = value on the control file; then, for a new
  * record, read back the caller's newest one into out. */
@@ -97,7 +88,7 @@ static int ctl(const char *mnt, const char **cfile, const char *name, const char
 	snprintf(path, sizeof path, "%s" CTL, m);
 	snprintf(xa, sizeof xa, XA "%s", name);
 	if (setxattr(path, xa, value, strlen(value), 0) < 0)
-		return ctl_errno(what, errno);
+		return errno_say(what, errno, ctl_msgs);
 	if (!out)
 		return 0;
 	ssize_t n = getxattr(path, xa, out, cap - 1);

@@ -34,6 +34,13 @@ int grant_getopt(int argc, char **argv, const char *cmd, const struct grant_opt 
 		 const char **cfile);
 /* Free text from argv: bounded, no control characters; 0 or exit status 2. */
 int text_arg(const char *opt, const char *s);
+/* A refusal's errno and what it means to the user; a table ends at NULL. */
+struct errno_msg {
+	int e;
+	const char *msg;
+};
+/* "WHAT: MSG" for e from t (else strerror), exit status 1. */
+int errno_say(const char *what, int e, const struct errno_msg *t);
 /* "4h", "90m", "1d2h". */
 void fmt_duration(int64_t s, char *out, size_t cap);
 
