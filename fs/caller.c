@@ -381,11 +381,6 @@ int cfs_proc_boot_id(char *out, size_t cap)
 	return 0;
 }
 
-static uint64_t proc_start_time(pid_t pid)
-{
-	return cfs_proc_start(pid);
-}
-
 /* A decimal pid after "Name:" up to the end of its line. */
 static int status_pid(const char *text, const char *key, pid_t *out)
 {
@@ -544,7 +539,7 @@ int cfs_caller_fill(const struct cfs_roletab *t, struct cfs_ccache *cc, struct c
 		c->ppid = ppid > 0 ? ppid : 0;
 		c->start_time = cfs_ccache_start(cc, tgid);
 	} else {
-		c->start_time = proc_start_time(pid);
+		c->start_time = cfs_proc_start(pid);
 	}
 	return 0;
 }
