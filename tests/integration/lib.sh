@@ -225,3 +225,38 @@ with open(p, "r+b") as f:
     if len(b) != 1: sys.exit("flip_byte: %s has no byte at %d" % (p, o))
     f.seek(o); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
 }
+
+# db_lock DB [SECONDS] — another process takes DB's write lock and holds it
+# for SECONDS, or until db_unlock when SECONDS is 0 or absent. It waits up to
+# 30 s for the lock (the daemon's own writer may hold it for a moment), and
+# db_lock returns only once the lock is held, so nothing after it races the
+# locker. db_unlock ends the hold early and waits for the locker to exit.
+db_lock() {
+	rm -f "$T/dblock.fifo" "$T/dblock.ready"
+	mkfifo "$T/dblock.fifo" || return 1
+	/usr/bin/python3 -c '
+import select, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+db.execute("CREATE TABLE IF NOT EXISTS zz_lock(x)")
+open(sys.argv[2], "w").close()
+secs = float(sys.argv[3])
+select.select([sys.stdin], [], [], secs if secs > 0 else None)
+db.execute("ROLLBACK")
+' "$1" "$T/dblock.ready" "${2:-0}" <"$T/dblock.fifo" &
+	DB_LOCK_PID=$!
+	exec 9>"$T/dblock.fifo"
+	local _
+	for _ in $(seq 1 400); do
+		[ -e "$T/dblock.ready" ] && return 0
+		kill -0 "$DB_LOCK_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "db_lock_$(basename "$1")" "could not take the write lock on $1"
+	return 1
+}
+db_unlock() {
+	exec 9>&-
+	wait "$DB_LOCK_PID"
+	rm -f "$T/dblock.fifo" "$T/dblock.ready"
+}

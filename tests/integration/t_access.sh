@@ -199,11 +199,9 @@ has max_opens_reason "$(row cfs_alice open /m/f.md)" "grant $gm has used its 2 o
 gm2=$(grant cfs_alice /m --ttl 10m --max-opens 2)
 "$G" revoke "$gm" >/dev/null 2>>"$T/tools.err"
 eq max_opens_locked_1 "$(as cfs_alice cat "$MNT/m/f.md" 2>&1)" "content of m"
-( echo 'BEGIN IMMEDIATE;'; sleep 6; echo 'COMMIT;' ) | sqlite3 "$T/var/audit.db" &
-locker=$!
-sleep 0.5
+db_lock "$T/var/audit.db" 6
 has max_opens_locked_refused "$(err_of as cfs_alice cat "$MNT/m/f.md")" "Permission denied"
-wait "$locker"
+db_unlock
 eq max_opens_locked_2 "$(as cfs_alice cat "$MNT/m/f.md" 2>&1)" "content of m"
 has max_opens_locked_3_refused "$(err_of as cfs_alice cat "$MNT/m/f.md")" "Permission denied"
 has max_opens_locked_reason "$(row cfs_alice open /m/f.md)" "grant $gm2 has used its 2 opens"

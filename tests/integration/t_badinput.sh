@@ -182,26 +182,6 @@ rmdir "$PASSFILE"
 echo "$good_pass" >"$PASSFILE"
 chmod 600 "$PASSFILE"
 
-# lock_db DB — hold DB's write lock (BEGIN EXCLUSIVE in a sqlite3 fed from a
-# FIFO) until unlock_db closes the FIFO; returns once another connection sees
-# it held (up to 30 s: a loaded machine can be slow to start sqlite3)
-lock_db() {
-	mkfifo "$T/lock.fifo"
-	sqlite3 "$1" <"$T/lock.fifo" >/dev/null 2>&1 &
-	lock_pid=$!
-	exec 9>"$T/lock.fifo"
-	echo 'BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS zz_lock(x);' >&9
-	for _ in $(seq 1 300); do
-		sqlite3 "$1" 'BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1 || break
-		sleep 0.1
-	done
-}
-unlock_db() {
-	exec 9>&-
-	wait "$lock_pid"
-	rm -f "$T/lock.fifo"
-}
-
 # ---- policy values through the mount: setfattr with a bad value is EINVAL ----
 cfs_mount || exit 1
 echo hello >"$MNT/f"
@@ -248,20 +228,20 @@ CFS_FG=1 cfs_mount || exit 1
 row served_before_lock 0 hello as cfs_alice cat "$MNT/f"
 row counted_before_lock 0 secret as cfs_bob cat "$MNT/sfile"
 setfattr -n user.coachfs.export -v allow "$MNT/f"
-lock_db "$T/var/audit.db"
+db_lock "$T/var/audit.db"
 row audit_locked_open_refused 1 "Permission denied" as cfs_alice cat "$MNT/f"
 # a policy change that cannot be recorded does not stand
 row audit_locked_setxattr_refused 1 "$MNT/f" setfattr -n user.coachfs.export -v deny "$MNT/f"
 row audit_locked_removexattr_refused 1 "$MNT/f" setfattr -x user.coachfs.export "$MNT/f"
-unlock_db
+db_unlock
 row audit_unlocked_open_served 0 hello as cfs_alice cat "$MNT/f"
 eq audit_locked_export_unchanged "$(getfattr --only-values -n user.coachfs.export "$MNT/f" 2>/dev/null)" allow
 eq audit_locked_no_change_recorded "$(audit_q "select count(*) from events where action = 'setxattr' and path = '/f' and reason like '%-> deny%'")" 0
 has audit_locked_logged "$(cat "$T/daemon.err")" "database is locked"
-lock_db "$T/var/policy.db"
+db_lock "$T/var/policy.db"
 row policy_locked_uncounted_open_served 0 hello as cfs_alice cat "$MNT/f"
 row policy_locked_counted_open_refused 1 "Permission denied" as cfs_bob cat "$MNT/sfile"
-unlock_db
+db_unlock
 row policy_unlocked_counted_open_served 0 secret as cfs_bob cat "$MNT/sfile"
 has policy_locked_reason "$(audit_q "select reason from events where user = 'cfs_bob' and path = '/sfile' and result = 'deny'")" "cannot count the open"
 cfs_umount
@@ -322,9 +302,9 @@ PY
 	rmdir "$P"
 	cp "$T/$db.good" "$P"
 	# a writer holding the database: coachfs gives up after its busy timeout
-	lock_db "$P"
+	db_lock "$P"
 	refuse "${db}_db_locked" "database is locked"
-	unlock_db
+	db_unlock
 done
 # coach-grant on the same faults
 P=$T/var/policy.db

@@ -40,13 +40,7 @@ eq a_row_per_open "$(audit_q "select count(*) from events where action in ('open
 eq rows_per_user "$(audit_q "select user || '=' || count(*) from events where action in ('open', 'replay') and path='/doc' group by user order by user" | tr '\n' ' ')" "cfs_alice=450 cfs_carol=450 "
 
 # Another process holds the write lock for 4 s (the daemon waits 2 s).
-$PY -c '
-import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None)
-c.execute("BEGIN IMMEDIATE"); print("locked", flush=True)
-time.sleep(4); c.execute("COMMIT")' "$T/var/audit.db" >"$T/locker.out" 2>&1 &
-LOCKER=$!
-for _ in $(seq 1 100); do grep -q locked "$T/locker.out" && break; sleep 0.05; done
+db_lock "$T/var/audit.db" 4
 pids=()
 for i in 1 2 3 4; do
 	opener cfs_alice "$MNT/doc2" 1 >"$T/blocked.$i" 2>&1 &
@@ -59,7 +53,7 @@ refused=$(cat "$T"/blocked.* | grep -c "errno 13")
 okd=$(cat "$T"/blocked.* | grep -c "^ok")
 ok locked_open_refused test "$refused" -ge 1
 eq locked_opens_all_answered "$((refused + okd))" 4
-wait "$LOCKER"
+db_unlock
 sleep 0.5   # the writer retries its queue
 eq open_after_lock "$(opener cfs_alice "$MNT/doc2" 1)" ok
 ok daemon_alive kill -0 "$DAEMON_PID"
