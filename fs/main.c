@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <fuse.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <limits.h>
 #include <signal.h>
 #include <sodium.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "coachfs/audit.h"
+#include "coachfs/bdi.h"
 #include "coachfs/caller.h"
 #include "coachfs/config.h"
 #include "coachfs/content.h"
@@ -270,6 +272,20 @@ static void detach(int notify_fd)
 	report(notify_fd, "");
 }
 
+/* The kernel's readahead for the mount, raised once the FUSE handshake
+ * has capped it (bdi.h): per-open files read with small requests then
+ * reach the daemon as 1 MiB READs instead of 128 KiB ones. Runs on its
+ * own thread, as its stat waits for the loop to answer INIT; a mount that
+ * cannot be tuned serves as it is. */
+static void *tune_readahead(void *arg)
+{
+	const struct cfs_ctx *c = arg;
+	struct cfs_err e = { "" };
+	if (cfs_bdi_readahead(c->mountpoint, CFS_READAHEAD_KB, &e) < 0)
+		syslog(LOG_WARNING, "coachfs: kernel readahead stays at its default: %s", e.msg);
+	return NULL;
+}
+
 /* Serve until unmounted; 0 when the loop ended cleanly. */
 static int run_loop(struct cfs_ctx *c, struct fuse *fuse)
 {
@@ -334,7 +350,8 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 	struct cfs_err e = { "" };
 	char msg[1024];
 	struct fuse *fuse = NULL;
-	int status = 1, mounted = 0;
+	int status = 1, mounted = 0, tuner = 0;
+	pthread_t tuner_thread;
 
 	if (open_modules(c, pass, passlen, &e) < 0)
 		status = fail(notify_fd, e.msg);
@@ -348,15 +365,20 @@ static int serve(struct cfs_ctx *c, const char *argv0, const char *mnt, const ch
 			detach(notify_fd);
 			notify_fd = -1;
 		}
+		tuner = pthread_create(&tuner_thread, NULL, tune_readahead, c) == 0;
+		if (!tuner)
+			syslog(LOG_WARNING, "coachfs: kernel readahead stays at its default: no thread");
 		status = run_loop(c, fuse) == 0 ? 0 : 1;
 		if (audit_row(c, CFS_ACT_UNMOUNT, "allow", "unmounted", NULL) < 0)
 			status = 1;
 	}
 	if (fuse) {
 		if (mounted)
-			fuse_unmount(fuse);
+			fuse_unmount(fuse);   /* ends a stat the tuner may still wait in */
 		fuse_destroy(fuse);
 	}
+	if (tuner)
+		pthread_join(tuner_thread, NULL);
 	if (close_modules(c) != 0)
 		status = 1;
 	if (notify_fd >= 0)

@@ -18,6 +18,16 @@ cfs_init || exit 1
 cfs_mount || exit 1
 G=$BIN/coach-grant
 unset SUDO_USER SUDO_UID
+
+# the mount's kernel readahead is raised to 1 MiB once the FUSE handshake
+# (which leaves 128 KiB) is over: per-open files are read ahead in 1 MiB READs
+ra=
+for _ in $(seq 1 100); do
+	ra=$(cat "/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb")
+	[ "$ra" = 1024 ] && break
+	sleep 0.1
+done
+eq kernel_readahead_1mib "$ra" 1024
 PY=/usr/bin/python3
 
 # the content first (root, an admin, may not write grant-only classes), then the classes

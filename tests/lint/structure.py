@@ -15,7 +15,7 @@ import sys
 MAX_FILE, MAX_FUNC = 700, 80
 # Lower layers first; a module may use its own layer and those before it.
 LAYERS = [
-    ["util", "meta", "scratch", "action"],
+    ["util", "meta", "scratch", "action", "bdi"],
     ["crypto", "config", "passphrase"],
     ["store", "content", "state", "workers", "caller", "readahead"],
     ["policy"],
