@@ -8,8 +8,8 @@
 #include <fcntl.h>
 #include <fuse.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>

@@ -5,10 +5,10 @@
  * shown through the mount (t_cache). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "coachfs/bdi.h"
