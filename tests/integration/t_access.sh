@@ -168,13 +168,15 @@ t_start=$(date +%s)
 has start_future_refused "$(err_of as cfs_alice cat "$MNT/s/f.md")" "Permission denied"
 has start_future_audit "$(row cfs_alice open /s/f.md)" "grant $gs starts at"
 
-# expiry reaching an open handle: a 3 s grant, a reader that outlives it
-ge=$(grant cfs_alice /e --ttl 3s)
+# expiry reaching an open handle: a 5 s grant (it ends on a whole second,
+# so 4 to 5 s from now: room for a loaded machine's first read), a reader
+# that outlives it
+ge=$(grant cfs_alice /e --ttl 5s)
 as cfs_alice "$PY" - "$MNT/e/f.md" >"$T/expiry.out" 2>&1 <<'PY' &
 import os, sys, time
 fd = os.open(sys.argv[1], os.O_RDONLY)
 print("first", os.pread(fd, 10, 0).decode().strip(), flush=True)
-time.sleep(4.2)
+time.sleep(6.2)
 try:
     os.pread(fd, 10, 0)
     print("second ok")

@@ -118,10 +118,10 @@ for mode in cached direct; do
 	eq "${mode}_revoked_row" "$(audit_q "select result from events where action='read' and path='$d/doc.md' and result='deny' and grant_id=$g")" deny
 	held_stop
 	# expiry, the same way
-	g=$("$G" add cfs_alice "$d/doc.md" --ttl 3s 2>>"$T/tools.err")
+	g=$("$G" add cfs_alice "$d/doc.md" --ttl 5s 2>>"$T/tools.err")
 	held_start "$MNT$d/doc.md"
 	eq "${mode}_expiring_first" "$(head -n 1 "$T/held.out")" "first $SIZE"
-	sleep 4
+	sleep 6
 	eq "${mode}_expired_stops_reads" "$(held_ask)" "errno 13"
 	held_stop
 done

@@ -48,9 +48,12 @@ eq forged_insert_json "$(json "$FID" 'r["valid"], r["invalid"]')" "False unseale
 eq forged_insert_not_active "$("$G" list --active --json)" "[]"
 
 # a real, short grant, extended by hand after it ended
-g1=$("$G" add cfs_alice /sens/a.md --ttl 2s 2>/dev/null)
+# (ends are whole seconds: a 2 s grant could end 1.1 s after it was made,
+# before a loaded machine got to read; wait for the end it was given)
+g1=$("$G" add cfs_alice /sens/a.md --ttl 5s 2>/dev/null)
 eq short_grant_reads "$(as cfs_alice cat "$MNT/sens/a.md")" "sensitive notes"
-sleep 2.2
+g1_end=$(pq "select \"end\" from grants where id = $g1")
+while [ "$(date +%s)" -le "${g1_end:-0}" ]; do sleep 0.2; done
 no short_grant_ended as cfs_alice cat "$MNT/sens/a.md"
 pq "UPDATE grants SET \"end\" = \"end\" + 3600 WHERE id = $g1"
 no extended_refused as cfs_alice cat "$MNT/sens/a.md"

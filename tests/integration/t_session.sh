@@ -131,7 +131,7 @@ eq term_forwarded_status "$?" 9
 eq term_revoked "$(json "$(cat "$O/s.id")" 'r["state"], r["revoke_reason"]')" "revoked session ended"
 
 # ---- 5. the TTL ends it while the command still runs ----
-"$G" run --user cfs_alice --path /sens --ttl 2s -- sh -c "cat $A >$O/t1; sleep 2.5
+"$G" run --user cfs_alice --path /sens --ttl 4s -- sh -c "cat $A >$O/t1; sleep 4.5
 	cat $A >$O/t2 2>/dev/null; echo \$? >$O/t2.rc" 2>/dev/null
 eq ttl_before_reads "$(cat "$O/t1")" "sensitive notes"
 eq ttl_after_refused "$(cat "$O/t2.rc")" 1
