@@ -8,6 +8,7 @@
 #include "coachfs/audit.h"
 
 #include <errno.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,11 @@ static int sync_rows(struct cfs_audit *a, struct cfs_event *ev, long n)
 int main(int argc, char **argv)
 {
 	long nsync = 0;
+	/* as the daemon's main does (fs/main.c) */
+	if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK) {
+		fprintf(stderr, "bench_audit: cannot configure SQLite\n");
+		return 1;
+	}
 	if (argc == 3 && strcmp(argv[1], "sync") == 0) {
 		nsync = strtol(argv[2], NULL, 10);
 		if (nsync <= 0 || nsync > 10000000) {
