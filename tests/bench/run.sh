@@ -366,6 +366,17 @@ cell() {   # FS METRIC
 	if [ "$REPS" -gt 1 ]; then echo "$(fmt "$1") ($(fmt "$2")–$(fmt "$3"))"; else fmt "$1"; fi
 }
 median() { local s; s=$(stat "${R["$1|$2"]:-}"); [ -n "$s" ] && echo "${s%% *}"; }
+# per_rep FS METRIC — FS / gocryptfs in each repetition ("0.91 1.04 1.12");
+# nothing when a repetition failed on either side (the pairs would not line up)
+per_rep() {
+	local c=${R["$1|$2"]:-} g=${R["gocryptfs|$2"]:-}
+	[ -n "$c" ] && [ -n "$g" ] || return 0
+	awk -v c="$c" -v g="$g" -v n="$REPS" 'BEGIN {
+		if (split(c, a, " ") != n || split(g, b, " ") != n) exit
+		for (i = 1; i <= n; i++) if (b[i] <= 0) exit
+		for (i = 1; i <= n; i++) printf "%s%.2f", (i > 1 ? " " : ""), a[i] / b[i]
+		print "" }'
+}
 
 METRICS="write read1m read4k rand1 rand4 openclose openclose4 create readback ls rm"
 declare -A LABEL=(
@@ -421,15 +432,25 @@ report() {
 	echo
 	echo "### targets (against gocryptfs in this run)"
 	echo
-	echo "| target | measured | |"
-	echo "|---|---|---|"
+	echo "The verdict is the ratio of the medians; each repetition's ratio (the two measured"
+	echo "in the same round, minutes apart) shows how far this machine's noise moves it."
+	echo
+	echo "| target | measured | each repetition | |"
+	echo "|---|---|---|---|"
 	target() {   # LABEL METRIC OP LIMIT [COACHFS-VARIANT]
-		local c g r ok
+		local c g r ok reps
 		c=$(median "${5:-coachfs}" "$2"); g=$(median gocryptfs "$2")
-		if [ -z "$c" ] || [ -z "$g" ]; then echo "| $1 | not measured | - |"; return; fi
+		if [ -z "$c" ] || [ -z "$g" ]; then echo "| $1 | not measured | - | - |"; return; fi
 		r=$(awk -v c="$c" -v g="$g" 'BEGIN { printf "%.2f", c / g }')
 		ok=$(awk -v r="$r" -v l="$4" -v op="$3" 'BEGIN { print ((op == ">=" ? r >= l : r <= l) ? "met" : "not met") }')
-		echo "| $1 | ${r}× | $ok |"
+		reps=$(per_rep "${5:-coachfs}" "$2")
+		if [ -n "$reps" ]; then
+			ok="$ok ($(echo "$reps" | awk -v l="$4" -v op="$3" '{ k = 0
+				for (i = 1; i <= NF; i++) k += (op == ">=") ? ($i >= l) : ($i <= l)
+				printf "%d of %d repetitions", k, NF }'))"
+			reps=$(echo "$reps" | sed 's/ /×, /g; s/$/×/')
+		fi
+		echo "| $1 | ${r}× | ${reps:--} | $ok |"
 	}
 	target "cold seq read 1 MiB ≥ 1.5×" read1m ">=" 1.5
 	target "seq write ≥ 1.5×" write ">=" 1.5
@@ -444,18 +465,18 @@ report() {
 	target "(floor: a bare direct_io passthrough) open+close time" openclose "<=" 1.0 fusefloor
 	a=$(median audit rows)
 	if [ -n "$a" ]; then
-		echo "| audit writer ≥ 200,000 rows/s | $(fmt "$a") rows/s | $(awk -v a="$a" 'BEGIN { print (a >= 200000 ? "met" : "not met") }') |"
+		echo "| audit writer ≥ 200,000 rows/s | $(fmt "$a") rows/s | - | $(awk -v a="$a" 'BEGIN { print (a >= 200000 ? "met" : "not met") }') |"
 	else
-		echo "| audit writer ≥ 200,000 rows/s | not measured | - |"
+		echo "| audit writer ≥ 200,000 rows/s | not measured | - | - |"
 	fi
 	for m in read1m read4k rand1 rand4; do
 		e=$(median coachfs "$m"); o=$(median coachfs_open "$m")
 		if [ -z "$e" ] || [ -z "$o" ]; then
-			echo "| reads=every vs reads=open ≤ 10% slower (${LABEL[$m]}) | not measured | - |"
+			echo "| reads=every vs reads=open ≤ 10% slower (${LABEL[$m]}) | not measured | - | - |"
 			continue
 		fi
 		r=$(awk -v e="$e" -v o="$o" 'BEGIN { printf "%.1f", (o - e) / o * 100 }')
-		echo "| reads=every vs reads=open ≤ 10% slower (${LABEL[$m]}) | $(awk -v r="$r" 'BEGIN { if (r < 0) printf "%.1f%% faster", -r; else printf "%.1f%% slower", r }') | $(awk -v r="$r" 'BEGIN { print (r <= 10 ? "met" : "not met") }') |"
+		echo "| reads=every vs reads=open ≤ 10% slower (${LABEL[$m]}) | $(awk -v r="$r" 'BEGIN { if (r < 0) printf "%.1f%% faster", -r; else printf "%.1f%% slower", r }') | - | $(awk -v r="$r" 'BEGIN { print (r <= 10 ? "met" : "not met") }') |"
 	done
 	local any=0 k
 	for k in "${!FAILED[@]}"; do
