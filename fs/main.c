@@ -155,6 +155,11 @@ static int open_modules(struct cfs_ctx *c, char *pass, size_t passlen, struct cf
 		cfs_pass_free(pass, passlen);
 		return cfs_errf(e, -ENAMETOOLONG, "store path too long");
 	}
+	/* before the passphrase's slow unlock: a second daemon stops at once */
+	if ((rc = cfs_state_lock(c->cfg->state_db, &c->state_lock, e)) < 0) {
+		cfs_pass_free(pass, passlen);
+		return rc;
+	}
 	rc = cfs_store_unlock(hdr, pass, passlen, &c->keys, e);
 	cfs_pass_free(pass, passlen);
 	if (rc < 0)
@@ -340,6 +345,9 @@ static int close_modules(struct cfs_ctx *c)
 	cfs_store_close(c->store);
 	cfs_state_close(c->state);
 	cfs_keys_free(c->keys);
+	if (c->state_lock >= 0)
+		close(c->state_lock);   /* another daemon may serve the store now */
+	c->state_lock = -1;
 	return status;
 }
 
@@ -569,6 +577,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(&ctx, 0, sizeof ctx);
+	ctx.state_lock = -1;
 	cfs_ctx_locks_init(&ctx);
 	if (pthread_key_create(&ctx.scratch_key, scratch_free) != 0) {
 		fprintf(stderr, "coachfs: cannot create thread key\n");

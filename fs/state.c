@@ -6,6 +6,9 @@
 #include "coachfs/state.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -74,6 +77,40 @@ static int dberr(struct cfs_state *s, struct cfs_err *err, const char *what)
 {
 	return cfs_errf(err, cfs_sqlite_errno(sqlite3_extended_errcode(s->db)), "integrity record: %s: %s", what,
 			sqlite3_errmsg(s->db));
+}
+
+int cfs_state_lock(const char *path, int *fd, struct cfs_err *err)
+{
+	char lp[4096 + 8], pid[24] = "";
+	*fd = -1;
+	if (snprintf(lp, sizeof lp, "%s.lock", path) >= (int)sizeof lp)
+		return cfs_errf(err, -ENAMETOOLONG, "%s: path too long", path);
+	int f = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (f < 0)
+		return cfs_errf(err, -errno, "%s: %s", lp, strerror(errno));
+	if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		ssize_t n = e == EWOULDBLOCK ? pread(f, pid, sizeof pid - 1, 0) : -1;
+		close(f);
+		if (e != EWOULDBLOCK)
+			return cfs_errf(err, -e, "%s: %s", lp, strerror(e));
+		pid[n > 0 ? strcspn(pid, "\n") : 0] = 0;
+		for (const char *p = pid; *p; p++)
+			if (*p < '0' || *p > '9')
+				pid[0] = 0;   /* hostile bytes: say nothing of them */
+		return cfs_errf(err, -EBUSY,
+				"the integrity record %s is held by another coachfs daemon%s%s%s: "
+				"one daemon serves a store on a host", path, pid[0] ? " (pid " : "", pid,
+				pid[0] ? ")" : "");
+	}
+	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(f, 0) != 0 || pwrite(f, pid, (size_t)n, 0) != n) {
+		int e = errno;
+		close(f);
+		return cfs_errf(err, -e, "%s: %s", lp, strerror(e));
+	}
+	*fd = f;
+	return 0;
 }
 
 int cfs_state_open(const char *path, const struct cfs_keys *keys, int create, struct cfs_state **out,

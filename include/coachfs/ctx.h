@@ -27,6 +27,7 @@ struct cfs_ctx {
 	struct cfs_keys *keys;
 	struct cfs_store *store;
 	struct cfs_state *state;        /* the local integrity record (versions seen) */
+	int state_lock;                 /* its one-daemon lock (cfs_state_lock), -1 when not held */
 	struct cfs_audit *audit;
 	struct cfs_grants *grants;
 	struct cfs_links *links;

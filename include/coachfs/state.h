@@ -18,6 +18,14 @@
 
 struct cfs_state;
 
+/* One daemon per integrity record (two would keep separate versions of the
+ * same files and report each other's writes as tampering): an exclusive
+ * flock on "<path>.lock", which the daemon holds while it runs and the
+ * kernel releases however it exits. The holder's pid is written into the
+ * file for the next daemon's message. 0 with *fd the lock's descriptor, or
+ * -EBUSY with err naming the record and the holder, or -errno. */
+int cfs_state_lock(const char *path, int *fd, struct cfs_err *err);
+
 /* Open (create = 1: create it if absent) the record at path. Versions seen
  * are cached in memory: the open path asks the database once per id. */
 int cfs_state_open(const char *path, const struct cfs_keys *keys, int create, struct cfs_state **out,

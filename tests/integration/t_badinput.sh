@@ -226,6 +226,14 @@ cfs_umount
 # ---- a database locked while mounted: the operation is refused (fail closed) ----
 CFS_FG=1 cfs_mount || exit 1
 row served_before_lock 0 hello as cfs_alice cat "$MNT/f"
+# a second daemon for the same integrity record is refused, at another
+# mount point or stacked on this one, and says who holds it
+mkdir -p "$T/mnt2"
+row second_daemon_refused 1 "is held by another coachfs daemon (pid $DAEMON_PID)" \
+	"$BIN/coachfs" -c "$CFG" "$T/mnt2"
+no second_daemon_not_mounted mountpoint -q "$T/mnt2"
+row stacked_daemon_refused 1 "one daemon serves a store on a host" "$BIN/coachfs" -c "$CFG" "$MNT"
+eq stacked_daemon_not_stacked "$(awk -v m="$MNT" '$2 == m' /proc/self/mounts | wc -l)" 1
 row counted_before_lock 0 secret as cfs_bob cat "$MNT/sfile"
 setfattr -n user.coachfs.export -v allow "$MNT/f"
 db_lock "$T/var/audit.db"
@@ -245,6 +253,9 @@ db_unlock
 row policy_unlocked_counted_open_served 0 secret as cfs_bob cat "$MNT/sfile"
 has policy_locked_reason "$(audit_q "select reason from events where user = 'cfs_bob' and path = '/sfile' and result = 'deny'")" "cannot count the open"
 cfs_umount
+# the daemon's lock goes with it
+ok lock_released_on_unmount "$BIN/coachfs" -c "$CFG" "$T/mnt2"
+fusermount3 -u "$T/mnt2"
 
 # ---- the store header ----
 H=$STORE/coachfs.hdr
