@@ -104,8 +104,9 @@ int cfs_state_lock(const char *path, int *fd, struct cfs_err *err)
 				pid[0] ? ")" : "");
 	}
 	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	errno = 0;
 	if (ftruncate(f, 0) != 0 || pwrite(f, pid, (size_t)n, 0) != n) {
-		int e = errno;
+		int e = errno ? errno : EIO;   /* a short write sets none */
 		close(f);
 		return cfs_errf(err, -e, "%s: %s", lp, strerror(e));
 	}
