@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdint.h>
+#include <unistd.h>
 
 static int t_fails_in_test;
 static int t_total_fail;
@@ -38,6 +39,18 @@ static char t_first_failure[512];
 	if (!t_h_ || !strstr(t_h_, t_n_)) \
 		T_FAILF("%s:%d: \"%s\" does not contain \"%s\"", __FILE__, __LINE__, \
 			t_h_ ? t_h_ : "(null)", t_n_); } while (0)
+
+/* Remove an SQLite database and whatever it keeps beside it (-wal, -shm,
+ * -journal); absent files are fine. */
+static inline void t_rm_db(const char *path)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char p[4200];
+	for (size_t i = 0; i < sizeof sfx / sizeof *sfx; i++) {
+		snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+		unlink(p);
+	}
+}
 
 static inline const char *t_base(const char *f)
 {

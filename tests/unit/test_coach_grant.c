@@ -114,15 +114,6 @@ static void write_config(const char *extra)
 	fclose(f);
 }
 
-static void rm_db(const char *p)
-{
-	char b[200];
-	static const char *const sfx[] = { "", "-wal", "-shm" };
-	for (int i = 0; i < 3; i++) {
-		snprintf(b, sizeof b, "%s%s", p, sfx[i]);
-		unlink(b);
-	}
-}
 
 /* Fresh, empty policy.db and audit.db. */
 static int fresh(void)
@@ -130,8 +121,8 @@ static int fresh(void)
 	struct cfs_err err = { "" };
 	struct cfs_grants *g = NULL;
 	struct cfs_audit *a = NULL;
-	rm_db(policy);
-	rm_db(auditdb);
+	t_rm_db(policy);
+	t_rm_db(auditdb);
 	write_config("");
 	if (cfs_grants_open(policy, 1, &g, &err) < 0 || cfs_audit_open(auditdb, 1, &a, &err) < 0) {
 		fprintf(stderr, "setup: %s\n", err.msg);
@@ -608,7 +599,7 @@ static void test_audit_failure(void)
 	T_CHECK(q_int(policy, "SELECT revoked_at FROM grants WHERE id = 1") > 0);
 
 	/* No audit database at all: nothing changes. */
-	rm_db(auditdb);
+	t_rm_db(auditdb);
 	RUN(&r, "add", "nobody", "/more", "--ttl", "1h");
 	T_EQ_INT(r.status, 1);
 	T_CONTAINS(r.err, "coach-grant: audit: ");
@@ -666,8 +657,8 @@ int main(void)
 	T_RUN(test_list_show);
 	T_RUN(test_revoke);
 	T_RUN(test_audit_failure);
-	rm_db(policy);
-	rm_db(auditdb);
+	t_rm_db(policy);
+	t_rm_db(auditdb);
 	cfs_keys_free(keys);
 	char p[400];
 	static const char *const files[] = { "coachfs.ini", "out", "err", "pass" };

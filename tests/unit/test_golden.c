@@ -171,12 +171,9 @@ static void teardown(void)
 	cfs_keys_free(G.keys);
 	cfs_config_free(G.cfg);
 	for (size_t i = 0; i < sizeof DBS / sizeof *DBS; i++) {
-		static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-		for (size_t j = 0; j < sizeof sfx / sizeof *sfx; j++) {
-			char p[160];
-			snprintf(p, sizeof p, "%s/var/%s%s", G.tmp, DBS[i], sfx[j]);
-			unlink(p);
-		}
+		char p[160];
+		snprintf(p, sizeof p, "%s/var/%s", G.tmp, DBS[i]);
+		t_rm_db(p);
 	}
 	char p[96];
 	snprintf(p, sizeof p, "%s/var", G.tmp);

@@ -22,12 +22,7 @@ static int64_t NOW;
 
 static void fresh_db(void)
 {
-	char p[160];
-	static const char *const sfx[] = { "", "-wal", "-shm" };
-	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof p, "%s%s", dbpath, sfx[i]);
-		unlink(p);
-	}
+	t_rm_db(dbpath);
 }
 
 static struct cfs_grants *open_db(int create)

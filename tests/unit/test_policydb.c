@@ -21,15 +21,6 @@
 static char dir[64];
 static char dbpath[128];
 
-static void rm_db(const char *path)
-{
-	char p[200];
-	static const char *const sfx[] = { "", "-wal", "-shm" };
-	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof p, "%s%s", path, sfx[i]);
-		unlink(p);
-	}
-}
 
 /* Every row of query on the database at path, "a|b|c;" each, or the error. */
 static const char *rows(const char *path, const char *query)
@@ -114,7 +105,7 @@ static void fresh_schema(void)
 	struct cfs_policydb *p = NULL;
 	struct cfs_err err = { "" };
 	struct stat st;
-	rm_db(dbpath);
+	t_rm_db(dbpath);
 	T_EQ_INT(cfs_policydb_open(dbpath, 0, &p, &err), -ENOENT);
 	T_EQ_INT(access(dbpath, F_OK), -1);
 	err.msg[0] = 0;
@@ -216,7 +207,7 @@ static void refused_files(void)
 	cfs_policydb_close(p);
 	p = NULL;
 	T_EQ_STR(rows(other, "SELECT value FROM meta WHERE key = 'format'"), "1;");
-	rm_db(other);
+	t_rm_db(other);
 	/* not a database at all */
 	FILE *f = fopen(other, "w");
 	if (f) {
@@ -226,7 +217,7 @@ static void refused_files(void)
 	T_EQ_INT(cfs_policydb_open(other, 0, &p, &err), -EIO);
 	snprintf(msg, sizeof msg, "%s: setting WAL mode: file is not a database", other);
 	T_EQ_STR(err.msg, msg);
-	rm_db(other);
+	t_rm_db(other);
 	T_EQ_INT(cfs_policydb_open("", 0, &p, &err), -EINVAL);
 	T_EQ_STR(err.msg, "policy.db: no path given");
 	T_EQ_INT(cfs_policydb_open(dbpath, CFS_PDB_RDONLY | CFS_PDB_CREATE, &p, &err), -EINVAL);
@@ -258,7 +249,7 @@ static void newer_format_refused(void)
 	T_EQ_INT(cfs_policydb_open(dbpath, 0, &p, &err), -EIO);
 	snprintf(msg, sizeof msg, "%s: not a coachfs policy database (no format version)", dbpath);
 	T_EQ_STR(err.msg, msg);
-	rm_db(dbpath);
+	t_rm_db(dbpath);
 }
 
 /* A golden store's policy.db, copied: read-only it is refused (a migration
@@ -270,7 +261,7 @@ static void golden(const char *version, const char *counts)
 	struct cfs_err err = { "" };
 	char src[160], msg[400], before[8192];
 	snprintf(src, sizeof src, "tests/golden/%s/var/policy.db", version);
-	rm_db(dbpath);
+	t_rm_db(dbpath);
 	T_EQ_INT(copy(src, dbpath), 0);
 	snprintf(before, sizeof before, "%s", rows(dbpath, "SELECT sql FROM sqlite_master"));
 	T_EQ_INT(cfs_policydb_open(dbpath, CFS_PDB_RDONLY, &p, &err), -EROFS);
@@ -317,7 +308,7 @@ static void helpers(void)
 	struct cfs_err err = { "" };
 	sqlite3_stmt *st = NULL;
 	char msg[400], v[8];
-	rm_db(dbpath);
+	t_rm_db(dbpath);
 	T_EQ_INT(cfs_policydb_open(dbpath, CFS_PDB_CREATE, &p, &err), 0);
 	if (!p)
 		return;
@@ -351,7 +342,7 @@ static void helpers(void)
 	snprintf(msg, sizeof msg, "%s: meta 'k': value is not text", dbpath);
 	T_EQ_STR(err.msg, msg);
 	cfs_policydb_close(p);
-	rm_db(dbpath);
+	t_rm_db(dbpath);
 }
 
 int main(void)
@@ -369,7 +360,7 @@ int main(void)
 	T_RUN(golden_v1);
 	T_RUN(golden_v2);
 	T_RUN(helpers);
-	rm_db(dbpath);
+	t_rm_db(dbpath);
 	rmdir(dir);
 	T_END();
 }

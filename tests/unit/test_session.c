@@ -267,12 +267,7 @@ int main(void)
 	T_RUN(binding_is_sealed);
 	T_RUN(older_db_opens);
 	T_RUN(liveness);
-	char p[200];
-	static const char *const sfx[] = { "", "-wal", "-shm" };
-	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof p, "%s%s", dbpath, sfx[i]);
-		unlink(p);
-	}
+	t_rm_db(dbpath);
 	rmdir(dir);
 	T_END();
 }
