@@ -29,7 +29,7 @@ struct sqlite3_stmt;
 /* Open policy.db at path: a symbolic link or anything but a regular file is
  * refused; the connection is defensive (SQLITE_DBCONFIG_DEFENSIVE,
  * trusted_schema OFF: a hostile schema runs no function for us), waits 5 s
- * on a lock, uses WAL with synchronous NORMAL and extended result codes. A
+ * on a lock, uses WAL with synchronous FULL and extended result codes. A
  * file with no meta table or no format is not a policy database (-EIO)
  * unless a flag says to create the schema; a format other than
  * CFS_POLICYDB_FORMAT is refused (-EIO) before anything is written. The
